@@ -1,0 +1,280 @@
+"""Verified, resumable downloads, and the RAVDESS archives from Zenodo.
+
+:func:`fetch` is the one transfer routine of the library (the VGGish model files use it too):
+it writes to ``<name>.part``, resumes an interrupted transfer with an HTTP Range request,
+retries with exponential backoff, checks the size and checksum, and only then renames the file
+into place. A file that is already in place and verified costs no request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from . import params
+from .cache import cache_root
+from .exceptions import ChecksumError, DownloadError
+
+_USER_AGENT = "ravdess-prep (+https://zenodo.org/records/1188976)"
+_RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+def file_digest(path: str | os.PathLike, algorithm: str, *, chunk_bytes: int = 1 << 20) -> str:
+    """The hex digest of a file (``algorithm`` is any name :func:`hashlib.new` accepts)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_file(
+    path: str | os.PathLike,
+    *,
+    size_bytes: int | None = None,
+    md5: str | None = None,
+    sha256: str | None = None,
+    origin: str = "",
+) -> None:
+    """Check a file's size and checksums; raise :class:`ChecksumError` on the first mismatch.
+
+    Args:
+        path: The file.
+        size_bytes: Expected size, or None not to check it.
+        md5: Expected MD5 hex digest, or None.
+        sha256: Expected SHA-256 hex digest, or None.
+        origin: Where the file came from (a URL), named in the error.
+
+    Raises:
+        ChecksumError: The size or a checksum differs; the message names the file and both values.
+    """
+    mismatch = _mismatch(path, size_bytes=size_bytes, md5=md5, sha256=sha256)
+    if mismatch:
+        source = f" (from {origin})" if origin else ""
+        raise ChecksumError(f"{path}{source}: {mismatch}")
+
+
+def _mismatch(path, *, size_bytes, md5, sha256) -> str | None:
+    """How a file differs from its expected size and checksums, or None if it does not."""
+    actual_size = os.path.getsize(path)
+    if size_bytes is not None and actual_size != size_bytes:
+        return f"size is {actual_size} bytes, expected {size_bytes} bytes"
+    for algorithm, expected in (("md5", md5), ("sha256", sha256)):
+        if expected is not None:
+            actual = file_digest(path, algorithm)
+            if actual != expected.lower():
+                return f"{algorithm.upper()} is {actual}, expected {expected.lower()}"
+    return None
+
+
+def fetch(
+    url: str,
+    path: str | os.PathLike,
+    *,
+    size_bytes: int | None = None,
+    md5: str | None = None,
+    sha256: str | None = None,
+    retries: int = 5,
+    backoff_seconds: float = 1.0,
+    timeout_seconds: float = 60.0,
+    chunk_bytes: int = 1 << 16,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``path``, verified, resuming a partial transfer.
+
+    Args:
+        url: What to download.
+        path: Where the verified file goes. ``<path>.part`` holds a transfer in progress.
+        size_bytes: Expected size in bytes (checked), or None.
+        md5: Expected MD5 hex digest (checked), or None.
+        sha256: Expected SHA-256 hex digest (checked), or None.
+        retries: How many times a failed or cut transfer is tried again.
+        backoff_seconds: The wait before the first retry; it doubles at each retry.
+        timeout_seconds: Connect and read timeout of one request.
+        chunk_bytes: Bytes written per read (a cut transfer loses at most one read).
+        progress: Show a progress bar (tqdm, on stderr).
+
+    Returns:
+        ``path``, now holding the verified file.
+
+    Raises:
+        DownloadError: The server refused the file, or every attempt failed.
+        ChecksumError: The complete file has another size or checksum; the partial file is
+            deleted so that the next run starts afresh, and nothing is put at ``path``.
+    """
+    import requests
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    if path.exists():
+        if _mismatch(path, size_bytes=size_bytes, md5=md5, sha256=sha256) is None:
+            return path
+        path.unlink()  # a stale or foreign file: fetch it anew
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".part")
+    last_error: Exception | None = None
+    with requests.Session() as session:
+        session.headers["User-Agent"] = _USER_AGENT
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(backoff_seconds * 2 ** (attempt - 1))
+            offset = partial.stat().st_size if partial.exists() else 0
+            if size_bytes is not None and offset >= size_bytes:
+                if offset == size_bytes:
+                    break
+                partial.unlink()
+                offset = 0
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
+            try:
+                with session.get(url, headers=headers, stream=True, timeout=timeout_seconds) as reply:
+                    if reply.status_code == 416 and offset:
+                        break  # the partial file already holds everything the server has
+                    if reply.status_code in _RETRYABLE_STATUS:
+                        last_error = DownloadError(f"{url}: HTTP {reply.status_code}")
+                        continue
+                    if reply.status_code not in (200, 206):
+                        raise DownloadError(
+                            f"{url}: HTTP {reply.status_code} {reply.reason}; "
+                            "check the URL or the mirror (base URL option)"
+                        )
+                    if reply.status_code == 200:
+                        offset = 0  # the server ignored the Range header: start over
+                    length = reply.headers.get("Content-Length")
+                    total = offset + int(length) if length is not None else size_bytes
+                    with open(partial, "ab" if offset else "wb") as stream, tqdm(
+                        total=total,
+                        initial=offset,
+                        unit="B",
+                        unit_scale=True,
+                        unit_divisor=1024,
+                        desc=path.name,
+                        disable=not progress,
+                        leave=False,
+                    ) as bar:
+                        for chunk in reply.iter_content(chunk_size=chunk_bytes):
+                            stream.write(chunk)
+                            bar.update(len(chunk))
+                received = partial.stat().st_size
+                if total is not None and received < total:
+                    last_error = DownloadError(f"{url}: transfer cut at {received} of {total} bytes")
+                    continue
+                break
+            except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+                last_error = error
+        else:
+            raise DownloadError(f"{url}: failed after {retries + 1} attempts: {last_error}")
+    mismatch = _mismatch(partial, size_bytes=size_bytes, md5=md5, sha256=sha256)
+    if mismatch:
+        partial.unlink()
+        raise ChecksumError(
+            f"{path} (from {url}): {mismatch}. The download was deleted and nothing was "
+            "installed; run again to download it anew, and if it fails again the server or "
+            "mirror serves another file."
+        )
+    os.replace(partial, path)
+    return path
+
+
+def ravdess_record(api_url: str = params.ZENODO_RECORD_API_URL, *, timeout_seconds: float = 60.0) -> dict:
+    """Sizes and MD5s of the files of the RAVDESS Zenodo record, from Zenodo's records API.
+
+    Returns:
+        ``{file name: (size in bytes, md5 hex)}``.
+
+    Raises:
+        DownloadError: The API could not be reached or answered something unexpected.
+    """
+    import requests
+
+    try:
+        reply = requests.get(api_url, timeout=timeout_seconds, headers={"User-Agent": _USER_AGENT})
+        reply.raise_for_status()
+        record = reply.json()
+        files = {}
+        for entry in record["files"]:
+            algorithm, _, digest = entry["checksum"].partition(":")
+            if algorithm == "md5":
+                files[entry["key"]] = (int(entry["size"]), digest)
+        return files
+    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
+        raise DownloadError(f"{api_url}: cannot read the record's file checksums ({error!r})") from None
+
+
+def download_ravdess(
+    dest: str | os.PathLike | None = None,
+    *,
+    archives: Sequence[str] = (params.SPEECH_ARCHIVE, params.SONG_ARCHIVE),
+    checksums: Mapping[str, tuple[int, str] | None] | None = None,
+    files_url: str = params.ZENODO_FILES_URL,
+    api_url: str = params.ZENODO_RECORD_API_URL,
+    cache_dir: str | os.PathLike | None = None,
+    keep_archives: bool = False,
+    retries: int = 5,
+    backoff_seconds: float = 1.0,
+    progress: bool = True,
+) -> list[Path]:
+    """Download and extract the RAVDESS audio-only archives; skip what is already in place.
+
+    Each archive ``<stem>.zip`` is fetched to ``<dest>/downloads/``, verified by size and MD5
+    (the speech archive's are pinned; the song archive's come from the records API at
+    ``api_url``), extracted into a temporary folder and renamed to ``<dest>/<stem>/``, which
+    then holds ``Actor_XX/*.wav`` and a record of the verified archive. An archive whose
+    folder is already in place costs no request.
+
+    Args:
+        dest: Target folder; default ``<cache root>/ravdess``.
+        archives: Which archive names to fetch.
+        checksums: ``{name: (size in bytes, md5)}`` pinned per archive; a name mapped to None
+            or absent is looked up in the records API. Default: :data:`params.ARCHIVE_CHECKSUMS`.
+        files_url: Base URL of the files (``<files_url>/<name>?download=1``); a mirror may be given.
+        api_url: The records API URL that publishes sizes and checksums.
+        cache_dir: Cache root used when ``dest`` is None.
+        keep_archives: Keep the zip files after extraction.
+        retries: See :func:`fetch`.
+        backoff_seconds: See :func:`fetch`.
+        progress: Show progress bars.
+
+    Returns:
+        The extracted folders, one per archive.
+
+    Raises:
+        DownloadError: A transfer or the records API failed.
+        ChecksumError: An archive differs from the published one (nothing is extracted).
+        SourceError: An archive is not a valid RAVDESS zip.
+    """
+    from .source import extract_zip, read_extraction_record
+
+    dest = Path(dest) if dest is not None else cache_root(cache_dir) / "ravdess"
+    checksums = params.ARCHIVE_CHECKSUMS if checksums is None else checksums
+    record = None
+    folders = []
+    for name in archives:
+        folder = dest / Path(name).stem
+        folders.append(folder)
+        if read_extraction_record(folder) is not None:
+            continue
+        pinned = checksums.get(name)
+        if pinned is None:
+            if record is None:
+                record = ravdess_record(api_url)
+            if name not in record:
+                raise DownloadError(f"{api_url}: the record lists no file named {name}")
+            pinned = record[name]
+        size_bytes, md5 = pinned
+        archive = fetch(
+            f"{files_url.rstrip('/')}/{name}?download=1",
+            dest / "downloads" / name,
+            size_bytes=size_bytes,
+            md5=md5,
+            retries=retries,
+            backoff_seconds=backoff_seconds,
+            progress=progress,
+        )
+        extract_zip(archive, folder, record={"archive": name, "size_bytes": size_bytes, "md5": md5}, progress=progress)
+        if not keep_archives:
+            archive.unlink()
+    return folders
+

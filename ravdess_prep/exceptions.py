@@ -1,0 +1,44 @@
+"""The exceptions raised by ravdess_prep and vggish.
+
+Every error derives from :class:`RavdessPrepError`. Specific errors also derive from the
+built-in type they refine, so callers that catch ``ValueError`` or ``OSError`` keep working.
+Messages name the file and the offending value.
+"""
+
+from __future__ import annotations
+
+
+class RavdessPrepError(Exception):
+    """Root of every error raised by this library."""
+
+
+class ParameterError(RavdessPrepError, ValueError):
+    """A parameter or configuration value is out of its domain."""
+
+
+class ClipNameError(ParameterError):
+    """A file name does not follow the RAVDESS naming scheme, or names an impossible clip."""
+
+
+class SourceError(RavdessPrepError, OSError):
+    """A data source is missing, empty, or holds a file that cannot be used."""
+
+
+class DuplicateClipError(SourceError):
+    """Two files in one source map to the same bundle clip name."""
+
+
+class AudioError(RavdessPrepError, ValueError):
+    """An audio file is unreadable, empty, or holds values that are not finite numbers."""
+
+
+class DownloadError(RavdessPrepError, OSError):
+    """A transfer failed after every retry, or a server answered something unusable."""
+
+
+class ChecksumError(DownloadError):
+    """A file's size or checksum differs from the published one."""
+
+
+class ModelFileError(RavdessPrepError, OSError):
+    """A model file (checkpoint, PCA parameters) is missing, truncated or incompatible."""

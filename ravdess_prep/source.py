@@ -1,0 +1,158 @@
+"""Sources of clips: a local folder, a local zip, or the Zenodo archives.
+
+A source resolves to folders that hold ``.wav`` / ``.flac`` files at any depth. A zip is
+extracted once into the cache (keyed by its MD5), into a temporary folder renamed into place,
+so an interrupted extraction never leaves a half-filled folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+from . import params
+from .cache import cache_root
+from .exceptions import SourceError
+
+#: Name of the record written into a folder once its archive is completely extracted.
+EXTRACTION_RECORD = ".ravdess-prep-extracted.json"
+ZENODO = "zenodo"
+
+
+def resolve_source(
+    source: str | os.PathLike | Sequence[str | os.PathLike] | None,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> list[Path]:
+    """Turn a source into the folders to scan.
+
+    Args:
+        source: A folder, a ``.zip`` file, ``"zenodo"`` or None (the Zenodo archives, downloaded
+            into the cache when missing), or a sequence of these.
+        cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
+        progress: Show progress bars.
+
+    Returns:
+        Folders, in the order the sources were given.
+
+    Raises:
+        SourceError: A path does not exist, or is neither a folder nor a zip file.
+    """
+    if source is None or (isinstance(source, str) and source == ZENODO):
+        from .download import download_ravdess
+
+        return download_ravdess(cache_dir=cache_dir, progress=progress)
+    if not isinstance(source, (str, os.PathLike)):
+        return [folder for item in source for folder in resolve_source(item, cache_dir=cache_dir, progress=progress)]
+    path = Path(source).expanduser().absolute()
+    if path.is_dir():
+        return [path]
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".zip":
+        return [extracted_zip(path, cache_dir=cache_dir, progress=progress)]
+    raise SourceError(f"{path}: a source must be a folder or a .zip file, or {ZENODO!r}")
+
+
+def extracted_zip(
+    path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, progress: bool = False
+) -> Path:
+    """The cache folder holding a local zip's audio files, extracting it on first use.
+
+    The folder is ``<cache root>/sources/<zip stem>-<first 16 hex digits of its MD5>``.
+    """
+    from .download import file_digest
+
+    path = Path(path)
+    md5 = file_digest(path, "md5")
+    folder = cache_root(cache_dir) / "sources" / f"{path.stem}-{md5[:16]}"
+    if read_extraction_record(folder) is None:
+        record = {"archive": str(path), "size_bytes": path.stat().st_size, "md5": md5}
+        extract_zip(path, folder, record=record, progress=progress)
+    return folder
+
+
+def read_extraction_record(folder: str | os.PathLike) -> dict | None:
+    """The record of a completely extracted archive, or None if ``folder`` is not one."""
+    try:
+        with open(Path(folder) / EXTRACTION_RECORD, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+def extract_zip(
+    archive: str | os.PathLike, folder: str | os.PathLike, *, record: dict, progress: bool = False
+) -> Path:
+    """Extract the audio members of a zip into ``folder``, atomically.
+
+    Members are ``Actor_XX/<name>.wav`` with or without one top-level folder (which is dropped);
+    files that are not ``.wav`` / ``.flac`` and macOS metadata are skipped. Everything is written
+    into a temporary sibling folder, ``record`` is stored in it as :data:`EXTRACTION_RECORD`, and
+    the folder is then renamed to ``folder``.
+
+    Raises:
+        SourceError: The zip is unreadable or corrupt, holds no audio member, or a member path
+            would escape the folder.
+    """
+    from tqdm.auto import tqdm
+
+    archive, folder = Path(archive), Path(folder)
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = [info for info in bundle.infolist() if _is_audio_member(info)]
+            if not members:
+                raise SourceError(f"{archive}: the zip holds no .wav or .flac file")
+            targets = _member_targets(archive, members)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
+            shutil.rmtree(staging, ignore_errors=True)
+            try:
+                for info, target in tqdm(
+                    list(zip(members, targets)), desc=f"extract {archive.name}", disable=not progress, leave=False
+                ):
+                    destination = staging.joinpath(*target.parts)
+                    destination.parent.mkdir(parents=True, exist_ok=True)
+                    with bundle.open(info) as reader, open(destination, "wb") as writer:
+                        shutil.copyfileobj(reader, writer, 1 << 20)
+                record = {**record, "members": len(members)}
+                with open(staging / EXTRACTION_RECORD, "w", encoding="utf-8") as stream:
+                    json.dump(record, stream, indent=2, sort_keys=True)
+                if folder.exists():
+                    shutil.rmtree(folder)  # a folder without a record: an earlier, foreign leftover
+                os.replace(staging, folder)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+    except zipfile.BadZipFile as error:
+        raise SourceError(f"{archive}: not a valid zip file ({error})") from None
+    return folder
+
+
+def _is_audio_member(info: zipfile.ZipInfo) -> bool:
+    parts = PurePosixPath(info.filename).parts
+    return (
+        not info.is_dir()
+        and bool(parts)
+        and "__MACOSX" not in parts
+        and not parts[-1].startswith(".")
+        and os.path.splitext(parts[-1])[1].lower() in params.AUDIO_SUFFIXES
+    )
+
+
+def _member_targets(archive: Path, members: list[zipfile.ZipInfo]) -> list[PurePosixPath]:
+    """Relative target paths of the members, with one shared top-level folder dropped."""
+    paths = []
+    for info in members:
+        path = PurePosixPath(info.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts:
+            raise SourceError(f"{archive}: member {info.filename!r} would be written outside the folder")
+        paths.append(path)
+    tops = {path.parts[0] for path in paths}
+    if len(tops) == 1 and all(len(path.parts) > 2 for path in paths):
+        paths = [PurePosixPath(*path.parts[1:]) for path in paths]
+    return paths

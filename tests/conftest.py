@@ -1,0 +1,66 @@
+"""Shared fixtures: where ../shared is, and small audio writers."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_ENV = "RAVDESS_PREP_SHARED"
+
+
+def shared_root() -> Path:
+    """``$RAVDESS_PREP_SHARED``, else ``../shared`` beside the repository."""
+    configured = os.environ.get(SHARED_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def require_shared(relative: str) -> Path:
+    """A path inside the shared folder; skip when it is missing, fail when ``CI`` is set."""
+    path = shared_root() / relative
+    if not path.exists():
+        message = f"shared data {path} is missing (set {SHARED_ENV} to the shared folder)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ravdess_dir() -> Path:
+    """The complete RAVDESS audio-only set (FLAC)."""
+    return require_shared("ravdess")
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    """The original project's golden files."""
+    return require_shared("seed/example")
+
+
+@pytest.fixture(scope="session")
+def vggish_shared_dir() -> Path:
+    """The VGGish specification and PCA parameters."""
+    return require_shared("vggish")
+
+
+def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int = 48000, subtype: str = "PCM_16") -> Path:
+    """Write samples (float in [-1, 1], shape (n,) or (n, channels)) to ``path``."""
+    import soundfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(str(path), samples, sample_rate_hz, subtype=subtype)
+    return path
+
+
+def tone(seconds: float, *, frequency_hz: float = 440.0, sample_rate_hz: int = 48000, amplitude: float = 0.5,
+         silence_seconds: float = 0.0) -> np.ndarray:
+    """A sine tone padded with ``silence_seconds`` of digital silence on both sides."""
+    t = np.arange(int(round(seconds * sample_rate_hz))) / sample_rate_hz
+    signal = amplitude * np.sin(2 * np.pi * frequency_hz * t)
+    pad = np.zeros(int(round(silence_seconds * sample_rate_hz)))
+    return np.concatenate([pad, signal, pad])
