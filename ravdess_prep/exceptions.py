@@ -42,3 +42,15 @@ class ChecksumError(DownloadError):
 
 class ModelFileError(RavdessPrepError, OSError):
     """A model file (checkpoint, PCA parameters) is missing, truncated or incompatible."""
+
+
+class SilentClipError(AudioError):
+    """A clip has no active sample under the trimming rule, and the policy is to fail."""
+
+
+class ClipTooLongError(AudioError):
+    """A clip is longer than the fixed target length, and the policy is to fail."""
+
+
+class SampleRateError(AudioError):
+    """Clips of one collection have different sample rates and no resampling was asked for."""

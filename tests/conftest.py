@@ -49,10 +49,16 @@ def vggish_shared_dir() -> Path:
 
 
 def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int = 48000, subtype: str = "PCM_16") -> Path:
-    """Write samples (float in [-1, 1], shape (n,) or (n, channels)) to ``path``."""
+    """Write samples (float in [-1, 1], shape (n,) or (n, channels)) to ``path``.
+
+    16-bit output is written as exact integers x * 32768 (libsndfile would scale by 32767).
+    """
     import soundfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    samples = np.asarray(samples)
+    if subtype == "PCM_16" and samples.dtype.kind == "f":
+        samples = np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
     soundfile.write(str(path), samples, sample_rate_hz, subtype=subtype)
     return path
 

@@ -1,0 +1,106 @@
+"""Reading and writing clips.
+
+Samples are float64 in [-1, 1]: integer PCM is scaled by its full-scale value (int16 / 32768,
+int24 / 2**23, int32 / 2**31), which keeps every 16-bit sample exact.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .exceptions import AudioError
+
+
+def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read every channel of an audio file (wav, flac, or anything libsndfile reads).
+
+    Args:
+        path: The file.
+
+    Returns:
+        ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples, channels)``.
+
+    Raises:
+        AudioError: The file is unreadable, holds no sample, or holds NaN or infinite values.
+    """
+    import soundfile
+
+    try:
+        samples, sample_rate_hz = soundfile.read(str(path), dtype="float64", always_2d=True)
+    except Exception as error:  # libsndfile's error types vary between versions
+        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+    if samples.shape[0] == 0:
+        raise AudioError(f"{path}: the audio file holds no samples")
+    finite = np.isfinite(samples)
+    if not finite.all():
+        bad = np.flatnonzero(~finite.all(axis=1))
+        raise AudioError(
+            f"{path}: {bad.size} samples are NaN or infinite (the first at sample {bad[0]})"
+        )
+    return samples, int(sample_rate_hz)
+
+
+def load_clip(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+    """Read a clip the way the original pipeline did: its first channel, as float64.
+
+    Returns:
+        ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples,)``.
+
+    Raises:
+        AudioError: See :func:`read_audio`.
+    """
+    samples, sample_rate_hz = read_audio(path)
+    return np.ascontiguousarray(samples[:, 0]), sample_rate_hz
+
+
+def to_int16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] to 16-bit PCM (x * 32768, rounded, clipped to the int16 range)."""
+    return np.clip(np.round(np.asarray(samples, dtype=np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def write_wav(path: str | os.PathLike, samples: np.ndarray, *, sample_rate_hz: int) -> Path:
+    """Write float samples as a 16-bit PCM wav, atomically (temporary file, then rename).
+
+    Args:
+        path: Target file.
+        samples: Float samples in [-1, 1], shape ``(num_samples,)`` or ``(num_samples, channels)``.
+        sample_rate_hz: The sample rate.
+
+    Returns:
+        ``path``.
+    """
+    import soundfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        soundfile.write(temporary, to_int16(samples), sample_rate_hz, subtype="PCM_16", format="WAV")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:
+    """Resample with resampy's ``kaiser_best`` filter (the VGGish front-end's choice).
+
+    Args:
+        samples: float array of shape ``(num_samples,)``.
+        from_hz: Its sample rate.
+        to_hz: The wanted rate.
+
+    Returns:
+        float64 array at ``to_hz``; ``samples`` itself when the rates are equal.
+    """
+    if from_hz == to_hz:
+        return samples
+    import resampy
+
+    return resampy.resample(np.asarray(samples, dtype=np.float64), from_hz, to_hz, filter="kaiser_best")

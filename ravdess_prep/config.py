@@ -1,0 +1,89 @@
+"""The one configuration object of a build: frozen, validated on creation.
+
+Its defaults are the original project's. Stage functions never read it: the adapter methods
+here turn it into their keyword arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from .exceptions import ParameterError
+from .pad import TOO_LONG_POLICIES
+from .trim import TRIM_METHODS
+
+SILENT_POLICIES = ("keep", "drop", "error")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Every setting that changes what a build computes.
+
+    Attributes:
+        trim_method: ``"rolling"`` (the original's rule) or ``"energy"`` (librosa, ``top_db``).
+        trim_window_samples: Rolling rule: window length in samples.
+        trim_threshold: Rolling rule: threshold on the absolute signed window sum.
+        trim_top_db: Energy rule: silence threshold below the peak, in dB.
+        trim_frame_length_samples: Energy rule: frame length in samples.
+        trim_hop_length_samples: Energy rule: hop in samples.
+        on_silent: A clip without active sample is kept whole (``"keep"``), dropped
+            (``"drop"``), or an error (``"error"``).
+        sample_rate_hz: None: every clip must have the same rate. An integer: clips at another
+            rate are resampled to it (resampy ``kaiser_best``) before trimming.
+        target_length_samples: None: the maximum trimmed length of the collection. An integer:
+            that length, fixed.
+        on_too_long: A clip longer than a fixed target is an error (``"error"``) or
+            center-cropped (``"crop"``).
+    """
+
+    trim_method: str = "rolling"
+    trim_window_samples: int = 50
+    trim_threshold: float = 0.01
+    trim_top_db: float = 60.0
+    trim_frame_length_samples: int = 2048
+    trim_hop_length_samples: int = 512
+    on_silent: str = "keep"
+    sample_rate_hz: int | None = None
+    target_length_samples: int | None = None
+    on_too_long: str = "error"
+
+    def __post_init__(self):
+        _one_of("trim_method", self.trim_method, TRIM_METHODS)
+        _one_of("on_silent", self.on_silent, SILENT_POLICIES)
+        _one_of("on_too_long", self.on_too_long, TOO_LONG_POLICIES)
+        _positive_int("trim_window_samples", self.trim_window_samples)
+        _positive_int("trim_frame_length_samples", self.trim_frame_length_samples)
+        _positive_int("trim_hop_length_samples", self.trim_hop_length_samples)
+        if self.sample_rate_hz is not None:
+            _positive_int("sample_rate_hz", self.sample_rate_hz)
+        if self.target_length_samples is not None:
+            _positive_int("target_length_samples", self.target_length_samples)
+        if not self.trim_threshold >= 0:
+            raise ParameterError(f"trim_threshold has to be a non-negative number, not {self.trim_threshold!r}")
+        if not self.trim_top_db > 0:
+            raise ParameterError(f"trim_top_db has to be a positive number, not {self.trim_top_db!r}")
+
+    def replace(self, **changes) -> "Config":
+        """A copy with some fields changed (validated like a new one)."""
+        return dataclasses.replace(self, **changes)
+
+    def trim_kwargs(self) -> dict:
+        """The keyword arguments of :func:`ravdess_prep.trim.trim_offsets`."""
+        return {
+            "method": self.trim_method,
+            "window_samples": self.trim_window_samples,
+            "threshold": self.trim_threshold,
+            "top_db": self.trim_top_db,
+            "frame_length_samples": self.trim_frame_length_samples,
+            "hop_length_samples": self.trim_hop_length_samples,
+        }
+
+
+def _one_of(name, value, allowed):
+    if value not in allowed:
+        raise ParameterError(f"{name} has to be one of {', '.join(map(repr, allowed))}, not {value!r}")
+
+
+def _positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(f"{name} has to be a positive integer, not {value!r}")

@@ -1,0 +1,182 @@
+"""The measure pass: offsets, the global length, every policy, and the commands."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import tone, write_audio
+from ravdess_prep import cli
+from ravdess_prep.config import Config
+from ravdess_prep.exceptions import (
+    AudioError, ClipTooLongError, ParameterError, SampleRateError, SilentClipError, SourceError,
+)
+from ravdess_prep.measure import CROPPED, DROPPED_SILENT, KEPT_SILENT, measure
+from ravdess_prep.ravdess import inventory
+
+
+def _clips(tmp_path, specs, sample_rate_hz=48000):
+    """Write clips named by RAVDESS scheme; specs: {name: samples}."""
+    for name, samples in specs.items():
+        write_audio(tmp_path / name, samples, sample_rate_hz=sample_rate_hz)
+    return inventory(tmp_path)
+
+
+@pytest.fixture
+def three_clips(tmp_path):
+    return _clips(tmp_path, {
+        "03-01-03-01-01-01-02.wav": tone(0.10, silence_seconds=0.05),
+        "03-01-04-01-01-01-02.wav": tone(0.20, silence_seconds=0.02),
+        "03-01-05-01-01-01-02.wav": tone(0.15, silence_seconds=0.30),
+    })
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_target_is_the_longest_trimmed_clip(three_clips, jobs):
+    result = measure(three_clips, jobs=jobs)
+    lengths = [clip.trimmed_length_samples for clip in result.clips]
+    # tones of 0.1/0.2/0.15 s at 48 kHz; the cut ends up to two windows past the tone (slice end b + 50)
+    assert all(expected <= length <= expected + 100 for length, expected in zip(lengths, (4800, 9600, 7200)))
+    assert result.target_length_samples == max(lengths)
+    assert result.longest == "speech/Actor_02/03-01-04-01-01-01-02.wav"
+    assert [clip.name for clip in result.clips] == list(three_clips["clip_name"])
+    assert result.handled == ()
+
+
+def test_one_and_two_jobs_agree(three_clips):
+    assert measure(three_clips, jobs=1) == measure(three_clips, jobs=2)
+
+
+@pytest.mark.parametrize(
+    "on_silent, expected",
+    [("keep", KEPT_SILENT), ("drop", DROPPED_SILENT), ("error", SilentClipError)],
+)
+def test_silent_clip_policies(tmp_path, on_silent, expected):
+    clips = _clips(tmp_path, {
+        "03-01-03-01-01-01-02.wav": tone(0.1, silence_seconds=0.05),
+        "03-01-04-01-01-01-02.wav": np.zeros(48000),  # one second of digital silence
+    })
+    silent_name = "speech/Actor_02/03-01-04-01-01-01-02.wav"
+    config = Config(on_silent=on_silent)
+    if isinstance(expected, type):
+        with pytest.raises(expected, match=f"{silent_name}: no active sample"):
+            measure(clips, config, jobs=2)
+        return
+    result = measure(clips, config, jobs=1)
+    handled = {clip.name: clip.handled for clip in result.handled}
+    assert handled == {silent_name: expected}
+    silent = [clip for clip in result.clips if clip.name == silent_name][0]
+    assert (silent.start, silent.end) == (0, 48000)
+    if on_silent == "keep":  # kept whole, so it sets the target
+        assert result.target_length_samples == 48000 and result.longest == silent_name
+        assert len(result.kept) == 2
+    else:
+        assert result.target_length_samples < 48000 and len(result.kept) == 1
+
+
+def test_all_silent_and_dropped_is_an_error(tmp_path):
+    clips = _clips(tmp_path, {"03-01-04-01-01-01-02.wav": np.zeros(4800)})
+    with pytest.raises(SourceError, match="every one of the 1 clips was dropped"):
+        measure(clips, Config(on_silent="drop"), jobs=1)
+
+
+@pytest.mark.parametrize("on_too_long", ["error", "crop"])
+def test_fixed_target_shorter_than_a_clip(three_clips, on_too_long):
+    config = Config(target_length_samples=6000, on_too_long=on_too_long)
+    if on_too_long == "error":
+        with pytest.raises(ClipTooLongError, match=r"03-01-04-01-01-01-02\.wav: trimmed length 96\d\d samples"):
+            measure(three_clips, config, jobs=1)
+        return
+    result = measure(three_clips, config, jobs=1)
+    assert result.target_length_samples == 6000 and result.longest is None
+    assert {clip.name: clip.handled for clip in result.handled} == {
+        "speech/Actor_02/03-01-04-01-01-01-02.wav": CROPPED,
+        "speech/Actor_02/03-01-05-01-01-01-02.wav": CROPPED,
+    }
+
+
+def test_different_sample_rates_are_an_error_unless_resampling(tmp_path):
+    write_audio(tmp_path / "03-01-03-01-01-01-02.wav", tone(0.1, silence_seconds=0.05), sample_rate_hz=48000)
+    write_audio(tmp_path / "03-01-04-01-01-01-02.wav",
+                tone(0.2, sample_rate_hz=16000, silence_seconds=0.05), sample_rate_hz=16000)
+    clips = inventory(tmp_path)
+    with pytest.raises(SampleRateError, match=r"03-01-04-01-01-01-02\.wav: sample rate 16000 Hz differs from 48000 Hz"):
+        measure(clips, jobs=1)
+    result = measure(clips, Config(sample_rate_hz=48000), jobs=1)
+    assert result.sample_rate_hz == 48000
+    resampled = result.clips[1]
+    assert resampled.source_sample_rate_hz == 16000 and resampled.sample_rate_hz == 48000
+    assert resampled.num_samples == 0.3 * 48000
+    assert 9600 <= resampled.trimmed_length_samples <= 9600 + 150  # the 0.2 s tone (and filter ringing) at 48 kHz
+    assert result.longest == resampled.name
+
+
+@pytest.mark.parametrize("case, message", [
+    ("nan", "NaN or infinite"), ("empty", "holds no samples"), ("unreadable", "not a readable audio file"),
+])
+def test_bad_audio_in_a_collection_names_the_file(tmp_path, case, message):
+    good = write_audio(tmp_path / "03-01-03-01-01-01-02.wav", tone(0.1))
+    bad = tmp_path / "03-01-04-01-01-01-02.wav"
+    if case == "nan":
+        data = np.full(4800, 0.1, dtype=np.float32)
+        data[100] = np.nan
+        soundfile.write(str(bad), data, 48000, subtype="FLOAT")
+    elif case == "empty":
+        write_audio(bad, np.zeros(0))
+    else:
+        bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    with pytest.raises(AudioError, match=message) as caught:
+        measure([good, bad], jobs=2)
+    assert str(bad) in str(caught.value)
+
+
+@pytest.mark.parametrize("field, value", [
+    ("trim_method", "median"), ("on_silent", "ignore"), ("on_too_long", "squash"), ("trim_window_samples", 0),
+    ("trim_threshold", -0.1), ("sample_rate_hz", 0), ("target_length_samples", 2.5), ("trim_top_db", 0),
+])
+def test_config_rejects_bad_values(field, value):
+    with pytest.raises(ParameterError, match=field):
+        Config(**{field: value})
+
+
+def test_measure_command_json(three_clips, tmp_path, capsys):
+    status = cli.main(["measure", "--source", str(tmp_path), "--json", "--jobs", "1"])
+    report = json.loads(capsys.readouterr().out)
+    assert status == 0
+    assert report["longest"] == "speech/Actor_02/03-01-04-01-01-01-02.wav"
+    assert report["target_length_samples"] == measure(three_clips, jobs=1).target_length_samples
+    assert report["handled"] == []
+
+
+def test_preprocess_command_reproduces_the_golden_files(seed_dir, tmp_path, capsys):
+    status = cli.main([
+        "preprocess", str(seed_dir / "example.wav"), "--target-length", "259431",
+        "--out", str(tmp_path / "padded.wav"), "--trimmed", str(tmp_path / "cut.wav"),
+    ])
+    assert status == 0
+    for ours, golden in (("padded.wav", "preprocessed_example.wav"), ("cut.wav", "cut_example.wav")):
+        mine, rate = soundfile.read(str(tmp_path / ours), dtype="int16")
+        theirs, golden_rate = soundfile.read(str(seed_dir / golden), dtype="int16")
+        assert rate == golden_rate == 48000
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_preprocess_command_refuses_a_too_short_target(seed_dir, tmp_path, capsys):
+    status = cli.main([
+        "preprocess", str(seed_dir / "example.wav"), "--target-length", "1000", "--out", str(tmp_path / "p.wav"),
+    ])
+    assert status == 1
+    assert "trimmed length 112168 samples is longer than the target length 1000" in capsys.readouterr().err
+    assert not (tmp_path / "p.wav").exists()
+
+
+def test_full_set_target_length(ravdess_dir):
+    """FACTS.md: the maximum trimmed length of the 2452 clips is 259431 samples."""
+    result = measure(inventory(ravdess_dir), jobs=2)
+    assert result.target_length_samples == 259431
+    assert result.longest == "song/Actor_01/03-02-05-02-01-01-01.wav"
+    assert result.sample_rate_hz == 48000 and len(result.clips) == 2452
+    assert result.handled == ()
