@@ -70,3 +70,11 @@ def tone(seconds: float, *, frequency_hz: float = 440.0, sample_rate_hz: int = 4
     signal = amplitude * np.sin(2 * np.pi * frequency_hz * t)
     pad = np.zeros(int(round(silence_seconds * sample_rate_hz)))
     return np.concatenate([pad, signal, pad])
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(tmp_path_factory) -> Path:
+    """A V1 checkpoint in the official VGGish layout with seeded random weights (about 290 MB)."""
+    from vggish.testing import write_random_checkpoint
+
+    return write_random_checkpoint(tmp_path_factory.mktemp("vggish") / "vggish_model.ckpt", seed=0)

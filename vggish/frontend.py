@@ -1,0 +1,79 @@
+"""The VGGish input adapter: waveform -> batch of log-mel examples ``[n, 96, 64]``."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from . import mel, params
+
+
+def waveform_to_examples(
+    data: np.ndarray, sample_rate: float, hop_seconds: float = params.EXAMPLE_HOP_SECONDS
+) -> np.ndarray:
+    """Turn a waveform into VGGish input examples.
+
+    Channels are averaged; the signal is resampled to 16 kHz with resampy (``kaiser_best``) when
+    its rate differs; the log-mel spectrogram (25 ms Hann windows, 10 ms hop, 64 bands from
+    125 to 7500 Hz, ``ln(mel + 0.01)``) is cut into examples of 96 frames every
+    ``round(hop_seconds * 100)`` frames, without padding.
+
+    Args:
+        data: Samples of shape ``(num_samples,)`` or ``(num_samples, channels)``; floats in
+            [-1, 1], or int16 (scaled by 1 / 32768).
+        sample_rate: Its sample rate in Hz.
+        hop_seconds: Time between example starts (0.96 s published; 0.23 s in the original
+            RAVDESS project).
+
+    Returns:
+        float32 array of shape ``(num_examples, 96, 64)``; ``num_examples`` is 0 for a clip
+        shorter than one example (0.96 s).
+
+    Raises:
+        ValueError: ``data`` has more than two dimensions, or a rate or hop is not positive.
+    """
+    data = np.asarray(data)
+    if data.dtype == np.int16:
+        data = data / 32768.0
+    if data.ndim == 2:
+        data = data.mean(axis=1)
+    elif data.ndim != 1:
+        raise ValueError(f"data has to have shape (num_samples,) or (num_samples, channels), not {data.shape}")
+    if sample_rate <= 0:
+        raise ValueError(f"sample_rate has to be positive, not {sample_rate}")
+    if hop_seconds <= 0:
+        raise ValueError(f"hop_seconds has to be positive, not {hop_seconds}")
+    if sample_rate != params.SAMPLE_RATE_HZ:
+        import resampy
+
+        data = resampy.resample(np.asarray(data, dtype=np.float64), sample_rate, params.SAMPLE_RATE_HZ)
+    log_mel = mel.log_mel_spectrogram(
+        data,
+        audio_sample_rate_hz=params.SAMPLE_RATE_HZ,
+        log_offset=params.LOG_OFFSET,
+        window_length_seconds=params.STFT_WINDOW_LENGTH_SECONDS,
+        hop_length_seconds=params.STFT_HOP_LENGTH_SECONDS,
+        num_mel_bins=params.NUM_MEL_BINS,
+        lower_edge_hertz=params.MEL_MIN_HZ,
+        upper_edge_hertz=params.MEL_MAX_HZ,
+    )
+    frames_per_second = 1.0 / params.STFT_HOP_LENGTH_SECONDS
+    examples = mel.frame(
+        log_mel,
+        window_length_samples=int(round(params.EXAMPLE_WINDOW_SECONDS * frames_per_second)),
+        hop_length_samples=int(round(hop_seconds * frames_per_second)),
+    )
+    return examples.astype(np.float32)
+
+
+def wavfile_to_examples(path: str | os.PathLike, hop_seconds: float = params.EXAMPLE_HOP_SECONDS) -> np.ndarray:
+    """Read an audio file (16-bit samples scaled by 1 / 32768) and call :func:`waveform_to_examples`.
+
+    Raises:
+        ravdess_prep.exceptions.AudioError: The file is unreadable, empty or not finite.
+    """
+    from ravdess_prep.audio import read_audio
+
+    samples, sample_rate = read_audio(path)
+    return waveform_to_examples(samples, sample_rate, hop_seconds=hop_seconds)
