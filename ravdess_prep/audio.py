@@ -9,17 +9,19 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from .exceptions import AudioError
 
 
-def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+def read_audio(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -> tuple[np.ndarray, int]:
     """Read every channel of an audio file (wav, flac, or anything libsndfile reads).
 
     Args:
-        path: The file.
+        path: The file, or a binary stream holding one.
+        name: How errors name the file (default: ``path``).
 
     Returns:
         ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples, channels)``.
@@ -29,8 +31,10 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     """
     import soundfile
 
+    source = path if hasattr(path, "read") else str(path)
+    path = path if name is None else name
     try:
-        samples, sample_rate_hz = soundfile.read(str(path), dtype="float64", always_2d=True)
+        samples, sample_rate_hz = soundfile.read(source, dtype="float64", always_2d=True)
     except Exception as error:  # libsndfile's error types vary between versions
         raise AudioError(f"{path}: not a readable audio file ({error})") from None
     if samples.shape[0] == 0:
@@ -44,8 +48,12 @@ def read_audio(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     return samples, int(sample_rate_hz)
 
 
-def load_clip(path: str | os.PathLike) -> tuple[np.ndarray, int]:
+def load_clip(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -> tuple[np.ndarray, int]:
     """Read a clip the way the original pipeline did: its first channel, as float64.
+
+    Args:
+        path: The file, or a binary stream holding one.
+        name: How errors name the file (default: ``path``).
 
     Returns:
         ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples,)``.
@@ -53,7 +61,7 @@ def load_clip(path: str | os.PathLike) -> tuple[np.ndarray, int]:
     Raises:
         AudioError: See :func:`read_audio`.
     """
-    samples, sample_rate_hz = read_audio(path)
+    samples, sample_rate_hz = read_audio(path, name=name)
     return np.ascontiguousarray(samples[:, 0]), sample_rate_hz
 
 

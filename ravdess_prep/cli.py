@@ -61,7 +61,112 @@ def _parser() -> argparse.ArgumentParser:
     preprocess.add_argument("--trimmed", help="also write the trimmed clip here")
     _add_audio_options(preprocess, silent_choices=("keep", "error"), fixed_target=True)
     preprocess.set_defaults(run=_preprocess)
+
+    build = commands.add_parser("build", help="the whole pipeline: source to train/dev/test bundles")
+    add_build_arguments(build)
+    build.set_defaults(run=run_build)
+
+    embed = commands.add_parser("embed", help="embed new audio files exactly as a dataset was embedded")
+    embed.add_argument("files", nargs="+", help="audio files")
+    embed.add_argument("--dataset", required=True, help="a folder written by 'ravdess-prep build'")
+    embed.add_argument("--out", required=True, help="the .npy to write: float32 (files, examples, 128)")
+    embed.add_argument("--checkpoint", help="the dataset's checkpoint, if it moved (SHA-256 must match)")
+    embed.add_argument("--pca-params", help="the dataset's PCA parameters, if they moved")
+    embed.add_argument("--on-too-long", choices=("error", "crop"), help="override the dataset's policy")
+    embed.set_defaults(run=_embed)
     return parser
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``ravdess-prep build`` (and of scripts/build_dataset.py)."""
+    defaults = Config()
+    parser.add_argument("--source", action="append",
+                        help="a folder, a .zip, or 'zenodo' (default: download from Zenodo); repeatable")
+    parser.add_argument("--out", required=True, help="output folder for the bundles")
+    parser.add_argument("--checkpoint", help="VGGish checkpoint (default: the official one, fetched once)")
+    parser.add_argument("--pca-params", help="VGGish PCA parameters (default: the official ones)")
+    parser.add_argument("--custom-checkpoint", action="store_true",
+                        help="accept a checkpoint that is not the official file (its layout is checked)")
+    parser.add_argument("--custom-pca-params", action="store_true", help="accept non-official PCA parameters")
+    parser.add_argument("--hop", type=float, default=defaults.hop_seconds,
+                        help="VGGish example hop in seconds (default %(default)s, the original's)")
+    parser.add_argument("--fc2-activation", choices=("relu", "none"), default="relu",
+                        help="relu: 2019 VGGish, the original's (default); none: current VGGish")
+    parser.add_argument("--dev-actors", type=_actor_list, default=defaults.dev_actors,
+                        help="comma-separated dev actors (default 8,19,24)")
+    parser.add_argument("--test-actors", type=_actor_list, default=defaults.test_actors,
+                        help="comma-separated test actors (default 11,14,15)")
+    parser.add_argument("--actors", type=_actor_list, help="build from these actors only (default: all)")
+    parser.add_argument("--shuffle-seed", type=int, help="shuffle clips within each split with this seed")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help="examples per model run (default %(default)s)")
+    parser.add_argument("--cache-dir", help="cache root: downloads, per-clip embeddings, model files")
+    parser.add_argument("--jobs", type=int, help="worker processes (default: every core)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_audio_options(parser, silent_choices=("keep", "drop", "error"))
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Run a build from parsed options and print its summary."""
+    from .pipeline import build
+
+    config = _config(args).replace(
+        hop_seconds=args.hop,
+        fc2_activation=None if args.fc2_activation == "none" else "relu",
+        dev_actors=args.dev_actors,
+        test_actors=args.test_actors,
+        batch_size=args.batch_size,
+        shuffle_seed=args.shuffle_seed,
+    )
+    result = build(
+        config, out=args.out, source_path=args.source, actors=args.actors, checkpoint=args.checkpoint,
+        pca_params=args.pca_params, allow_custom_checkpoint=args.custom_checkpoint,
+        allow_custom_pca_params=args.custom_pca_params, cache_dir=args.cache_dir, jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    manifest = result.manifest
+    print(f"wrote {result.out}")
+    print(f"target length: {manifest['target_length_samples']} samples "
+          f"({manifest['target_length_seconds']:.3f} s at {manifest['sample_rate_hz']} Hz), "
+          f"{manifest['examples_per_clip']} examples per clip")
+    for name in ("train", "dev", "test"):
+        split = manifest["splits"][name]
+        actors = ",".join(f"{actor:02d}" for actor in split["actors"])
+        print(f"  {name:5s} {split['clips']:5d} clips  actors {actors or '-'}  labels {split['label_counts']}")
+    print(f"clips embedded: {result.computed}, from the cache: {result.cached}; "
+          f"handled by a policy: {len(manifest['handled_by_policy'])}")
+    if not manifest["model"]["official"]:
+        print("note: built with a checkpoint or PCA parameters that are not the official VGGish files")
+    print("seconds per stage: " + ", ".join(f"{stage} {value:.1f}" for stage, value in result.seconds.items()))
+    return 0
+
+
+def _actor_list(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a comma-separated list of actor numbers, not {text!r}") from None
+
+
+def _embed(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .pipeline import embed_files
+
+    embeddings = embed_files(args.files, args.dataset, checkpoint=args.checkpoint, pca_params=args.pca_params,
+                             on_too_long=args.on_too_long)
+    from pathlib import Path
+    import os
+    import tempfile
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    with os.fdopen(handle, "wb") as stream:
+        np.save(stream, embeddings, allow_pickle=False)
+    os.replace(temporary, out)
+    print(f"wrote {out}: {embeddings.shape[0]} files x {embeddings.shape[1]} examples x {embeddings.shape[2]}")
+    return 0
 
 
 def _add_audio_options(parser, *, silent_choices, fixed_target=False):

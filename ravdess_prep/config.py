@@ -7,8 +7,11 @@ here turn it into their keyword arguments.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 
-from .exceptions import ParameterError
+from . import params
+from .exceptions import ParameterError, SplitError
 from .pad import TOO_LONG_POLICIES
 from .trim import TRIM_METHODS
 
@@ -34,6 +37,15 @@ class Config:
             that length, fixed.
         on_too_long: A clip longer than a fixed target is an error (``"error"``) or
             center-cropped (``"crop"``).
+        hop_seconds: VGGish example hop (0.23 s in the original; 0.96 s is VGGish's default).
+        fc2_activation: ``"relu"`` (2019 VGGish, the original's) or None (current VGGish).
+        batch_size: Examples per model run. Part of the configuration because it is part of
+            what the numbers are: float32 results of one example differ in the last bits
+            between batch shapes.
+        dev_actors: Actors of the dev split.
+        test_actors: Actors of the test split (every other actor is in train).
+        shuffle_seed: None: clips stay in inventory order (vocal channel, actor, name) in each
+            split. An integer: a seeded shuffle within each split.
     """
 
     trim_method: str = "rolling"
@@ -46,8 +58,28 @@ class Config:
     sample_rate_hz: int | None = None
     target_length_samples: int | None = None
     on_too_long: str = "error"
+    hop_seconds: float = 0.23
+    fc2_activation: str | None = "relu"
+    batch_size: int = 128
+    dev_actors: tuple[int, ...] = params.DEV_ACTORS
+    test_actors: tuple[int, ...] = params.TEST_ACTORS
+    shuffle_seed: int | None = None
+
+    #: Fields that only decide how embedded clips are grouped, not what a clip's embedding is.
+    SPLIT_FIELDS = ("dev_actors", "test_actors", "shuffle_seed")
 
     def __post_init__(self):
+        object.__setattr__(self, "dev_actors", tuple(int(actor) for actor in self.dev_actors))
+        object.__setattr__(self, "test_actors", tuple(int(actor) for actor in self.test_actors))
+        _one_of("fc2_activation", self.fc2_activation, ("relu", None))
+        _positive_int("batch_size", self.batch_size)
+        if not (isinstance(self.hop_seconds, (int, float)) and self.hop_seconds > 0):
+            raise ParameterError(f"hop_seconds has to be a positive number, not {self.hop_seconds!r}")
+        if self.shuffle_seed is not None and (isinstance(self.shuffle_seed, bool) or not isinstance(self.shuffle_seed, int)):
+            raise ParameterError(f"shuffle_seed has to be None or an integer, not {self.shuffle_seed!r}")
+        shared = sorted(set(self.dev_actors) & set(self.test_actors))
+        if shared:
+            raise SplitError(f"actors {', '.join(f'{a:02d}' for a in shared)} are listed for both dev and test")
         _one_of("trim_method", self.trim_method, TRIM_METHODS)
         _one_of("on_silent", self.on_silent, SILENT_POLICIES)
         _one_of("on_too_long", self.on_too_long, TOO_LONG_POLICIES)
@@ -66,6 +98,25 @@ class Config:
     def replace(self, **changes) -> "Config":
         """A copy with some fields changed (validated like a new one)."""
         return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        """Every field, JSON-ready (tuples become lists)."""
+        return {field.name: (list(value) if isinstance(value, tuple) else value)
+                for field in dataclasses.fields(self) for value in [getattr(self, field.name)]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "Config":
+        """The inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ParameterError(f"unknown configuration keys: {', '.join(unknown)}")
+        return cls(**values)
+
+    def embedding_digest(self) -> str:
+        """SHA-256 of the fields that decide a clip's embedding (everything but the split)."""
+        fields = {key: value for key, value in self.to_dict().items() if key not in self.SPLIT_FIELDS}
+        return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     def trim_kwargs(self) -> dict:
         """The keyword arguments of :func:`ravdess_prep.trim.trim_offsets`."""

@@ -54,3 +54,7 @@ class ClipTooLongError(AudioError):
 
 class SampleRateError(AudioError):
     """Clips of one collection have different sample rates and no resampling was asked for."""
+
+
+class SplitError(ParameterError):
+    """A split would put one actor in two splits, or names an impossible actor set."""

@@ -1,20 +1,22 @@
 """The global length: trim offsets of every clip and their maximum, in one streaming pass.
 
 Only offsets are kept (a few integers per clip), never audio, so peak memory does not grow
-with the number of clips. Clips are decoded and trimmed by a pool of worker processes.
+with the number of clips. Clips are decoded and trimmed by worker processes
+(:func:`ravdess_prep.parallel.map_calls`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from .audio import load_clip, resample
 from .config import Config
 from .exceptions import ClipTooLongError, SampleRateError, SilentClipError, SourceError
+from .parallel import map_calls
 from .trim import trim_offsets
 
 KEPT_SILENT = "no active sample: kept whole"
@@ -188,7 +190,8 @@ def measure(
     first_rate = None
     first_name = None
     results = []
-    for offsets in _progress(map_clips(measure_file, items, config=config, jobs=jobs), len(items), progress):
+    calls = [{"path": path, "name": name, "config": config} for name, path in items]
+    for offsets in _progress(map_calls(measure_file, calls, jobs=jobs), len(items), progress):
         if first_rate is None:
             first_rate, first_name = offsets.source_sample_rate_hz, offsets.name
         elif config.sample_rate_hz is None and offsets.source_sample_rate_hz != first_rate:
@@ -212,25 +215,6 @@ def measure(
         longest=longest_name,
         clips=tuple(results),
     )
-
-
-def map_clips(function, items: Sequence[tuple[str, str]], *, config: Config, jobs: int | None = None) -> Iterator:
-    """``function(path, name=name, config=config)`` over ``(name, path)`` items, in input order.
-
-    With ``jobs`` above 1 the calls run in joblib's loky worker processes, which need no
-    ``if __name__ == "__main__"`` guard in scripts and are safe when TensorFlow is loaded;
-    results stream back in order, and a worker's exception is raised here with its own type.
-    """
-    if jobs is None:
-        jobs = os.cpu_count() or 1
-    if jobs <= 1 or len(items) <= 1:
-        for name, path in items:
-            yield function(path, name=name, config=config)
-        return
-    from joblib import Parallel, delayed
-
-    parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=16, pre_dispatch="4*n_jobs")
-    yield from parallel(delayed(function)(path, name=name, config=config) for name, path in items)
 
 
 def _named_paths(clips) -> list[tuple[str, str]]:

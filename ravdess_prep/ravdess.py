@@ -276,13 +276,18 @@ def inventory(
         SourceError: The source is missing or empty, or a file is not readable audio.
     """
     result = survey(source, cache_dir=cache_dir, progress=progress)
+    raise_for_problems(result)
+    return result.clips
+
+
+def raise_for_problems(result: Survey) -> None:
+    """Raise the first problem of a survey (its own type), counting the others in the message."""
     if result.problems:
         first = result.problems[0]
         more = len(result.problems) - 1
         if more:
             raise type(first)(f"{first} (and {more} more problems; `ravdess-prep info` lists them)")
         raise first
-    return result.clips
 
 
 def _audio_files(root: Path) -> Iterable[Path]:

@@ -118,6 +118,20 @@ def _verified_local(path: Path, *, size_bytes, sha256, allow_custom, what, check
     return path
 
 
+def model_file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a model file; for a multi-file (V2) checkpoint prefix, of its files' digests."""
+    from ravdess_prep.download import file_digest
+
+    path = Path(path)
+    if path.is_file():
+        return file_digest(path, "sha256")
+    parts = sorted(path.parent.glob(f"{path.name}.*"))
+    lines = "".join(f"{part.name} {file_digest(part, 'sha256')}\n" for part in parts)
+    import hashlib
+
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
 def check_checkpoint_layout(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:
     """Check that a checkpoint holds every VGGish variable with its official shape.
 

@@ -1,0 +1,155 @@
+"""Train/dev/test bundles on disk: the original project's layout, written atomically.
+
+    <out>/<split>/<split>_filenames.npy   (N,)        clip names, unicode (no pickle)
+    <out>/<split>/<split>_embeddings.npy  (N, E, 128) float32, values 0..255
+    <out>/<split>/<split>_labels.npy      (N,)        int32
+    <out>/manifest.json                   settings, counts, checksums, versions
+    <out>/metadata.csv                    one row per clip
+
+The whole folder is written beside ``<out>`` under a temporary name and renamed into place, so
+a reader sees the old bundles or the new ones, never a mix or a half-written file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+
+from .exceptions import SourceError
+from .split import SPLITS
+
+MANIFEST = "manifest.json"
+METADATA = "metadata.csv"
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    """One split's arrays.
+
+    Attributes:
+        names: str array ``(N,)``, clip names (``speech/Actor_08/<stem>.wav``).
+        embeddings: float32 array ``(N, num_examples, 128)``.
+        labels: int32 array ``(N,)``.
+    """
+
+    names: np.ndarray
+    embeddings: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def bundle_paths(out: str | os.PathLike, split: str) -> dict[str, Path]:
+    """The three files of a split: ``{"names": ..., "embeddings": ..., "labels": ...}``."""
+    folder = Path(out) / split
+    return {
+        "names": folder / f"{split}_filenames.npy",
+        "embeddings": folder / f"{split}_embeddings.npy",
+        "labels": folder / f"{split}_labels.npy",
+    }
+
+
+def write_bundles(
+    out: str | os.PathLike,
+    bundles: Mapping[str, Bundle],
+    *,
+    manifest: dict,
+    metadata: "pandas.DataFrame",  # noqa: F821
+) -> Path:
+    """Write every split, the manifest and the metadata into ``out``, atomically.
+
+    Args:
+        out: The output folder; an existing one is replaced as a whole.
+        bundles: ``{split: Bundle}``.
+        manifest: JSON-ready dictionary, written with sorted keys.
+        metadata: One row per clip, written as CSV without the index.
+
+    Returns:
+        ``out``.
+    """
+    out = Path(out).absolute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for split, bundle in bundles.items():
+            paths = bundle_paths(staging, split)
+            paths["names"].parent.mkdir(parents=True)
+            np.save(paths["names"], np.asarray(bundle.names, dtype=str), allow_pickle=False)
+            np.save(paths["embeddings"], np.asarray(bundle.embeddings, dtype=np.float32), allow_pickle=False)
+            np.save(paths["labels"], np.asarray(bundle.labels, dtype=np.int32), allow_pickle=False)
+        with open(staging / MANIFEST, "w", encoding="utf-8") as stream:
+            json.dump(manifest, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        metadata.to_csv(staging / METADATA, index=False, lineterminator="\n")
+        if out.exists():
+            os.replace(out, retired)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
+    return out
+
+
+def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool = True) -> Bundle:
+    """Read one split, from this library's bundles or from the original project's.
+
+    The original stored clip names as a pickled object array; those are read only when
+    ``allow_pickled_names`` is true (load only bundles you trust: unpickling runs code).
+
+    Raises:
+        SourceError: A file is missing, or the arrays disagree in length or shape.
+    """
+    paths = bundle_paths(out, split)
+    for path in paths.values():
+        if not path.is_file():
+            raise SourceError(f"{path}: missing bundle file (split {split!r})")
+    try:
+        names = np.load(paths["names"], allow_pickle=False)
+    except ValueError:
+        if not allow_pickled_names:
+            raise SourceError(
+                f"{paths['names']}: names are a pickled object array (the original's format); "
+                "pass allow_pickled_names=True to read a bundle you trust"
+            ) from None
+        names = np.load(paths["names"], allow_pickle=True)
+    names = np.asarray([str(name) for name in names]) if names.dtype == object else names
+    embeddings = np.load(paths["embeddings"], allow_pickle=False).astype(np.float32, copy=False)
+    labels = np.load(paths["labels"], allow_pickle=False).astype(np.int32, copy=False)
+    if not (names.shape[0] == embeddings.shape[0] == labels.shape[0]) or embeddings.ndim != 3:
+        raise SourceError(
+            f"{Path(out) / split}: inconsistent bundle: {names.shape[0]} names, embeddings of shape "
+            f"{embeddings.shape}, {labels.shape[0]} labels"
+        )
+    return Bundle(names=names, embeddings=embeddings, labels=labels)
+
+
+def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) -> dict[str, Bundle]:
+    """Every split present in ``out`` (train, dev, test, in that order)."""
+    found = {split: read_bundle(out, split, allow_pickled_names=allow_pickled_names)
+             for split in SPLITS if (Path(out) / split).is_dir()}
+    if not found:
+        raise SourceError(f"{out}: no bundle folder ({', '.join(SPLITS)}) found")
+    return found
+
+
+def read_manifest(out: str | os.PathLike) -> dict:
+    """The manifest of a dataset folder.
+
+    Raises:
+        SourceError: There is none (the folder was not written by this library).
+    """
+    path = Path(out) / MANIFEST
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no manifest; is {out} a dataset written by ravdess-prep build?") from None

@@ -1,0 +1,260 @@
+"""The embed stage: padded clips to post-processed VGGish embeddings, cached per clip.
+
+A clip's examples come from :func:`clip_examples` (pure: samples in, examples out). Worker
+processes decode, pad and run the front-end; this process runs the model on examples gathered
+across clips into full batches, post-processes them, and stores each finished clip in the
+:class:`ClipCache` at once, so an interrupted build loses at most the clips in flight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from .config import Config
+from .measure import ClipOffsets
+from .pad import pad_center
+
+
+def clip_examples(
+    samples: np.ndarray,
+    *,
+    sample_rate_hz: int,
+    start: int,
+    end: int,
+    target_length_samples: int,
+    hop_seconds: float,
+    on_too_long: str = "error",
+    name: str = "clip",
+) -> np.ndarray:
+    """Trim a clip to ``[start, end)``, center-pad it to the target, and make VGGish examples.
+
+    Args:
+        samples: float array of shape ``(num_samples,)`` at ``sample_rate_hz``.
+        sample_rate_hz: The rate of ``samples`` (the target length is counted at this rate).
+        start: First sample of the trimmed clip.
+        end: One past its last sample.
+        target_length_samples: Length after padding.
+        hop_seconds: VGGish example hop.
+        on_too_long: ``"error"`` or ``"crop"`` for a trimmed clip longer than the target.
+        name: The clip's name, for errors.
+
+    Returns:
+        float32 array of shape ``(num_examples, 96, 64)``.
+    """
+    from vggish.frontend import waveform_to_examples
+
+    padded, _ = pad_center(
+        samples[start:end], target_length_samples=target_length_samples, on_too_long=on_too_long, name=name
+    )
+    return waveform_to_examples(padded, sample_rate_hz, hop_seconds=hop_seconds)
+
+
+class ClipCache:
+    """Post-processed embeddings of single clips on disk, keyed by audio content.
+
+    Entries live in ``<root>/<settings key>/<sha[:2]>/<sha>.npy``: the settings key identifies
+    everything that decides an embedding (see :func:`settings_key`), the SHA-256 the audio file.
+    Entries are written to a temporary file and renamed, so a killed build leaves none half
+    written.
+    """
+
+    def __init__(self, root: str | os.PathLike, key: str):
+        self.folder = Path(root) / key[:16]
+
+    def path(self, audio_sha256: str) -> Path:
+        return self.folder / audio_sha256[:2] / f"{audio_sha256}.npy"
+
+    def has(self, audio_sha256: str) -> bool:
+        return self.path(audio_sha256).is_file()
+
+    def get(self, audio_sha256: str) -> np.ndarray:
+        return np.load(self.path(audio_sha256), allow_pickle=False)
+
+    def put(self, audio_sha256: str, embedding: np.ndarray) -> None:
+        path = self.path(audio_sha256)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.save(stream, embedding, allow_pickle=False)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+
+def settings_key(config: Config, *, target_length_samples: int, checkpoint_sha256: str, pca_sha256: str) -> str:
+    """SHA-256 naming a cache folder: the config's embedding fields, the target, the model files."""
+    text = "\n".join([config.embedding_digest(), str(target_length_samples), checkpoint_sha256, pca_sha256])
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedClip:
+    """What a worker returns for one clip: its audio hash and, unless cached, its examples."""
+
+    name: str
+    audio_sha256: str
+    examples: np.ndarray | None
+
+
+def prepare_clip(
+    *, offsets: ClipOffsets, target_length_samples: int, config: Config, cache: ClipCache
+) -> PreparedClip:
+    """Hash a clip's file; if its embedding is not cached, decode it and make its examples."""
+    from .audio import load_clip, resample
+
+    name = offsets.name
+    data = Path(offsets.path).read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    if cache.has(digest):
+        return PreparedClip(name, digest, None)
+    samples, source_rate = load_clip(io.BytesIO(data), name=offsets.path)
+    samples = resample(samples, from_hz=source_rate, to_hz=offsets.sample_rate_hz)
+    examples = clip_examples(
+        samples,
+        sample_rate_hz=offsets.sample_rate_hz,
+        start=offsets.start,
+        end=offsets.end,
+        target_length_samples=target_length_samples,
+        hop_seconds=config.hop_seconds,
+        on_too_long=config.on_too_long,
+        name=name,
+    )
+    return PreparedClip(name, digest, examples)
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedResult:
+    """The embed stage's output.
+
+    Attributes:
+        embeddings: float32 array ``(num_clips, num_examples, 128)`` with values 0..255.
+        audio_sha256: SHA-256 of each clip's file, in clip order.
+        computed: How many clips went through the model (the others came from the cache).
+        model_calls: How many times the model's ``embed`` ran.
+    """
+
+    embeddings: np.ndarray
+    audio_sha256: tuple[str, ...]
+    computed: int
+    model_calls: int
+
+
+def embed_clips(
+    offsets: Sequence[ClipOffsets],
+    *,
+    target_length_samples: int,
+    config: Config,
+    cache: ClipCache,
+    load_model: Callable[[], tuple[object, object]],
+    jobs: int | None = None,
+    progress: bool = False,
+) -> EmbedResult:
+    """Embed clips (given by their trim offsets), reusing and filling the cache.
+
+    Args:
+        offsets: The clips, as the measure pass returned them.
+        target_length_samples: The padded length.
+        config: The build configuration.
+        cache: Where finished clips are stored and looked up.
+        load_model: Called once, only when some clip is not cached; returns
+            ``(model, postprocessor)`` with ``model.embed`` and ``postprocessor.postprocess``.
+        jobs: Worker processes for decoding and the front-end (default: every core).
+        progress: Show a progress bar.
+
+    Returns:
+        An :class:`EmbedResult`.
+    """
+    from .parallel import map_calls
+
+    index = {clip.name: position for position, clip in enumerate(offsets)}
+    results: list[np.ndarray | None] = [None] * len(offsets)
+    hashes: list[str] = [""] * len(offsets)
+    calls = [
+        {"offsets": clip, "target_length_samples": target_length_samples, "config": config, "cache": cache}
+        for clip in offsets
+    ]
+    prepared = map_calls(prepare_clip, calls, jobs=jobs)
+    batcher = None
+    computed = 0
+    bar = _bar(len(offsets), progress)
+    for clip in prepared:
+        position = index[clip.name]
+        hashes[position] = clip.audio_sha256
+        if clip.examples is None:
+            results[position] = cache.get(clip.audio_sha256)
+            bar.update(1)
+            continue
+        if batcher is None:
+            batcher = _Batcher(*load_model(), batch_size=config.batch_size)
+        computed += 1
+        for (name, digest), embedding in batcher.add((clip.name, clip.audio_sha256), clip.examples):
+            cache.put(digest, embedding)
+            results[index[name]] = embedding
+            bar.update(1)
+    for (name, digest), embedding in batcher.flush() if batcher else ():
+        cache.put(digest, embedding)
+        results[index[name]] = embedding
+        bar.update(1)
+    bar.close()
+    stacked = np.stack(results).astype(np.float32) if results else np.zeros((0, 0, 128), np.float32)
+    return EmbedResult(stacked, tuple(hashes), computed, batcher.model_calls if batcher else 0)
+
+
+class _Batcher:
+    """Gathers examples of successive clips into full model batches and hands back finished
+    clips, post-processed, in the order they were added."""
+
+    def __init__(self, model, postprocessor, *, batch_size: int):
+        self.model, self.postprocessor, self.batch_size = model, postprocessor, batch_size
+        self.pending: list[tuple[object, int]] = []  # (key, number of examples)
+        self.examples: list[np.ndarray] = []
+        self.done: list[np.ndarray] = []  # embedded rows not yet handed back
+        self.queued = 0
+        self.model_calls = 0
+
+    def add(self, key, examples: np.ndarray) -> Iterator[tuple[object, np.ndarray]]:
+        self.pending.append((key, examples.shape[0]))
+        self.examples.append(examples)
+        self.queued += examples.shape[0]
+        if self.queued >= self.batch_size:
+            full = self.queued - self.queued % self.batch_size
+            self._run(full)
+        return self._finished()
+
+    def flush(self) -> Iterator[tuple[object, np.ndarray]]:
+        if self.queued:
+            self._run(self.queued)
+        return self._finished()
+
+    def _run(self, count: int) -> None:
+        queued = np.concatenate(self.examples)
+        self.done.append(self.model.embed(queued[:count]))
+        self.model_calls += 1
+        self.examples = [queued[count:]]
+        self.queued -= count
+
+    def _finished(self) -> Iterator[tuple[object, np.ndarray]]:
+        rows = np.concatenate(self.done) if self.done else np.zeros((0, 128), np.float32)
+        finished = []
+        while self.pending and self.pending[0][1] <= rows.shape[0]:
+            key, count = self.pending.pop(0)
+            finished.append((key, self.postprocessor.postprocess(rows[:count])))
+            rows = rows[count:]
+        self.done = [rows]
+        return iter(finished)
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="embed", unit="clip", disable=not enabled)
