@@ -7,12 +7,12 @@ int24 / 2**23, int32 / 2**31), which keeps every 16-bit sample exact.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
+from .atomic import atomic_path
 from .exceptions import AudioError
 
 
@@ -83,17 +83,9 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, *, sample_rate_hz: i
     """
     import soundfile
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        soundfile.write(temporary, to_int16(samples), sample_rate_hz, subtype="PCM_16", format="WAV")
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as temporary:
+        soundfile.write(str(temporary), to_int16(samples), sample_rate_hz, subtype="PCM_16", format="WAV")
+    return Path(path)
 
 
 def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:

@@ -74,7 +74,93 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--pca-params", help="the dataset's PCA parameters, if they moved")
     embed.add_argument("--on-too-long", choices=("error", "crop"), help="override the dataset's policy")
     embed.set_defaults(run=_embed)
+
+    train = commands.add_parser("train", help="train the emotion classifier on bundles")
+    train.add_argument("--data", required=True, help="a bundle folder (this library's or the original's)")
+    train.add_argument("--model-dir", required=True, help="where the model and its reports go")
+    _add_train_options(train)
+    train.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="Keras verbosity")
+    train.set_defaults(run=_train)
+
+    predict = commands.add_parser("predict", help="predict the emotion of audio files")
+    predict.add_argument("files", nargs="+", help="audio files")
+    predict.add_argument("--dataset", required=True, help="the bundle folder the model was trained on")
+    predict.add_argument("--model-dir", required=True, help="the trained model's folder")
+    predict.add_argument("--json", action="store_true", help="print JSON instead of text")
+    predict.set_defaults(run=_predict)
+
+    crossval = commands.add_parser("crossval", help="cross-validate the classifier by actor")
+    crossval.add_argument("--data", required=True, help="a bundle folder; every split is pooled")
+    crossval.add_argument("--folds", default="actor",
+                          help="'actor' (leave one actor out, default) or a number of folds by actor")
+    crossval.add_argument("--model-root", help="keep each fold's model under this folder")
+    _add_train_options(crossval)
+    crossval.set_defaults(run=_crossval)
     return parser
+
+
+def _add_train_options(parser: argparse.ArgumentParser) -> None:
+    from .classifier import TrainConfig
+
+    defaults = TrainConfig()
+    group = parser.add_argument_group("training (defaults: the original recipe)")
+    group.add_argument("--epochs", type=int, default=defaults.epochs, help="default %(default)s")
+    group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
+    group.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="default %(default)s")
+    group.add_argument("--dropout", type=float, default=defaults.dropout, help="default %(default)s")
+    group.add_argument("--gru-units", type=int, default=defaults.gru_units, help="default %(default)s")
+    group.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
+
+
+def _train_config(args):
+    from .classifier import TrainConfig
+
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
+                       dropout=args.dropout, gru_units=args.gru_units, seed=args.seed)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .classifier import train
+
+    result = train(args.data, args.model_dir, _train_config(args), verbose=args.verbose)
+    print(f"{'split':6s} {'clips':>6s} {'accuracy':>9s} {'balanced':>9s}")
+    for name, split in result.metrics["splits"].items():
+        print(f"{name:6s} {split['clips']:6d} {split['accuracy']:9.1%} {split['balanced_accuracy']:9.1%}")
+    print(f"model, metrics.json and confusion_matrix.png in {result.model_dir}")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .classifier import predict_files
+    from .params import EMOTION_NAMES
+
+    probabilities = predict_files(args.files, dataset=args.dataset, model_dir=args.model_dir)
+    report = [
+        {"file": path, "emotion": EMOTION_NAMES[int(row.argmax())],
+         "probabilities": {name: round(float(value), 6) for name, value in zip(EMOTION_NAMES, row)}}
+        for path, row in zip(args.files, probabilities)
+    ]
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return 0
+    for entry in report:
+        ranked = sorted(entry["probabilities"].items(), key=lambda item: -item[1])
+        print(f"{entry['file']}: {entry['emotion']}  (" + ", ".join(f"{name} {value:.2f}" for name, value in ranked) + ")")
+    return 0
+
+
+def _crossval(args: argparse.Namespace) -> int:
+    from .classifier import cross_validate
+
+    folds = args.folds if args.folds == "actor" else int(args.folds)
+    result = cross_validate(args.data, _train_config(args), folds=folds, model_root=args.model_root)
+    for fold in result["folds"]:
+        actors = ",".join(f"{actor:02d}" for actor in fold["held_out_actors"])
+        print(f"held out {actors:12s} {fold['clips']:5d} clips  accuracy {fold['accuracy']:.1%}")
+    print(f"accuracy over {len(result['folds'])} folds: {result['mean_accuracy']:.1%} "
+          f"+/- {result['std_accuracy']:.1%} (standard deviation)")
+    return 0
 
 
 def add_build_arguments(parser: argparse.ArgumentParser) -> None:
@@ -151,20 +237,14 @@ def _actor_list(text: str) -> tuple[int, ...]:
 def _embed(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from .atomic import atomic_path
     from .pipeline import embed_files
 
     embeddings = embed_files(args.files, args.dataset, checkpoint=args.checkpoint, pca_params=args.pca_params,
                              on_too_long=args.on_too_long)
-    from pathlib import Path
-    import os
-    import tempfile
-
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    with os.fdopen(handle, "wb") as stream:
+    with atomic_path(args.out) as temporary, open(temporary, "wb") as stream:
         np.save(stream, embeddings, allow_pickle=False)
-    os.replace(temporary, out)
+    out = args.out
     print(f"wrote {out}: {embeddings.shape[0]} files x {embeddings.shape[1]} examples x {embeddings.shape[2]}")
     return 0
 

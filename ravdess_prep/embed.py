@@ -12,12 +12,12 @@ import dataclasses
 import hashlib
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .atomic import atomic_path
 from .config import Config
 from .measure import ClipOffsets
 from .pad import pad_center
@@ -79,16 +79,8 @@ class ClipCache:
         return np.load(self.path(audio_sha256), allow_pickle=False)
 
     def put(self, audio_sha256: str, embedding: np.ndarray) -> None:
-        path = self.path(audio_sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.save(stream, embedding, allow_pickle=False)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_path(self.path(audio_sha256)) as temporary, open(temporary, "wb") as stream:
+            np.save(stream, embedding, allow_pickle=False)
 
 
 def settings_key(config: Config, *, target_length_samples: int, checkpoint_sha256: str, pca_sha256: str) -> str:

@@ -1,0 +1,147 @@
+"""The classifier: training on separable synthetic bundles, reports, reload, prediction."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from ravdess_prep import classifier, cli
+from ravdess_prep.bundle import Bundle, read_bundles
+from ravdess_prep.exceptions import ParameterError
+
+FAST = classifier.TrainConfig(epochs=8, learning_rate=3e-3, batch_size=32, seed=1)
+
+
+def _synthetic(actors, clips_per_class, rng, centers):
+    names, embeddings, labels = [], [], []
+    for actor in actors:
+        for label in range(8):
+            for index in range(clips_per_class):
+                intensity = 1 if label == 0 else 1 + index % 2
+                names.append(f"speech/Actor_{actor:02d}/03-01-{label + 1:02d}-{intensity:02d}-01-{1 + index % 2:02d}-{actor:02d}.wav")
+                noise = rng.normal(0, 25, (20, 128))
+                embeddings.append(np.clip(np.round(centers[label] + noise), 0, 255))
+                labels.append(label)
+    return Bundle(np.asarray(names), np.asarray(embeddings, np.float32), np.asarray(labels, np.int32))
+
+
+@pytest.fixture(scope="module")
+def separable():
+    """Bundles whose classes are separable: each emotion has its own mean vector."""
+    rng = np.random.default_rng(0)
+    centers = rng.uniform(40, 215, (8, 1, 128))
+    return {
+        "train": _synthetic(range(1, 19), 2, rng, centers),
+        "dev": _synthetic((19, 20, 21), 2, rng, centers),
+        "test": _synthetic((22, 23, 24), 2, rng, centers),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(separable, tmp_path_factory):
+    return classifier.train(separable, tmp_path_factory.mktemp("model"), FAST)
+
+
+def test_separable_classes_are_learned_in_a_few_epochs(trained):
+    for split in ("train", "dev", "test"):
+        assert trained.metrics["splits"][split]["accuracy"] >= 0.9, split
+    assert len(trained.history["loss"]) == FAST.epochs and "val_accuracy" in trained.history
+
+
+def test_reports_are_written(trained):
+    metrics = json.loads((trained.model_dir / "metrics.json").read_text())
+    dev = metrics["splits"]["dev"]
+    assert set(dev) >= {"accuracy", "balanced_accuracy", "per_class", "confusion_matrix", "accuracy_by_intensity",
+                        "accuracy_by_vocal_channel"}
+    assert set(dev["per_class"]) == {"neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"}
+    assert set(dev["accuracy_by_intensity"]) == {"normal", "strong"}
+    assert np.asarray(dev["confusion_matrix"]).sum() == 48
+    assert metrics["config"]["epochs"] == FAST.epochs
+    import matplotlib.image
+
+    image = matplotlib.image.imread(trained.model_dir / "confusion_matrix.png")
+    assert image.shape[:2] == (600, 3 * 640)  # one 6.4 x 6 inch panel per split at 100 dpi
+
+
+def test_reloaded_model_predicts_exactly_the_same(trained, separable):
+    model = classifier.load_model(trained.model_dir)
+    again = classifier.load_model(trained.model_dir)
+    first = classifier.predict_probabilities(model, separable["test"].embeddings)
+    np.testing.assert_array_equal(first, classifier.predict_probabilities(again, separable["test"].embeddings))
+    np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-5)
+    predicted = first.argmax(axis=1)
+    accuracy = (predicted == separable["test"].labels).mean()
+    assert accuracy == pytest.approx(json.loads((trained.model_dir / "metrics.json").read_text())["splits"]["test"]["accuracy"])
+
+
+def test_original_format_bundles_load_and_train(separable, tmp_path):
+    data = tmp_path / "original"
+    for split, bundle in separable.items():
+        (data / split).mkdir(parents=True)
+        np.save(data / split / f"{split}_filenames.npy", np.array(list(bundle.names), dtype=object), allow_pickle=True)
+        np.save(data / split / f"{split}_embeddings.npy", bundle.embeddings.astype(np.float64))
+        np.save(data / split / f"{split}_labels.npy", bundle.labels.astype(np.int64))
+    result = classifier.train(data, tmp_path / "model", classifier.TrainConfig(epochs=1, batch_size=64))
+    assert set(result.metrics["splits"]) == {"train", "dev", "test"}
+    assert (tmp_path / "model" / "model.keras").is_file()
+
+
+def test_evaluate_against_hand_counts():
+    names = ["speech/Actor_01/03-01-01-01-01-01-01.wav", "song/Actor_01/03-02-01-01-01-01-01.wav",
+             "speech/Actor_01/03-01-02-02-01-01-01.wav", "speech/Actor_01/03-01-02-01-01-01-01.wav"]
+    result = classifier.evaluate([0, 0, 1, 1], [0, 1, 1, 1], names)
+    assert result["accuracy"] == 0.75
+    assert result["per_class"]["neutral"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert result["per_class"]["calm"]["precision"] == pytest.approx(2 / 3) and result["per_class"]["calm"]["recall"] == 1.0
+    assert result["balanced_accuracy"] == 0.75  # mean recall over the classes present
+    assert result["confusion_matrix"][0][:2] == [1, 1] and result["confusion_matrix"][1][:2] == [0, 2]
+    assert result["accuracy_by_vocal_channel"] == {"song": 0.0, "speech": 1.0}
+    assert result["accuracy_by_intensity"] == {"normal": pytest.approx(2 / 3), "strong": 1.0}
+
+
+def test_cross_validation_by_actor(separable):
+    result = classifier.cross_validate(separable, FAST.__class__(epochs=4, learning_rate=3e-3, batch_size=32), folds=3)
+    held = sorted(actor for fold in result["folds"] for actor in fold["held_out_actors"])
+    assert held == list(range(1, 25)) and len(result["folds"]) == 3
+    accuracies = [fold["accuracy"] for fold in result["folds"]]
+    assert result["mean_accuracy"] == pytest.approx(np.mean(accuracies))
+    assert result["std_accuracy"] == pytest.approx(np.std(accuracies))
+    assert result["mean_accuracy"] >= 0.9
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("dropout", 1.0), ("learning_rate", 0.0), ("gru_units", 2.5)])
+def test_train_config_rejects_bad_values(field, value):
+    with pytest.raises(ParameterError, match=field):
+        classifier.TrainConfig(**{field: value})
+
+
+def test_train_and_predict_commands_end_to_end(ravdess_dir, random_checkpoint, vggish_shared_dir, tmp_path, capsys):
+    """Build a small dataset with the random checkpoint, train on it, predict a wav file."""
+    tree = tmp_path / "tree"
+    for actor in (1, 8, 11):
+        for path in sorted((ravdess_dir / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}").glob("*.flac"))[:3]:
+            (tree / path.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, tree / path.parent.name / path.name)
+    assert cli.main(["build", "--source", str(tree), "--out", str(tmp_path / "data"), "--checkpoint",
+                     str(random_checkpoint), "--custom-checkpoint", "--pca-params",
+                     str(vggish_shared_dir / "vggish_pca_params.npz"), "--cache-dir", str(tmp_path / "cache"),
+                     "--no-progress", "--jobs", "1"]) == 0
+    capsys.readouterr()
+    assert cli.main(["train", "--data", str(tmp_path / "data"), "--model-dir", str(tmp_path / "model"),
+                     "--epochs", "2"]) == 0
+    table = capsys.readouterr().out
+    assert "train" in table and "dev" in table and "test" in table and "accuracy" in table
+    import soundfile
+
+    samples, rate = soundfile.read(str(sorted(tree.rglob("*.flac"))[0]), dtype="int16")
+    soundfile.write(str(tmp_path / "new.wav"), samples, rate)
+    assert cli.main(["predict", str(tmp_path / "new.wav"), "--dataset", str(tmp_path / "data"),
+                     "--model-dir", str(tmp_path / "model"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report[0]["file"] == str(tmp_path / "new.wav")
+    assert report[0]["emotion"] in report[0]["probabilities"]
+    assert sum(report[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    assert read_bundles(tmp_path / "data")["train"].embeddings.shape[1] > 0

@@ -1,0 +1,293 @@
+"""The whole pipeline on small trees of real clips with a random-weights checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from conftest import tone, write_audio
+from ravdess_prep import cli, pipeline
+from ravdess_prep.bundle import read_bundle, read_bundles, read_manifest
+from ravdess_prep.config import Config
+from ravdess_prep.exceptions import AudioError, ClipTooLongError
+
+SPEECH = "Audio_Speech_Actors_01-24"
+SONG = "Audio_Song_Actors_01-24"
+
+
+def _copy_tree(ravdess_dir, destination, actors, *, speech_per_actor, song_per_actor):
+    for actor in actors:
+        for folder, count in ((SPEECH, speech_per_actor), (SONG, song_per_actor)):
+            files = sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[:count]
+            for path in files:
+                target = destination / folder / f"Actor_{actor:02d}" / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def small_tree(ravdess_dir, tmp_path_factory):
+    """18 real clips: actors 01 (train), 08 (dev), 11 (test); 4 speech + 2 song each."""
+    return _copy_tree(ravdess_dir, tmp_path_factory.mktemp("tree"), (1, 8, 11), speech_per_actor=4, song_per_actor=2)
+
+
+@pytest.fixture(scope="module")
+def model_kwargs(random_checkpoint, vggish_shared_dir):
+    return {"checkpoint": random_checkpoint, "pca_params": vggish_shared_dir / "vggish_pca_params.npz",
+            "allow_custom_checkpoint": True}
+
+
+@pytest.fixture(scope="module")
+def first_build(small_tree, model_kwargs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("first")
+    result = pipeline.build(out=root / "out", source_path=small_tree, cache_dir=root / "cache", jobs=2,
+                            progress=False, **model_kwargs)
+    return result
+
+
+def _npy_bytes(out):
+    return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*.npy"))}
+
+
+def test_bundles_have_the_original_layout(first_build, small_tree):
+    out = first_build.out
+    bundles = read_bundles(out, allow_pickled_names=False)
+    assert list(bundles) == ["train", "dev", "test"]
+    manifest = read_manifest(out)
+    examples = manifest["examples_per_clip"]
+    assert examples > 0
+    for name, actor in (("train", 1), ("dev", 8), ("test", 11)):
+        bundle = bundles[name]
+        assert len(bundle) == 6
+        assert bundle.embeddings.shape == (6, examples, 128) and bundle.embeddings.dtype == np.float32
+        assert bundle.embeddings.min() >= 0 and bundle.embeddings.max() <= 255
+        assert np.all(bundle.embeddings == np.round(bundle.embeddings))
+        assert bundle.labels.dtype == np.int32
+        assert bundle.names.dtype.kind == "U"
+        assert all(f"/Actor_{actor:02d}/" in clip for clip in bundle.names)
+        assert [clip.split("/")[0] for clip in bundle.names] == ["speech"] * 4 + ["song"] * 2
+        expected_labels = [int(clip.split("/")[-1].split("-")[2]) - 1 for clip in bundle.names]
+        assert bundle.labels.tolist() == expected_labels
+        assert manifest["splits"][name]["actors"] == [actor]
+        assert sum(manifest["splits"][name]["label_counts"]) == 6
+    assert manifest["config"] == Config().to_dict()
+    assert manifest["model"]["official"] is False
+    assert manifest["target_length_samples"] == max(
+        row["trimmed_length_samples"] for row in _metadata_rows(out))
+    assert len(_metadata_rows(out)) == 18
+
+
+def _metadata_rows(out):
+    import pandas as pd
+
+    return pd.read_csv(out / "metadata.csv").to_dict("records")
+
+
+def test_metadata_has_offsets_and_splits(first_build):
+    rows = _metadata_rows(first_build.out)
+    for row in rows:
+        assert row["trim_end"] - row["trim_start"] == row["trimmed_length_samples"] > 0
+        assert row["split"] == {1: "train", 8: "dev", 11: "test"}[row["actor"]]
+        assert len(row["audio_sha256"]) == 64
+
+
+def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_kwargs, tmp_path):
+    again = pipeline.build(out=tmp_path / "out", source_path=small_tree, cache_dir=tmp_path / "cache", jobs=1,
+                           progress=False, **model_kwargs)
+    assert again.computed == 18
+    assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
+
+
+def _count_model_calls(monkeypatch):
+    from vggish.model import VGGish
+
+    calls = {"runs": 0, "examples": 0}
+    original = VGGish.embed
+
+    def counting(self, examples):
+        calls["runs"] += 1
+        calls["examples"] += len(examples)
+        return original(self, examples)
+
+    monkeypatch.setattr(VGGish, "embed", counting)
+    return calls
+
+
+def test_second_build_with_the_cache_recomputes_nothing(first_build, small_tree, model_kwargs, tmp_path, monkeypatch):
+    calls = _count_model_calls(monkeypatch)
+    cache = first_build.out.parent / "cache"
+    again = pipeline.build(out=tmp_path / "out", source_path=small_tree, cache_dir=cache, jobs=2, progress=False,
+                           **model_kwargs)
+    assert calls == {"runs": 0, "examples": 0}
+    assert again.cached == 18
+    assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
+
+
+def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, model_kwargs, tmp_path, monkeypatch):
+    tree = _copy_tree(ravdess_dir, tmp_path / "tree", (1, 8, 11), speech_per_actor=10, song_per_actor=4)
+    cache = tmp_path / "cache"
+    script = textwrap.dedent(f"""
+        from ravdess_prep import pipeline
+        from ravdess_prep.config import Config
+        pipeline.build(Config(batch_size=16), out={str(tmp_path / 'killed')!r}, source_path={str(tree)!r},
+                       cache_dir={str(cache)!r}, checkpoint={str(model_kwargs['checkpoint'])!r},
+                       pca_params={str(model_kwargs['pca_params'])!r}, allow_custom_checkpoint=True,
+                       jobs=1, progress=False)
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    clips_dir = cache / "clips"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if len(list(clips_dir.rglob("*.npy"))) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished_before = len(list(clips_dir.rglob("*.npy")))
+    assert 3 <= finished_before < 42, "the build must have been killed mid-run"
+    assert not (tmp_path / "killed").exists()
+    for entry in clips_dir.rglob("*.npy"):  # every entry the killed run left is whole
+        assert np.load(entry).shape[1:] == (128,) and np.load(entry).dtype == np.uint8
+
+    calls = _count_model_calls(monkeypatch)
+    resumed = pipeline.build(Config(batch_size=16), out=tmp_path / "resumed", source_path=tree, cache_dir=cache,
+                             jobs=1, progress=False, **model_kwargs)
+    examples_per_clip = resumed.manifest["examples_per_clip"]
+    assert resumed.cached == finished_before and resumed.computed == 42 - finished_before
+    assert calls["examples"] == (42 - finished_before) * examples_per_clip
+    clean = pipeline.build(Config(batch_size=16), out=tmp_path / "clean", source_path=tree,
+                           cache_dir=tmp_path / "clean-cache", jobs=1, progress=False, **model_kwargs)
+    assert _npy_bytes(resumed.out) == _npy_bytes(clean.out)
+
+
+def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_kwargs, tmp_path):
+    tree = tmp_path / "tree"
+    shutil.copytree(small_tree, tree)
+    victim = sorted(tree.rglob("*.flac"))[5]
+    victim.write_bytes(victim.read_bytes()[:200])  # a truncated FLAC
+    out = tmp_path / "out"
+    with pytest.raises(AudioError) as caught:
+        pipeline.build(out=out, source_path=tree, cache_dir=tmp_path / "cache", jobs=2, progress=False,
+                       **model_kwargs)
+    assert victim.name in str(caught.value)
+    assert not out.exists()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_existing_output_is_replaced_whole(first_build, small_tree, model_kwargs, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(first_build.out, out)
+    (out / "stale.txt").write_text("from an older build")
+    pipeline.build(Config(dev_actors=(1,), test_actors=(8,)), out=out, source_path=small_tree,
+                   cache_dir=first_build.out.parent / "cache", jobs=2, progress=False, **model_kwargs)
+    assert not (out / "stale.txt").exists()
+    assert read_manifest(out)["splits"]["dev"]["actors"] == [1]
+    assert read_manifest(out)["splits"]["train"]["actors"] == [11]
+
+
+def test_embed_files_matches_the_dataset(first_build, small_tree, tmp_path, capsys):
+    bundle = read_bundle(first_build.out, "dev")
+    clip = bundle.names[2]
+    channel, actor_folder, name = clip.split("/")
+    source = small_tree / (SPEECH if channel == "speech" else SONG) / actor_folder / name.replace(".wav", ".flac")
+    embedded = pipeline.embed_files([source], first_build.out)
+    np.testing.assert_array_equal(embedded[0], bundle.embeddings[2])
+
+    status = cli.main(["embed", str(source), "--dataset", str(first_build.out), "--out", str(tmp_path / "e.npy")])
+    assert status == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "e.npy")[0], bundle.embeddings[2])
+
+
+def test_embed_files_too_long_clip_follows_the_policy(first_build, tmp_path):
+    target = read_manifest(first_build.out)["target_length_samples"]
+    long_clip = write_audio(tmp_path / "long.wav", tone((target + 48000) / 48000, amplitude=0.3))
+    with pytest.raises(ClipTooLongError, match="long.wav"):
+        pipeline.embed_files([long_clip], first_build.out)
+    cropped = pipeline.embed_files([long_clip], first_build.out, on_too_long="crop")
+    assert cropped.shape == (1, read_manifest(first_build.out)["examples_per_clip"], 128)
+
+
+def test_original_format_bundles_still_load(first_build, tmp_path):
+    out = tmp_path / "original"
+    for split in ("train", "dev", "test"):
+        bundle = read_bundle(first_build.out, split)
+        folder = out / split
+        folder.mkdir(parents=True)
+        np.save(folder / f"{split}_filenames.npy", np.array(list(bundle.names), dtype=object), allow_pickle=True)
+        np.save(folder / f"{split}_embeddings.npy", bundle.embeddings.astype(np.float64))
+        np.save(folder / f"{split}_labels.npy", bundle.labels.astype(np.int64))
+    loaded = read_bundle(out, "dev")
+    assert loaded.names.dtype.kind == "U" and loaded.embeddings.dtype == np.float32 and loaded.labels.dtype == np.int32
+    np.testing.assert_array_equal(loaded.embeddings, read_bundle(first_build.out, "dev").embeddings)
+    from ravdess_prep.exceptions import SourceError
+
+    with pytest.raises(SourceError, match="pickled object array"):
+        read_bundle(out, "dev", allow_pickled_names=False)
+
+
+def test_build_command_and_script(small_tree, model_kwargs, first_build, tmp_path, capsys):
+    args = ["--source", str(small_tree), "--out", str(tmp_path / "cli"), "--checkpoint", str(model_kwargs["checkpoint"]),
+            "--pca-params", str(model_kwargs["pca_params"]), "--custom-checkpoint",
+            "--cache-dir", str(first_build.out.parent / "cache"), "--no-progress", "--jobs", "2"]
+    assert cli.main(["build", *args]) == 0
+    printed = capsys.readouterr().out
+    assert "clips embedded: 0, from the cache: 18" in printed
+    assert _npy_bytes(tmp_path / "cli") == _npy_bytes(first_build.out)
+    script = subprocess.run([sys.executable, "scripts/build_dataset.py", *args[:3], str(tmp_path / "script"),
+                             *args[4:]], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert script.returncode == 0, script.stderr
+    assert _npy_bytes(tmp_path / "script") == _npy_bytes(first_build.out)
+    manifest = json.loads((tmp_path / "script" / "manifest.json").read_text())
+    assert manifest["splits"]["test"]["actors"] == [11]
+
+
+def _full_set_checks(out, actors):
+    """What FACTS.md says of the original's bundles, for the splits present among ``actors``."""
+    manifest = read_manifest(out)
+    expected_labels = {"train": [140, 280, 280, 280, 280, 280, 144, 144], "dev": [24, 48, 48, 48, 48, 48, 24, 24],
+                       "test": [24, 48, 48, 48, 48, 48, 24, 24]}
+    for name, bundle in read_bundles(out, allow_pickled_names=False).items():
+        assert bundle.embeddings.shape == (len(bundle), 20, 128) and bundle.embeddings.dtype == np.float32
+        assert 0 <= bundle.embeddings.min() and bundle.embeddings.max() <= 255
+        assert manifest["splits"][name]["clips"] == len(bundle)
+        if len(actors) == 24:
+            assert np.bincount(bundle.labels, minlength=8).tolist() == expected_labels[name]
+    return manifest
+
+
+def test_real_subset_build_at_the_original_length(ravdess_dir, model_kwargs, tmp_path):
+    """CI's real-data build: actors 08 (dev), 11 (test) and 18 (train, speech only), both vocal
+    channels, at the full set's target length so that every clip gives 20 examples."""
+    result = pipeline.build(Config(target_length_samples=259431), out=tmp_path / "out", source_path=ravdess_dir,
+                            actors=(8, 11, 18), cache_dir=tmp_path / "cache", jobs=2, progress=False, **model_kwargs)
+    manifest = _full_set_checks(result.out, (8, 11, 18))
+    assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 60, "dev": 104, "test": 104}
+    assert manifest["splits"]["dev"]["vocal_channels"] == {"song": 44, "speech": 60}
+    assert manifest["splits"]["dev"]["label_counts"] == [8, 16, 16, 16, 16, 16, 8, 8]
+    assert manifest["examples_per_clip"] == 20 and manifest["handled_by_policy"] == []
+
+
+@pytest.mark.slow
+def test_full_build_reproduces_the_original_split(ravdess_dir, model_kwargs, tmp_path):
+    result = pipeline.build(out=tmp_path / "out", source_path=ravdess_dir, cache_dir=tmp_path / "cache", jobs=2,
+                            progress=False, **model_kwargs)
+    manifest = _full_set_checks(result.out, tuple(range(1, 25)))
+    assert manifest["target_length_samples"] == 259431
+    assert manifest["longest_clip"] == "song/Actor_01/03-02-05-02-01-01-01.wav"
+    assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 1828, "dev": 312, "test": 312}
+    for name, actors in (("dev", (8, 19, 24)), ("test", (11, 14, 15))):
+        names = set(read_bundle(result.out, name).names)
+        expected = {f"{channel}/Actor_{actor:02d}/{path.stem}.wav" for actor in actors
+                    for channel, folder in (("speech", SPEECH), ("song", SONG))
+                    for path in (ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac")}
+        assert names == expected
