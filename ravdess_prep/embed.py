@@ -57,6 +57,76 @@ def clip_examples(
     return waveform_to_examples(padded, sample_rate_hz, hop_seconds=hop_seconds)
 
 
+def clip_examples_fast(
+    samples: np.ndarray,
+    *,
+    sample_rate_hz: int,
+    start: int,
+    end: int,
+    target_length_samples: int,
+    hop_seconds: float,
+    on_too_long: str = "error",
+    name: str = "clip",
+) -> np.ndarray:
+    """:func:`clip_examples`, bit for bit, without resampling the padding.
+
+    The padding is exact zeros, and resampling zeros gives zeros. When the rate is an integer
+    multiple of 16 kHz whose step resampy computes exactly (48 kHz: every output sample sits at
+    an integer input position, so its filter weights do not depend on where the signal
+    starts), only the sound plus the filter's reach on both sides, aligned to the rate's step,
+    is resampled and placed into zeros. Other rates, and cropped clips, take the full path.
+
+    Returns:
+        float32 array of shape ``(num_examples, 96, 64)``, equal to :func:`clip_examples`'s.
+    """
+    from vggish import params as vggish_params
+
+    from .pad import center_amounts
+
+    length = end - start
+    left, right = center_amounts(length, target_length_samples=target_length_samples)
+    step = _exact_decimation_step(sample_rate_hz)
+    if left < 0 or right < 0 or step is None:
+        return clip_examples(samples, sample_rate_hz=sample_rate_hz, start=start, end=end,
+                             target_length_samples=target_length_samples, hop_seconds=hop_seconds,
+                             on_too_long=on_too_long, name=name)
+    import resampy
+
+    margin = _filter_reach_samples(sample_rate_hz) + step
+    first = max(0, (left - margin) // step * step)
+    last = min(target_length_samples, left + length + margin)
+    segment = np.zeros(last - first)
+    segment[left - first : left - first + length] = samples[start:end]
+    resampled = np.zeros(int(target_length_samples * vggish_params.SAMPLE_RATE_HZ / sample_rate_hz))
+    part = resampy.resample(segment, sample_rate_hz, vggish_params.SAMPLE_RATE_HZ, filter="kaiser_best")
+    offset = first // step
+    resampled[offset : offset + part.size] = part[: resampled.size - offset]
+    from vggish.frontend import waveform_to_examples
+
+    return waveform_to_examples(resampled, vggish_params.SAMPLE_RATE_HZ, hop_seconds=hop_seconds)
+
+
+def _exact_decimation_step(sample_rate_hz: int) -> int | None:
+    """Input samples per 16 kHz output sample, when resampy steps through them exactly."""
+    from vggish import params as vggish_params
+
+    target = vggish_params.SAMPLE_RATE_HZ
+    if sample_rate_hz == target or sample_rate_hz % target:
+        return None
+    step = sample_rate_hz // target
+    return step if 1.0 / (float(target) / sample_rate_hz) == float(step) else None
+
+
+def _filter_reach_samples(sample_rate_hz: int) -> int:
+    """Input samples on each side that resampy's kaiser_best filter reads for one output."""
+    from resampy.filters import get_filter
+    from vggish import params as vggish_params
+
+    window, precision, _ = get_filter("kaiser_best")
+    scale = min(1.0, vggish_params.SAMPLE_RATE_HZ / sample_rate_hz)
+    return len(window) // int(scale * precision) + 1
+
+
 class ClipCache:
     """Post-processed embeddings of single clips on disk, keyed by audio content.
 
@@ -91,17 +161,30 @@ def settings_key(config: Config, *, target_length_samples: int, checkpoint_sha25
 
 @dataclasses.dataclass(frozen=True)
 class PreparedClip:
-    """What a worker returns for one clip: its audio hash and, unless cached, its examples."""
+    """What a worker returns for one clip: its audio hash and, unless cached, its examples.
+
+    With the fast path, examples that lie entirely in the padding (every value ln(0.01)) are
+    not sent: ``silent`` marks where they were, and ``examples`` holds the others.
+    """
 
     name: str
     audio_sha256: str
     examples: np.ndarray | None
+    silent: np.ndarray | None = None
+
+
+def silent_example() -> np.ndarray:
+    """The example of digital silence: float32 ``(96, 64)``, every value ln(0.01)."""
+    from vggish import params as vggish_params
+
+    return np.full((vggish_params.NUM_FRAMES, vggish_params.NUM_BANDS), np.log(vggish_params.LOG_OFFSET), np.float32)
 
 
 def prepare_clip(
-    *, offsets: ClipOffsets, target_length_samples: int, config: Config, cache: ClipCache
+    *, offsets: ClipOffsets, target_length_samples: int, config: Config, cache: ClipCache, fast: bool = True
 ) -> PreparedClip:
-    """Hash a clip's file; if its embedding is not cached, decode it and make its examples."""
+    """Hash a clip's file; if its embedding is not cached, decode it and make its examples
+    (with :func:`clip_examples_fast` when ``fast``, else :func:`clip_examples`)."""
     from .audio import load_clip, resample
 
     name = offsets.name
@@ -111,7 +194,8 @@ def prepare_clip(
         return PreparedClip(name, digest, None)
     samples, source_rate = load_clip(io.BytesIO(data), name=offsets.path)
     samples = resample(samples, from_hz=source_rate, to_hz=offsets.sample_rate_hz)
-    examples = clip_examples(
+    make = clip_examples_fast if fast else clip_examples
+    examples = make(
         samples,
         sample_rate_hz=offsets.sample_rate_hz,
         start=offsets.start,
@@ -121,7 +205,10 @@ def prepare_clip(
         on_too_long=config.on_too_long,
         name=name,
     )
-    return PreparedClip(name, digest, examples)
+    if not fast:
+        return PreparedClip(name, digest, examples)
+    silent = np.all(examples == silent_example(), axis=(1, 2))
+    return PreparedClip(name, digest, examples[~silent], silent)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +237,7 @@ def embed_clips(
     load_model: Callable[[], tuple[object, object]],
     jobs: int | None = None,
     progress: bool = False,
+    fast: bool = True,
 ) -> EmbedResult:
     """Embed clips (given by their trim offsets), reusing and filling the cache.
 
@@ -162,6 +250,8 @@ def embed_clips(
             ``(model, postprocessor)`` with ``model.embed`` and ``postprocessor.postprocess``.
         jobs: Worker processes for decoding and the front-end (default: every core).
         progress: Show a progress bar.
+        fast: Skip work whose result is known (resampling the padding, embedding the silent
+            example more than once); the result is the same, bit for bit.
 
     Returns:
         An :class:`EmbedResult`.
@@ -172,7 +262,8 @@ def embed_clips(
     results: list[np.ndarray | None] = [None] * len(offsets)
     hashes: list[str] = [""] * len(offsets)
     calls = [
-        {"offsets": clip, "target_length_samples": target_length_samples, "config": config, "cache": cache}
+        {"offsets": clip, "target_length_samples": target_length_samples, "config": config, "cache": cache,
+         "fast": fast}
         for clip in offsets
     ]
     prepared = map_calls(prepare_clip, calls, jobs=jobs)
@@ -189,7 +280,7 @@ def embed_clips(
         if batcher is None:
             batcher = _Batcher(*load_model(), batch_size=config.batch_size)
         computed += 1
-        for (name, digest), embedding in batcher.add((clip.name, clip.audio_sha256), clip.examples):
+        for (name, digest), embedding in batcher.add((clip.name, clip.audio_sha256), clip.examples, clip.silent):
             cache.put(digest, embedding)
             results[index[name]] = embedding
             bar.update(1)
@@ -204,18 +295,24 @@ def embed_clips(
 
 class _Batcher:
     """Gathers examples of successive clips into full model batches and hands back finished
-    clips, post-processed, in the order they were added."""
+    clips, post-processed, in the order they were added.
+
+    Examples marked silent (all in the padding) are not run again: they all get the embedding
+    of :func:`silent_example`, computed once. A clip's rows are put back in order before
+    post-processing, so the result equals embedding every example.
+    """
 
     def __init__(self, model, postprocessor, *, batch_size: int):
         self.model, self.postprocessor, self.batch_size = model, postprocessor, batch_size
-        self.pending: list[tuple[object, int]] = []  # (key, number of examples)
+        self.pending: list[tuple[object, int, np.ndarray | None]] = []  # (key, examples to run, silent mask)
         self.examples: list[np.ndarray] = []
         self.done: list[np.ndarray] = []  # embedded rows not yet handed back
         self.queued = 0
         self.model_calls = 0
+        self._silent_row = None
 
-    def add(self, key, examples: np.ndarray) -> Iterator[tuple[object, np.ndarray]]:
-        self.pending.append((key, examples.shape[0]))
+    def add(self, key, examples: np.ndarray, silent: np.ndarray | None = None) -> Iterator[tuple[object, np.ndarray]]:
+        self.pending.append((key, examples.shape[0], silent))
         self.examples.append(examples)
         self.queued += examples.shape[0]
         if self.queued >= self.batch_size:
@@ -235,12 +332,24 @@ class _Batcher:
         self.examples = [queued[count:]]
         self.queued -= count
 
+    def _silent(self) -> np.ndarray:
+        if self._silent_row is None:
+            self._silent_row = self.model.embed(silent_example()[None])[0]
+            self.model_calls += 1
+        return self._silent_row
+
     def _finished(self) -> Iterator[tuple[object, np.ndarray]]:
         rows = np.concatenate(self.done) if self.done else np.zeros((0, 128), np.float32)
         finished = []
         while self.pending and self.pending[0][1] <= rows.shape[0]:
-            key, count = self.pending.pop(0)
-            finished.append((key, self.postprocessor.postprocess(rows[:count])))
+            key, count, silent = self.pending.pop(0)
+            raw = rows[:count]
+            if silent is not None and silent.any():
+                full = np.empty((silent.size, raw.shape[1]), np.float32)
+                full[~silent] = raw
+                full[silent] = self._silent()
+                raw = full
+            finished.append((key, self.postprocessor.postprocess(raw)))
             rows = rows[count:]
         self.done = [rows]
         return iter(finished)

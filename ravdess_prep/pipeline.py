@@ -146,10 +146,12 @@ def model_files(
 
 def embed(
     measurement: _measure.Measurement, config: Config, files: ModelFiles, *, cache_dir=None,
-    jobs: int | None = None, progress: bool = False,
+    jobs: int | None = None, progress: bool = False, fast: bool = True,
 ) -> EmbedResult:
     """Stages pad + embed: the post-processed embeddings of every kept clip, in measurement
-    order, reusing clips cached by an earlier (or interrupted) run."""
+    order, reusing clips cached by an earlier (or interrupted) run. ``fast=False`` takes the
+    straightforward path (pad, then the VGGish front-end on every sample and the model on every
+    example), which gives the same bytes."""
     target = measurement.target_length_samples
     key = settings_key(config, target_length_samples=target, checkpoint_sha256=files.checkpoint_sha256,
                        pca_sha256=files.pca_sha256)
@@ -166,6 +168,7 @@ def embed(
     return embed_clips(
         measurement.kept, target_length_samples=target, config=config,
         cache=ClipCache(cache_root(cache_dir) / "clips", key), load_model=load_model, jobs=jobs, progress=progress,
+        fast=fast,
     )
 
 
@@ -266,6 +269,7 @@ def build(
     cache_dir=None,
     jobs: int | None = None,
     progress: bool = True,
+    fast: bool = True,
 ) -> BuildResult:
     """Run every stage: source, split, trim + measure, pad + embed, write.
 
@@ -281,6 +285,7 @@ def build(
         cache_dir: Cache root (downloads, per-clip embeddings, model files).
         jobs: Worker processes (default: every core).
         progress: Progress bars per stage.
+        fast: Skip work whose result is known (see :func:`embed`); same bytes either way.
 
     Returns:
         A :class:`BuildResult`. Nothing is written to ``out`` unless every clip succeeded.
@@ -300,7 +305,8 @@ def build(
     files = model_files(checkpoint, pca_params, allow_custom_checkpoint=allow_custom_checkpoint,
                         allow_custom_pca_params=allow_custom_pca_params, cache_dir=cache_dir,
                         progress=progress); lap("model_files")
-    embedded = embed(lengths, config, files, cache_dir=cache_dir, jobs=jobs, progress=progress); lap("embed")
+    embedded = embed(lengths, config, files, cache_dir=cache_dir, jobs=jobs, progress=progress, fast=fast)
+    lap("embed")
     written = write(out, clips, lengths, embedded, config, files); lap("write")
     return BuildResult(written, read_manifest(written), seconds, embedded.computed,
                        len(lengths.kept) - embedded.computed, embedded.model_calls)

@@ -108,6 +108,20 @@ def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_k
     assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
 
 
+def test_fast_path_bundles_equal_the_straightforward_paths(first_build, small_tree, model_kwargs, tmp_path,
+                                                         monkeypatch):
+    calls = _count_model_calls(monkeypatch)
+    straightforward = pipeline.build(out=tmp_path / "plain", source_path=small_tree, cache_dir=tmp_path / "plain-cache",
+                                     jobs=2, progress=False, fast=False, **model_kwargs)
+    plain_examples = calls["examples"]
+    assert plain_examples == 18 * straightforward.manifest["examples_per_clip"]
+    assert _npy_bytes(straightforward.out) == _npy_bytes(first_build.out)  # first_build took the fast path
+    calls["examples"] = 0
+    pipeline.build(out=tmp_path / "fast", source_path=small_tree, cache_dir=tmp_path / "fast-cache", jobs=2,
+                   progress=False, **model_kwargs)
+    assert calls["examples"] < plain_examples  # examples in the padding were not run again
+
+
 def _count_model_calls(monkeypatch):
     from vggish.model import VGGish
 
@@ -160,8 +174,9 @@ def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, model_kwa
         assert np.load(entry).shape[1:] == (128,) and np.load(entry).dtype == np.uint8
 
     calls = _count_model_calls(monkeypatch)
+    # the straightforward path runs every example of a computed clip through the model: exact counting
     resumed = pipeline.build(Config(batch_size=16), out=tmp_path / "resumed", source_path=tree, cache_dir=cache,
-                             jobs=1, progress=False, **model_kwargs)
+                             jobs=1, progress=False, fast=False, **model_kwargs)
     examples_per_clip = resumed.manifest["examples_per_clip"]
     assert resumed.cached == finished_before and resumed.computed == 42 - finished_before
     assert calls["examples"] == (42 - finished_before) * examples_per_clip

@@ -1,0 +1,55 @@
+"""The embed stage's fast path gives the straightforward path's bytes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile
+
+from conftest import tone
+from ravdess_prep.embed import _exact_decimation_step, clip_examples, clip_examples_fast
+from ravdess_prep.trim import rolling_trim_offsets
+
+
+def _both(samples, rate, target, hop=0.23, on_too_long="error"):
+    start, end = rolling_trim_offsets(samples)
+    kwargs = dict(sample_rate_hz=rate, start=start, end=end, target_length_samples=target, hop_seconds=hop,
+                  on_too_long=on_too_long)
+    return clip_examples(samples, **kwargs), clip_examples_fast(samples, **kwargs)
+
+
+@pytest.mark.parametrize("index", range(0, 2452, 409))
+def test_fast_front_end_is_bit_identical_on_real_clips(ravdess_dir, index):
+    path = sorted(ravdess_dir.rglob("*.flac"))[index]
+    samples = soundfile.read(str(path), dtype="float64", always_2d=True)[0][:, 0]
+    slow, fast = _both(samples, 48000, 259431)
+    assert slow.shape == (20, 96, 64)
+    np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("rate, seconds, silence, target_seconds", [
+    (48000, 0.5, 0.3, 3.0),     # sound in the middle of long padding
+    (48000, 2.99, 0.0, 3.0),    # sound reaching both ends: the margin is clipped
+    (48000, 1.2, 0.01, 1.25),
+    (32000, 0.8, 0.2, 2.5),     # another exact step (2)
+    (44100, 0.8, 0.2, 2.5),     # inexact step: the full path
+    (16000, 0.8, 0.2, 2.5),     # no resampling at all
+])
+def test_fast_front_end_is_bit_identical_on_synthetic_clips(rate, seconds, silence, target_seconds):
+    rng = np.random.default_rng(rate)
+    samples = tone(seconds, frequency_hz=330, sample_rate_hz=rate, amplitude=0.4, silence_seconds=silence)
+    samples = np.round((samples + rng.normal(0, 0.01, samples.size) * (samples != 0)) * 32768) / 32768
+    slow, fast = _both(samples, rate, int(target_seconds * rate))
+    assert slow.shape[0] > 0
+    np.testing.assert_array_equal(fast, slow)
+
+
+def test_fast_front_end_crops_like_the_straightforward_path():
+    samples = tone(2.0, amplitude=0.4)
+    slow, fast = _both(samples, 48000, 48000, on_too_long="crop")
+    np.testing.assert_array_equal(fast, slow)
+
+
+@pytest.mark.parametrize("rate, step", [(48000, 3), (32000, 2), (96000, 6), (44100, None), (16000, None), (22050, None)])
+def test_exact_decimation_steps(rate, step):
+    assert _exact_decimation_step(rate) == step
