@@ -74,57 +74,38 @@ def clip_examples_fast(
     multiple of 16 kHz whose step resampy computes exactly (48 kHz: every output sample sits at
     an integer input position, so its filter weights do not depend on where the signal
     starts), only the sound plus the filter's reach on both sides, aligned to the rate's step,
-    is resampled and placed into zeros. Other rates, and cropped clips, take the full path.
+    is resampled (with :func:`ravdess_prep.decimate.decimate`, resampy's arithmetic without
+    its per-sample weight interpolation) and placed into zeros. Other rates, and cropped
+    clips, take the full path.
 
     Returns:
         float32 array of shape ``(num_examples, 96, 64)``, equal to :func:`clip_examples`'s.
     """
     from vggish import params as vggish_params
 
+    from .decimate import decimate, exact_step, reach_samples
     from .pad import center_amounts
 
     length = end - start
     left, right = center_amounts(length, target_length_samples=target_length_samples)
-    step = _exact_decimation_step(sample_rate_hz)
+    to_hz = vggish_params.SAMPLE_RATE_HZ
+    step = exact_step(sample_rate_hz, to_hz)
     if left < 0 or right < 0 or step is None:
         return clip_examples(samples, sample_rate_hz=sample_rate_hz, start=start, end=end,
                              target_length_samples=target_length_samples, hop_seconds=hop_seconds,
                              on_too_long=on_too_long, name=name)
-    import resampy
+    from vggish.frontend import waveform_to_examples
 
-    margin = _filter_reach_samples(sample_rate_hz) + step
+    margin = reach_samples(sample_rate_hz, to_hz) + step
     first = max(0, (left - margin) // step * step)
     last = min(target_length_samples, left + length + margin)
     segment = np.zeros(last - first)
     segment[left - first : left - first + length] = samples[start:end]
-    resampled = np.zeros(int(target_length_samples * vggish_params.SAMPLE_RATE_HZ / sample_rate_hz))
-    part = resampy.resample(segment, sample_rate_hz, vggish_params.SAMPLE_RATE_HZ, filter="kaiser_best")
+    resampled = np.zeros(int(target_length_samples * to_hz / sample_rate_hz))
+    part = decimate(segment, from_hz=sample_rate_hz, to_hz=to_hz)
     offset = first // step
     resampled[offset : offset + part.size] = part[: resampled.size - offset]
-    from vggish.frontend import waveform_to_examples
-
-    return waveform_to_examples(resampled, vggish_params.SAMPLE_RATE_HZ, hop_seconds=hop_seconds)
-
-
-def _exact_decimation_step(sample_rate_hz: int) -> int | None:
-    """Input samples per 16 kHz output sample, when resampy steps through them exactly."""
-    from vggish import params as vggish_params
-
-    target = vggish_params.SAMPLE_RATE_HZ
-    if sample_rate_hz == target or sample_rate_hz % target:
-        return None
-    step = sample_rate_hz // target
-    return step if 1.0 / (float(target) / sample_rate_hz) == float(step) else None
-
-
-def _filter_reach_samples(sample_rate_hz: int) -> int:
-    """Input samples on each side that resampy's kaiser_best filter reads for one output."""
-    from resampy.filters import get_filter
-    from vggish import params as vggish_params
-
-    window, precision, _ = get_filter("kaiser_best")
-    scale = min(1.0, vggish_params.SAMPLE_RATE_HZ / sample_rate_hz)
-    return len(window) // int(scale * precision) + 1
+    return waveform_to_examples(resampled, to_hz, hop_seconds=hop_seconds)
 
 
 class ClipCache:

@@ -7,7 +7,8 @@ import pytest
 import soundfile
 
 from conftest import tone
-from ravdess_prep.embed import _exact_decimation_step, clip_examples, clip_examples_fast
+from ravdess_prep.decimate import decimate, exact_step
+from ravdess_prep.embed import clip_examples, clip_examples_fast
 from ravdess_prep.trim import rolling_trim_offsets
 
 
@@ -50,6 +51,31 @@ def test_fast_front_end_crops_like_the_straightforward_path():
     np.testing.assert_array_equal(fast, slow)
 
 
-@pytest.mark.parametrize("rate, step", [(48000, 3), (32000, 2), (96000, 6), (44100, None), (16000, None), (22050, None)])
+@pytest.mark.parametrize("rate, step", [(48000, 3), (32000, 2), (96000, 6), (44100, None), (16000, None), (22050, None),
+                                        (8000, None)])
 def test_exact_decimation_steps(rate, step):
-    assert _exact_decimation_step(rate) == step
+    assert exact_step(rate, 16000) == step
+
+
+@pytest.mark.parametrize("rate", [48000, 32000, 96000])
+@pytest.mark.parametrize("kind", ["noise", "sparse", "short"])
+def test_decimate_equals_resampy_bit_for_bit(rate, kind):
+    import resampy
+
+    rng = np.random.default_rng(rate)
+    if kind == "noise":
+        samples = rng.uniform(-1, 1, rate // 2)
+    elif kind == "sparse":  # sound in silence, with exact zeros around it
+        samples = np.zeros(rate)
+        samples[rate // 3 : rate // 2] = np.round(rng.normal(0, 0.2, rate // 2 - rate // 3) * 32768) / 32768
+    else:
+        samples = rng.uniform(-1, 1, 1000)
+    np.testing.assert_array_equal(decimate(samples, from_hz=rate, to_hz=16000),
+                                  resampy.resample(samples, rate, 16000, filter="kaiser_best"))
+
+
+def test_decimate_refuses_inexact_steps():
+    from ravdess_prep.exceptions import ParameterError
+
+    with pytest.raises(ParameterError, match="44100 Hz"):
+        decimate(np.zeros(100), from_hz=44100, to_hz=16000)

@@ -1,0 +1,154 @@
+"""The full RAVDESS build against the bare VGGish model and the original's per-file approach.
+
+    python benchmarks/build_full.py [--source ../shared/ravdess] [--per-file-sample 48]
+
+Builds the full dataset with the original's settings (hop 0.23 s, 20 examples per clip) and a
+random-weights checkpoint in the official layout (speed does not depend on weight values),
+with an empty cache, and prints its wall time, peak resident memory of the process tree,
+examples per second and seconds per stage. In the same run it times:
+
+- the bare model: ``session.run`` of the VGGish graph on as many examples as the build
+  embeds (clips x 20), at the best of batch sizes 64, 128 and 256;
+- the original's per-file approach on a sample of clips (decode, trim, pad, the VGGish
+  front-end resampling the whole padded clip, one ``session.run`` per file, the
+  post-processor built again per file), extrapolated to every clip.
+
+The last three lines are ``ratio_build_to_bare_model=``, ``ratio_per_file_to_build=`` and
+``peak_rss_mb=``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import PeakTreeRSS  # noqa: E402
+
+
+def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict]:
+    import tensorflow as tf
+
+    from vggish import params
+    from vggish.model import define_vggish_slim
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        output = define_vggish_slim(fc2_activation="relu")
+        saver = v1.train.Saver()
+    session = v1.Session(graph=graph)
+    with graph.as_default():
+        saver.restore(session, str(checkpoint))
+    features = graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
+    data = np.random.default_rng(0).normal(-4.0, 2.0, (512, 96, 64)).astype(np.float32)
+    rates = {}
+    for batch_size in (64, 128, 256):
+        session.run(output, {features: data[:batch_size]})
+        started = time.perf_counter()
+        for start in range(0, 512, batch_size):
+            session.run(output, {features: data[start : start + batch_size]})
+        rates[batch_size] = 512 / (time.perf_counter() - started)
+    best = max(rates, key=rates.get)
+    started = time.perf_counter()
+    done = 0
+    while done < num_examples:  # the same batch over and over: speed does not depend on the values
+        count = min(best, num_examples - done)
+        session.run(output, {features: data[:count]})
+        done += count
+    seconds = time.perf_counter() - started
+    session.close()
+    return seconds, best, rates
+
+
+def _per_file_seconds_per_clip(clips, checkpoint: Path, pca: Path, target: int, sample: int) -> float:
+    import tensorflow as tf
+
+    from ravdess_prep.audio import load_clip
+    from ravdess_prep.pad import pad_center
+    from ravdess_prep.trim import rolling_trim_offsets
+    from vggish import params
+    from vggish.frontend import waveform_to_examples
+    from vggish.model import define_vggish_slim
+    from vggish.postprocess import Postprocessor
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        output = define_vggish_slim(fc2_activation="relu")
+        saver = v1.train.Saver()
+    session = v1.Session(graph=graph)
+    with graph.as_default():
+        saver.restore(session, str(checkpoint))
+    features = graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
+    paths = list(clips["path"])[:: max(1, len(clips) // sample)][:sample]
+    session.run(output, {features: np.zeros((20, 96, 64), np.float32)})
+    started = time.perf_counter()
+    for path in paths:
+        samples, rate = load_clip(path)
+        start, end = rolling_trim_offsets(samples)
+        padded, _ = pad_center(samples[start:end], target_length_samples=target)
+        examples = waveform_to_examples(padded, rate, hop_seconds=0.23)
+        raw = session.run(output, {features: examples})
+        Postprocessor(pca).postprocess(raw)
+    seconds = (time.perf_counter() - started) / len(paths)
+    session.close()
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    parser.add_argument("--source", default=str(shared / "ravdess"))
+    parser.add_argument("--pca-params", default=str(shared / "vggish" / "vggish_pca_params.npz"))
+    parser.add_argument("--actors", help="comma-separated subset of actors (default: all)")
+    parser.add_argument("--per-file-sample", type=int, default=48)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    actors = tuple(int(a) for a in args.actors.split(",")) if args.actors else None
+
+    from ravdess_prep import pipeline
+    from ravdess_prep.config import Config
+    from vggish.testing import write_random_checkpoint
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        checkpoint = write_random_checkpoint(scratch / "vggish_model.ckpt")
+        config = Config() if actors is None else Config(target_length_samples=259431)
+        with PeakTreeRSS() as peak:
+            started = time.perf_counter()
+            result = pipeline.build(config, out=scratch / "out", source_path=args.source, actors=actors,
+                                    checkpoint=checkpoint, pca_params=args.pca_params, allow_custom_checkpoint=True,
+                                    cache_dir=scratch / "cache", jobs=args.jobs, progress=False)
+            build_seconds = time.perf_counter() - started
+        manifest = result.manifest
+        clips = sum(split["clips"] for split in manifest["splits"].values())
+        examples = clips * manifest["examples_per_clip"]
+        print(f"clips={clips} examples={examples} target_length_samples={manifest['target_length_samples']}")
+        print("seconds_per_stage=" + " ".join(f"{stage}:{value:.1f}" for stage, value in result.seconds.items()))
+        print(f"build_wall_s={build_seconds:.1f} build_examples_per_s={examples / build_seconds:.1f} "
+              f"model_calls={result.model_calls}")
+
+        bare, best, rates = _bare_seconds(checkpoint, examples)
+        print("bare_examples_per_s_by_batch=" + " ".join(f"{b}:{r:.1f}" for b, r in rates.items()))
+        print(f"bare_model_s={bare:.1f} at batch {best} ({examples / bare:.1f} examples/s)")
+
+        clips_table = pipeline.source(args.source, actors=actors)
+        per_clip = _per_file_seconds_per_clip(clips_table, checkpoint, Path(args.pca_params),
+                                              manifest["target_length_samples"], args.per_file_sample)
+        per_file = per_clip * clips
+        print(f"per_file_ms_per_clip={per_clip * 1000:.0f} per_file_extrapolated_s={per_file:.1f} "
+              f"(sample of {args.per_file_sample} clips)")
+    print(f"ratio_build_to_bare_model={build_seconds / bare:.3f}")
+    print(f"ratio_per_file_to_build={per_file / build_seconds:.3f}")
+    print(f"peak_rss_mb={peak.megabytes:.0f}")
+
+
+if __name__ == "__main__":
+    main()
