@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 
 
 def _tree_rss_bytes(root: int) -> int:

@@ -17,12 +17,15 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
 from .exceptions import SourceError
 from .split import SPLITS
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas
 
 MANIFEST = "manifest.json"
 METADATA = "metadata.csv"
@@ -61,7 +64,7 @@ def write_bundles(
     bundles: Mapping[str, Bundle],
     *,
     manifest: dict,
-    metadata: "pandas.DataFrame",  # noqa: F821
+    metadata: "pandas.DataFrame",
 ) -> Path:
     """Write every split, the manifest and the metadata into ``out``, atomically.
 

@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="the global target length: maximum trimmed length of a source")
     measure.add_argument("--source", action="append", required=True, help="a folder, a .zip, or 'zenodo'; repeatable")
     measure.add_argument("--cache-dir", help="cache root for downloads and extracted zips")
-    measure.add_argument("--jobs", type=int, default=None, help="worker processes (default: every core)")
+    measure.add_argument("--jobs", type=int, default=None, help="worker threads (default: every core)")
     measure.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_audio_options(measure, silent_choices=("keep", "drop", "error"))
     measure.set_defaults(run=_measure)
@@ -187,7 +187,7 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="examples per model run (default %(default)s)")
     parser.add_argument("--cache-dir", help="cache root: downloads, per-clip embeddings, model files")
-    parser.add_argument("--jobs", type=int, help="worker processes (default: every core)")
+    parser.add_argument("--jobs", type=int, help="worker threads (default: every core)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_audio_options(parser, silent_choices=("keep", "drop", "error"))
 

@@ -13,7 +13,7 @@ import hashlib
 import io
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -219,6 +219,7 @@ def embed_clips(
     jobs: int | None = None,
     progress: bool = False,
     fast: bool = True,
+    chunk_clips: int = 128,
 ) -> EmbedResult:
     """Embed clips (given by their trim offsets), reusing and filling the cache.
 
@@ -229,10 +230,12 @@ def embed_clips(
         cache: Where finished clips are stored and looked up.
         load_model: Called once, only when some clip is not cached; returns
             ``(model, postprocessor)`` with ``model.embed`` and ``postprocessor.postprocess``.
-        jobs: Worker processes for decoding and the front-end (default: every core).
+        jobs: Threads for decoding and the front-end (default: every core).
         progress: Show a progress bar.
         fast: Skip work whose result is known (resampling the padding, embedding the silent
             example more than once); the result is the same, bit for bit.
+        chunk_clips: Clips prepared before the model runs on them (bounds memory: about
+            0.5 MB per clip of 20 examples).
 
     Returns:
         An :class:`EmbedResult`.
@@ -247,7 +250,11 @@ def embed_clips(
          "fast": fast}
         for clip in offsets
     ]
-    prepared = map_calls(prepare_clip, calls, jobs=jobs)
+    # Alternate: threads prepare a chunk of clips on every core, then the model has every core
+    # for that chunk. Overlapping them is slower: a thread holding a core stalls the model's
+    # multi-threaded operations for as long as it runs.
+    prepared = (clip for first in range(0, len(calls), chunk_clips)
+                for clip in list(map_calls(prepare_clip, calls[first : first + chunk_clips], jobs=jobs)))
     batcher = None
     computed = 0
     bar = _bar(len(offsets), progress)

@@ -1,7 +1,7 @@
 """The global length: trim offsets of every clip and their maximum, in one streaming pass.
 
 Only offsets are kept (a few integers per clip), never audio, so peak memory does not grow
-with the number of clips. Clips are decoded and trimmed by worker processes
+with the number of clips. Clips are decoded and trimmed by worker threads
 (:func:`ravdess_prep.parallel.map_calls`).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
@@ -18,6 +18,9 @@ from .config import Config
 from .exceptions import ClipTooLongError, SampleRateError, SilentClipError, SourceError
 from .parallel import map_calls
 from .trim import trim_offsets
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas
 
 KEPT_SILENT = "no active sample: kept whole"
 DROPPED_SILENT = "no active sample: dropped"
@@ -160,7 +163,7 @@ def measure_file(path: str | os.PathLike, *, name: str, config: Config) -> ClipO
 
 
 def measure(
-    clips: "pandas.DataFrame | Sequence[str | os.PathLike]",  # noqa: F821
+    clips: "pandas.DataFrame | Sequence[str | os.PathLike]",
     config: Config = Config(),
     *,
     jobs: int | None = None,
@@ -172,7 +175,7 @@ def measure(
         clips: An inventory (columns ``clip_name`` and ``path``) or a sequence of file paths
             (each then named by its path).
         config: The build configuration.
-        jobs: Worker processes; default: every CPU core. 1 runs in this process.
+        jobs: Threads; default: every CPU core. 1 runs in the calling thread.
         progress: Show a progress bar.
 
     Returns:

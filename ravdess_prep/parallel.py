@@ -1,23 +1,25 @@
-"""Ordered parallel map over worker processes, shared by the per-clip stages."""
+"""Ordered parallel map over threads, shared by the per-clip stages."""
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
 
 def map_calls(function: Callable, calls: Sequence[dict], *, jobs: int | None = None) -> Iterator:
     """``function(**kwargs)`` for each ``kwargs`` in ``calls``, results in input order.
 
-    With ``jobs`` above 1 the calls run in joblib's loky worker processes, which need no
-    ``if __name__ == "__main__"`` guard in scripts and are safe when TensorFlow is loaded;
-    results stream back in order, and a worker's exception is raised here with its own type.
-    ``function`` must be importable (a module-level function) and its arguments picklable.
+    The calls run in ``jobs`` threads of this process. The per-clip stages spend their time
+    where the GIL is released (libsndfile decoding, numpy's cumulative sums, FFTs and matrix
+    products, numba kernels compiled with ``nogil``), so threads use every core without a
+    process per worker: no memory per worker, nothing pickled, no ``__main__`` guard needed in
+    scripts. An exception is raised here, with its own type, when its result is reached.
 
     Args:
         function: What to call.
         calls: Keyword arguments of each call.
-        jobs: Worker processes; default every CPU core; 1 runs in this process.
+        jobs: Threads; default every CPU core; 1 runs in the calling thread.
     """
     if jobs is None:
         jobs = os.cpu_count() or 1
@@ -25,7 +27,11 @@ def map_calls(function: Callable, calls: Sequence[dict], *, jobs: int | None = N
         for kwargs in calls:
             yield function(**kwargs)
         return
-    from joblib import Parallel, delayed
-
-    parallel = Parallel(n_jobs=jobs, return_as="generator", batch_size=8, pre_dispatch="4*n_jobs")
-    yield from parallel(delayed(function)(**kwargs) for kwargs in calls)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ravdess-prep") as pool:
+        futures = [pool.submit(function, **kwargs) for kwargs in calls]
+        try:
+            for future in futures:
+                yield future.result()
+        finally:  # on an error (or an abandoned iteration), do not start the calls still queued
+            for future in futures:
+                future.cancel()

@@ -283,7 +283,7 @@ def build(
         allow_custom_checkpoint: Accept a non-official checkpoint with the official layout.
         allow_custom_pca_params: Accept non-official PCA parameters.
         cache_dir: Cache root (downloads, per-clip embeddings, model files).
-        jobs: Worker processes (default: every core).
+        jobs: Threads for the per-clip stages (default: every core).
         progress: Progress bars per stage.
         fast: Skip work whose result is known (see :func:`embed`); same bytes either way.
 

@@ -11,10 +11,13 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from . import params
 from .exceptions import ClipNameError, DuplicateClipError, RavdessPrepError, SourceError
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas
 
 _NAME_PATTERN = re.compile(r"^(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 _FIELDS = ("modality", "vocal_channel", "emotion", "intensity", "statement", "repetition", "actor")
@@ -175,7 +178,7 @@ class Survey:
         roots: The folders that were scanned (a zip source is scanned where it was extracted).
     """
 
-    clips: "pandas.DataFrame"  # noqa: F821 (pandas is imported lazily)
+    clips: "pandas.DataFrame"
     problems: tuple[RavdessPrepError, ...]
     roots: tuple[Path, ...]
 
@@ -256,7 +259,7 @@ def inventory(
     *,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
-) -> "pandas.DataFrame":  # noqa: F821
+) -> "pandas.DataFrame":
     """List every clip of a source with its metadata; any problem is an error.
 
     Args:
@@ -303,7 +306,7 @@ def _audio_files(root: Path) -> Iterable[Path]:
                 yield Path(folder) / name
 
 
-def count_clips(clips: "pandas.DataFrame") -> dict[str, dict[str, int]]:  # noqa: F821
+def count_clips(clips: "pandas.DataFrame") -> dict[str, dict[str, int]]:
     """Clip counts by vocal channel, emotion, intensity, actor, gender, sample rate and channels.
 
     Args:
