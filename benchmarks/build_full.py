@@ -35,7 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
 
 
-def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict]:
+def _bare_session(checkpoint: Path):
+    """The published way: the VGGish graph in a plain session, restored. Returns
+    ``(session, output tensor, input tensor)``."""
     import tensorflow as tf
 
     from vggish import params
@@ -49,7 +51,11 @@ def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict
     session = v1.Session(graph=graph)
     with graph.as_default():
         saver.restore(session, str(checkpoint))
-    features = graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
+    return session, output, graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
+
+
+def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict]:
+    session, output, features = _bare_session(checkpoint)
     data = np.random.default_rng(0).normal(-4.0, 2.0, (512, 96, 64)).astype(np.float32)
     rates = {}
     for batch_size in (64, 128, 256):
@@ -71,25 +77,13 @@ def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict
 
 
 def _per_file_seconds_per_clip(clips, checkpoint: Path, pca: Path, target: int, sample: int) -> float:
-    import tensorflow as tf
-
     from ravdess_prep.audio import load_clip, write_wav
     from ravdess_prep.pad import pad_center
     from ravdess_prep.trim import rolling_trim_offsets
-    from vggish import params
     from vggish.frontend import wavfile_to_examples
-    from vggish.model import define_vggish_slim
     from vggish.postprocess import Postprocessor
 
-    v1 = tf.compat.v1
-    graph = tf.Graph()
-    with graph.as_default():
-        output = define_vggish_slim(fc2_activation="relu")
-        saver = v1.train.Saver()
-    session = v1.Session(graph=graph)
-    with graph.as_default():
-        saver.restore(session, str(checkpoint))
-    features = graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
+    session, output, features = _bare_session(checkpoint)
     paths = list(clips["path"])[:: max(1, len(clips) // sample)][:sample]
     session.run(output, {features: np.zeros((20, 96, 64), np.float32)})
     scratch = Path(tempfile.mkdtemp())
