@@ -244,8 +244,7 @@ def _embed(args: argparse.Namespace) -> int:
                              on_too_long=args.on_too_long)
     with atomic_path(args.out) as temporary, open(temporary, "wb") as stream:
         np.save(stream, embeddings, allow_pickle=False)
-    out = args.out
-    print(f"wrote {out}: {embeddings.shape[0]} files x {embeddings.shape[1]} examples x {embeddings.shape[2]}")
+    print(f"wrote {args.out}: {embeddings.shape[0]} files x {embeddings.shape[1]} examples x {embeddings.shape[2]}")
     return 0
 
 

@@ -31,34 +31,9 @@ def file_digest(path: str | os.PathLike, algorithm: str, *, chunk_bytes: int = 1
     return digest.hexdigest()
 
 
-def verify_file(
-    path: str | os.PathLike,
-    *,
-    size_bytes: int | None = None,
-    md5: str | None = None,
-    sha256: str | None = None,
-    origin: str = "",
-) -> None:
-    """Check a file's size and checksums; raise :class:`ChecksumError` on the first mismatch.
-
-    Args:
-        path: The file.
-        size_bytes: Expected size, or None not to check it.
-        md5: Expected MD5 hex digest, or None.
-        sha256: Expected SHA-256 hex digest, or None.
-        origin: Where the file came from (a URL), named in the error.
-
-    Raises:
-        ChecksumError: The size or a checksum differs; the message names the file and both values.
-    """
-    mismatch = _mismatch(path, size_bytes=size_bytes, md5=md5, sha256=sha256)
-    if mismatch:
-        source = f" (from {origin})" if origin else ""
-        raise ChecksumError(f"{path}{source}: {mismatch}")
-
-
 def _mismatch(path, *, size_bytes, md5, sha256) -> str | None:
-    """How a file differs from its expected size and checksums, or None if it does not."""
+    """How a file differs from its expected size and checksums (each checked when not None),
+    or None if it does not."""
     actual_size = os.path.getsize(path)
     if size_bytes is not None and actual_size != size_bytes:
         return f"size is {actual_size} bytes, expected {size_bytes} bytes"

@@ -166,15 +166,14 @@ def prepare_clip(
 ) -> PreparedClip:
     """Hash a clip's file; if its embedding is not cached, decode it and make its examples
     (with :func:`clip_examples_fast` when ``fast``, else :func:`clip_examples`)."""
-    from .audio import load_clip, resample
+    from .measure import load_for_config
 
     name = offsets.name
     data = Path(offsets.path).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     if cache.has(digest):
         return PreparedClip(name, digest, None)
-    samples, source_rate = load_clip(io.BytesIO(data), name=offsets.path)
-    samples = resample(samples, from_hz=source_rate, to_hz=offsets.sample_rate_hz)
+    samples, _, _ = load_for_config(io.BytesIO(data), config, name=offsets.path)
     make = clip_examples_fast if fast else clip_examples
     examples = make(
         samples,

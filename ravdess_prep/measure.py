@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, BinaryIO, Iterable, Sequence
 
 import numpy as np
 
@@ -145,13 +145,20 @@ def clip_offsets(
     )
 
 
-def load_for_config(path: str | os.PathLike, config: Config) -> tuple[np.ndarray, int, int]:
+def load_for_config(
+    path: str | os.PathLike | BinaryIO, config: Config, *, name: str | None = None
+) -> tuple[np.ndarray, int, int]:
     """A clip's first channel, resampled to ``config.sample_rate_hz`` when that is set.
+
+    Args:
+        path: The file, or a binary stream holding one.
+        config: The build configuration.
+        name: How errors name the file (default: ``path``).
 
     Returns:
         ``(samples, sample_rate_hz, source_sample_rate_hz)``.
     """
-    samples, source_rate = load_clip(path)
+    samples, source_rate = load_clip(path, name=name)
     rate = config.sample_rate_hz or source_rate
     return resample(samples, from_hz=source_rate, to_hz=rate), rate, source_rate
 

@@ -136,12 +136,14 @@ def model_files(
 ) -> ModelFiles:
     """The VGGish checkpoint and PCA parameters: the official ones (fetched on first use into
     the model folder) or the given paths, verified (see :mod:`vggish.files`)."""
-    from vggish.files import checkpoint_file, model_file_sha256, pca_params_file
+    from vggish.files import verified_checkpoint, verified_pca_params
 
     model_dir = None if cache_dir is None else cache_root(cache_dir) / "vggish"
-    ckpt = checkpoint_file(checkpoint, allow_custom=allow_custom_checkpoint, cache_dir=model_dir, progress=progress)
-    pca = pca_params_file(pca_params, allow_custom=allow_custom_pca_params, cache_dir=model_dir, progress=progress)
-    return ModelFiles(ckpt.resolve(), model_file_sha256(ckpt), pca.resolve(), model_file_sha256(pca))
+    ckpt, ckpt_sha256 = verified_checkpoint(checkpoint, allow_custom=allow_custom_checkpoint, cache_dir=model_dir,
+                                            progress=progress)
+    pca, pca_sha256 = verified_pca_params(pca_params, allow_custom=allow_custom_pca_params, cache_dir=model_dir,
+                                          progress=progress)
+    return ModelFiles(ckpt.resolve(), ckpt_sha256, pca.resolve(), pca_sha256)
 
 
 def embed(
@@ -162,7 +164,7 @@ def embed(
         from vggish.postprocess import Postprocessor
 
         model = VGGish(files.checkpoint, fc2_activation=config.fc2_activation, batch_size=config.batch_size,
-                       allow_custom_checkpoint=True)  # verified by model_files already
+                       verify=False)  # model_files verified it
         return model, Postprocessor(files.pca_params)
 
     return embed_clips(
@@ -377,7 +379,7 @@ def embed_files(
     if not examples:
         return np.zeros((0, int(manifest["examples_per_clip"]), 128), np.float32)
     with VGGish(resolved["checkpoint"], fc2_activation=config.fc2_activation, batch_size=config.batch_size,
-                allow_custom_checkpoint=True) as model:
+                verify=False) as model:  # its SHA-256 was just compared with the dataset's
         raw = model.embed(np.concatenate(examples))
     codes = Postprocessor(resolved["pca_params"]).postprocess(raw)
     return codes.reshape(len(examples), -1, codes.shape[-1]).astype(np.float32)

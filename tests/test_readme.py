@@ -40,12 +40,14 @@ def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_
 
     import vggish.files
 
-    real_checkpoint_file, real_pca_file = vggish.files.checkpoint_file, vggish.files.pca_params_file
+    real_checkpoint, real_pca = vggish.files.verified_checkpoint, vggish.files.verified_pca_params
     pca = vggish_shared_dir / "vggish_pca_params.npz"
-    monkeypatch.setattr(vggish.files, "checkpoint_file",
-                        lambda path=None, **kw: Path(random_checkpoint) if path is None else real_checkpoint_file(path, **kw))
-    monkeypatch.setattr(vggish.files, "pca_params_file",
-                        lambda path=None, **kw: pca if path is None else real_pca_file(path, **kw))
+    # the official files are replaced where they are looked up; checkpoint_file and
+    # pca_params_file call these too
+    monkeypatch.setattr(vggish.files, "verified_checkpoint",
+                        lambda path=None, **kw: real_checkpoint(path or random_checkpoint, allow_custom=True))
+    monkeypatch.setattr(vggish.files, "verified_pca_params",
+                        lambda path=None, **kw: real_pca(path or pca, **{k: v for k, v in kw.items() if k == "allow_custom"}))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAVDESS_PREP_CACHE", str(tmp_path / "cache"))
 

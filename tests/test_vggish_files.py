@@ -69,3 +69,24 @@ def test_model_dir_precedence(tmp_path, monkeypatch):
     monkeypatch.setenv(params.MODEL_DIR_ENV, str(tmp_path / "models"))
     assert files.model_dir() == tmp_path / "models"
     assert files.model_dir(tmp_path / "explicit") == tmp_path / "explicit"
+
+
+def test_model_files_hash_each_file_once(random_checkpoint, vggish_shared_dir, monkeypatch):
+    import ravdess_prep.download
+    from ravdess_prep import pipeline
+    from vggish.model import VGGish
+
+    hashed = []
+    real_digest = ravdess_prep.download.file_digest
+    monkeypatch.setattr(ravdess_prep.download, "file_digest",
+                        lambda path, algorithm, **kw: hashed.append(str(path)) or real_digest(path, algorithm, **kw))
+    pca = vggish_shared_dir / "vggish_pca_params.npz"
+    files = pipeline.model_files(random_checkpoint, pca, allow_custom_checkpoint=True, progress=False)
+    assert sorted(hashed) == sorted([str(random_checkpoint), str(pca)])
+    with open(random_checkpoint, "rb") as stream:
+        assert files.checkpoint_sha256 == hashlib.file_digest(stream, "sha256").hexdigest()
+    assert files.pca_sha256 == params.PCA_PARAMS_SHA256
+    hashed.clear()
+    with VGGish(files.checkpoint, verify=False):  # the pipeline's model: already verified
+        pass
+    assert hashed == []

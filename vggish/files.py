@@ -35,7 +35,19 @@ def checkpoint_file(
     url: str = params.CHECKPOINT_URL,
     progress: bool = True,
 ) -> Path:
-    """A verified VGGish checkpoint.
+    """A verified VGGish checkpoint (see :func:`verified_checkpoint`)."""
+    return verified_checkpoint(path, allow_custom=allow_custom, cache_dir=cache_dir, url=url, progress=progress)[0]
+
+
+def verified_checkpoint(
+    path: str | os.PathLike | None = None,
+    *,
+    allow_custom: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    url: str = params.CHECKPOINT_URL,
+    progress: bool = True,
+) -> tuple[Path, str]:
+    """A verified VGGish checkpoint and its SHA-256 (computed once, while verifying).
 
     Args:
         path: A local checkpoint (V1 single file, or a V2 prefix); None fetches the official one.
@@ -46,7 +58,8 @@ def checkpoint_file(
         progress: Show a progress bar while fetching.
 
     Returns:
-        The checkpoint path.
+        ``(checkpoint path, SHA-256)``; for a multi-file checkpoint, the SHA-256 of
+        :func:`model_file_sha256`.
 
     Raises:
         ModelFileError: Missing, truncated, not official (without ``allow_custom``), or with
@@ -56,10 +69,11 @@ def checkpoint_file(
     from ravdess_prep.download import fetch
 
     if path is None:
-        return fetch(
+        fetched = fetch(
             url, model_dir(cache_dir) / "vggish_model.ckpt", size_bytes=params.CHECKPOINT_SIZE_BYTES,
             sha256=params.CHECKPOINT_SHA256, progress=progress,
         )
+        return fetched, params.CHECKPOINT_SHA256
     return _verified_local(
         Path(path), size_bytes=params.CHECKPOINT_SIZE_BYTES, sha256=params.CHECKPOINT_SHA256,
         allow_custom=allow_custom, what="checkpoint", check_layout=check_checkpoint_layout,
@@ -75,16 +89,30 @@ def pca_params_file(
     url: str = params.PCA_PARAMS_URL,
     progress: bool = True,
 ) -> Path:
-    """Verified PCA parameters (see :func:`checkpoint_file` for the arguments and errors)."""
+    """Verified PCA parameters (see :func:`verified_pca_params`)."""
+    return verified_pca_params(path, allow_custom=allow_custom, cache_dir=cache_dir, url=url, progress=progress)[0]
+
+
+def verified_pca_params(
+    path: str | os.PathLike | None = None,
+    *,
+    allow_custom: bool = False,
+    cache_dir: str | os.PathLike | None = None,
+    url: str = params.PCA_PARAMS_URL,
+    progress: bool = True,
+) -> tuple[Path, str]:
+    """Verified PCA parameters and their SHA-256 (see :func:`verified_checkpoint` for the
+    arguments and errors)."""
     from ravdess_prep.download import fetch
 
     from .postprocess import Postprocessor
 
     if path is None:
-        return fetch(
+        fetched = fetch(
             url, model_dir(cache_dir) / "vggish_pca_params.npz", size_bytes=params.PCA_PARAMS_SIZE_BYTES,
             sha256=params.PCA_PARAMS_SHA256, progress=progress,
         )
+        return fetched, params.PCA_PARAMS_SHA256
     return _verified_local(
         Path(path), size_bytes=params.PCA_PARAMS_SIZE_BYTES, sha256=params.PCA_PARAMS_SHA256,
         allow_custom=allow_custom, what="PCA parameters", check_layout=Postprocessor,
@@ -92,17 +120,21 @@ def pca_params_file(
     )
 
 
-def _verified_local(path: Path, *, size_bytes, sha256, allow_custom, what, check_layout, custom_hint) -> Path:
+def _verified_local(path: Path, *, size_bytes, sha256, allow_custom, what, check_layout,
+                    custom_hint) -> tuple[Path, str]:
     from ravdess_prep.download import file_digest
     from ravdess_prep.exceptions import ModelFileError
 
     is_v2_prefix = not path.exists() and Path(f"{path}.index").exists()
     if not path.exists() and not is_v2_prefix:
         raise ModelFileError(f"{path}: no such {what} file")
+    digest = None
     if not is_v2_prefix and path.is_file():
         actual_size = path.stat().st_size
-        if actual_size == size_bytes and file_digest(path, "sha256") == sha256:
-            return path
+        if actual_size == size_bytes:
+            digest = file_digest(path, "sha256")
+            if digest == sha256:
+                return path, digest
         official = f"not the official VGGish {what} ({actual_size} bytes, official: {size_bytes} bytes, SHA-256 {sha256})"
     else:
         official = f"not the official VGGish {what} (a multi-file checkpoint)"
@@ -115,7 +147,7 @@ def _verified_local(path: Path, *, size_bytes, sha256, allow_custom, what, check
             f"{path}: {official}. Its layout is compatible; to use it anyway pass {custom_hint}, "
             "or remove the path to fetch the official file"
         )
-    return path
+    return path, digest if digest is not None else model_file_sha256(path)
 
 
 def model_file_sha256(path: str | os.PathLike) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -84,6 +85,8 @@ class VGGish:
         batch_size: Examples per ``session.run``.
         allow_custom_checkpoint: Accept a checkpoint whose SHA-256 is not the official one,
             after checking its variable layout.
+        verify: Verify the checkpoint (see :func:`vggish.files.checkpoint_file`). A caller that
+            has just verified it (the build pipeline) passes False rather than hash it again.
         intra_op_threads: TensorFlow intra-op threads (None: TensorFlow's default).
 
     Raises:
@@ -101,6 +104,7 @@ class VGGish:
         batch_size: int = 128,
         allow_custom_checkpoint: bool = False,
         intra_op_threads: int | None = None,
+        verify: bool = True,
     ):
         from ravdess_prep.exceptions import ParameterError
 
@@ -110,7 +114,10 @@ class VGGish:
             raise ParameterError(f"fc2_activation has to be 'relu' or None, not {fc2_activation!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ParameterError(f"batch_size has to be a positive integer, not {batch_size!r}")
-        self.checkpoint_path = checkpoint_file(checkpoint_path, allow_custom=allow_custom_checkpoint)
+        if verify or checkpoint_path is None:
+            self.checkpoint_path = checkpoint_file(checkpoint_path, allow_custom=allow_custom_checkpoint)
+        else:
+            self.checkpoint_path = Path(checkpoint_path)
         self.fc2_activation = fc2_activation
         self.batch_size = batch_size
         self._session = None
