@@ -187,7 +187,12 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
                         help="examples per model run (default %(default)s)")
     parser.add_argument("--cache-dir", help="cache root: downloads, per-clip embeddings, model files")
-    parser.add_argument("--jobs", type=int, help="worker threads (default: every core)")
+    parser.add_argument("--jobs", type=int,
+                        help="worker threads, or with --runner beam local worker processes (default: every core)")
+    parser.add_argument("--runner", choices=("local", "beam"), default="local",
+                        help="local: threads of this process (default); beam: Apache Beam (pip install -e '.[beam]')")
+    parser.add_argument("--beam-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a Beam pipeline option, e.g. runner=FlinkRunner or direct_num_workers=4; repeatable")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     _add_audio_options(parser, silent_choices=("keep", "drop", "error"))
 
@@ -208,7 +213,7 @@ def run_build(args: argparse.Namespace) -> int:
         config, out=args.out, source_path=args.source, actors=args.actors, checkpoint=args.checkpoint,
         pca_params=args.pca_params, allow_custom_checkpoint=args.custom_checkpoint,
         allow_custom_pca_params=args.custom_pca_params, cache_dir=args.cache_dir, jobs=args.jobs,
-        progress=not args.no_progress,
+        progress=not args.no_progress, runner=args.runner, beam_options=args.beam_option,
     )
     manifest = result.manifest
     print(f"wrote {result.out}")
@@ -220,7 +225,7 @@ def run_build(args: argparse.Namespace) -> int:
         actors = ",".join(f"{actor:02d}" for actor in split["actors"])
         print(f"  {name:5s} {split['clips']:5d} clips  actors {actors or '-'}  labels {split['label_counts']}")
     print(f"clips embedded: {result.computed}, from the cache: {result.cached}; "
-          f"handled by a policy: {len(manifest['handled_by_policy'])}")
+          f"handled by a policy: {len(manifest['handled_by_policy'])}; model loads: {result.model_loads}")
     if not manifest["model"]["official"]:
         print("note: built with a checkpoint or PCA parameters that are not the official VGGish files")
     print("seconds per stage: " + ", ".join(f"{stage} {value:.1f}" for stage, value in result.seconds.items()))

@@ -1,8 +1,8 @@
 """The embed stage: padded clips to post-processed VGGish embeddings, cached per clip.
 
 A clip's examples come from :func:`clip_examples` (pure: samples in, examples out). Worker
-processes decode, pad and run the front-end; this process runs the model on examples gathered
-across clips into full batches, post-processes them, and stores each finished clip in the
+threads decode, pad and run the front-end; the model runs on examples gathered across clips
+into full batches, and each finished clip is post-processed and stored in the
 :class:`ClipCache` at once, so an interrupted build loses at most the clips in flight.
 """
 
@@ -332,14 +332,20 @@ class _Batcher:
             key, count, silent = self.pending.pop(0)
             raw = rows[:count]
             if silent is not None and silent.any():
-                full = np.empty((silent.size, raw.shape[1]), np.float32)
-                full[~silent] = raw
-                full[silent] = self._silent()
-                raw = full
+                raw = with_silent_rows(raw, silent, self._silent())
             finished.append((key, self.postprocessor.postprocess(raw)))
             rows = rows[count:]
         self.done = [rows]
         return iter(finished)
+
+
+def with_silent_rows(raw: np.ndarray, silent: np.ndarray, silent_row: np.ndarray) -> np.ndarray:
+    """A clip's raw embeddings in example order: ``raw`` (the examples that were run) where
+    ``silent`` is False, ``silent_row`` (the embedding of :func:`silent_example`) where True."""
+    full = np.empty((silent.size, raw.shape[1]), np.float32)
+    full[~silent] = raw
+    full[silent] = silent_row
+    return full
 
 
 def _bar(total: int, enabled: bool):

@@ -197,34 +197,94 @@ def measure(
     items = _named_paths(clips)
     if not items:
         raise SourceError("no clip to measure")
-    first_rate = None
-    first_name = None
+    tally = LengthTally()
     results = []
     calls = [{"path": path, "name": name, "config": config} for name, path in items]
-    for offsets in _progress(map_calls(measure_file, calls, jobs=jobs), len(items), progress):
-        if first_rate is None:
-            first_rate, first_name = offsets.source_sample_rate_hz, offsets.name
-        elif config.sample_rate_hz is None and offsets.source_sample_rate_hz != first_rate:
-            raise SampleRateError(
-                f"{offsets.name}: sample rate {offsets.source_sample_rate_hz} Hz differs from "
-                f"{first_rate} Hz of {first_name} (resample every clip with sample_rate_hz=...)"
-            )
+    for position, offsets in enumerate(_progress(map_calls(measure_file, calls, jobs=jobs), len(items), progress)):
+        tally = tally.merge(LengthTally.of(offsets, position=position))
+        tally.check_rates(config)  # in input order: fails at the first clip of another rate
         results.append(offsets)
-    kept = [clip for clip in results if not clip.dropped]
-    if not kept:
-        raise SourceError(f"every one of the {len(results)} clips was dropped as silent")
-    longest = max(kept, key=lambda clip: clip.trimmed_length_samples)
-    if config.target_length_samples is None:
-        target, longest_name = longest.trimmed_length_samples, longest.name
-    else:
-        target = config.target_length_samples
-        longest_name = longest.name if longest.trimmed_length_samples == target else None
-    return Measurement(
-        target_length_samples=int(target),
-        sample_rate_hz=int(kept[0].sample_rate_hz),
-        longest=longest_name,
-        clips=tuple(results),
-    )
+    return tally.measurement(config, clips=results)
+
+
+@dataclasses.dataclass(frozen=True)
+class LengthTally:
+    """What the target length depends on, summed over any set of clips.
+
+    Tallies of parts merge, in any order and grouping, into the tally of the whole, so the
+    maximum is one associative combine: a loop here, a global combine on Apache Beam (see
+    :mod:`ravdess_prep.beam`). Clips are identified by their position in the input, so ties
+    go to the first clip in input order, wherever it was measured.
+
+    Attributes:
+        clips: Clips counted.
+        kept: Clips not dropped.
+        longest: ``(trimmed length, -position, name)`` of the longest kept clip.
+        first_kept: ``(position, sample_rate_hz)`` of the first kept clip.
+        rates: ``(source rate, position, name)`` of the first clip of each source rate.
+    """
+
+    clips: int = 0
+    kept: int = 0
+    longest: tuple[int, int, str] | None = None
+    first_kept: tuple[int, int] | None = None
+    rates: tuple[tuple[int, int, str], ...] = ()
+
+    @classmethod
+    def of(cls, offsets: ClipOffsets, *, position: int) -> "LengthTally":
+        """The tally of one clip, at ``position`` in the input."""
+        rates = ((offsets.source_sample_rate_hz, position, offsets.name),)
+        if offsets.dropped:
+            return cls(clips=1, rates=rates)
+        return cls(clips=1, kept=1, longest=(offsets.trimmed_length_samples, -position, offsets.name),
+                   first_kept=(position, offsets.sample_rate_hz), rates=rates)
+
+    def merge(self, other: "LengthTally") -> "LengthTally":
+        """The tally of both parts."""
+        longest = max((t for t in (self.longest, other.longest) if t is not None), default=None)
+        first_kept = min((t for t in (self.first_kept, other.first_kept) if t is not None), default=None)
+        rates = {}
+        for rate, position, name in sorted(self.rates + other.rates, key=lambda entry: entry[1]):
+            rates.setdefault(rate, (rate, position, name))
+        return LengthTally(self.clips + other.clips, self.kept + other.kept, longest, first_kept,
+                           tuple(sorted(rates.values(), key=lambda entry: entry[1])))
+
+    def check_rates(self, config: Config) -> None:
+        """Raise :class:`SampleRateError` if clips have different rates and the config does not
+        resample them; the message names the first clip and the first clip of another rate."""
+        if config.sample_rate_hz is None and len(self.rates) > 1:
+            (first_rate, _, first_name), (rate, _, name) = self.rates[:2]
+            raise SampleRateError(
+                f"{name}: sample rate {rate} Hz differs from {first_rate} Hz of {first_name} "
+                "(resample every clip with sample_rate_hz=...)"
+            )
+
+    def target(self, config: Config) -> tuple[int, int, str | None]:
+        """``(target length in samples, sample rate in Hz, longest clip's name)``.
+
+        The name is None when the target was fixed and no clip reaches it.
+
+        Raises:
+            SourceError: No clip, or every clip was dropped.
+            SampleRateError: See :meth:`check_rates`.
+        """
+        if not self.clips:
+            raise SourceError("no clip to measure")
+        self.check_rates(config)
+        if self.longest is None:
+            raise SourceError(f"every one of the {self.clips} clips was dropped as silent")
+        length, _, name = self.longest
+        if config.target_length_samples is not None:
+            target = config.target_length_samples
+            name = name if length == target else None
+        else:
+            target = length
+        return int(target), int(self.first_kept[1]), name
+
+    def measurement(self, config: Config, *, clips: Sequence[ClipOffsets]) -> Measurement:
+        """The :class:`Measurement` of ``clips`` (in input order), whose tally this is."""
+        target, rate, longest = self.target(config)
+        return Measurement(target_length_samples=target, sample_rate_hz=rate, longest=longest, clips=tuple(clips))
 
 
 def _named_paths(clips) -> list[tuple[str, str]]:

@@ -19,6 +19,7 @@ are embedded exactly as a dataset was with :func:`embed_files`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 import time
@@ -157,21 +158,23 @@ def embed(
     target = measurement.target_length_samples
     key = settings_key(config, target_length_samples=target, checkpoint_sha256=files.checkpoint_sha256,
                        pca_sha256=files.pca_sha256)
-    _check_examples(target, measurement.sample_rate_hz, config)
-
-    def load_model():
-        from vggish.model import VGGish
-        from vggish.postprocess import Postprocessor
-
-        model = VGGish(files.checkpoint, fc2_activation=config.fc2_activation, batch_size=config.batch_size,
-                       verify=False)  # model_files verified it
-        return model, Postprocessor(files.pca_params)
+    check_examples(target, measurement.sample_rate_hz, config)
 
     return embed_clips(
         measurement.kept, target_length_samples=target, config=config,
-        cache=ClipCache(cache_root(cache_dir) / "clips", key), load_model=load_model, jobs=jobs, progress=progress,
-        fast=fast,
+        cache=ClipCache(cache_root(cache_dir) / "clips", key), load_model=functools.partial(load_model, files, config),
+        jobs=jobs, progress=progress, fast=fast,
     )
+
+
+def load_model(files: ModelFiles, config: Config):
+    """``(VGGish model, Postprocessor)`` for ``files`` with the config's fc2 activation and batch
+    size. The files are not hashed again: :func:`model_files` verified them."""
+    from vggish.model import VGGish
+    from vggish.postprocess import Postprocessor
+
+    model = VGGish(files.checkpoint, fc2_activation=config.fc2_activation, batch_size=config.batch_size, verify=False)
+    return model, Postprocessor(files.pca_params)
 
 
 def write(out, clips, measurement: _measure.Measurement, embedded: EmbedResult, config: Config,
@@ -235,6 +238,9 @@ def write(out, clips, measurement: _measure.Measurement, embedded: EmbedResult, 
 
 # --- the whole build -----------------------------------------------------------------------
 
+RUNNERS = ("local", "beam")
+
+
 
 @dataclasses.dataclass(frozen=True)
 class BuildResult:
@@ -248,6 +254,8 @@ class BuildResult:
         computed: Clips that went through the model.
         cached: Clips taken from the cache.
         model_calls: Model runs (``VGGish.embed`` calls).
+        model_loads: Times the checkpoint was loaded: 1 (0 if every clip was cached); with the
+            Beam runner, once per worker process that embedded something.
     """
 
     out: Path
@@ -256,6 +264,7 @@ class BuildResult:
     computed: int
     cached: int
     model_calls: int
+    model_loads: int
 
 
 def build(
@@ -272,6 +281,8 @@ def build(
     jobs: int | None = None,
     progress: bool = True,
     fast: bool = True,
+    runner: str = "local",
+    beam_options=(),
 ) -> BuildResult:
     """Run every stage: source, split, trim + measure, pad + embed, write.
 
@@ -288,10 +299,25 @@ def build(
         jobs: Threads for the per-clip stages (default: every core).
         progress: Progress bars per stage.
         fast: Skip work whose result is known (see :func:`embed`); same bytes either way.
+        runner: ``"local"`` (threads of this process) or ``"beam"`` (Apache Beam, see
+            :mod:`ravdess_prep.beam`; same bytes).
+        beam_options: Beam pipeline options, ``["KEY=VALUE", ...]`` or a mapping (runner
+            ``"beam"`` only; see :func:`ravdess_prep.beam.pipeline_options`).
 
     Returns:
         A :class:`BuildResult`. Nothing is written to ``out`` unless every clip succeeded.
     """
+    if runner not in RUNNERS:
+        raise ParameterError(f"runner has to be one of {', '.join(RUNNERS)}, not {runner!r}")
+    if runner == "beam":
+        from . import beam
+
+        return beam.build(config, out=out, source_path=source_path, actors=actors, checkpoint=checkpoint,
+                          pca_params=pca_params, allow_custom_checkpoint=allow_custom_checkpoint,
+                          allow_custom_pca_params=allow_custom_pca_params, cache_dir=cache_dir, jobs=jobs,
+                          progress=progress, options=beam_options)
+    if beam_options:
+        raise ParameterError("beam_options are for runner='beam'")
     seconds = {}
     clock = time.perf_counter()
 
@@ -311,7 +337,7 @@ def build(
     lap("embed")
     written = write(out, clips, lengths, embedded, config, files); lap("write")
     return BuildResult(written, read_manifest(written), seconds, embedded.computed,
-                       len(lengths.kept) - embedded.computed, embedded.model_calls)
+                       len(lengths.kept) - embedded.computed, embedded.model_calls, int(embedded.computed > 0))
 
 
 # --- new recordings, embedded as a dataset was ------------------------------------------
@@ -388,7 +414,7 @@ def embed_files(
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _check_examples(target_length_samples: int, sample_rate_hz: int, config: Config) -> None:
+def check_examples(target_length_samples: int, sample_rate_hz: int, config: Config) -> None:
     from vggish import params
 
     samples_16k = int(target_length_samples * params.SAMPLE_RATE_HZ / sample_rate_hz)

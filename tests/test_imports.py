@@ -11,7 +11,7 @@ MODULES = [
     "ravdess_prep.download", "ravdess_prep.embed", "ravdess_prep.exceptions", "ravdess_prep.measure",
     "ravdess_prep.pad", "ravdess_prep.parallel", "ravdess_prep.params", "ravdess_prep.pipeline",
     "ravdess_prep.ravdess", "ravdess_prep.source", "ravdess_prep.split", "ravdess_prep.trim",
-    "vggish", "vggish.files", "vggish.frontend", "vggish.mel", "vggish.model", "vggish.params",
+    "ravdess_prep.beam", "vggish", "vggish.files", "vggish.frontend", "vggish.mel", "vggish.model", "vggish.params",
     "vggish.postprocess", "vggish.testing",
 ]
 
@@ -22,7 +22,7 @@ def test_importing_every_module_loads_no_heavy_library():
         "os.environ.clear()\n"  # a module reading the environment at import would see nothing: fine either way
         f"for name in {MODULES!r}: __import__(name)\n"
         "heavy = [m for m in ('tensorflow', 'tf_slim', 'keras', 'pandas', 'librosa', 'resampy', 'numba', 'matplotlib',"
-        " 'requests', 'soundfile') if m in sys.modules]\n"
+        " 'requests', 'soundfile', 'apache_beam') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -1,0 +1,199 @@
+"""The build on Apache Beam's local runner against the default executor, byte for byte."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_audio
+from ravdess_prep import cli, pipeline
+from ravdess_prep.config import Config
+from ravdess_prep.exceptions import ParameterError, SilentClipError
+
+if os.environ.get("CI"):  # CI installs the beam extra: missing Beam is a failure there
+    import apache_beam  # noqa: F401
+else:
+    pytest.importorskip("apache_beam")
+
+from ravdess_prep import beam  # noqa: E402
+
+SPEECH = "Audio_Speech_Actors_01-24"
+SONG = "Audio_Song_Actors_01-24"
+ACTORS = (1, 8, 11)  # train, dev, test
+WORKERS = 2
+
+
+def _copy_tree(ravdess_dir, destination, *, speech_per_actor=6, song_per_actor=3):
+    for actor in ACTORS:
+        for folder, count in ((SPEECH, speech_per_actor), (SONG, song_per_actor)):
+            files = sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))
+            for path in files[::3][:count]:  # every third: several emotions and statements
+                target = destination / folder / f"Actor_{actor:02d}" / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    return destination
+
+
+def _output_bytes(out: Path) -> dict[str, bytes]:
+    return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture(scope="module")
+def tree(ravdess_dir, tmp_path_factory):
+    """27 real clips: actors 01, 08, 11; 6 speech and 3 song clips each."""
+    return _copy_tree(ravdess_dir, tmp_path_factory.mktemp("beam-tree"))
+
+
+@pytest.fixture(scope="module")
+def model_kwargs(random_checkpoint, vggish_shared_dir):
+    return {"checkpoint": random_checkpoint, "pca_params": vggish_shared_dir / "vggish_pca_params.npz",
+            "allow_custom_checkpoint": True}
+
+
+@pytest.fixture(scope="module")
+def local_build(tree, model_kwargs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("local")
+    return pipeline.build(out=root / "out", source_path=tree, cache_dir=root / "cache", jobs=WORKERS, progress=False,
+                          **model_kwargs)
+
+
+@pytest.fixture(scope="module")
+def beam_build(tree, model_kwargs, tmp_path_factory):
+    root = tmp_path_factory.mktemp("beam")
+    return pipeline.build(out=root / "out", source_path=tree, cache_dir=root / "cache", jobs=WORKERS, progress=False,
+                          runner="beam", **model_kwargs)
+
+
+def test_beam_bundles_and_manifest_are_byte_identical_to_the_default_executor(local_build, beam_build):
+    local, on_beam = _output_bytes(local_build.out), _output_bytes(beam_build.out)
+    assert sorted(on_beam) == sorted(local) == [
+        "dev/dev_embeddings.npy", "dev/dev_filenames.npy", "dev/dev_labels.npy", "manifest.json", "metadata.csv",
+        "test/test_embeddings.npy", "test/test_filenames.npy", "test/test_labels.npy",
+        "train/train_embeddings.npy", "train/train_filenames.npy", "train/train_labels.npy",
+    ]
+    different = [name for name in local if local[name] != on_beam[name]]
+    assert different == []
+    manifest = beam_build.manifest
+    assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 9, "dev": 9, "test": 9}
+    assert all(split["vocal_channels"] == {"song": 3, "speech": 6} for split in manifest["splits"].values())
+
+
+def test_beam_loads_the_model_once_per_worker_not_per_clip(beam_build):
+    assert beam_build.computed == 27 and beam_build.cached == 0
+    assert 1 <= beam_build.model_loads <= WORKERS
+    assert beam_build.model_calls >= 1
+
+
+def test_beam_run_resumes_from_the_cache(tree, model_kwargs, beam_build, tmp_path):
+    again = pipeline.build(out=tmp_path / "out", source_path=tree, cache_dir=beam_build.out.parent / "cache",
+                           jobs=WORKERS, progress=False, runner="beam", **model_kwargs)
+    assert (again.computed, again.cached, again.model_loads) == (0, 27, 0)
+    assert _output_bytes(again.out) == _output_bytes(beam_build.out)
+
+
+def test_threads_of_a_worker_share_one_model(tree, model_kwargs, tmp_path, monkeypatch):
+    """In one process with two worker threads, the checkpoint is restored once (counted at
+    the constructor, independently of the runner's counters)."""
+    from vggish import model as vggish_model
+
+    constructed = []
+    original = vggish_model.VGGish.__init__
+
+    def counting(self, *args, **kwargs):
+        constructed.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(vggish_model.VGGish, "__init__", counting)
+    result = pipeline.build(out=tmp_path / "out", source_path=tree, cache_dir=tmp_path / "cache", progress=False,
+                            runner="beam", beam_options=["direct_running_mode=multi_threading",
+                                                         f"direct_num_workers={WORKERS}"], **model_kwargs)
+    assert result.computed == 27
+    assert len(constructed) == result.model_loads == 1
+
+
+def test_beam_policies_match_the_default_executor(tree, model_kwargs, tmp_path):
+    """A silent clip dropped, clips cropped to a fixed target, a seeded shuffle: same bytes."""
+    source = tmp_path / "tree"
+    shutil.copytree(tree, source)
+    silent = source / SPEECH / "Actor_08" / "03-01-01-01-01-02-08.flac"
+    assert not silent.exists()
+    write_audio(silent, np.zeros(96000))
+    config = Config(on_silent="drop", target_length_samples=150000, on_too_long="crop", shuffle_seed=7)
+    outputs = {}
+    for runner in ("local", "beam"):
+        result = pipeline.build(config, out=tmp_path / runner / "out", source_path=source,
+                                cache_dir=tmp_path / runner / "cache", jobs=WORKERS, progress=False, runner=runner,
+                                **model_kwargs)
+        outputs[runner] = _output_bytes(result.out)
+    assert outputs["beam"] == outputs["local"]
+    manifest = result.manifest
+    policies = {entry["policy"] for entry in manifest["handled_by_policy"]}
+    assert "no active sample: dropped" in policies and any("center-cropped" in policy for policy in policies)
+    assert manifest["splits"]["dev"]["clips"] == 9
+
+
+def test_a_failing_clip_is_named_and_nothing_is_written(tree, model_kwargs, tmp_path, capsys):
+    source = tmp_path / "tree"
+    shutil.copytree(tree, source)
+    silent = write_audio(source / SONG / "Actor_11" / "03-02-01-01-01-01-11.flac", np.zeros(48000))
+    out = tmp_path / "out"
+    with pytest.raises(SilentClipError, match=r"song/Actor_11/03-02-01-01-01-01-11\.wav: no active sample") as caught:
+        pipeline.build(Config(on_silent="error"), out=out, source_path=source, cache_dir=tmp_path / "cache",
+                       jobs=WORKERS, progress=False, runner="beam", **model_kwargs)
+    assert "Beam step 'Trim'" in str(caught.value)
+    assert not out.exists()
+
+    status = cli.main([
+        "build", "--source", str(source), "--out", str(out), "--checkpoint", str(model_kwargs["checkpoint"]),
+        "--pca-params", str(model_kwargs["pca_params"]), "--custom-checkpoint", "--cache-dir", str(tmp_path / "cache"),
+        "--no-progress", "--on-silent", "error", "--runner", "beam", "--beam-option", f"direct_num_workers={WORKERS}",
+    ])
+    assert status == 1
+    assert f"song/Actor_11/{silent.stem}.wav: no active sample" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_pipeline_options():
+    options = beam.pipeline_options(["direct_num_workers=3", "--streaming"], jobs=2).get_all_options()
+    assert options["runner"] == "DirectRunner" and options["direct_running_mode"] == "multi_processing"
+    assert options["direct_num_workers"] == 3 and options["streaming"] is True
+    options = beam.pipeline_options({"runner": "FlinkRunner", "flink_master": "host:8081"}).get_all_options()
+    assert options["runner"] == "FlinkRunner" and options["flink_master"] == "host:8081"
+    assert options["direct_num_workers"] == 1  # Beam's own default: nothing local added for a cluster runner
+    with pytest.raises(ParameterError, match="direct_num_worker"):
+        beam.pipeline_options(["direct_num_worker=3"])
+    with pytest.raises(ParameterError, match="KEY=VALUE"):
+        beam.pipeline_options(["runner="])
+    with pytest.raises(ParameterError, match="runner='beam'"):
+        pipeline.build(out="unused", beam_options=["direct_num_workers=2"])
+    with pytest.raises(ParameterError, match="runner has to be one of"):
+        pipeline.build(out="unused", runner="spark")
+
+
+def test_the_default_executor_works_without_beam(tree, model_kwargs, tmp_path):
+    """With apache_beam unimportable, the local build runs and the Beam runner says what to install."""
+    code = textwrap.dedent(f"""
+        import sys
+        sys.modules["apache_beam"] = None  # import apache_beam now raises ImportError
+        from ravdess_prep import pipeline
+        from ravdess_prep.exceptions import RavdessPrepError
+        kwargs = dict(checkpoint={str(model_kwargs["checkpoint"])!r}, pca_params={str(model_kwargs["pca_params"])!r},
+                      allow_custom_checkpoint=True, cache_dir={str(tmp_path / "cache")!r}, progress=False, jobs=2)
+        result = pipeline.build(out={str(tmp_path / "out")!r}, source_path={str(tree)!r}, actors=[8], **kwargs)
+        print("clips", result.computed)
+        try:
+            pipeline.build(out={str(tmp_path / "out2")!r}, source_path={str(tree)!r}, runner="beam", **kwargs)
+        except RavdessPrepError as error:
+            print("error", error)
+    """)
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    assert "clips 9" in finished.stdout
+    assert 'pip install -e ".[beam]"' in finished.stdout
