@@ -356,10 +356,6 @@ def pipeline_options(options: Mapping[str, object] | Sequence[str] = (), *, jobs
     from apache_beam.options.pipeline_options import PipelineOptions
 
     pairs = _option_pairs(options)
-    known = set(PipelineOptions([]).get_all_options(drop_default=False))
-    for key, _ in pairs:
-        if key not in known and key.removeprefix("no_") not in known:
-            raise ParameterError(f"unknown Beam pipeline option {key!r} (see python -m apache_beam.examples.wordcount --help)")
     given = dict(pairs)
     if given.get("runner", "DirectRunner") in ("DirectRunner", "direct"):
         defaults = {"runner": "DirectRunner", "direct_running_mode": "multi_processing",
@@ -367,7 +363,12 @@ def pipeline_options(options: Mapping[str, object] | Sequence[str] = (), *, jobs
                     "default_sdk_harness_log_level": "WARNING"}
         pairs = [(key, value) for key, value in defaults.items() if key not in given] + pairs
     flags = [f"--{key}" if value is None else f"--{key}={value}" for key, value in pairs]
-    return PipelineOptions(flags)
+    parsed = PipelineOptions(flags)
+    unknown = sorted(set(parsed.get_all_options(retain_unknown_options=True)) - set(parsed.get_all_options()))
+    if unknown:
+        raise ParameterError(f"unknown Beam pipeline option(s) {', '.join(unknown)}: "
+                             "not among the options of apache_beam.options.pipeline_options")
+    return parsed
 
 
 def _option_pairs(options) -> list[tuple[str, str | None]]:

@@ -180,3 +180,53 @@ def test_full_set_target_length(ravdess_dir):
     assert result.longest == "song/Actor_01/03-02-05-02-01-01-01.wav"
     assert result.sample_rate_hz == 48000 and len(result.clips) == 2452
     assert result.handled == ()
+
+
+def _offsets(name, length, *, rate=48000, dropped=False):
+    from ravdess_prep.measure import ClipOffsets
+
+    return ClipOffsets(name=name, path=name, source_sample_rate_hz=rate, sample_rate_hz=rate, num_samples=length + 10,
+                       start=5, end=5 + length, handled=DROPPED_SILENT if dropped else None)
+
+
+def test_length_tallies_merge_in_any_order_and_grouping():
+    """The Beam runner's combine merges tallies of arbitrary parts: the result must not depend
+    on how the clips were grouped. Ties go to the first clip in input order."""
+    from ravdess_prep.measure import LengthTally
+
+    clips = [_offsets("a", 300), _offsets("b", 700), _offsets("c", 100, dropped=True), _offsets("d", 700),
+             _offsets("e", 900, dropped=True), _offsets("f", 650)]
+    singles = [LengthTally.of(clip, position=position) for position, clip in enumerate(clips)]
+    in_order = LengthTally()
+    for single in singles:
+        in_order = in_order.merge(single)
+    assert in_order.target(Config()) == (700, 48000, "b")  # "d" is as long but later; "e" is dropped
+    assert (in_order.clips, in_order.kept) == (6, 4)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        order = rng.permutation(len(singles))
+        cut = int(rng.integers(1, len(singles)))
+        left, right = LengthTally(), LengthTally()
+        for index in order[:cut]:
+            left = left.merge(singles[index])
+        for index in order[cut:]:
+            right = right.merge(singles[index])
+        assert right.merge(left) == in_order == left.merge(right)
+    assert in_order.measurement(Config(), clips=clips).longest == "b"
+    assert in_order.target(Config(target_length_samples=800)) == (800, 48000, None)
+    assert in_order.target(Config(target_length_samples=700)) == (700, 48000, "b")
+
+
+def test_length_tally_names_the_first_clip_of_another_rate():
+    from ravdess_prep.measure import LengthTally
+
+    clips = [_offsets("x", 10), _offsets("y", 10, rate=16000), _offsets("z", 10, rate=22050)]
+    tally = LengthTally()
+    for position in (2, 0, 1):  # merged out of order
+        tally = tally.merge(LengthTally.of(clips[position], position=position))
+    with pytest.raises(SampleRateError, match="^y: sample rate 16000 Hz differs from 48000 Hz of x"):
+        tally.target(Config())
+    assert tally.target(Config(sample_rate_hz=48000))[0] == 10
+    with pytest.raises(SourceError, match="every one of the 2 clips"):
+        LengthTally.of(_offsets("p", 5, dropped=True), position=0).merge(
+            LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target(Config())
