@@ -239,11 +239,8 @@ def embed_clips(
     Returns:
         An :class:`EmbedResult`.
     """
-    from .parallel import map_calls
+    from .parallel import map_calls, single_threaded_blas
 
-    index = {clip.name: position for position, clip in enumerate(offsets)}
-    results: list[np.ndarray | None] = [None] * len(offsets)
-    hashes: list[str] = [""] * len(offsets)
     calls = [
         {"offsets": clip, "target_length_samples": target_length_samples, "config": config, "cache": cache,
          "fast": fast}
@@ -254,6 +251,14 @@ def embed_clips(
     # multi-threaded operations for as long as it runs.
     prepared = (clip for first in range(0, len(calls), chunk_clips)
                 for clip in list(map_calls(prepare_clip, calls[first : first + chunk_clips], jobs=jobs)))
+    with single_threaded_blas():
+        return _embed_prepared(prepared, offsets, config=config, cache=cache, load_model=load_model, progress=progress)
+
+
+def _embed_prepared(prepared, offsets, *, config, cache, load_model, progress) -> EmbedResult:
+    index = {clip.name: position for position, clip in enumerate(offsets)}
+    results: list[np.ndarray | None] = [None] * len(offsets)
+    hashes: list[str] = [""] * len(offsets)
     batcher = None
     computed = 0
     bar = _bar(len(offsets), progress)

@@ -35,3 +35,17 @@ def map_calls(function: Callable, calls: Sequence[dict], *, jobs: int | None = N
         finally:  # on an error (or an abandoned iteration), do not start the calls still queued
             for future in futures:
                 future.cancel()
+
+
+def single_threaded_blas():
+    """Context manager: numpy's BLAS (OpenBLAS, MKL) on one thread while it is active.
+
+    The per-clip stages multiply small matrices (the mel filterbank, the PCA) from several
+    threads, between runs of the model. A multi-threaded BLAS gains nothing on such sizes, and
+    its idle threads keep spinning on the cores for a while after each call, which slows the
+    model's next run by about 4% (measured on 2 cores). Results are unchanged: each output
+    element is computed the same way on one thread as on several.
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
