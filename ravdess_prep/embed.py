@@ -285,6 +285,9 @@ def _embed_prepared(prepared, offsets, *, config, cache, load_model, progress) -
     return EmbedResult(stacked, tuple(hashes), computed, batcher.model_calls if batcher else 0)
 
 
+_SILENT = object()  # the key of the silent example in a _Batcher's queue
+
+
 class _Batcher:
     """Gathers examples of successive clips into full model batches and hands back finished
     clips, post-processed, in the order they were added.
@@ -301,9 +304,17 @@ class _Batcher:
         self.done: list[np.ndarray] = []  # embedded rows not yet handed back
         self.queued = 0
         self.model_calls = 0
+        self._silent_queued = False
         self._silent_row = None
 
     def add(self, key, examples: np.ndarray, silent: np.ndarray | None = None) -> Iterator[tuple[object, np.ndarray]]:
+        if silent is not None and silent.any() and not self._silent_queued:
+            # the silent example rides in the batch of the first clip that needs it (its
+            # embedding does not depend on its batch-mates), not in a batch of its own
+            self._silent_queued = True
+            self.pending.append((_SILENT, 1, None))
+            self.examples.append(silent_example()[None])
+            self.queued += 1
         self.pending.append((key, examples.shape[0], silent))
         self.examples.append(examples)
         self.queued += examples.shape[0]
@@ -324,22 +335,18 @@ class _Batcher:
         self.examples = [queued[count:]]
         self.queued -= count
 
-    def _silent(self) -> np.ndarray:
-        if self._silent_row is None:
-            self._silent_row = self.model.embed(silent_example()[None])[0]
-            self.model_calls += 1
-        return self._silent_row
-
     def _finished(self) -> Iterator[tuple[object, np.ndarray]]:
         rows = np.concatenate(self.done) if self.done else np.zeros((0, 128), np.float32)
         finished = []
         while self.pending and self.pending[0][1] <= rows.shape[0]:
             key, count, silent = self.pending.pop(0)
-            raw = rows[:count]
+            raw, rows = rows[:count], rows[count:]
+            if key is _SILENT:
+                self._silent_row = raw[0]
+                continue
             if silent is not None and silent.any():
-                raw = with_silent_rows(raw, silent, self._silent())
+                raw = with_silent_rows(raw, silent, self._silent_row)
             finished.append((key, self.postprocessor.postprocess(raw)))
-            rows = rows[count:]
         self.done = [rows]
         return iter(finished)
 

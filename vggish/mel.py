@@ -5,6 +5,8 @@ These functions take every number as a keyword argument and import no configurat
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -125,11 +127,17 @@ def log_mel_spectrogram(
     spectrogram = stft_magnitude(
         data, fft_length=fft_length, hop_length_samples=hop_length_samples, window_length_samples=window_length_samples
     )
-    matrix = mel_matrix(
-        num_mel_bins=num_mel_bins,
-        num_spectrogram_bins=spectrogram.shape[1],
-        audio_sample_rate_hz=audio_sample_rate_hz,
-        lower_edge_hertz=lower_edge_hertz,
-        upper_edge_hertz=upper_edge_hertz,
-    )
+    matrix = _shared_mel_matrix(num_mel_bins, spectrogram.shape[1], audio_sample_rate_hz, lower_edge_hertz,
+                                upper_edge_hertz)
     return np.log(spectrogram @ matrix + log_offset)
+
+
+@functools.lru_cache(maxsize=8)
+def _shared_mel_matrix(num_mel_bins, num_spectrogram_bins, audio_sample_rate_hz, lower_edge_hertz, upper_edge_hertz):
+    """:func:`mel_matrix`, computed once per setting and shared read-only (a build asks for the
+    same one for every clip)."""
+    matrix = mel_matrix(num_mel_bins=num_mel_bins, num_spectrogram_bins=num_spectrogram_bins,
+                        audio_sample_rate_hz=audio_sample_rate_hz, lower_edge_hertz=lower_edge_hertz,
+                        upper_edge_hertz=upper_edge_hertz)
+    matrix.flags.writeable = False
+    return matrix
