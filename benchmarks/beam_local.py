@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _checkpoint import write_random_checkpoint_elsewhere  # noqa: E402
 from _memory import PeakTreeRSS  # noqa: E402
 
 
@@ -58,10 +59,7 @@ def main() -> None:
         Path(path).read_bytes()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        checkpoint = scratch / "vggish_model.ckpt"
-        subprocess.run([sys.executable, "-c", "import sys; from vggish.testing import write_random_checkpoint; "
-                        "write_random_checkpoint(sys.argv[1])", str(checkpoint)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        checkpoint = write_random_checkpoint_elsewhere(scratch / "vggish_model.ckpt")
         common = ["--source", args.source, "--actors", args.actors, "--target-length", str(args.target_length),
                   "--checkpoint", str(checkpoint), "--pca-params", args.pca_params, "--custom-checkpoint",
                   "--no-progress", "--jobs", str(args.jobs)]

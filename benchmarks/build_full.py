@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _checkpoint import write_random_checkpoint_elsewhere  # noqa: E402
 from _memory import PeakTreeRSS  # noqa: E402
 
 
@@ -118,11 +118,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        checkpoint = scratch / "vggish_model.ckpt"
-        # written by another process, so that this one's memory is the build's alone
-        subprocess.run([sys.executable, "-c", "import sys; from vggish.testing import write_random_checkpoint; "
-                        "write_random_checkpoint(sys.argv[1])", str(checkpoint)], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        checkpoint = write_random_checkpoint_elsewhere(scratch / "vggish_model.ckpt")
         config = Config() if actors is None else Config(target_length_samples=259431)
         with PeakTreeRSS() as peak:
             started = time.perf_counter()

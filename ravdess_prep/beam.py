@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 import threading
-import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -409,17 +408,11 @@ def build(
     """
     beam = _beam()
     from .cache import cache_root
-    from .pipeline import BuildResult, model_files, read_manifest, source, split
+    from .pipeline import BuildResult, StageClock, model_files, read_manifest, source, split
 
     beam_options = pipeline_options(options, jobs=jobs)
-    seconds = {}
-    clock = time.perf_counter()
-
-    def lap(stage):
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[stage] = round(now - clock, 3)
-        clock = now
+    clock = StageClock()
+    lap = clock.lap
 
     clips = source(source_path, actors=actors, cache_dir=cache_dir, progress=progress); lap("source")
     clips = split(clips, config); lap("split")
@@ -435,7 +428,7 @@ def build(
         raise _worker_error(error) from error
     lap("beam")
     counters = counter_values(result)
-    return BuildResult(Path(out).absolute(), read_manifest(out), seconds, counters.get("clips_embedded", 0),
+    return BuildResult(Path(out).absolute(), read_manifest(out), clock.seconds, counters.get("clips_embedded", 0),
                        counters.get("clips_cached", 0), counters.get("model_calls", 0), counters.get("model_loads", 0))
 
 

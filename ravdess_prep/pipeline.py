@@ -241,6 +241,19 @@ def write(out, clips, measurement: _measure.Measurement, embedded: EmbedResult, 
 RUNNERS = ("local", "beam")
 
 
+class StageClock:
+    """Wall seconds per stage of a build: ``lap(stage)`` closes the stage that just ran."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+
+
 
 @dataclasses.dataclass(frozen=True)
 class BuildResult:
@@ -318,14 +331,8 @@ def build(
                           progress=progress, options=beam_options)
     if beam_options:
         raise ParameterError("beam_options are for runner='beam'")
-    seconds = {}
-    clock = time.perf_counter()
-
-    def lap(stage):
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[stage] = round(now - clock, 3)
-        clock = now
+    clock = StageClock()
+    lap = clock.lap
 
     clips = source(source_path, actors=actors, cache_dir=cache_dir, progress=progress); lap("source")
     clips = split(clips, config); lap("split")
@@ -336,7 +343,7 @@ def build(
     embedded = embed(lengths, config, files, cache_dir=cache_dir, jobs=jobs, progress=progress, fast=fast)
     lap("embed")
     written = write(out, clips, lengths, embedded, config, files); lap("write")
-    return BuildResult(written, read_manifest(written), seconds, embedded.computed,
+    return BuildResult(written, read_manifest(written), clock.seconds, embedded.computed,
                        len(lengths.kept) - embedded.computed, embedded.model_calls, int(embedded.computed > 0))
 
 
