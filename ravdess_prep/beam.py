@@ -115,7 +115,10 @@ def _define_steps(beam):
             return merged
 
         def extract_output(self, tally):
-            tally.target(self.config)  # raises if the build cannot go on
+            from .pipeline import check_examples
+
+            target, rate, _ = tally.target(self.config)  # raises if the build cannot go on
+            check_examples(target, rate, self.config)
             return tally
 
     class Prepare(beam.DoFn):
@@ -129,11 +132,9 @@ def _define_steps(beam):
 
         def process(self, item, tally):
             from .embed import prepare_clip
-            from .pipeline import check_examples
 
             position, split, offsets = item
-            target, rate, _ = tally.target(self.config)
-            check_examples(target, rate, self.config)
+            target, _, _ = tally.target(self.config)
             cache = clip_cache(tally, config=self.config, files=self.files, cache_dir=self.cache_dir)
             clip = prepare_clip(offsets=offsets, target_length_samples=target, config=self.config, cache=cache)
             if clip.examples is None:

@@ -48,6 +48,13 @@ def vggish_shared_dir() -> Path:
     return require_shared("vggish")
 
 
+@pytest.fixture(scope="session")
+def model_kwargs(random_checkpoint, vggish_shared_dir) -> dict:
+    """Build arguments for the random-weights checkpoint and the official PCA parameters."""
+    return {"checkpoint": random_checkpoint, "pca_params": vggish_shared_dir / "vggish_pca_params.npz",
+            "allow_custom_checkpoint": True}
+
+
 def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int = 48000, subtype: str = "PCM_16") -> Path:
     """Write samples (float in [-1, 1], shape (n,) or (n, channels)) to ``path``.
 

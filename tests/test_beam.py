@@ -53,12 +53,6 @@ def tree(ravdess_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model_kwargs(random_checkpoint, vggish_shared_dir):
-    return {"checkpoint": random_checkpoint, "pca_params": vggish_shared_dir / "vggish_pca_params.npz",
-            "allow_custom_checkpoint": True}
-
-
-@pytest.fixture(scope="module")
 def local_build(tree, model_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("local")
     return pipeline.build(out=root / "out", source_path=tree, cache_dir=root / "cache", jobs=WORKERS, progress=False,
@@ -198,3 +192,11 @@ def test_the_default_executor_works_without_beam(tree, model_kwargs, tmp_path):
     assert finished.returncode == 0, finished.stderr
     assert "clips 9" in finished.stdout
     assert 'pip install -e ".[beam]"' in finished.stdout
+
+
+def test_a_target_shorter_than_one_example_fails_once_in_the_combine(tree, model_kwargs, tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ParameterError, match=r"^target length 1000 samples at 48000 Hz is shorter than one VGGish example"):
+        pipeline.build(Config(target_length_samples=1000, on_too_long="crop"), out=out, source_path=tree,
+                       cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam", **model_kwargs)
+    assert not out.exists()

@@ -42,12 +42,6 @@ def small_tree(ravdess_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model_kwargs(random_checkpoint, vggish_shared_dir):
-    return {"checkpoint": random_checkpoint, "pca_params": vggish_shared_dir / "vggish_pca_params.npz",
-            "allow_custom_checkpoint": True}
-
-
-@pytest.fixture(scope="module")
 def first_build(small_tree, model_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("first")
     result = pipeline.build(out=root / "out", source_path=small_tree, cache_dir=root / "cache", jobs=2,
