@@ -218,7 +218,7 @@ def embed_clips(
     jobs: int | None = None,
     progress: bool = False,
     fast: bool = True,
-    chunk_clips: int = 128,
+    ahead_clips: int = 128,
 ) -> EmbedResult:
     """Embed clips (given by their trim offsets), reusing and filling the cache.
 
@@ -233,8 +233,8 @@ def embed_clips(
         progress: Show a progress bar.
         fast: Skip work whose result is known (resampling the padding, embedding the silent
             example more than once); the result is the same, bit for bit.
-        chunk_clips: Clips prepared before the model runs on them (bounds memory: about
-            0.5 MB per clip of 20 examples).
+        ahead_clips: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip
+            of 20 examples).
 
     Returns:
         An :class:`EmbedResult`.
@@ -246,11 +246,12 @@ def embed_clips(
          "fast": fast}
         for clip in offsets
     ]
-    # Alternate: threads prepare a chunk of clips on every core, then the model has every core
-    # for that chunk. Overlapping them is slower: a thread holding a core stalls the model's
-    # multi-threaded operations for as long as it runs.
-    prepared = (clip for first in range(0, len(calls), chunk_clips)
-                for clip in list(map_calls(prepare_clip, calls[first : first + chunk_clips], jobs=jobs)))
+    # The model runs in this thread on every core; the workers prepare clips ahead of it at the
+    # lowest scheduling priority, so they take the cycles the model leaves idle (between runs,
+    # and where its threads wait for each other) and yield a core as soon as the model wants it.
+    # At normal priority a worker holding a core stalls the model's multi-threaded operations.
+    # When the model waits for examples, the workers have the machine to themselves.
+    prepared = map_calls(prepare_clip, calls, jobs=jobs, ahead=ahead_clips, low_priority=True)
     with single_threaded_blas():
         return _embed_prepared(prepared, offsets, config=config, cache=cache, load_model=load_model, progress=progress)
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
+LOW_PRIORITY_NICE = 19
 
-def map_calls(function: Callable, calls: Sequence[dict], *, jobs: int | None = None) -> Iterator:
+
+def map_calls(
+    function: Callable,
+    calls: Sequence[dict],
+    *,
+    jobs: int | None = None,
+    ahead: int | None = None,
+    low_priority: bool = False,
+) -> Iterator:
     """``function(**kwargs)`` for each ``kwargs`` in ``calls``, results in input order.
 
     The calls run in ``jobs`` threads of this process. The per-clip stages spend their time
@@ -20,21 +30,45 @@ def map_calls(function: Callable, calls: Sequence[dict], *, jobs: int | None = N
         function: What to call.
         calls: Keyword arguments of each call.
         jobs: Threads; default every CPU core; 1 runs in the calling thread.
+        ahead: Results computed ahead of the one the caller is reading (None: no limit). This
+            bounds the memory of results waiting to be read.
+        low_priority: Run the calls at the lowest scheduling priority (Linux threads; ignored
+            elsewhere), so that they use the CPU time the caller's own work leaves idle.
     """
     if jobs is None:
         jobs = os.cpu_count() or 1
-    if jobs <= 1 or len(calls) <= 1:
+    if (jobs <= 1 and not low_priority) or len(calls) <= 1:
         for kwargs in calls:
             yield function(**kwargs)
         return
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ravdess-prep") as pool:
-        futures = [pool.submit(function, **kwargs) for kwargs in calls]
+    limit = len(calls) if ahead is None else max(1, ahead)
+    pending = deque()
+    with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="ravdess-prep",
+                            initializer=_lower_priority if low_priority else None) as pool:
         try:
-            for future in futures:
-                yield future.result()
+            queued = iter(calls)
+            for kwargs in queued:
+                pending.append(pool.submit(function, **kwargs))
+                if len(pending) >= limit:
+                    break
+            while pending:
+                result = pending.popleft().result()
+                for kwargs in queued:
+                    pending.append(pool.submit(function, **kwargs))
+                    break
+                yield result
         finally:  # on an error (or an abandoned iteration), do not start the calls still queued
-            for future in futures:
+            for future in pending:
                 future.cancel()
+
+
+def _lower_priority() -> None:
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY_NICE)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        pass
 
 
 def single_threaded_blas():

@@ -74,16 +74,16 @@ def test_decimate_equals_resampy_bit_for_bit(rate, kind):
                                   resampy.resample(samples, rate, 16000, filter="kaiser_best"))
 
 
-def test_decimate_equals_resampy_at_every_block_boundary():
-    """Lengths around where full filter wings begin and end and blocks of outputs are cut."""
+def test_decimate_equals_resampy_at_every_tile_boundary():
+    """Lengths around where full filter wings begin and end and tiles of outputs are cut."""
     import resampy
 
-    from ravdess_prep.decimate import BLOCK_OUTPUTS, reach_samples
+    from ravdess_prep.decimate import TILE_OUTPUTS, reach_samples
 
     reach = reach_samples(48000, 16000)
     rng = np.random.default_rng(3)
     lengths = {3, 4, 5, 2 * reach - 1, 2 * reach, 2 * reach + 1}
-    lengths |= {2 * reach + 3 * BLOCK_OUTPUTS + extra for extra in range(-4, 50)}
+    lengths |= {2 * reach + 3 * (TILE_OUTPUTS * count) + extra for count in (1, 2) for extra in range(-4, 12)}
     for length in sorted(lengths):
         samples = rng.uniform(-1, 1, length)
         np.testing.assert_array_equal(decimate(samples, from_hz=48000, to_hz=16000),
