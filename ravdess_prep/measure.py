@@ -15,7 +15,7 @@ import numpy as np
 
 from .audio import load_clip, resample
 from .config import Config
-from .exceptions import ClipTooLongError, SampleRateError, SilentClipError, SourceError
+from .exceptions import AudioError, ClipTooLongError, SampleRateError, SilentClipError, SourceError
 from .parallel import map_calls
 from .trim import trim_offsets
 
@@ -115,6 +115,12 @@ def clip_offsets(
         ClipTooLongError: Longer than a fixed target and ``on_too_long="error"``.
     """
     offsets = trim_offsets(samples, **config.trim_kwargs())
+    return _decide(offsets, config=config, name=name, path=path, sample_rate_hz=sample_rate_hz,
+                   source_sample_rate_hz=source_sample_rate_hz, num_samples=int(samples.size))
+
+
+def _decide(offsets, *, config, name, path, sample_rate_hz, source_sample_rate_hz, num_samples) -> ClipOffsets:
+    """:func:`clip_offsets` after the trim: the silent-clip and too-long policies."""
     handled = None
     if offsets is None:
         if config.on_silent == "error":
@@ -122,7 +128,7 @@ def clip_offsets(
                 f"{name}: no active sample under the {config.trim_method} trim rule "
                 "(keep it whole with on_silent='keep', or drop it with on_silent='drop')"
             )
-        offsets = (0, samples.size)
+        offsets = (0, num_samples)
         handled = KEPT_SILENT if config.on_silent == "keep" else DROPPED_SILENT
     start, end = offsets
     target = config.target_length_samples
@@ -138,7 +144,7 @@ def clip_offsets(
         path=path,
         source_sample_rate_hz=source_sample_rate_hz or sample_rate_hz,
         sample_rate_hz=sample_rate_hz,
-        num_samples=int(samples.size),
+        num_samples=num_samples,
         start=int(start),
         end=int(end),
         handled=handled,
@@ -164,9 +170,103 @@ def load_for_config(
 
 
 def measure_file(path: str | os.PathLike, *, name: str, config: Config) -> ClipOffsets:
-    """Read one file and return its :class:`ClipOffsets` (see :func:`clip_offsets`)."""
+    """Read one file and return its :class:`ClipOffsets` (see :func:`clip_offsets`).
+
+    Under the rolling rule, a 16- or 24-bit PCM file that is not resampled is not decoded
+    whole: :func:`scan_rolling_offsets` reads its edges, up to the first and the last active
+    window, and finds the same offsets.
+    """
+    if config.trim_method == "rolling":
+        scanned = scan_rolling_offsets(path, config=config)
+        if scanned is not None:
+            offsets, num_samples, rate = scanned
+            return _decide(offsets, config=config, name=name, path=str(path), sample_rate_hz=rate,
+                           source_sample_rate_hz=rate, num_samples=num_samples)
     samples, rate, source_rate = load_for_config(path, config)
     return clip_offsets(samples, rate, config=config, name=name, path=str(path), source_sample_rate_hz=source_rate)
+
+
+# Subtypes whose samples are multiples of 2**-15 or 2**-23: every window sum is exact whichever
+# samples it is computed from, so sums over a block equal sums over the whole clip.
+EXACT_SUM_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24"})
+SCAN_BLOCK_SAMPLES = 16384
+
+
+def scan_rolling_offsets(
+    path: str | os.PathLike, *, config: Config, block_samples: int = SCAN_BLOCK_SAMPLES
+) -> tuple[tuple[int, int] | None, int, int] | None:
+    """The rolling rule's trim offsets of a file, decoding only its edges.
+
+    Blocks are read from the start until one holds an active window, then from the end
+    backwards until one does; consecutive blocks overlap by ``window_samples - 1`` samples, so
+    every window is seen whole. The silent edges of a clip are usually a third of it.
+
+    Args:
+        path: The audio file.
+        config: The build configuration (rolling rule; ``sample_rate_hz``).
+        block_samples: Samples decoded per read.
+
+    Returns:
+        ``(offsets, num_samples, sample_rate_hz)`` with ``offsets`` as
+        :func:`ravdess_prep.trim.rolling_trim_offsets` gives them for the whole first channel
+        (None for a silent clip); or None when the file has to be decoded whole instead (its
+        samples are not 8-, 16- or 24-bit PCM, or the config resamples it).
+
+    Raises:
+        AudioError: The file is unreadable, empty, or shorter than its header says.
+    """
+    import soundfile
+
+    from .trim import active_window_ends
+
+    window, threshold = config.trim_window_samples, config.trim_threshold
+    try:
+        stream = soundfile.SoundFile(str(path))
+    except Exception as error:  # libsndfile's error types vary between versions
+        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+    with stream:
+        rate, num_samples = int(stream.samplerate), int(stream.frames)
+        if stream.subtype not in EXACT_SUM_SUBTYPES or config.sample_rate_hz not in (None, rate):
+            return None
+        if num_samples == 0:
+            raise AudioError(f"{path}: the audio file holds no samples")
+        block_samples = max(block_samples, 2 * window)
+
+        def read(first: int, count: int) -> np.ndarray:
+            try:
+                if stream.tell() != first:
+                    stream.seek(first)
+                block = stream.read(count, dtype="float64", always_2d=True)
+            except Exception as error:
+                raise AudioError(f"{path}: not a readable audio file ({error})") from None
+            if block.shape[0] != count:
+                raise AudioError(f"{path}: the audio file ends after {first + block.shape[0]} of its "
+                                 f"{num_samples} samples")
+            return block[:, 0]
+
+        first_active = None
+        carry = np.zeros(0)
+        position = 0  # samples read from the start
+        while position < num_samples:
+            block = np.concatenate((carry, read(position, min(block_samples, num_samples - position))))
+            ends = active_window_ends(block, window_samples=window, threshold=threshold)
+            if ends is not None:
+                first_active = position - carry.size + ends[0]
+                break
+            position += block.size - carry.size
+            carry = block[block.size - (window - 1):] if window > 1 else np.zeros(0)
+        if first_active is None:
+            return None, num_samples, rate
+        stop = num_samples
+        lowest = first_active - (window - 1)  # the first active window starts here
+        while True:
+            begin = max(lowest, stop - block_samples)
+            ends = active_window_ends(read(begin, stop - begin), window_samples=window, threshold=threshold)
+            if ends is not None:
+                last_active = begin + ends[1]
+                break
+            stop = begin + window - 1
+    return (first_active, min(last_active + window, num_samples)), num_samples, rate
 
 
 def measure(

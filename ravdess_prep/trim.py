@@ -38,6 +38,27 @@ def rolling_trim_offsets(
         raise ParameterError(f"window_samples has to be at least 1, not {window_samples}")
     if threshold < 0:
         raise ParameterError(f"threshold has to be non-negative, not {threshold}")
+    ends = active_window_ends(samples, window_samples=window_samples, threshold=threshold)
+    if ends is None:
+        return None
+    first, last = ends
+    return first, min(last + window_samples, samples.size)
+
+
+def active_window_ends(samples: np.ndarray, *, window_samples: int, threshold: float) -> tuple[int, int] | None:
+    """The rolling rule's core: the end indices of the first and the last active window.
+
+    The window ending at index ``i`` (``i >= window_samples - 1``) is active where the absolute
+    value of its signed sum exceeds ``threshold``.
+
+    Args:
+        samples: float array of shape ``(num_samples,)``.
+        window_samples: Window length (at least 1).
+        threshold: Activity threshold.
+
+    Returns:
+        ``(a, b)``, the indices where the first and the last active windows end, or None.
+    """
     if samples.size < window_samples:
         return None
     # Cumulative sums of float64 samples that are multiples of 2**-15 (16-bit audio) are exact,
@@ -48,9 +69,7 @@ def rolling_trim_offsets(
     if active.size == 0:
         return None
     # window_sums[k] is the window ending at index k + window_samples - 1.
-    first = int(active[0]) + window_samples - 1
-    last = int(active[-1]) + window_samples - 1
-    return first, min(last + window_samples, samples.size)
+    return int(active[0]) + window_samples - 1, int(active[-1]) + window_samples - 1
 
 
 def energy_trim_offsets(

@@ -230,3 +230,79 @@ def test_length_tally_names_the_first_clip_of_another_rate():
     with pytest.raises(SourceError, match="every one of the 2 clips"):
         LengthTally.of(_offsets("p", 5, dropped=True), position=0).merge(
             LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target(Config())
+
+
+# --- the edge scan: offsets from the clip's edges equal those from the whole clip --------
+
+
+def _whole_clip_offsets(path, config=Config()):
+    from ravdess_prep.audio import load_clip
+    from ravdess_prep.trim import rolling_trim_offsets
+
+    samples, _ = load_clip(path)
+    return rolling_trim_offsets(samples, window_samples=config.trim_window_samples, threshold=config.trim_threshold)
+
+
+def _scan(path, config=Config(), **kwargs):
+    from ravdess_prep.measure import scan_rolling_offsets
+
+    return scan_rolling_offsets(path, config=config, **kwargs)
+
+
+def test_edge_scan_of_real_clips_equals_the_whole_clip_rule(ravdess_dir):
+    paths = sorted(ravdess_dir.rglob("*.flac"))[::97]
+    assert len(paths) >= 20
+    for path in paths:
+        for block in (100, 4096, 16384):
+            offsets, num_samples, rate = _scan(path, block_samples=block)
+            assert offsets == _whole_clip_offsets(path), (path.name, block)
+            assert (num_samples, rate) == (soundfile.info(str(path)).frames, 48000)
+
+
+def test_edge_scan_on_the_golden_example(seed_dir):
+    offsets, _, _ = _scan(seed_dir / "example.wav", block_samples=1000)
+    assert offsets == _whole_clip_offsets(seed_dir / "example.wav")
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24"])
+def test_edge_scan_finds_windows_across_block_boundaries(tmp_path, subtype):
+    """Short bursts placed around the seams of 200-sample blocks, with windows of 50."""
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        samples = np.zeros(int(rng.integers(300, 3000)))
+        for _ in range(int(rng.integers(1, 4))):
+            at = int(rng.integers(0, samples.size))
+            samples[at : at + int(rng.integers(1, 60))] = rng.choice([-1, 1]) * rng.uniform(0.0003, 0.01)
+        path = write_audio(tmp_path / f"{trial}.wav", samples, subtype=subtype)
+        for block in (100, 151, 200):
+            offsets, num_samples, _ = _scan(path, block_samples=block)
+            assert offsets == _whole_clip_offsets(path), (trial, block)
+            assert num_samples == samples.size
+
+
+def test_edge_scan_of_silent_short_and_stereo_clips(tmp_path):
+    assert _scan(write_audio(tmp_path / "silent.wav", np.zeros(5000)))[0] is None
+    assert _scan(write_audio(tmp_path / "short.wav", np.full(40, 0.5)))[0] is None
+    stereo = np.zeros((4000, 2))
+    stereo[1000:1500, 1] = 0.5  # sound only in the second channel: the first channel is silent
+    stereo[2000:2100, 0] = 0.25
+    path = write_audio(tmp_path / "stereo.wav", stereo)
+    assert _scan(path, block_samples=300)[0] == _whole_clip_offsets(path) == (2000, 2198)
+
+
+def test_edge_scan_declines_float_files_and_resampling(tmp_path):
+    path = tmp_path / "float.wav"
+    soundfile.write(str(path), tone(0.1, silence_seconds=0.1).astype(np.float32), 48000, subtype="FLOAT")
+    assert _scan(path) is None
+    pcm = write_audio(tmp_path / "pcm.wav", tone(0.1, silence_seconds=0.1))
+    assert _scan(pcm, Config(sample_rate_hz=16000)) is None
+    assert _scan(pcm, Config(sample_rate_hz=48000)) is not None
+
+
+@pytest.mark.parametrize("kept", [200, 0.5])
+def test_edge_scan_names_a_flac_file_cut_short(ravdess_dir, tmp_path, kept):
+    data = sorted(ravdess_dir.rglob("*.flac"))[5].read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(data[: kept if isinstance(kept, int) else int(len(data) * kept)])
+    with pytest.raises(AudioError, match=r"cut\.flac: not a readable audio file"):
+        _scan(cut)
