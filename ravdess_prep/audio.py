@@ -16,12 +16,16 @@ from .atomic import atomic_path
 from .exceptions import AudioError
 
 
-def read_audio(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -> tuple[np.ndarray, int]:
+def read_audio(
+    path: str | os.PathLike | BinaryIO, *, name: str | None = None, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, int]:
     """Read every channel of an audio file (wav, flac, or anything libsndfile reads).
 
     Args:
         path: The file, or a binary stream holding one.
         name: How errors name the file (default: ``path``).
+        start: First sample to read.
+        stop: One past the last sample to read (None: the end).
 
     Returns:
         ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples, channels)``.
@@ -34,7 +38,7 @@ def read_audio(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -
     source = path if hasattr(path, "read") else str(path)
     path = path if name is None else name
     try:
-        samples, sample_rate_hz = soundfile.read(source, dtype="float64", always_2d=True)
+        samples, sample_rate_hz = soundfile.read(source, dtype="float64", always_2d=True, start=start, stop=stop)
     except Exception as error:  # libsndfile's error types vary between versions
         raise AudioError(f"{path}: not a readable audio file ({error})") from None
     if samples.shape[0] == 0:
@@ -48,12 +52,16 @@ def read_audio(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -
     return samples, int(sample_rate_hz)
 
 
-def load_clip(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -> tuple[np.ndarray, int]:
+def load_clip(
+    path: str | os.PathLike | BinaryIO, *, name: str | None = None, start: int = 0, stop: int | None = None
+) -> tuple[np.ndarray, int]:
     """Read a clip the way the original pipeline did: its first channel, as float64.
 
     Args:
         path: The file, or a binary stream holding one.
         name: How errors name the file (default: ``path``).
+        start: First sample to read.
+        stop: One past the last sample to read (None: the end).
 
     Returns:
         ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples,)``.
@@ -61,7 +69,7 @@ def load_clip(path: str | os.PathLike | BinaryIO, *, name: str | None = None) ->
     Raises:
         AudioError: See :func:`read_audio`.
     """
-    samples, sample_rate_hz = read_audio(path, name=name)
+    samples, sample_rate_hz = read_audio(path, name=name, start=start, stop=stop)
     return np.ascontiguousarray(samples[:, 0]), sample_rate_hz
 
 

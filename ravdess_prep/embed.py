@@ -75,8 +75,9 @@ def clip_examples_fast(
     an integer input position, so its filter weights do not depend on where the signal
     starts), only the sound plus the filter's reach on both sides, aligned to the rate's step,
     is resampled (with :func:`ravdess_prep.decimate.decimate`, resampy's arithmetic without
-    its per-sample weight interpolation) and placed into zeros. Other rates, and cropped
-    clips, take the full path.
+    its per-sample weight interpolation) and placed into zeros, and only the STFT frames that
+    touch it are transformed (:func:`vggish.frontend.log_mel_examples`). Other rates, and
+    cropped clips, take the full path.
 
     Returns:
         float32 array of shape ``(num_examples, 96, 64)``, equal to :func:`clip_examples`'s.
@@ -94,7 +95,7 @@ def clip_examples_fast(
         return clip_examples(samples, sample_rate_hz=sample_rate_hz, start=start, end=end,
                              target_length_samples=target_length_samples, hop_seconds=hop_seconds,
                              on_too_long=on_too_long, name=name)
-    from vggish.frontend import waveform_to_examples
+    from vggish.frontend import log_mel_examples
 
     margin = reach_samples(sample_rate_hz, to_hz) + step
     first = max(0, (left - margin) // step * step)
@@ -105,7 +106,7 @@ def clip_examples_fast(
     part = decimate(segment, from_hz=sample_rate_hz, to_hz=to_hz)
     offset = first // step
     resampled[offset : offset + part.size] = part[: resampled.size - offset]
-    return waveform_to_examples(resampled, to_hz, hop_seconds=hop_seconds)
+    return log_mel_examples(resampled, hop_seconds=hop_seconds, sound=(offset, offset + part.size))
 
 
 class ClipCache:
@@ -166,6 +167,7 @@ def prepare_clip(
 ) -> PreparedClip:
     """Hash a clip's file; if its embedding is not cached, decode it and make its examples
     (with :func:`clip_examples_fast` when ``fast``, else :func:`clip_examples`)."""
+    from .audio import load_clip
     from .measure import load_for_config
 
     name = offsets.name
@@ -173,13 +175,18 @@ def prepare_clip(
     digest = hashlib.sha256(data).hexdigest()
     if cache.has(digest):
         return PreparedClip(name, digest, None)
-    samples, _, _ = load_for_config(io.BytesIO(data), config, name=offsets.path)
+    start, end = offsets.start, offsets.end
+    if fast and config.sample_rate_hz in (None, offsets.source_sample_rate_hz):
+        samples, _ = load_clip(io.BytesIO(data), name=offsets.path, start=start, stop=end)  # the trimmed part only
+        start, end = 0, samples.size
+    else:
+        samples, _, _ = load_for_config(io.BytesIO(data), config, name=offsets.path)
     make = clip_examples_fast if fast else clip_examples
     examples = make(
         samples,
         sample_rate_hz=offsets.sample_rate_hz,
-        start=offsets.start,
-        end=offsets.end,
+        start=start,
+        end=end,
         target_length_samples=target_length_samples,
         hop_seconds=config.hop_seconds,
         on_too_long=config.on_too_long,

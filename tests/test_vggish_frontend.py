@@ -151,3 +151,24 @@ def test_constants_are_the_spec():
     assert (params.SAMPLE_RATE_HZ, params.NUM_FRAMES, params.NUM_BANDS, params.EMBEDDING_SIZE) == (16000, 96, 64, 128)
     assert (params.MEL_MIN_HZ, params.MEL_MAX_HZ, params.LOG_OFFSET) == (125.0, 7500.0, 0.01)
     assert sum(int(np.prod(shape)) for shape in params.VARIABLE_SHAPES.values()) == 72_141_184
+
+
+def test_log_mel_examples_skipping_silent_frames_equals_the_whole_transform():
+    from vggish.frontend import log_mel_examples
+
+    rng = np.random.default_rng(11)
+    length = 16000 * 3
+    cases = [(0, length), (0, 1), (length - 1, length), (5000, 5001), (400, 560), (399, 561), (12345, 30000)]
+    cases += [tuple(sorted(rng.integers(0, length, 2))) for _ in range(20)]
+    for start, stop in cases:
+        data = np.zeros(length)
+        data[start:stop] = rng.uniform(-0.5, 0.5, stop - start)
+        whole = log_mel_examples(data, hop_seconds=0.23)
+        assert whole.shape[0] > 0
+        np.testing.assert_array_equal(log_mel_examples(data, hop_seconds=0.23, sound=(start, stop)), whole,
+                                      err_msg=str((start, stop)))
+    silent = np.zeros(length)
+    np.testing.assert_array_equal(log_mel_examples(silent, hop_seconds=0.23, sound=(0, 0)),
+                                  log_mel_examples(silent, hop_seconds=0.23))
+    short = np.ones(300)
+    assert log_mel_examples(short, sound=(0, 300)).shape == (0, 96, 64)

@@ -48,8 +48,27 @@ def waveform_to_examples(
         import resampy
 
         data = resampy.resample(np.asarray(data, dtype=np.float64), sample_rate, params.SAMPLE_RATE_HZ)
-    log_mel = mel.log_mel_spectrogram(
-        data,
+    return log_mel_examples(data, hop_seconds=hop_seconds)
+
+
+def log_mel_examples(
+    data: np.ndarray, *, hop_seconds: float = params.EXAMPLE_HOP_SECONDS, sound: tuple[int, int] | None = None
+) -> np.ndarray:
+    """Examples of a mono 16 kHz waveform (the part of :func:`waveform_to_examples` after
+    resampling).
+
+    Args:
+        data: float array of shape ``(num_samples,)`` at 16 kHz.
+        hop_seconds: Time between example starts.
+        sound: None, or ``(start, stop)`` such that every sample outside ``data[start:stop]``
+            is exactly zero (a padded clip). STFT frames lying wholly in the zeros are not
+            transformed: they get the log-mel row of a frame of zeros, computed by the same
+            code, so the result is the same as without ``sound``.
+
+    Returns:
+        float32 array of shape ``(num_examples, 96, 64)``.
+    """
+    settings = dict(
         audio_sample_rate_hz=params.SAMPLE_RATE_HZ,
         log_offset=params.LOG_OFFSET,
         window_length_seconds=params.STFT_WINDOW_LENGTH_SECONDS,
@@ -58,6 +77,21 @@ def waveform_to_examples(
         lower_edge_hertz=params.MEL_MIN_HZ,
         upper_edge_hertz=params.MEL_MAX_HZ,
     )
+    if sound is None:
+        log_mel = mel.log_mel_spectrogram(data, **settings)
+    else:
+        window = int(round(params.SAMPLE_RATE_HZ * params.STFT_WINDOW_LENGTH_SECONDS))
+        hop = int(round(params.SAMPLE_RATE_HZ * params.STFT_HOP_LENGTH_SECONDS))
+        num_frames = 1 + (data.shape[0] - window) // hop if data.shape[0] >= window else 0
+        start, stop = sound
+        first = min(num_frames, max(0, (start - window) // hop + 1))  # frames first..last-1 touch the sound
+        last = max(first, min(num_frames, -(-stop // hop)))
+        silent_row = mel.log_mel_spectrogram(np.zeros(window), **settings)[0]
+        log_mel = np.empty((num_frames, params.NUM_MEL_BINS))
+        log_mel[:first] = silent_row
+        log_mel[last:] = silent_row
+        if last > first:
+            log_mel[first:last] = mel.log_mel_spectrogram(data[first * hop : (last - 1) * hop + window], **settings)
     frames_per_second = 1.0 / params.STFT_HOP_LENGTH_SECONDS
     examples = mel.frame(
         log_mel,
