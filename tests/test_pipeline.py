@@ -193,6 +193,30 @@ def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_kwargs, t
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 
 
+def test_bad_model_file_found_while_measuring_names_it_and_writes_nothing(small_tree, model_kwargs, tmp_path):
+    from ravdess_prep.exceptions import ModelFileError
+
+    bad = tmp_path / "vggish_model.ckpt"
+    bad.write_bytes(b"not a checkpoint" * 100)
+    out = tmp_path / "out"
+    with pytest.raises(ModelFileError, match="vggish_model.ckpt"):
+        pipeline.build(out=out, source_path=small_tree, cache_dir=tmp_path / "cache", jobs=2, progress=False,
+                       **{**model_kwargs, "checkpoint": bad})
+    assert not out.exists()
+
+
+def test_bad_clip_and_bad_model_file_report_the_clip(small_tree, tmp_path):
+    """The measure pass's error wins: it is raised without waiting for the model files."""
+    tree = tmp_path / "tree"
+    shutil.copytree(small_tree, tree)
+    victim = sorted(tree.rglob("*.flac"))[2]
+    victim.write_bytes(victim.read_bytes()[:20000])  # its header is intact: the source stage accepts it
+    with pytest.raises(AudioError, match=victim.name):
+        pipeline.build(out=tmp_path / "out", source_path=tree, cache_dir=tmp_path / "cache", jobs=2, progress=False,
+                       checkpoint=tmp_path / "missing.ckpt", pca_params=tmp_path / "missing.npz")
+    assert not (tmp_path / "out").exists()
+
+
 def test_existing_output_is_replaced_whole(first_build, small_tree, model_kwargs, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(first_build.out, out)
