@@ -14,6 +14,12 @@ examples per second and seconds per stage. In the same run it times:
   ``session.run`` per file, the post-processor built again per file), extrapolated to every
   clip.
 
+The machine's speed drifts during a run (other tenants), so the two references are each
+measured in two halves, one before the build and one after it, and summed: a slow or fast
+spell then weighs on both sides of each ratio alike. Each half's rate is printed. The
+references run in child processes, so the build pays for its own TensorFlow import and the
+peak memory is the build's alone.
+
 The last three lines are ``ratio_build_to_bare_model=``, ``ratio_per_file_to_build=`` and
 ``peak_rss_mb=``.
 """
@@ -54,7 +60,7 @@ def _bare_session(checkpoint: Path):
     return session, output, graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
 
 
-def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict]:
+def _best_batch(checkpoint: Path) -> tuple[int, dict]:
     session, output, features = _bare_session(checkpoint)
     data = np.random.default_rng(0).normal(-4.0, 2.0, (512, 96, 64)).astype(np.float32)
     rates = {}
@@ -64,19 +70,26 @@ def _bare_seconds(checkpoint: Path, num_examples: int) -> tuple[float, int, dict
         for start in range(0, 512, batch_size):
             session.run(output, {features: data[start : start + batch_size]})
         rates[batch_size] = 512 / (time.perf_counter() - started)
-    best = max(rates, key=rates.get)
+    session.close()
+    return max(rates, key=rates.get), rates
+
+
+def _bare_seconds(checkpoint: Path, num_examples: int, batch_size: int) -> float:
+    session, output, features = _bare_session(checkpoint)
+    data = np.random.default_rng(0).normal(-4.0, 2.0, (batch_size, 96, 64)).astype(np.float32)
+    session.run(output, {features: data})
     started = time.perf_counter()
     done = 0
     while done < num_examples:  # the same batch over and over: speed does not depend on the values
-        count = min(best, num_examples - done)
+        count = min(batch_size, num_examples - done)
         session.run(output, {features: data[:count]})
         done += count
     seconds = time.perf_counter() - started
     session.close()
-    return seconds, best, rates
+    return seconds
 
 
-def _per_file_seconds_per_clip(clips, checkpoint: Path, pca: Path, target: int, sample: int) -> float:
+def _per_file_seconds(paths, checkpoint: Path, pca: Path, target: int) -> float:
     from ravdess_prep.audio import load_clip, write_wav
     from ravdess_prep.pad import pad_center
     from ravdess_prep.trim import rolling_trim_offsets
@@ -84,8 +97,10 @@ def _per_file_seconds_per_clip(clips, checkpoint: Path, pca: Path, target: int, 
     from vggish.postprocess import Postprocessor
 
     session, output, features = _bare_session(checkpoint)
-    paths = list(clips["path"])[:: max(1, len(clips) // sample)][:sample]
     session.run(output, {features: np.zeros((20, 96, 64), np.float32)})
+    from vggish.frontend import waveform_to_examples
+
+    waveform_to_examples(np.zeros(48000), 48000, hop_seconds=0.23)  # resampy compiles (or loads) its kernel
     scratch = Path(tempfile.mkdtemp())
     started = time.perf_counter()
     for path in paths:  # as the original did: cut, pad, save the wav, then embed the saved file
@@ -96,10 +111,24 @@ def _per_file_seconds_per_clip(clips, checkpoint: Path, pca: Path, target: int, 
         examples = wavfile_to_examples(scratch / "preprocessed.wav", hop_seconds=0.23)
         raw = session.run(output, {features: examples})
         Postprocessor(pca).postprocess(raw)
-    seconds = (time.perf_counter() - started) / len(paths)
+    seconds = time.perf_counter() - started
     shutil.rmtree(scratch)
     session.close()
     return seconds
+
+
+def _in_child(function, *args):
+    """``function(*args)`` in a fresh Python process (nothing of it stays in this one)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
+        return child.submit(function, *args).result()
+
+
+def _references(checkpoint: Path, pca: Path, paths, target: int, num_examples: int, batch_size: int):
+    """``(per-file seconds for paths, bare seconds for num_examples)``."""
+    return _per_file_seconds(paths, checkpoint, pca, target), _bare_seconds(checkpoint, num_examples, batch_size)
 
 
 def main() -> None:
@@ -120,30 +149,43 @@ def main() -> None:
         scratch = Path(scratch)
         checkpoint = write_random_checkpoint_elsewhere(scratch / "vggish_model.ckpt")
         config = Config() if actors is None else Config(target_length_samples=259431)
+        pca = Path(args.pca_params)
+        clips_table = pipeline.source(args.source, actors=actors)
+        total = len(clips_table)
+        examples = total * 20  # the original's settings: 20 examples per clip at the target length
+        sample = list(clips_table["path"])[:: max(1, total // args.per_file_sample)][: args.per_file_sample]
+        halves = (sample[0::2], sample[1::2])
+        target = 259431  # the full set's target (asserted below)
+        best, rates = _in_child(_best_batch, checkpoint)
+        print("bare_examples_per_s_by_batch=" + " ".join(f"{b}:{r:.1f}" for b, r in rates.items()))
+
+        per_file_before, bare_before = _in_child(_references, checkpoint, pca, halves[0], target, examples // 2, best)
         with PeakTreeRSS() as peak:
             started = time.perf_counter()
             result = pipeline.build(config, out=scratch / "out", source_path=args.source, actors=actors,
-                                    checkpoint=checkpoint, pca_params=args.pca_params, allow_custom_checkpoint=True,
+                                    checkpoint=checkpoint, pca_params=pca, allow_custom_checkpoint=True,
                                     cache_dir=scratch / "cache", jobs=args.jobs, progress=False)
             build_seconds = time.perf_counter() - started
+        per_file_after, bare_after = _in_child(_references, checkpoint, pca, halves[1], target,
+                                               examples - examples // 2, best)
+
         manifest = result.manifest
         clips = sum(split["clips"] for split in manifest["splits"].values())
-        examples = clips * manifest["examples_per_clip"]
+        assert clips == total and manifest["examples_per_clip"] == 20
+        assert manifest["target_length_samples"] == target
         print(f"clips={clips} examples={examples} target_length_samples={manifest['target_length_samples']}")
         print("seconds_per_stage=" + " ".join(f"{stage}:{value:.1f}" for stage, value in result.seconds.items()))
         print(f"build_wall_s={build_seconds:.1f} build_examples_per_s={examples / build_seconds:.1f} "
               f"model_calls={result.model_calls}")
-
-        bare, best, rates = _bare_seconds(checkpoint, examples)
-        print("bare_examples_per_s_by_batch=" + " ".join(f"{b}:{r:.1f}" for b, r in rates.items()))
-        print(f"bare_model_s={bare:.1f} at batch {best} ({examples / bare:.1f} examples/s)")
-
-        clips_table = pipeline.source(args.source, actors=actors)
-        per_clip = _per_file_seconds_per_clip(clips_table, checkpoint, Path(args.pca_params),
-                                              manifest["target_length_samples"], args.per_file_sample)
+        bare = bare_before + bare_after
+        print(f"bare_model_s={bare:.1f} at batch {best} ({examples / bare:.1f} examples/s; "
+              f"{examples // 2 / bare_before:.1f} before the build, "
+              f"{(examples - examples // 2) / bare_after:.1f} after)")
+        per_clip = (per_file_before + per_file_after) / len(sample)
         per_file = per_clip * clips
         print(f"per_file_ms_per_clip={per_clip * 1000:.0f} per_file_extrapolated_s={per_file:.1f} "
-              f"(sample of {args.per_file_sample} clips)")
+              f"(sample of {len(sample)} clips; {per_file_before * 1000 / len(halves[0]):.0f} ms before the build, "
+              f"{per_file_after * 1000 / len(halves[1]):.0f} after)")
     print(f"ratio_build_to_bare_model={build_seconds / bare:.3f}")
     print(f"ratio_per_file_to_build={per_file / build_seconds:.3f}")
     print(f"peak_rss_mb={peak.megabytes:.0f}")

@@ -23,7 +23,6 @@ import functools
 import hashlib
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -264,8 +263,7 @@ class BuildResult:
         out: The output folder.
         manifest: The manifest written there.
         seconds: Wall time per stage (``source``, ``split``, ``measure``, ``model_files``,
-            ``embed``, ``write``). The model files are verified while the clips are measured:
-            ``model_files`` is the wait for them after the measure pass.
+            ``embed``, ``write``).
         computed: Clips that went through the model.
         cached: Clips taken from the cache.
         model_calls: Model runs (``VGGish.embed`` calls).
@@ -338,18 +336,10 @@ def build(
 
     clips = source(source_path, actors=actors, cache_dir=cache_dir, progress=progress); lap("source")
     clips = split(clips, config); lap("split")
-    # The model files are fetched or verified (hashing, TensorFlow's import for a layout check)
-    # while the clips are measured. If the measure pass fails, its error is raised at once and
-    # the verification finishes on its own; a fetched file stays cached for the next run.
-    background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravdess-prep-model-files")
-    verifying = background.submit(model_files, checkpoint, pca_params, allow_custom_checkpoint=allow_custom_checkpoint,
-                                  allow_custom_pca_params=allow_custom_pca_params, cache_dir=cache_dir,
-                                  progress=progress)
-    try:
-        lengths = measure(clips, config, jobs=jobs, progress=progress); lap("measure")
-    finally:
-        background.shutdown(wait=False)
-    files = verifying.result(); lap("model_files")
+    lengths = measure(clips, config, jobs=jobs, progress=progress); lap("measure")
+    files = model_files(checkpoint, pca_params, allow_custom_checkpoint=allow_custom_checkpoint,
+                        allow_custom_pca_params=allow_custom_pca_params, cache_dir=cache_dir,
+                        progress=progress); lap("model_files")
     embedded = embed(lengths, config, files, cache_dir=cache_dir, jobs=jobs, progress=progress, fast=fast)
     lap("embed")
     written = write(out, clips, lengths, embedded, config, files); lap("write")

@@ -206,7 +206,7 @@ def test_bad_model_file_found_while_measuring_names_it_and_writes_nothing(small_
 
 
 def test_bad_clip_and_bad_model_file_report_the_clip(small_tree, tmp_path):
-    """The measure pass's error wins: it is raised without waiting for the model files."""
+    """The measure pass runs first: its error is the one raised."""
     tree = tmp_path / "tree"
     shutil.copytree(small_tree, tree)
     victim = sorted(tree.rglob("*.flac"))[2]
