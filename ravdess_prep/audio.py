@@ -16,6 +16,31 @@ from .atomic import atomic_path
 from .exceptions import AudioError
 
 
+def unreadable_message(path, error: BaseException) -> str:
+    """The message for a file libsndfile cannot open or decode (its error types vary between
+    versions, so callers catch any exception and name the file with this)."""
+    return f"{path}: not a readable audio file ({error})"
+
+
+def empty_message(path) -> str:
+    """The message for an audio file that holds no samples."""
+    return f"{path}: the audio file holds no samples"
+
+
+def open_audio(path: str | os.PathLike):
+    """A ``soundfile.SoundFile`` open for reading (a context manager).
+
+    Raises:
+        AudioError: libsndfile cannot open the file.
+    """
+    import soundfile
+
+    try:
+        return soundfile.SoundFile(str(path))
+    except Exception as error:
+        raise AudioError(unreadable_message(path, error)) from None
+
+
 def read_audio(
     path: str | os.PathLike | BinaryIO, *, name: str | None = None, start: int = 0, stop: int | None = None
 ) -> tuple[np.ndarray, int]:
@@ -40,9 +65,9 @@ def read_audio(
     try:
         samples, sample_rate_hz = soundfile.read(source, dtype="float64", always_2d=True, start=start, stop=stop)
     except Exception as error:  # libsndfile's error types vary between versions
-        raise AudioError(f"{path}: not a readable audio file ({error})") from None
+        raise AudioError(unreadable_message(path, error)) from None
     if samples.shape[0] == 0:
-        raise AudioError(f"{path}: the audio file holds no samples")
+        raise AudioError(empty_message(path))
     finite = np.isfinite(samples)
     if not finite.all():
         bad = np.flatnonzero(~finite.all(axis=1))

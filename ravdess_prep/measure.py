@@ -215,21 +215,16 @@ def scan_rolling_offsets(
     Raises:
         AudioError: The file is unreadable, empty, or shorter than its header says.
     """
-    import soundfile
-
+    from .audio import empty_message, open_audio, unreadable_message
     from .trim import active_window_ends
 
     window, threshold = config.trim_window_samples, config.trim_threshold
-    try:
-        stream = soundfile.SoundFile(str(path))
-    except Exception as error:  # libsndfile's error types vary between versions
-        raise AudioError(f"{path}: not a readable audio file ({error})") from None
-    with stream:
+    with open_audio(path) as stream:
         rate, num_samples = int(stream.samplerate), int(stream.frames)
         if stream.subtype not in EXACT_SUM_SUBTYPES or config.sample_rate_hz not in (None, rate):
             return None
         if num_samples == 0:
-            raise AudioError(f"{path}: the audio file holds no samples")
+            raise AudioError(empty_message(path))
         block_samples = max(block_samples, 2 * window)
 
         def read(first: int, count: int) -> np.ndarray:
@@ -238,7 +233,7 @@ def scan_rolling_offsets(
                     stream.seek(first)
                 block = stream.read(count, dtype="float64", always_2d=True)
             except Exception as error:
-                raise AudioError(f"{path}: not a readable audio file ({error})") from None
+                raise AudioError(unreadable_message(path, error)) from None
             if block.shape[0] != count:
                 raise AudioError(f"{path}: the audio file ends after {first + block.shape[0]} of its "
                                  f"{num_samples} samples")

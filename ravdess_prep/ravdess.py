@@ -207,6 +207,7 @@ def survey(
     import pandas as pd
     import soundfile
 
+    from .audio import empty_message, unreadable_message
     from .source import resolve_source
 
     roots = resolve_source(source, cache_dir=cache_dir, progress=progress)
@@ -234,10 +235,10 @@ def survey(
         try:
             audio = soundfile.info(str(path))
         except Exception as error:  # soundfile raises its own error types for unreadable files
-            problems.append(SourceError(f"{path}: not a readable audio file ({error})"))
+            problems.append(SourceError(unreadable_message(path, error)))
             continue
         if audio.frames <= 0:
-            problems.append(SourceError(f"{path}: the audio file holds no samples"))
+            problems.append(SourceError(empty_message(path)))
             continue
         first_path[info.clip_name] = path
         rows.append(
