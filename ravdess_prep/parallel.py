@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Callable, Iterator, Sequence
 
 LOW_PRIORITY_NICE = 19
@@ -47,15 +48,10 @@ def map_calls(
                             initializer=_lower_priority if low_priority else None) as pool:
         try:
             queued = iter(calls)
-            for kwargs in queued:
-                pending.append(pool.submit(function, **kwargs))
-                if len(pending) >= limit:
-                    break
+            pending.extend(pool.submit(function, **kwargs) for kwargs in islice(queued, limit))
             while pending:
                 result = pending.popleft().result()
-                for kwargs in queued:
-                    pending.append(pool.submit(function, **kwargs))
-                    break
+                pending.extend(pool.submit(function, **kwargs) for kwargs in islice(queued, 1))
                 yield result
         finally:  # on an error (or an abandoned iteration), do not start the calls still queued
             for future in pending:
