@@ -118,6 +118,12 @@ class Config:
         fields = {key: value for key, value in self.to_dict().items() if key not in self.SPLIT_FIELDS}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
+    def working_rate_hz(self, file_rate_hz: int) -> int:
+        """The rate a file at ``file_rate_hz`` is trimmed, padded and embedded at: the file's
+        own rate, or ``sample_rate_hz`` when that is set (the file is then resampled, unless
+        the two are equal)."""
+        return self.sample_rate_hz or file_rate_hz
+
     def trim_kwargs(self) -> dict:
         """The keyword arguments of :func:`ravdess_prep.trim.trim_offsets`."""
         return {

@@ -141,16 +141,18 @@ def _compile():
                     for j in range(count):
                         sums[j] += weight * row[j]
                 y[first : first + count] = sums[:count]
-        for t in range(num_out):  # near the edges: one output at a time, wings cut at the ends of x
-            if first_full <= t < end_full:
-                continue
-            n = t * step
-            total = 0.0
-            for i in range(min(n + 1, num_left)):
-                total += left[i] * x[n - i]
-            for k in range(min(num_in - n - 1, num_right)):
-                total += right[k] * x[n + k + 1]
-            y[t] = total
+        # near the edges: one output at a time, wings cut at the ends of x (every output when
+        # none is full)
+        head_end = first_full if end_full > first_full else num_out
+        for low, high in ((0, head_end), (max(end_full, head_end), num_out)):
+            for t in range(low, high):
+                n = t * step
+                total = 0.0
+                for i in range(min(n + 1, num_left)):
+                    total += left[i] * x[n - i]
+                for k in range(min(num_in - n - 1, num_right)):
+                    total += right[k] * x[n + k + 1]
+                y[t] = total
         return y
 
     return fir

@@ -176,7 +176,7 @@ def prepare_clip(
     if cache.has(digest):
         return PreparedClip(name, digest, None)
     start, end = offsets.start, offsets.end
-    if fast and config.sample_rate_hz in (None, offsets.source_sample_rate_hz):
+    if fast and config.working_rate_hz(offsets.source_sample_rate_hz) == offsets.source_sample_rate_hz:
         samples, _ = load_clip(io.BytesIO(data), name=offsets.path, start=start, stop=end)  # the trimmed part only
         start, end = 0, samples.size
     else:

@@ -165,7 +165,7 @@ def load_for_config(
         ``(samples, sample_rate_hz, source_sample_rate_hz)``.
     """
     samples, source_rate = load_clip(path, name=name)
-    rate = config.sample_rate_hz or source_rate
+    rate = config.working_rate_hz(source_rate)
     return resample(samples, from_hz=source_rate, to_hz=rate), rate, source_rate
 
 
@@ -221,7 +221,7 @@ def scan_rolling_offsets(
     window, threshold = config.trim_window_samples, config.trim_threshold
     with open_audio(path) as stream:
         rate, num_samples = int(stream.samplerate), int(stream.frames)
-        if stream.subtype not in EXACT_SUM_SUBTYPES or config.sample_rate_hz not in (None, rate):
+        if stream.subtype not in EXACT_SUM_SUBTYPES or config.working_rate_hz(rate) != rate:
             return None
         if num_samples == 0:
             raise AudioError(empty_message(path))

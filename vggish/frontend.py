@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -86,7 +87,7 @@ def log_mel_examples(
         start, stop = sound
         first = min(num_frames, max(0, (start - window) // hop + 1))  # frames first..last-1 touch the sound
         last = max(first, min(num_frames, -(-stop // hop)))
-        silent_row = mel.log_mel_spectrogram(np.zeros(window), **settings)[0]
+        silent_row = _zero_frame_row(tuple(sorted(settings.items())))
         log_mel = np.empty((num_frames, params.NUM_MEL_BINS))
         log_mel[:first] = silent_row
         log_mel[last:] = silent_row
@@ -99,6 +100,16 @@ def log_mel_examples(
         hop_length_samples=int(round(hop_seconds * frames_per_second)),
     )
     return examples.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _zero_frame_row(settings: tuple) -> np.ndarray:
+    """The log-mel row of one window of zeros, computed once per setting (read-only)."""
+    settings = dict(settings)
+    window = int(round(settings["audio_sample_rate_hz"] * settings["window_length_seconds"]))
+    row = mel.log_mel_spectrogram(np.zeros(window), **settings)[0]
+    row.flags.writeable = False
+    return row
 
 
 def wavfile_to_examples(path: str | os.PathLike, hop_seconds: float = params.EXAMPLE_HOP_SECONDS) -> np.ndarray:
