@@ -17,7 +17,9 @@ examples per second and seconds per stage, and how much of its time was the mode
 
 The machine's speed drifts during a run (other tenants), so the two references are each
 measured in two halves, one before the build and one after it, and summed: a slow or fast
-spell then weighs on both sides of each ratio alike. Each half's rate is printed. The
+spell then weighs on both sides of each ratio alike. Within each half the per-file clips and
+the bare examples alternate in slices, so the short per-file reference samples the same
+minutes as the long bare one. Each half's rate is printed. The
 references run in child processes, so the build pays for its own TensorFlow import and the
 peak memory is the build's alone.
 
@@ -29,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -75,34 +76,24 @@ def _best_batch(checkpoint: Path) -> tuple[int, dict]:
     return max(rates, key=rates.get), rates
 
 
-def _bare_seconds(checkpoint: Path, num_examples: int, batch_size: int) -> float:
-    session, output, features = _bare_session(checkpoint)
+def _bare_seconds(session, output, features, num_examples: int, batch_size: int) -> float:
     data = np.random.default_rng(0).normal(-4.0, 2.0, (batch_size, 96, 64)).astype(np.float32)
-    session.run(output, {features: data})
     started = time.perf_counter()
     done = 0
     while done < num_examples:  # the same batch over and over: speed does not depend on the values
         count = min(batch_size, num_examples - done)
         session.run(output, {features: data[:count]})
         done += count
-    seconds = time.perf_counter() - started
-    session.close()
-    return seconds
+    return time.perf_counter() - started
 
 
-def _per_file_seconds(paths, checkpoint: Path, pca: Path, target: int) -> float:
+def _per_file_seconds(session, output, features, paths, pca: Path, target: int, scratch: Path) -> float:
     from ravdess_prep.audio import load_clip, write_wav
     from ravdess_prep.pad import pad_center
     from ravdess_prep.trim import rolling_trim_offsets
     from vggish.frontend import wavfile_to_examples
     from vggish.postprocess import Postprocessor
 
-    session, output, features = _bare_session(checkpoint)
-    session.run(output, {features: np.zeros((20, 96, 64), np.float32)})
-    from vggish.frontend import waveform_to_examples
-
-    waveform_to_examples(np.zeros(48000), 48000, hop_seconds=0.23)  # resampy compiles (or loads) its kernel
-    scratch = Path(tempfile.mkdtemp())
     started = time.perf_counter()
     for path in paths:  # as the original did: cut, pad, save the wav, then embed the saved file
         samples, rate = load_clip(path)
@@ -112,10 +103,7 @@ def _per_file_seconds(paths, checkpoint: Path, pca: Path, target: int) -> float:
         examples = wavfile_to_examples(scratch / "preprocessed.wav", hop_seconds=0.23)
         raw = session.run(output, {features: examples})
         Postprocessor(pca).postprocess(raw)
-    seconds = time.perf_counter() - started
-    shutil.rmtree(scratch)
-    session.close()
-    return seconds
+    return time.perf_counter() - started
 
 
 class _ModelClock:
@@ -154,9 +142,24 @@ def _in_child(function, *args):
         return child.submit(function, *args).result()
 
 
-def _references(checkpoint: Path, pca: Path, paths, target: int, num_examples: int, batch_size: int):
-    """``(per-file seconds for paths, bare seconds for num_examples)``."""
-    return _per_file_seconds(paths, checkpoint, pca, target), _bare_seconds(checkpoint, num_examples, batch_size)
+def _references(checkpoint: Path, pca: Path, paths, target: int, num_examples: int, batch_size: int,
+                slices: int = 8):
+    """``(per-file seconds for paths, bare seconds for num_examples)``, measured in ``slices``
+    alternating slices of each, so that both sample the machine's speed over the same minutes."""
+    from vggish.frontend import waveform_to_examples
+
+    session, output, features = _bare_session(checkpoint)
+    for count in (20, batch_size):  # the first run of each batch shape sets up its kernels
+        session.run(output, {features: np.zeros((count, 96, 64), np.float32)})
+    waveform_to_examples(np.zeros(48000), 48000, hop_seconds=0.23)  # resampy compiles (or loads) its kernel
+    per_file = bare = 0.0
+    with tempfile.TemporaryDirectory() as scratch:
+        for part in range(slices):
+            per_file += _per_file_seconds(session, output, features, paths[part::slices], pca, target, Path(scratch))
+            examples = num_examples * (part + 1) // slices - num_examples * part // slices
+            bare += _bare_seconds(session, output, features, examples, batch_size)
+    session.close()
+    return per_file, bare
 
 
 def main() -> None:
