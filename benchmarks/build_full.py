@@ -19,9 +19,9 @@ The machine's speed drifts during a run (other tenants), so the two references a
 measured in two halves, one before the build and one after it, and summed: a slow or fast
 spell then weighs on both sides of each ratio alike. Within each half the per-file clips and
 the bare examples alternate in slices, so the short per-file reference samples the same
-minutes as the long bare one. Each half's rate is printed. The
-references run in child processes, so the build pays for its own TensorFlow import and the
-peak memory is the build's alone.
+minutes as the long bare one. Each half's rate is printed. The references run in child
+processes, so the build pays for its own TensorFlow import and the peak memory is the
+build's alone.
 
 The last three lines are ``ratio_build_to_bare_model=``, ``ratio_per_file_to_build=`` and
 ``peak_rss_mb=``.

@@ -172,7 +172,7 @@ def load_for_config(
 def measure_file(path: str | os.PathLike, *, name: str, config: Config) -> ClipOffsets:
     """Read one file and return its :class:`ClipOffsets` (see :func:`clip_offsets`).
 
-    Under the rolling rule, a 16- or 24-bit PCM file that is not resampled is not decoded
+    Under the rolling rule, an 8-, 16- or 24-bit PCM file that is not resampled is not decoded
     whole: :func:`scan_rolling_offsets` reads its edges, up to the first and the last active
     window, and finds the same offsets.
     """

@@ -69,15 +69,7 @@ def log_mel_examples(
     Returns:
         float32 array of shape ``(num_examples, 96, 64)``.
     """
-    settings = dict(
-        audio_sample_rate_hz=params.SAMPLE_RATE_HZ,
-        log_offset=params.LOG_OFFSET,
-        window_length_seconds=params.STFT_WINDOW_LENGTH_SECONDS,
-        hop_length_seconds=params.STFT_HOP_LENGTH_SECONDS,
-        num_mel_bins=params.NUM_MEL_BINS,
-        lower_edge_hertz=params.MEL_MIN_HZ,
-        upper_edge_hertz=params.MEL_MAX_HZ,
-    )
+    settings = _log_mel_settings()
     if sound is None:
         log_mel = mel.log_mel_spectrogram(data, **settings)
     else:
@@ -87,7 +79,7 @@ def log_mel_examples(
         start, stop = sound
         first = min(num_frames, max(0, (start - window) // hop + 1))  # frames first..last-1 touch the sound
         last = max(first, min(num_frames, -(-stop // hop)))
-        silent_row = _zero_frame_row(tuple(sorted(settings.items())))
+        silent_row = _zero_frame_row(window)
         log_mel = np.empty((num_frames, params.NUM_MEL_BINS))
         log_mel[:first] = silent_row
         log_mel[last:] = silent_row
@@ -102,12 +94,23 @@ def log_mel_examples(
     return examples.astype(np.float32)
 
 
-@functools.lru_cache(maxsize=8)
-def _zero_frame_row(settings: tuple) -> np.ndarray:
-    """The log-mel row of one window of zeros, computed once per setting (read-only)."""
-    settings = dict(settings)
-    window = int(round(settings["audio_sample_rate_hz"] * settings["window_length_seconds"]))
-    row = mel.log_mel_spectrogram(np.zeros(window), **settings)[0]
+def _log_mel_settings() -> dict:
+    """The keyword arguments of :func:`vggish.mel.log_mel_spectrogram` for VGGish."""
+    return dict(
+        audio_sample_rate_hz=params.SAMPLE_RATE_HZ,
+        log_offset=params.LOG_OFFSET,
+        window_length_seconds=params.STFT_WINDOW_LENGTH_SECONDS,
+        hop_length_seconds=params.STFT_HOP_LENGTH_SECONDS,
+        num_mel_bins=params.NUM_MEL_BINS,
+        lower_edge_hertz=params.MEL_MIN_HZ,
+        upper_edge_hertz=params.MEL_MAX_HZ,
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _zero_frame_row(window_samples: int) -> np.ndarray:
+    """The log-mel row of one STFT window of zeros, computed once (read-only)."""
+    row = mel.log_mel_spectrogram(np.zeros(window_samples), **_log_mel_settings())[0]
     row.flags.writeable = False
     return row
 
