@@ -54,7 +54,7 @@ def main() -> None:
 
     from ravdess_prep import pipeline
 
-    clips = pipeline.source(args.source, actors=[int(actor) for actor in args.actors.split(",")])
+    clips = pipeline.source(args.source, speakers=[int(actor) for actor in args.actors.split(",")])
     for path in clips["path"]:  # warm the disk cache for both runs alike
         Path(path).read_bytes()
     with tempfile.TemporaryDirectory() as scratch:

@@ -174,14 +174,13 @@ def main() -> None:
     actors = tuple(int(a) for a in args.actors.split(",")) if args.actors else None
 
     from ravdess_prep import pipeline
-    from ravdess_prep.config import Config
 
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         checkpoint = write_random_checkpoint_elsewhere(scratch / "vggish_model.ckpt")
-        config = Config() if actors is None else Config(target_length_samples=259431)
+        config = pipeline.Config() if actors is None else pipeline.Config(target_length_samples=259431)
         pca = Path(args.pca_params)
-        clips_table = pipeline.source(args.source, actors=actors)
+        clips_table = pipeline.source(args.source, speakers=actors)
         total = len(clips_table)
         examples = total * 20  # the original's settings: 20 examples per clip at the target length
         sample = list(clips_table["path"])[:: max(1, total // args.per_file_sample)][: args.per_file_sample]
@@ -193,9 +192,9 @@ def main() -> None:
         per_file_before, bare_before = _in_child(_references, checkpoint, pca, halves[0], target, examples // 2, best)
         with PeakTreeRSS() as peak, _ModelClock() as model_clock:
             started = time.perf_counter()
-            result = pipeline.build(config, out=scratch / "out", source_path=args.source, actors=actors,
-                                    checkpoint=checkpoint, pca_params=pca, allow_custom_checkpoint=True,
-                                    cache_dir=scratch / "cache", jobs=args.jobs, progress=False)
+            result = pipeline.build(config, out=scratch / "out", source=args.source, speakers=actors,
+                                    files=pipeline.VGGishFiles(checkpoint, pca, allow_custom_checkpoint=True),
+                                    run=pipeline.Run(cache_dir=scratch / "cache", jobs=args.jobs, progress=False))
             build_seconds = time.perf_counter() - started
         per_file_after, bare_after = _in_child(_references, checkpoint, pca, halves[1], target,
                                                examples - examples // 2, best)

@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
 
-from ravdess_prep.measure import measure  # noqa: E402
-from ravdess_prep.ravdess import inventory  # noqa: E402
+from ravdess_prep.corpora.ravdess import inventory  # noqa: E402
+from ravdess_prep.pipeline import measure  # noqa: E402
 
 
 def main() -> None:

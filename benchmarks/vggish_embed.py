@@ -45,7 +45,7 @@ def main() -> None:
         embed_rates, bare_rates = {}, {}
         for batch_size in (1, 32, 128):
             count = examples if batch_size > 1 else examples[: max(64, args.examples // 4)]
-            with VGGish(checkpoint, batch_size=batch_size, allow_custom_checkpoint=True) as model:
+            with VGGish(checkpoint, batch_size=batch_size) as model:
                 embed_rates[batch_size] = _rate(model.embed, count)
 
                 def bare(batch):

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import soundfile
 
 from .atomic import atomic_path
 from .exceptions import AudioError
+from .resample import resample
 
 
 def unreadable_message(path, error: BaseException) -> str:
@@ -33,8 +35,6 @@ def open_audio(path: str | os.PathLike):
     Raises:
         AudioError: libsndfile cannot open the file.
     """
-    import soundfile
-
     try:
         return soundfile.SoundFile(str(path))
     except Exception as error:
@@ -58,8 +58,6 @@ def read_audio(
     Raises:
         AudioError: The file is unreadable, holds no sample, or holds NaN or infinite values.
     """
-    import soundfile
-
     source = path if hasattr(path, "read") else str(path)
     path = path if name is None else name
     try:
@@ -114,26 +112,34 @@ def write_wav(path: str | os.PathLike, samples: np.ndarray, *, sample_rate_hz: i
     Returns:
         ``path``.
     """
-    import soundfile
-
     with atomic_path(path) as temporary:
         soundfile.write(str(temporary), to_int16(samples), sample_rate_hz, subtype="PCM_16", format="WAV")
     return Path(path)
 
 
-def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:
-    """Resample with resampy's ``kaiser_best`` filter (the VGGish front-end's choice).
+def working_rate_hz(file_rate_hz: int, *, sample_rate_hz: int | None = None) -> int:
+    """The rate a file at ``file_rate_hz`` is trimmed, padded and embedded at: the file's own
+    rate, or ``sample_rate_hz`` when that is set (the file is then resampled, unless the two are
+    equal)."""
+    return sample_rate_hz or file_rate_hz
+
+
+def load_at_rate(
+    path: str | os.PathLike | BinaryIO, *, sample_rate_hz: int | None = None, name: str | None = None
+) -> tuple[np.ndarray, int, int]:
+    """A clip's first channel, resampled to ``sample_rate_hz`` when that is set.
 
     Args:
-        samples: float array of shape ``(num_samples,)``.
-        from_hz: Its sample rate.
-        to_hz: The wanted rate.
+        path: The file, or a binary stream holding one.
+        sample_rate_hz: The rate every clip is brought to (None: the file's own).
+        name: How errors name the file (default: ``path``).
 
     Returns:
-        float64 array at ``to_hz``; ``samples`` itself when the rates are equal.
-    """
-    if from_hz == to_hz:
-        return samples
-    import resampy
+        ``(samples, rate_hz, source_rate_hz)``.
 
-    return resampy.resample(np.asarray(samples, dtype=np.float64), from_hz, to_hz, filter="kaiser_best")
+    Raises:
+        AudioError: See :func:`read_audio`.
+    """
+    samples, source_rate = load_clip(path, name=name)
+    rate = working_rate_hz(source_rate, sample_rate_hz=sample_rate_hz)
+    return resample(samples, from_hz=source_rate, to_hz=rate), rate, source_rate

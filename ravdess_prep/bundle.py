@@ -1,7 +1,7 @@
 """Train/dev/test bundles on disk: the original project's layout, written atomically.
 
     <out>/<split>/<split>_filenames.npy   (N,)        clip names, unicode (no pickle)
-    <out>/<split>/<split>_embeddings.npy  (N, E, 128) float32, values 0..255
+    <out>/<split>/<split>_embeddings.npy  (N, E, D)   float32 (or (N, D) for pooled and clip-level embeddings)
     <out>/<split>/<split>_labels.npy      (N,)        int32
     <out>/manifest.json                   settings, counts, checksums, versions
     <out>/metadata.csv                    one row per clip
@@ -21,29 +21,34 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
+from .corpora.ravdess import RAVDESS
 from .exceptions import SourceError
-from .split import SPLITS
+from .params import MANIFEST, METADATA, SPLITS
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
 
-MANIFEST = "manifest.json"
-METADATA = "metadata.csv"
-
 
 @dataclasses.dataclass(frozen=True)
 class Bundle:
-    """One split's arrays.
+    """One split's arrays, and what the dataset says of each clip.
 
     Attributes:
         names: str array ``(N,)``, clip names (``speech/Actor_08/<stem>.wav``).
-        embeddings: float32 array ``(N, num_examples, 128)``.
+        embeddings: float32 array ``(N, num_examples, dim)``, or ``(N, dim)`` when pooled or
+            clip-level.
         labels: int32 array ``(N,)``.
+        speakers: int array ``(N,)``, each clip's speaker (None when unknown).
+        facets: ``{column: array (N,)}``: the corpus's columns that accuracy is broken down by.
+        label_names: The name of each label (None when unknown).
     """
 
     names: np.ndarray
     embeddings: np.ndarray
     labels: np.ndarray
+    speakers: np.ndarray | None = None
+    facets: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    label_names: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -127,16 +132,18 @@ def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool
     names = np.asarray([str(name) for name in names]) if names.dtype == object else names
     embeddings = np.load(paths["embeddings"], allow_pickle=False).astype(np.float32, copy=False)
     labels = np.load(paths["labels"], allow_pickle=False).astype(np.int32, copy=False)
-    if not (names.shape[0] == embeddings.shape[0] == labels.shape[0]) or embeddings.ndim != 3:
+    if not (names.shape[0] == embeddings.shape[0] == labels.shape[0]) or embeddings.ndim not in (2, 3):
         raise SourceError(
             f"{Path(out) / split}: inconsistent bundle: {names.shape[0]} names, embeddings of shape "
             f"{embeddings.shape}, {labels.shape[0]} labels"
         )
-    return Bundle(names=names, embeddings=embeddings, labels=labels)
+    return _with_clip_facts(Bundle(names=names, embeddings=embeddings, labels=labels), out)
 
 
 def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) -> dict[str, Bundle]:
-    """Every split present in ``out`` (train, dev, test, in that order)."""
+    """Every split present in ``out`` (train, dev, test, in that order), with each clip's
+    speaker and facets (from ``metadata.csv``; for the original project's bundles, which have
+    none, from the RAVDESS clip names)."""
     found = {split: read_bundle(out, split, allow_pickled_names=allow_pickled_names)
              for split in SPLITS if (Path(out) / split).is_dir()}
     if not found:
@@ -144,15 +151,42 @@ def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) ->
     return found
 
 
+def _with_clip_facts(bundle: Bundle, out: str | os.PathLike) -> Bundle:
+    """``bundle`` with speakers, facets and label names from the dataset's metadata."""
+    import pandas as pd
+
+    manifest_path, metadata_path = Path(out) / MANIFEST, Path(out) / METADATA
+    if manifest_path.is_file() and metadata_path.is_file():
+        corpus = read_manifest(out).get("corpus") or RAVDESS().describe()
+        table = pd.read_csv(metadata_path).set_index("clip_name")
+        missing = [name for name in bundle.names.tolist() if name not in table.index]
+        if missing:
+            raise SourceError(f"{metadata_path}: no row for clip {missing[0]} ({len(missing)} clips missing)")
+        rows = table.loc[bundle.names.tolist()]
+        speakers = rows[corpus["speaker_column"]].to_numpy()
+        facets = {column: rows[column].astype(str).to_numpy() for column in corpus["facet_columns"]}
+        label_names = tuple(corpus["label_names"])
+    else:  # the original project's bundles: RAVDESS clip names
+        corpus = RAVDESS()
+        parsed = [corpus.parse_name(name) for name in bundle.names.tolist()]
+        speakers = np.asarray([row[corpus.speaker_column] for row in parsed])
+        facets = {column: np.asarray([str(row[column]) for row in parsed]) for column in corpus.facet_columns}
+        label_names = corpus.label_names
+    return dataclasses.replace(bundle, speakers=speakers, facets=facets, label_names=label_names)
+
+
 def read_manifest(out: str | os.PathLike) -> dict:
     """The manifest of a dataset folder.
 
     Raises:
-        SourceError: There is none (the folder was not written by this library).
+        SourceError: There is none (the folder was not written by this library), or it is not
+            valid JSON.
     """
     path = Path(out) / MANIFEST
     try:
         with open(path, encoding="utf-8") as stream:
             return json.load(stream)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise SourceError(f"{path}: no manifest; is {out} a dataset written by ravdess-prep build?") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise SourceError(f"{path}: not a readable manifest ({error})") from None

@@ -1,13 +1,17 @@
-"""The classifier stage: the original project's recurrent model on the bundles (Keras 3).
+"""The classifier stage: a small model on the bundles of any embedder (Keras 3).
 
-Model (FACTS.md): input ``(examples, 128)`` -> BatchNormalization -> Dropout(0.6) ->
-Bidirectional GRU(128) -> Dropout(0.6) -> BatchNormalization -> Dense(8) logits; Adam with
-learning rate 1e-4, batches of 128, 160 epochs, sparse softmax cross-entropy on logits.
+Sequences of examples ``(examples, dim)`` go to the original project's recurrent model
+(FACTS.md): BatchNormalization -> Dropout(0.6) -> Bidirectional GRU(128) -> Dropout(0.6) ->
+BatchNormalization -> Dense(classes) logits; Adam with learning rate 1e-4, batches of 128, 160
+epochs, sparse softmax cross-entropy on logits. One vector per clip ``(dim,)`` (pooled or
+clip-level bundles) goes to a small MLP: standardisation (fitted on train) -> Dropout ->
+Dense(hidden, ReLU) -> Dropout -> Dense(classes) logits, trained the same way.
 
 :func:`train` fits on train, monitors dev, evaluates every split and writes into the model
 folder ``model.keras``, ``metrics.json``, ``history.json`` and ``confusion_matrix.png``.
 :func:`predict_files` embeds new recordings with a dataset's settings and classifies them;
-:func:`cross_validate` trains one model per actor fold.
+:func:`cross_validate` trains one model per speaker fold. Speakers, label names and the facets
+accuracy is broken down by come with the bundles (:func:`ravdess_prep.bundle.read_bundles`).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -23,9 +28,10 @@ import numpy as np
 from .atomic import atomic_path
 from .bundle import Bundle, read_bundles
 from .exceptions import ParameterError, SourceError
-from .params import EMOTION_NAMES
-from .ravdess import parse_clip_name
+from .pipeline import embed_files
+from .split import k_fold_by_speaker, leave_one_speaker_out
 
+HEADS = ("auto", "bigru", "mlp")
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
@@ -37,25 +43,32 @@ class TrainConfig:
     """Hyperparameters of the classifier; the defaults are the original project's.
 
     Attributes:
+        head: ``"bigru"`` (sequences), ``"mlp"`` (one vector per clip), or ``"auto"`` (the one
+            that fits the bundles' shape).
         gru_units: Units of each direction of the bidirectional GRU.
+        hidden_units: Units of the MLP's hidden layer.
         dropout: Dropout rate of both dropout layers.
         learning_rate: Adam's learning rate.
         batch_size: Clips per training step.
         epochs: Passes over the training split.
         seed: Seed of weight initialisation, dropout and shuffling.
-        num_classes: Output classes (8 RAVDESS emotions).
+        num_classes: Output classes (None: the bundles' label count, 8 for RAVDESS).
     """
 
+    head: str = "auto"
     gru_units: int = 128
+    hidden_units: int = 256
     dropout: float = 0.6
     learning_rate: float = 1e-4
     batch_size: int = 128
     epochs: int = 160
     seed: int = 0
-    num_classes: int = 8
+    num_classes: int | None = None
 
     def __post_init__(self):
-        for name in ("gru_units", "batch_size", "epochs", "num_classes"):
+        if self.head not in HEADS:
+            raise ParameterError(f"head has to be one of {', '.join(map(repr, HEADS))}, not {self.head!r}")
+        for name in ("gru_units", "hidden_units", "batch_size", "epochs") + (("num_classes",) if self.num_classes else ()):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(f"{name} has to be a positive integer, not {value!r}")
@@ -65,24 +78,38 @@ class TrainConfig:
             raise ParameterError(f"learning_rate has to be positive, not {self.learning_rate!r}")
 
 
-def build_model(num_examples: int, config: TrainConfig = TrainConfig(), *, num_features: int = 128):
-    """The original architecture as a Keras model with logits output.
+def build_model(input_shape: tuple[int, ...], config: TrainConfig = TrainConfig(), *, num_classes: int = 8,
+                train_inputs: np.ndarray | None = None):
+    """The classifier as a Keras model with logits output.
 
     Args:
-        num_examples: VGGish examples per clip (20 with the original settings).
-        config: Hyperparameters.
-        num_features: Values per example (128).
+        input_shape: ``(examples, dim)`` for sequences, ``(dim,)`` for one vector per clip.
+        config: Hyperparameters (``head`` "auto" picks the BiGRU for sequences, the MLP else).
+        num_classes: Output classes.
+        train_inputs: The training inputs; the MLP's standardisation is fitted on them.
     """
     import keras
 
-    inputs = keras.Input(shape=(num_examples, num_features), name="embeddings")
-    x = keras.layers.BatchNormalization(name="input_norm")(inputs)
-    x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
-    x = keras.layers.Bidirectional(keras.layers.GRU(config.gru_units, seed=config.seed), name="bigru")(x)
-    x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="gru_dropout")(x)
-    x = keras.layers.BatchNormalization(name="gru_norm")(x)
-    outputs = keras.layers.Dense(config.num_classes, name="logits")(x)
-    model = keras.Model(inputs, outputs, name="ravdess_emotion_classifier")
+    head = config.head if config.head != "auto" else ("bigru" if len(input_shape) == 2 else "mlp")
+    if (head == "bigru") != (len(input_shape) == 2):
+        raise ParameterError(f"the {head} head does not take inputs of shape {tuple(input_shape)}")
+    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")
+    if head == "bigru":
+        x = keras.layers.BatchNormalization(name="input_norm")(inputs)
+        x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
+        x = keras.layers.Bidirectional(keras.layers.GRU(config.gru_units, seed=config.seed), name="bigru")(x)
+        x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="gru_dropout")(x)
+        x = keras.layers.BatchNormalization(name="gru_norm")(x)
+    else:
+        norm = keras.layers.Normalization(name="standardise")
+        if train_inputs is not None:
+            norm.adapt(np.asarray(train_inputs, np.float32))
+        x = norm(inputs)
+        x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
+        x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
+        x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="hidden_dropout")(x)
+    outputs = keras.layers.Dense(num_classes, name="logits")(x)
+    model = keras.Model(inputs, outputs, name=f"emotion_classifier_{head}")
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -129,7 +156,9 @@ def train(
         raise SourceError(f"{data}: no training clips")
     keras.utils.set_random_seed(config.seed)
     train_bundle = bundles["train"]
-    model = build_model(train_bundle.embeddings.shape[1], config, num_features=train_bundle.embeddings.shape[2])
+    label_names = class_names(train_bundle, config)
+    model = build_model(train_bundle.embeddings.shape[1:], config, num_classes=len(label_names),
+                        train_inputs=train_bundle.embeddings)
     dev = bundles.get("dev")
     history = model.fit(
         train_bundle.embeddings, train_bundle.labels, batch_size=config.batch_size, epochs=config.epochs,
@@ -140,11 +169,11 @@ def train(
     model_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
         model.save(temporary)
-    metrics = {"config": dataclasses.asdict(config), "splits": {}}
+    metrics = {"config": dataclasses.asdict(config), "class_names": list(label_names), "splits": {}}
     for name, bundle in bundles.items():
         if len(bundle):
             predicted = predict_classes(model, bundle.embeddings)
-            metrics["splits"][name] = evaluate(bundle.labels, predicted, bundle.names, num_classes=config.num_classes)
+            metrics["splits"][name] = evaluate(bundle.labels, predicted, label_names=label_names, facets=bundle.facets)
     _write_json(model_dir / METRICS_FILE, metrics)
     history_values = {key: [float(value) for value in values] for key, values in history.history.items()}
     _write_json(model_dir / HISTORY_FILE, history_values)
@@ -175,20 +204,29 @@ def predict_classes(model, embeddings: np.ndarray) -> np.ndarray:
     return np.argmax(predict_probabilities(model, embeddings), axis=-1).astype(np.int32)
 
 
-def evaluate(labels: np.ndarray, predicted: np.ndarray, names: Sequence[str] | None = None, *,
-             num_classes: int = 8) -> dict:
+def class_names(bundle: Bundle, config: TrainConfig = TrainConfig()) -> tuple[str, ...]:
+    """The classes' names: the bundle's label names, or ``"0"``, ``"1"``, ... when it has none."""
+    count = config.num_classes or (len(bundle.label_names) if bundle.label_names else int(bundle.labels.max()) + 1)
+    names = tuple(bundle.label_names or ())
+    return names[:count] if len(names) >= count else tuple(str(label) for label in range(count))
+
+
+def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence[str],
+             facets: Mapping[str, np.ndarray] = {}) -> dict:
     """Accuracy, balanced accuracy, per-class precision/recall/F1, the confusion matrix, and
-    (when clip names are given) accuracy per intensity and per vocal channel.
+    accuracy per value of each facet.
 
     Args:
         labels: True labels, int ``(clips,)``.
         predicted: Predicted labels, int ``(clips,)``.
-        names: Clip names (``speech/Actor_08/03-01-...wav``); their metadata groups the accuracy.
-        num_classes: Number of classes.
+        label_names: The name of each class (their count is the number of classes).
+        facets: ``{column: values (clips,)}`` (for RAVDESS: intensity, vocal channel); each
+            gives ``accuracy_by_<column>``.
 
     Returns:
         A JSON-ready dictionary.
     """
+    num_classes = len(label_names)
     labels, predicted = np.asarray(labels, int), np.asarray(predicted, int)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (labels, predicted), 1)
@@ -198,7 +236,6 @@ def evaluate(labels: np.ndarray, predicted: np.ndarray, names: Sequence[str] | N
     precision = np.divide(correct, predicted_counts, out=np.zeros(num_classes), where=predicted_counts > 0)
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
-    class_names = list(EMOTION_NAMES[:num_classes]) if num_classes <= len(EMOTION_NAMES) else [str(i) for i in range(num_classes)]
     result = {
         "clips": int(labels.size),
         "accuracy": float(correct.sum() / labels.size) if labels.size else 0.0,
@@ -206,20 +243,16 @@ def evaluate(labels: np.ndarray, predicted: np.ndarray, names: Sequence[str] | N
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                    "support": int(true_counts[i])}
-            for i, name in enumerate(class_names)
+            for i, name in enumerate(label_names)
         },
-        "class_names": class_names,
+        "class_names": list(label_names),
         "confusion_matrix": confusion.tolist(),
     }
-    if names is not None:
-        infos = [parse_clip_name(name) for name in names]
-        hits = labels == predicted
-        for facet, values in (("intensity", [info.intensity_name for info in infos]),
-                              ("vocal_channel", [info.vocal_channel_name for info in infos])):
-            values = np.asarray(values)
-            result[f"accuracy_by_{facet}"] = {
-                value: float(hits[values == value].mean()) for value in sorted(set(values.tolist()))
-            }
+    hits = labels == predicted
+    for facet, values in facets.items():
+        values = np.asarray(values).astype(str)
+        result[f"accuracy_by_{facet}"] = {value: float(hits[values == value].mean())
+                                          for value in sorted(set(values.tolist()))}
     return result
 
 
@@ -260,64 +293,77 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
 
 
 def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathLike,
-                  model_dir: str | os.PathLike) -> np.ndarray:
+                  model_dir: str | os.PathLike) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class probabilities of new recordings, embedded with ``dataset``'s settings.
 
     Returns:
-        float32 ``(len(paths), classes)``.
+        ``(probabilities, class names)``: float32 ``(len(paths), classes)`` and each class's name.
     """
-    from .pipeline import embed_files
-
     embeddings = embed_files(paths, dataset)
-    return predict_probabilities(load_model(model_dir), embeddings)
+    model_dir = Path(model_dir)
+    model = load_model(model_dir)
+    probabilities = predict_probabilities(model, embeddings)
+    try:
+        names = tuple(json.loads((model_dir / METRICS_FILE).read_text())["class_names"])
+    except (OSError, ValueError, KeyError):
+        names = tuple(str(label) for label in range(probabilities.shape[1]))
+    return probabilities, names
 
 
 def cross_validate(
     data: str | os.PathLike | Mapping[str, Bundle],
     config: TrainConfig = TrainConfig(),
     *,
-    folds: str | int = "actor",
+    folds: str | int = "speaker",
     model_root: str | os.PathLike | None = None,
     verbose: int = 0,
 ) -> dict:
-    """Cross-validation by actor over every clip of the bundles.
+    """Cross-validation by speaker over every clip of the bundles.
 
     Args:
-        data: A bundle folder or ``{split: Bundle}``; all splits are pooled.
+        data: A bundle folder or ``{split: Bundle}`` (with speakers); all splits are pooled.
         config: Hyperparameters.
-        folds: ``"actor"`` (leave one actor out) or a number of folds (k folds by actor,
-            shuffled with ``config.seed``).
+        folds: ``"speaker"`` or ``"actor"`` (leave one speaker out) or a number of folds (k folds
+            by speaker, shuffled with ``config.seed``).
         model_root: If given, each fold's model folder is written under it.
         verbose: Keras verbosity.
 
     Returns:
-        ``{"folds": [{"held_out_actors", "accuracy", "balanced_accuracy", "clips"}...],
+        ``{"folds": [{"held_out_speakers", "accuracy", "balanced_accuracy", "clips"}...],
         "mean_accuracy", "std_accuracy"}``.
+
+    Raises:
+        SourceError: The bundles do not say each clip's speaker.
+        ParameterError: ``folds`` is neither a leave-one-out name nor a number.
     """
-    import tempfile
-
-    from .split import k_fold_by_actor, leave_one_actor_out
-
     bundles = read_bundles(data) if not isinstance(data, Mapping) else dict(data)
-    names = np.concatenate([bundle.names for bundle in bundles.values()])
-    embeddings = np.concatenate([bundle.embeddings for bundle in bundles.values()])
-    labels = np.concatenate([bundle.labels for bundle in bundles.values()])
-    actors = np.asarray([parse_clip_name(name).actor for name in names])
-    if folds == "actor":
-        splits: Iterable = (((actor,), train, held) for actor, train, held in leave_one_actor_out(actors))
-    elif isinstance(folds, int):
-        splits = k_fold_by_actor(actors, num_folds=folds, seed=config.seed)
+    if any(bundle.speakers is None for bundle in bundles.values()):
+        raise SourceError(f"{data}: the bundles do not say each clip's speaker; cross-validation needs them")
+    first = next(iter(bundles.values()))
+
+    def pooled(field):
+        return np.concatenate([getattr(bundle, field) for bundle in bundles.values()])
+
+    names, embeddings, labels, speakers = pooled("names"), pooled("embeddings"), pooled("labels"), pooled("speakers")
+    facets = {facet: np.concatenate([bundle.facets[facet] for bundle in bundles.values()]) for facet in first.facets}
+    if folds in ("speaker", "actor"):
+        splits: Iterable = leave_one_speaker_out(speakers)
+    elif isinstance(folds, int) and not isinstance(folds, bool):
+        splits = k_fold_by_speaker(speakers, num_folds=folds, seed=config.seed)
     else:
-        raise ParameterError(f"folds has to be 'actor' or a number of folds, not {folds!r}")
+        raise ParameterError(f"folds has to be 'speaker' or a number of folds, not {folds!r}")
+
+    def subset(index):
+        return Bundle(names[index], embeddings[index], labels[index], speakers[index],
+                      {facet: values[index] for facet, values in facets.items()}, first.label_names)
+
     results = []
     with tempfile.TemporaryDirectory() as scratch:
-        for held_actors, train_index, held_index in splits:
-            fold = {"train": Bundle(names[train_index], embeddings[train_index], labels[train_index]),
-                    "test": Bundle(names[held_index], embeddings[held_index], labels[held_index])}
-            folder = Path(model_root or scratch) / ("fold-" + "-".join(f"{a:02d}" for a in held_actors))
-            outcome = train(fold, folder, config, verbose=verbose)
+        for held_speakers, train_index, held_index in splits:
+            folder = Path(model_root or scratch) / ("fold-" + "-".join(f"{s:02d}" for s in held_speakers))
+            outcome = train({"train": subset(train_index), "test": subset(held_index)}, folder, config, verbose=verbose)
             test = outcome.metrics["splits"]["test"]
-            results.append({"held_out_actors": list(held_actors), "clips": test["clips"],
+            results.append({"held_out_speakers": list(held_speakers), "clips": test["clips"],
                             "accuracy": test["accuracy"], "balanced_accuracy": test["balanced_accuracy"]})
     accuracies = np.asarray([fold["accuracy"] for fold in results])
     return {"folds": results, "mean_accuracy": float(accuracies.mean()), "std_accuracy": float(accuracies.std())}

@@ -1,7 +1,8 @@
-"""The one configuration object of a build: frozen, validated on creation.
+"""The settings of a build: what it computes (:class:`Config`) and how it runs (:class:`Run`).
 
-Its defaults are the original project's. Stage functions never read it: the adapter methods
-here turn it into their keyword arguments.
+Both are frozen and validated on creation. :class:`Config`'s defaults are the original
+project's. Stage functions never read it: its adapter methods turn it into their keyword
+arguments. The command line builds its choices from the same constants.
 """
 
 from __future__ import annotations
@@ -9,13 +10,32 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+from typing import Mapping, Sequence
 
-from . import params
+from .corpora import CORPORA, get_corpus
+from .embedders import EMBEDDERS, Embedder, VGGishEmbedder, embedder_from_dict
 from .exceptions import ParameterError, SplitError
 from .pad import TOO_LONG_POLICIES
-from .trim import TRIM_METHODS
+from .pool import POOLS
+from .trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 
-SILENT_POLICIES = ("keep", "drop", "error")
+RUNNERS = ("local", "beam")
+
+#: The choices of each setting that has a fixed set, for the command line and error messages.
+CHOICES = {
+    "corpus": lambda: tuple(CORPORA),
+    "embedder": lambda: tuple(EMBEDDERS),
+    "trim_method": lambda: TRIM_METHODS,
+    "on_silent": lambda: SILENT_POLICIES,
+    "on_too_long": lambda: TOO_LONG_POLICIES,
+    "pool": lambda: POOLS,
+    "runner": lambda: RUNNERS,
+}
+
+# Settings of the version 1 manifests (one model) that are now the embedder's or renamed.
+_V1_EMBEDDER_FIELDS = ("hop_seconds", "fc2_activation", "batch_size")
+_V1_RENAMED = {"dev_actors": "dev_speakers", "test_actors": "test_speakers"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,6 +43,7 @@ class Config:
     """Every setting that changes what a build computes.
 
     Attributes:
+        corpus: The corpus's name (see :mod:`ravdess_prep.corpora`).
         trim_method: ``"rolling"`` (the original's rule) or ``"energy"`` (librosa, ``top_db``).
         trim_window_samples: Rolling rule: window length in samples.
         trim_threshold: Rolling rule: threshold on the absolute signed window sum.
@@ -37,17 +58,16 @@ class Config:
             that length, fixed.
         on_too_long: A clip longer than a fixed target is an error (``"error"``) or
             center-cropped (``"crop"``).
-        hop_seconds: VGGish example hop (0.23 s in the original; 0.96 s is VGGish's default).
-        fc2_activation: ``"relu"`` (2019 VGGish, the original's) or None (current VGGish).
-        batch_size: Examples per model run. Part of the configuration because it is part of
-            what the numbers are: float32 results of one example differ in the last bits
-            between batch shapes.
-        dev_actors: Actors of the dev split.
-        test_actors: Actors of the test split (every other actor is in train).
-        shuffle_seed: None: clips stay in inventory order (vocal channel, actor, name) in each
-            split. An integer: a seeded shuffle within each split.
+        embedder: The model and its settings (default: VGGish as the original used it).
+        pool: ``"none"``: one embedding per example (the original layout); ``"mean"`` or
+            ``"mean-std"``: one vector per clip (see :func:`ravdess_prep.pool.pool_embeddings`).
+        dev_speakers: Speakers of the dev split (None: the corpus's customary split).
+        test_speakers: Speakers of the test split (every other speaker is in train).
+        shuffle_seed: None: clips stay in inventory order in each split. An integer: a seeded
+            shuffle within each split.
     """
 
+    corpus: str = "ravdess"
     trim_method: str = "rolling"
     trim_window_samples: int = 50
     trim_threshold: float = 0.01
@@ -58,31 +78,34 @@ class Config:
     sample_rate_hz: int | None = None
     target_length_samples: int | None = None
     on_too_long: str = "error"
-    hop_seconds: float = 0.23
-    fc2_activation: str | None = "relu"
-    batch_size: int = 128
-    dev_actors: tuple[int, ...] = params.DEV_ACTORS
-    test_actors: tuple[int, ...] = params.TEST_ACTORS
+    embedder: Embedder = VGGishEmbedder()
+    pool: str = "none"
+    dev_speakers: tuple[int, ...] | None = None
+    test_speakers: tuple[int, ...] | None = None
     shuffle_seed: int | None = None
 
-    #: Fields that only decide how embedded clips are grouped, not what a clip's embedding is.
-    SPLIT_FIELDS = ("dev_actors", "test_actors", "shuffle_seed")
+    #: Fields that only decide how embedded clips are grouped and pooled, not what a clip's
+    #: embedding is (they are not part of the cache key).
+    SPLIT_FIELDS = ("dev_speakers", "test_speakers", "shuffle_seed", "pool")
 
     def __post_init__(self):
-        object.__setattr__(self, "dev_actors", tuple(int(actor) for actor in self.dev_actors))
-        object.__setattr__(self, "test_actors", tuple(int(actor) for actor in self.test_actors))
-        _one_of("fc2_activation", self.fc2_activation, ("relu", None))
-        _positive_int("batch_size", self.batch_size)
-        if not (isinstance(self.hop_seconds, (int, float)) and self.hop_seconds > 0):
-            raise ParameterError(f"hop_seconds has to be a positive number, not {self.hop_seconds!r}")
+        corpus = get_corpus(self.corpus)
+        for name, default in (("dev_speakers", corpus.default_dev_speakers),
+                              ("test_speakers", corpus.default_test_speakers)):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(int(speaker) for speaker in (default if value is None else value)))
+        if not isinstance(self.embedder, Embedder):
+            raise ParameterError(f"embedder has to be an embedder ({', '.join(EMBEDDERS)}), not {self.embedder!r}")
         if self.shuffle_seed is not None and (isinstance(self.shuffle_seed, bool) or not isinstance(self.shuffle_seed, int)):
             raise ParameterError(f"shuffle_seed has to be None or an integer, not {self.shuffle_seed!r}")
-        shared = sorted(set(self.dev_actors) & set(self.test_actors))
+        shared = sorted(set(self.dev_speakers) & set(self.test_speakers))
         if shared:
-            raise SplitError(f"actors {', '.join(f'{a:02d}' for a in shared)} are listed for both dev and test")
-        _one_of("trim_method", self.trim_method, TRIM_METHODS)
-        _one_of("on_silent", self.on_silent, SILENT_POLICIES)
-        _one_of("on_too_long", self.on_too_long, TOO_LONG_POLICIES)
+            raise SplitError(f"speakers {', '.join(f'{a:02d}' for a in shared)} are listed for both dev and test")
+        for name in ("trim_method", "on_silent", "on_too_long", "pool"):
+            _one_of(name, getattr(self, name), CHOICES[name]())
+        if self.embedder.clip_level and self.pool != "none":
+            raise ParameterError(f"the {self.embedder.name} embedder gives one vector per clip: "
+                                 f"there is nothing to pool (pool='none', not {self.pool!r})")
         _positive_int("trim_window_samples", self.trim_window_samples)
         _positive_int("trim_frame_length_samples", self.trim_frame_length_samples)
         _positive_int("trim_hop_length_samples", self.trim_hop_length_samples)
@@ -100,40 +123,90 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
-        """Every field, JSON-ready (tuples become lists)."""
-        return {field.name: (list(value) if isinstance(value, tuple) else value)
-                for field in dataclasses.fields(self) for value in [getattr(self, field.name)]}
+        """Every field, JSON-ready (tuples become lists, the embedder a dictionary)."""
+        values = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            values[field.name] = (value.to_dict() if isinstance(value, Embedder)
+                                  else list(value) if isinstance(value, tuple) else value)
+        return values
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Config":
-        """The inverse of :meth:`to_dict`; unknown keys are an error naming them."""
+    def from_dict(cls, values: Mapping) -> "Config":
+        """The inverse of :meth:`to_dict` (also reads the one-model settings of version 1
+        manifests); unknown keys are an error naming them."""
+        values = dict(values)
+        if "embedder" not in values:
+            values["embedder"] = {"name": VGGishEmbedder.name,
+                                  **{key: values.pop(key) for key in _V1_EMBEDDER_FIELDS if key in values}}
+        for old, new in _V1_RENAMED.items():
+            if old in values:
+                values[new] = values.pop(old)
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ParameterError(f"unknown configuration keys: {', '.join(unknown)}")
+        embedder = values["embedder"]
+        values["embedder"] = embedder if isinstance(embedder, Embedder) else embedder_from_dict(embedder)
         return cls(**values)
 
     def embedding_digest(self) -> str:
-        """SHA-256 of the fields that decide a clip's embedding (everything but the split)."""
+        """SHA-256 of the fields that decide a clip's embedding (all but :data:`SPLIT_FIELDS`)."""
         fields = {key: value for key, value in self.to_dict().items() if key not in self.SPLIT_FIELDS}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
-    def working_rate_hz(self, file_rate_hz: int) -> int:
-        """The rate a file at ``file_rate_hz`` is trimmed, padded and embedded at: the file's
-        own rate, or ``sample_rate_hz`` when that is set (the file is then resampled, unless
-        the two are equal)."""
-        return self.sample_rate_hz or file_rate_hz
+    # --- adapters: the keyword arguments of the stage functions ------------------------
 
-    def trim_kwargs(self) -> dict:
-        """The keyword arguments of :func:`ravdess_prep.trim.trim_offsets`."""
-        return {
-            "method": self.trim_method,
-            "window_samples": self.trim_window_samples,
-            "threshold": self.trim_threshold,
-            "top_db": self.trim_top_db,
-            "frame_length_samples": self.trim_frame_length_samples,
-            "hop_length_samples": self.trim_hop_length_samples,
-        }
+    def trim_rule(self) -> TrimRule:
+        """The :class:`~ravdess_prep.trim.TrimRule` of these settings."""
+        return TrimRule(method=self.trim_method, window_samples=self.trim_window_samples,
+                        threshold=self.trim_threshold, top_db=self.trim_top_db,
+                        frame_length_samples=self.trim_frame_length_samples,
+                        hop_length_samples=self.trim_hop_length_samples)
+
+    def measure_kwargs(self) -> dict:
+        """The keyword arguments of :func:`ravdess_prep.measure.measure` and ``measure_file``."""
+        return {"trim_rule": self.trim_rule(), "sample_rate_hz": self.sample_rate_hz, "on_silent": self.on_silent,
+                "target_length_samples": self.target_length_samples, "on_too_long": self.on_too_long}
+
+    def target_kwargs(self) -> dict:
+        """The keyword arguments of :meth:`ravdess_prep.measure.LengthTally.target`."""
+        return {"target_length_samples": self.target_length_samples, "sample_rate_hz": self.sample_rate_hz}
+
+    def split_kwargs(self) -> dict:
+        """The keyword arguments of :func:`ravdess_prep.split.assign_splits`."""
+        return {"dev_speakers": self.dev_speakers, "test_speakers": self.test_speakers}
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """How a build runs; nothing here changes what it computes.
+
+    Attributes:
+        jobs: Worker threads for the per-clip stages (default: every core); with the Beam
+            runner, local worker processes.
+        cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
+        progress: Show a progress bar per stage.
+        runner: ``"local"`` (threads of this process) or ``"beam"`` (Apache Beam).
+        beam_options: Beam pipeline options (runner ``"beam"`` only), ``["KEY=VALUE", ...]`` or
+            a mapping (see :func:`ravdess_prep.beam.pipeline_options`).
+        fast: Skip work whose result is known (resampling the padding, running the example of
+            silence more than once); False takes the straightforward path. Same bytes either way.
+    """
+
+    jobs: int | None = None
+    cache_dir: str | os.PathLike | None = None
+    progress: bool = True
+    runner: str = "local"
+    beam_options: Sequence[str] | Mapping[str, object] = ()
+    fast: bool = True
+
+    def __post_init__(self):
+        if self.jobs is not None:
+            _positive_int("jobs", self.jobs)
+        _one_of("runner", self.runner, RUNNERS)
+        if self.beam_options and self.runner != "beam":
+            raise ParameterError("beam_options are for runner='beam' (--runner beam)")
 
 
 def _one_of(name, value, allowed):

@@ -1,6 +1,6 @@
-"""Verified, resumable downloads, and the RAVDESS archives from Zenodo.
+"""Verified, resumable downloads.
 
-:func:`fetch` is the one transfer routine of the library (the VGGish model files use it too):
+:func:`fetch` is the one transfer routine of the library (corpus archives and model files):
 it writes to ``<name>.part``, resumes an interrupted transfer with an HTTP Range request,
 retries with exponential backoff, checks the size and checksum, and only then renames the file
 into place. A file that is already in place and verified costs no request.
@@ -8,27 +8,18 @@ into place. A file that is already in place and verified costs no request.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Mapping, Sequence
 
-from . import params
-from .cache import cache_root
+import requests
+from tqdm.auto import tqdm
+
+from .digest import file_digest
 from .exceptions import ChecksumError, DownloadError
 
-_USER_AGENT = "ravdess-prep (+https://zenodo.org/records/1188976)"
+USER_AGENT = "ravdess-prep (+https://zenodo.org/records/1188976)"
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-
-
-def file_digest(path: str | os.PathLike, algorithm: str, *, chunk_bytes: int = 1 << 20) -> str:
-    """The hex digest of a file (``algorithm`` is any name :func:`hashlib.new` accepts)."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(chunk_bytes), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _mismatch(path, *, size_bytes, md5, sha256) -> str | None:
@@ -80,9 +71,6 @@ def fetch(
         ChecksumError: The complete file has another size or checksum; the partial file is
             deleted so that the next run starts afresh, and nothing is put at ``path``.
     """
-    import requests
-    from tqdm.auto import tqdm
-
     path = Path(path)
     if path.exists():
         if _mismatch(path, size_bytes=size_bytes, md5=md5, sha256=sha256) is None:
@@ -92,7 +80,7 @@ def fetch(
     partial = path.with_name(path.name + ".part")
     last_error: Exception | None = None
     with requests.Session() as session:
-        session.headers["User-Agent"] = _USER_AGENT
+        session.headers["User-Agent"] = USER_AGENT
         for attempt in range(retries + 1):
             if attempt:
                 time.sleep(backoff_seconds * 2 ** (attempt - 1))
@@ -151,105 +139,3 @@ def fetch(
         )
     os.replace(partial, path)
     return path
-
-
-def ravdess_record(api_url: str = params.ZENODO_RECORD_API_URL, *, timeout_seconds: float = 60.0) -> dict:
-    """Sizes and MD5s of the files of the RAVDESS Zenodo record, from Zenodo's records API.
-
-    Returns:
-        ``{file name: (size in bytes, md5 hex)}``.
-
-    Raises:
-        DownloadError: The API could not be reached or answered something unexpected.
-    """
-    import requests
-
-    try:
-        reply = requests.get(api_url, timeout=timeout_seconds, headers={"User-Agent": _USER_AGENT})
-        reply.raise_for_status()
-        record = reply.json()
-        files = {}
-        for entry in record["files"]:
-            algorithm, _, digest = entry["checksum"].partition(":")
-            if algorithm == "md5":
-                files[entry["key"]] = (int(entry["size"]), digest)
-        return files
-    except (requests.RequestException, ValueError, KeyError, TypeError) as error:
-        raise DownloadError(f"{api_url}: cannot read the record's file checksums ({error!r})") from None
-
-
-def download_ravdess(
-    dest: str | os.PathLike | None = None,
-    *,
-    archives: Sequence[str] = (params.SPEECH_ARCHIVE, params.SONG_ARCHIVE),
-    checksums: Mapping[str, tuple[int, str] | None] | None = None,
-    files_url: str = params.ZENODO_FILES_URL,
-    api_url: str = params.ZENODO_RECORD_API_URL,
-    cache_dir: str | os.PathLike | None = None,
-    keep_archives: bool = False,
-    retries: int = 5,
-    backoff_seconds: float = 1.0,
-    progress: bool = True,
-) -> list[Path]:
-    """Download and extract the RAVDESS audio-only archives; skip what is already in place.
-
-    Each archive ``<stem>.zip`` is fetched to ``<dest>/downloads/``, verified by size and MD5
-    (the speech archive's are pinned; the song archive's come from the records API at
-    ``api_url``), extracted into a temporary folder and renamed to ``<dest>/<stem>/``, which
-    then holds ``Actor_XX/*.wav`` and a record of the verified archive. An archive whose
-    folder is already in place costs no request.
-
-    Args:
-        dest: Target folder; default ``<cache root>/ravdess``.
-        archives: Which archive names to fetch.
-        checksums: ``{name: (size in bytes, md5)}`` pinned per archive; a name mapped to None
-            or absent is looked up in the records API. Default: :data:`params.ARCHIVE_CHECKSUMS`.
-        files_url: Base URL of the files (``<files_url>/<name>?download=1``); a mirror may be given.
-        api_url: The records API URL that publishes sizes and checksums.
-        cache_dir: Cache root used when ``dest`` is None.
-        keep_archives: Keep the zip files after extraction.
-        retries: See :func:`fetch`.
-        backoff_seconds: See :func:`fetch`.
-        progress: Show progress bars.
-
-    Returns:
-        The extracted folders, one per archive.
-
-    Raises:
-        DownloadError: A transfer or the records API failed.
-        ChecksumError: An archive differs from the published one (nothing is extracted).
-        SourceError: An archive is not a valid RAVDESS zip.
-    """
-    from .source import extract_zip, read_extraction_record
-
-    dest = Path(dest) if dest is not None else cache_root(cache_dir) / "ravdess"
-    checksums = params.ARCHIVE_CHECKSUMS if checksums is None else checksums
-    record = None
-    folders = []
-    for name in archives:
-        folder = dest / Path(name).stem
-        folders.append(folder)
-        if read_extraction_record(folder) is not None:
-            continue
-        pinned = checksums.get(name)
-        if pinned is None:
-            if record is None:
-                record = ravdess_record(api_url)
-            if name not in record:
-                raise DownloadError(f"{api_url}: the record lists no file named {name}")
-            pinned = record[name]
-        size_bytes, md5 = pinned
-        archive = fetch(
-            f"{files_url.rstrip('/')}/{name}?download=1",
-            dest / "downloads" / name,
-            size_bytes=size_bytes,
-            md5=md5,
-            retries=retries,
-            backoff_seconds=backoff_seconds,
-            progress=progress,
-        )
-        extract_zip(archive, folder, record={"archive": name, "size_bytes": size_bytes, "md5": md5}, progress=progress)
-        if not keep_archives:
-            archive.unlink()
-    return folders
-

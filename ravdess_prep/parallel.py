@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
 from typing import Callable, Iterator, Sequence
+
+from threadpoolctl import threadpool_limits
 
 LOW_PRIORITY_NICE = 19
 
@@ -59,8 +62,6 @@ def map_calls(
 
 
 def _lower_priority() -> None:
-    import threading
-
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY_NICE)
     except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
@@ -76,6 +77,4 @@ def single_threaded_blas():
     model's next run by about 4% (measured on 2 cores). Results are unchanged: each output
     element is computed the same way on one thread as on several.
     """
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=1, user_api="blas")

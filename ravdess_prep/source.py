@@ -1,6 +1,7 @@
-"""Sources of clips: a local folder, a local zip, or the Zenodo archives.
+"""Local sources of clips: a folder, or a zip extracted into the cache.
 
-A source resolves to folders that hold ``.wav`` / ``.flac`` files at any depth. A zip is
+A source resolves to folders that hold ``.wav`` / ``.flac`` files at any depth (a corpus adds
+its own download, see :mod:`ravdess_prep.corpora`). A zip is
 extracted once into the cache (keyed by its MD5), into a temporary folder renamed into place,
 so an interrupted extraction never leaves a half-filled folder behind.
 """
@@ -12,51 +13,50 @@ import os
 import shutil
 import zipfile
 from pathlib import Path, PurePosixPath
-from typing import Sequence
+from typing import Iterator
 
-from . import params
+from tqdm.auto import tqdm
+
 from .cache import cache_root
+from .digest import file_digest
 from .exceptions import SourceError
 
 #: Name of the record written into a folder once its archive is completely extracted.
 EXTRACTION_RECORD = ".ravdess-prep-extracted.json"
-ZENODO = "zenodo"
+AUDIO_SUFFIXES = (".wav", ".flac")
 
 
-def resolve_source(
-    source: str | os.PathLike | Sequence[str | os.PathLike] | None,
-    *,
-    cache_dir: str | os.PathLike | None = None,
-    progress: bool = False,
-) -> list[Path]:
-    """Turn a source into the folders to scan.
+def resolve_path(
+    source: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, progress: bool = False
+) -> Path:
+    """The folder to scan for a local source: the folder itself, or where a zip is extracted.
 
     Args:
-        source: A folder, a ``.zip`` file, ``"zenodo"`` or None (the Zenodo archives, downloaded
-            into the cache when missing), or a sequence of these.
+        source: A folder or a ``.zip`` file.
         cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
-        progress: Show progress bars.
-
-    Returns:
-        Folders, in the order the sources were given.
+        progress: Show a progress bar while extracting.
 
     Raises:
-        SourceError: A path does not exist, or is neither a folder nor a zip file.
+        SourceError: The path does not exist, or is neither a folder nor a zip file.
     """
-    if source is None or (isinstance(source, str) and source == ZENODO):
-        from .download import download_ravdess
-
-        return download_ravdess(cache_dir=cache_dir, progress=progress)
-    if not isinstance(source, (str, os.PathLike)):
-        return [folder for item in source for folder in resolve_source(item, cache_dir=cache_dir, progress=progress)]
     path = Path(source).expanduser().absolute()
     if path.is_dir():
-        return [path]
+        return path
     if not path.exists():
         raise SourceError(f"{path}: no such file or folder")
     if path.suffix.lower() == ".zip":
-        return [extracted_zip(path, cache_dir=cache_dir, progress=progress)]
-    raise SourceError(f"{path}: a source must be a folder or a .zip file, or {ZENODO!r}")
+        return extracted_zip(path, cache_dir=cache_dir, progress=progress)
+    raise SourceError(f"{path}: a source must be a folder or a .zip file")
+
+
+def audio_files(root: str | os.PathLike) -> Iterator[Path]:
+    """Every ``.wav`` / ``.flac`` file under ``root`` in sorted order, skipping hidden entries
+    and macOS metadata."""
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__MACOSX")
+        for name in sorted(files):
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
+                yield Path(folder) / name
 
 
 def extracted_zip(
@@ -66,8 +66,6 @@ def extracted_zip(
 
     The folder is ``<cache root>/sources/<zip stem>-<first 16 hex digits of its MD5>``.
     """
-    from .download import file_digest
-
     path = Path(path)
     md5 = file_digest(path, "md5")
     folder = cache_root(cache_dir) / "sources" / f"{path.stem}-{md5[:16]}"
@@ -100,8 +98,6 @@ def extract_zip(
         SourceError: The zip is unreadable or corrupt, holds no audio member, or a member path
             would escape the folder.
     """
-    from tqdm.auto import tqdm
-
     archive, folder = Path(archive), Path(folder)
     try:
         with zipfile.ZipFile(archive) as bundle:
@@ -140,7 +136,7 @@ def _is_audio_member(info: zipfile.ZipInfo) -> bool:
         and bool(parts)
         and "__MACOSX" not in parts
         and not parts[-1].startswith(".")
-        and os.path.splitext(parts[-1])[1].lower() in params.AUDIO_SUFFIXES
+        and os.path.splitext(parts[-1])[1].lower() in AUDIO_SUFFIXES
     )
 
 

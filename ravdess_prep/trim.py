@@ -9,11 +9,43 @@ An energy rule (librosa's ``effects.trim`` with ``top_db``) is the alternative.
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import numpy as np
 
-from .exceptions import ParameterError
+from .audio import empty_message, open_audio, unreadable_message
+from .exceptions import AudioError, ParameterError, SilentClipError
 
 TRIM_METHODS = ("rolling", "energy")
+SILENT_POLICIES = ("keep", "drop", "error")
+KEPT_SILENT = "no active sample: kept whole"
+DROPPED_SILENT = "no active sample: dropped"
+
+
+@dataclasses.dataclass(frozen=True)
+class TrimRule:
+    """A trimming rule and its parameters (the keyword arguments of :func:`trim_offsets`).
+
+    Attributes:
+        method: ``"rolling"`` (the original's rule) or ``"energy"`` (librosa, ``top_db``).
+        window_samples: Rolling rule: window length in samples.
+        threshold: Rolling rule: threshold on the absolute signed window sum.
+        top_db: Energy rule: silence threshold below the peak, in dB.
+        frame_length_samples: Energy rule: frame length in samples.
+        hop_length_samples: Energy rule: hop in samples.
+    """
+
+    method: str = "rolling"
+    window_samples: int = 50
+    threshold: float = 0.01
+    top_db: float = 60.0
+    frame_length_samples: int = 2048
+    hop_length_samples: int = 512
+
+    def offsets(self, samples: np.ndarray) -> tuple[int, int] | None:
+        """:func:`trim_offsets` of ``samples`` under this rule."""
+        return trim_offsets(samples, **dataclasses.asdict(self))
 
 
 def rolling_trim_offsets(
@@ -164,3 +196,105 @@ def _mono(samples: np.ndarray) -> np.ndarray:
     if samples.ndim != 1:
         raise ParameterError(f"samples have to be one-dimensional, not of shape {samples.shape}")
     return samples
+
+
+def silent_policy(offsets: tuple[int, int] | None, *, num_samples: int, on_silent: str = "keep",
+                  name: str = "clip", method: str = "rolling") -> tuple[int, int, str | None]:
+    """What happens to a clip whose trim found ``offsets`` (None: no active sample).
+
+    Returns:
+        ``(start, end, handled)``: the offsets, or the whole clip ``(0, num_samples)`` for a
+        silent one, and None or what the policy did (:data:`KEPT_SILENT`, :data:`DROPPED_SILENT`).
+
+    Raises:
+        SilentClipError: No active sample and ``on_silent="error"``; the message names the clip
+            and the options that keep or drop it.
+    """
+    if on_silent not in SILENT_POLICIES:
+        raise ParameterError(f"on_silent has to be one of {', '.join(SILENT_POLICIES)}, not {on_silent!r}")
+    if offsets is not None:
+        return int(offsets[0]), int(offsets[1]), None
+    if on_silent == "error":
+        raise SilentClipError(
+            f"{name}: no active sample under the {method} trim rule (keep it whole with on_silent='keep', "
+            "--on-silent keep, or drop it with on_silent='drop', --on-silent drop)"
+        )
+    return 0, int(num_samples), KEPT_SILENT if on_silent == "keep" else DROPPED_SILENT
+
+
+# Subtypes whose samples are multiples of 2**-15 or 2**-23: every window sum is exact whichever
+# samples it is computed from, so sums over a block equal sums over the whole clip.
+EXACT_SUM_SUBTYPES = frozenset({"PCM_S8", "PCM_U8", "PCM_16", "PCM_24"})
+SCAN_BLOCK_SAMPLES = 16384
+
+
+def scan_rolling_offsets(
+    path: str | os.PathLike, *, window_samples: int = 50, threshold: float = 0.01,
+    resample_to_hz: int | None = None, block_samples: int = SCAN_BLOCK_SAMPLES,
+) -> tuple[tuple[int, int] | None, int, int] | None:
+    """The rolling rule's trim offsets of a file, decoding only its edges.
+
+    Blocks are read from the start until one holds an active window, then from the end
+    backwards until one does; consecutive blocks overlap by ``window_samples - 1`` samples, so
+    every window is seen whole. The silent edges of a clip are usually a third of it.
+
+    Args:
+        path: The audio file.
+        window_samples: The rolling rule's window.
+        threshold: The rolling rule's threshold.
+        resample_to_hz: The rate the file would be resampled to before trimming (None: none).
+        block_samples: Samples decoded per read.
+
+    Returns:
+        ``(offsets, num_samples, sample_rate_hz)`` with ``offsets`` as
+        :func:`ravdess_prep.trim.rolling_trim_offsets` gives them for the whole first channel
+        (None for a silent clip); or None when the file has to be decoded whole instead (its
+        samples are not 8-, 16- or 24-bit PCM, or it is resampled).
+
+    Raises:
+        AudioError: The file is unreadable, empty, or shorter than its header says.
+    """
+    window = window_samples
+    with open_audio(path) as stream:
+        rate, num_samples = int(stream.samplerate), int(stream.frames)
+        if stream.subtype not in EXACT_SUM_SUBTYPES or (resample_to_hz or rate) != rate:
+            return None
+        if num_samples == 0:
+            raise AudioError(empty_message(path))
+        block_samples = max(block_samples, 2 * window)
+
+        def read(first: int, count: int) -> np.ndarray:
+            try:
+                if stream.tell() != first:
+                    stream.seek(first)
+                block = stream.read(count, dtype="float64", always_2d=True)
+            except Exception as error:
+                raise AudioError(unreadable_message(path, error)) from None
+            if block.shape[0] != count:
+                raise AudioError(f"{path}: the audio file ends after {first + block.shape[0]} of its "
+                                 f"{num_samples} samples")
+            return block[:, 0]
+
+        first_active = None
+        carry = np.zeros(0)
+        position = 0  # samples read from the start
+        while position < num_samples:
+            block = np.concatenate((carry, read(position, min(block_samples, num_samples - position))))
+            ends = active_window_ends(block, window_samples=window, threshold=threshold)
+            if ends is not None:
+                first_active = position - carry.size + ends[0]
+                break
+            position += block.size - carry.size
+            carry = block[block.size - (window - 1):] if window > 1 else np.zeros(0)
+        if first_active is None:
+            return None, num_samples, rate
+        stop = num_samples
+        lowest = first_active - (window - 1)  # the first active window starts here
+        while True:
+            begin = max(lowest, stop - block_samples)
+            ends = active_window_ends(read(begin, stop - begin), window_samples=window, threshold=threshold)
+            if ends is not None:
+                last_active = begin + ends[1]
+                break
+            stop = begin + window - 1
+    return (first_active, min(last_active + window, num_samples)), num_samples, rate

@@ -49,10 +49,18 @@ def vggish_shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def model_kwargs(random_checkpoint, vggish_shared_dir) -> dict:
-    """Build arguments for the random-weights checkpoint and the official PCA parameters."""
-    return {"checkpoint": random_checkpoint, "pca_params": vggish_shared_dir / "vggish_pca_params.npz",
-            "allow_custom_checkpoint": True}
+def vggish_files(random_checkpoint, vggish_shared_dir):
+    """The random-weights checkpoint and the official PCA parameters, as build arguments."""
+    from ravdess_prep.embedders import VGGishFiles
+
+    return VGGishFiles(checkpoint=random_checkpoint, pca_params=vggish_shared_dir / "vggish_pca_params.npz",
+                       allow_custom_checkpoint=True)
+
+
+@pytest.fixture(scope="session")
+def model_files_kwargs(vggish_files) -> dict:
+    """``files=`` of a build with the random-weights checkpoint and the official PCA parameters."""
+    return {"files": vggish_files}
 
 
 def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int = 48000, subtype: str = "PCM_16") -> Path:

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import write_audio
 from ravdess_prep import cli, pipeline
-from ravdess_prep.config import Config
+from ravdess_prep.config import Config, Run
 from ravdess_prep.exceptions import ParameterError, SilentClipError
 
 if os.environ.get("CI"):  # CI installs the beam extra: missing Beam is a failure there
@@ -53,17 +53,16 @@ def tree(ravdess_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def local_build(tree, model_kwargs, tmp_path_factory):
+def local_build(tree, model_files_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("local")
-    return pipeline.build(out=root / "out", source_path=tree, cache_dir=root / "cache", jobs=WORKERS, progress=False,
-                          **model_kwargs)
+    return pipeline.build(out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False),
+                          **model_files_kwargs)
 
 
 @pytest.fixture(scope="module")
-def beam_build(tree, model_kwargs, tmp_path_factory):
+def beam_build(tree, model_files_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("beam")
-    return pipeline.build(out=root / "out", source_path=tree, cache_dir=root / "cache", jobs=WORKERS, progress=False,
-                          runner="beam", **model_kwargs)
+    return pipeline.build(out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
 
 
 def test_beam_bundles_and_manifest_are_byte_identical_to_the_default_executor(local_build, beam_build):
@@ -77,7 +76,7 @@ def test_beam_bundles_and_manifest_are_byte_identical_to_the_default_executor(lo
     assert different == []
     manifest = beam_build.manifest
     assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 9, "dev": 9, "test": 9}
-    assert all(split["vocal_channels"] == {"song": 3, "speech": 6} for split in manifest["splits"].values())
+    assert all(split["counts"]["vocal_channel"] == {"song": 3, "speech": 6} for split in manifest["splits"].values())
 
 
 def test_beam_loads_the_model_once_per_worker_not_per_clip(beam_build):
@@ -86,14 +85,13 @@ def test_beam_loads_the_model_once_per_worker_not_per_clip(beam_build):
     assert beam_build.model_calls >= 1
 
 
-def test_beam_run_resumes_from_the_cache(tree, model_kwargs, beam_build, tmp_path):
-    again = pipeline.build(out=tmp_path / "out", source_path=tree, cache_dir=beam_build.out.parent / "cache",
-                           jobs=WORKERS, progress=False, runner="beam", **model_kwargs)
+def test_beam_run_resumes_from_the_cache(tree, model_files_kwargs, beam_build, tmp_path):
+    again = pipeline.build(out=tmp_path / "out", source=tree, run=Run(cache_dir=beam_build.out.parent / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
     assert (again.computed, again.cached, again.model_loads) == (0, 27, 0)
     assert _output_bytes(again.out) == _output_bytes(beam_build.out)
 
 
-def test_threads_of_a_worker_share_one_model(tree, model_kwargs, tmp_path, monkeypatch):
+def test_threads_of_a_worker_share_one_model(tree, model_files_kwargs, tmp_path, monkeypatch):
     """In one process with two worker threads, the checkpoint is restored once (counted at
     the constructor, independently of the runner's counters)."""
     from vggish import model as vggish_model
@@ -106,14 +104,14 @@ def test_threads_of_a_worker_share_one_model(tree, model_kwargs, tmp_path, monke
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(vggish_model.VGGish, "__init__", counting)
-    result = pipeline.build(out=tmp_path / "out", source_path=tree, cache_dir=tmp_path / "cache", progress=False,
-                            runner="beam", beam_options=["direct_running_mode=multi_threading",
-                                                         f"direct_num_workers={WORKERS}"], **model_kwargs)
+    run = Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
+              beam_options=("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}"))
+    result = pipeline.build(out=tmp_path / "out", source=tree, run=run, **model_files_kwargs)
     assert result.computed == 27
     assert len(constructed) == result.model_loads == 1
 
 
-def test_beam_policies_match_the_default_executor(tree, model_kwargs, tmp_path):
+def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_path):
     """A silent clip dropped, clips cropped to a fixed target, a seeded shuffle: same bytes."""
     source = tmp_path / "tree"
     shutil.copytree(tree, source)
@@ -123,9 +121,9 @@ def test_beam_policies_match_the_default_executor(tree, model_kwargs, tmp_path):
     config = Config(on_silent="drop", target_length_samples=150000, on_too_long="crop", shuffle_seed=7)
     outputs = {}
     for runner in ("local", "beam"):
-        result = pipeline.build(config, out=tmp_path / runner / "out", source_path=source,
-                                cache_dir=tmp_path / runner / "cache", jobs=WORKERS, progress=False, runner=runner,
-                                **model_kwargs)
+        result = pipeline.build(config, out=tmp_path / runner / "out", source=source,
+                                run=Run(cache_dir=tmp_path / runner / "cache", jobs=WORKERS, progress=False, runner=runner),
+                                **model_files_kwargs)
         outputs[runner] = _output_bytes(result.out)
     assert outputs["beam"] == outputs["local"]
     manifest = result.manifest
@@ -134,20 +132,19 @@ def test_beam_policies_match_the_default_executor(tree, model_kwargs, tmp_path):
     assert manifest["splits"]["dev"]["clips"] == 9
 
 
-def test_a_failing_clip_is_named_and_nothing_is_written(tree, model_kwargs, tmp_path, capsys):
+def test_a_failing_clip_is_named_and_nothing_is_written(tree, vggish_files, model_files_kwargs, tmp_path, capsys):
     source = tmp_path / "tree"
     shutil.copytree(tree, source)
     silent = write_audio(source / SONG / "Actor_11" / "03-02-01-01-01-01-11.flac", np.zeros(48000))
     out = tmp_path / "out"
     with pytest.raises(SilentClipError, match=r"song/Actor_11/03-02-01-01-01-01-11\.wav: no active sample") as caught:
-        pipeline.build(Config(on_silent="error"), out=out, source_path=source, cache_dir=tmp_path / "cache",
-                       jobs=WORKERS, progress=False, runner="beam", **model_kwargs)
-    assert "Beam step 'Trim'" in str(caught.value)
+        pipeline.build(Config(on_silent="error"), out=out, source=source, run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
+    assert "Beam step 'Measure'" in str(caught.value)
     assert not out.exists()
 
     status = cli.main([
-        "build", "--source", str(source), "--out", str(out), "--checkpoint", str(model_kwargs["checkpoint"]),
-        "--pca-params", str(model_kwargs["pca_params"]), "--custom-checkpoint", "--cache-dir", str(tmp_path / "cache"),
+        "build", "--source", str(source), "--out", str(out), "--checkpoint", str(vggish_files.checkpoint),
+        "--pca-params", str(vggish_files.pca_params), "--custom-checkpoint", "--cache-dir", str(tmp_path / "cache"),
         "--no-progress", "--on-silent", "error", "--runner", "beam", "--beam-option", f"direct_num_workers={WORKERS}",
     ])
     assert status == 1
@@ -167,24 +164,26 @@ def test_pipeline_options():
     with pytest.raises(ParameterError, match="KEY=VALUE"):
         beam.pipeline_options(["runner="])
     with pytest.raises(ParameterError, match="runner='beam'"):
-        pipeline.build(out="unused", beam_options=["direct_num_workers=2"])
+        Run(beam_options=["direct_num_workers=2"])
     with pytest.raises(ParameterError, match="runner has to be one of"):
-        pipeline.build(out="unused", runner="spark")
+        Run(runner="spark")
 
 
-def test_the_default_executor_works_without_beam(tree, model_kwargs, tmp_path):
+def test_the_default_executor_works_without_beam(tree, vggish_files, tmp_path):
     """With apache_beam unimportable, the local build runs and the Beam runner says what to install."""
     code = textwrap.dedent(f"""
         import sys
         sys.modules["apache_beam"] = None  # import apache_beam now raises ImportError
         from ravdess_prep import pipeline
         from ravdess_prep.exceptions import RavdessPrepError
-        kwargs = dict(checkpoint={str(model_kwargs["checkpoint"])!r}, pca_params={str(model_kwargs["pca_params"])!r},
-                      allow_custom_checkpoint=True, cache_dir={str(tmp_path / "cache")!r}, progress=False, jobs=2)
-        result = pipeline.build(out={str(tmp_path / "out")!r}, source_path={str(tree)!r}, actors=[8], **kwargs)
+        files = pipeline.VGGishFiles({str(vggish_files.checkpoint)!r}, {str(vggish_files.pca_params)!r},
+                                     allow_custom_checkpoint=True)
+        run = pipeline.Run(cache_dir={str(tmp_path / "cache")!r}, progress=False, jobs=2)
+        result = pipeline.build(out={str(tmp_path / "out")!r}, source={str(tree)!r}, speakers=[8], files=files, run=run)
         print("clips", result.computed)
         try:
-            pipeline.build(out={str(tmp_path / "out2")!r}, source_path={str(tree)!r}, runner="beam", **kwargs)
+            pipeline.build(out={str(tmp_path / "out2")!r}, source={str(tree)!r}, files=files,
+                           run=pipeline.Run(cache_dir={str(tmp_path / "cache")!r}, progress=False, runner="beam"))
         except RavdessPrepError as error:
             print("error", error)
     """)
@@ -194,9 +193,9 @@ def test_the_default_executor_works_without_beam(tree, model_kwargs, tmp_path):
     assert 'pip install -e ".[beam]"' in finished.stdout
 
 
-def test_a_target_shorter_than_one_example_fails_once_in_the_combine(tree, model_kwargs, tmp_path):
+def test_a_target_shorter_than_one_example_fails_once_in_the_target_step(tree, model_files_kwargs, tmp_path):
     out = tmp_path / "out"
-    with pytest.raises(ParameterError, match=r"^target length 1000 samples at 48000 Hz is shorter than one VGGish example"):
-        pipeline.build(Config(target_length_samples=1000, on_too_long="crop"), out=out, source_path=tree,
-                       cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam", **model_kwargs)
+    with pytest.raises(ParameterError, match=r"^target length 1000 samples at 48000 Hz is shorter than one vggish example"):
+        pipeline.build(Config(target_length_samples=1000, on_too_long="crop"), out=out, source=tree,
+                       run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
     assert not out.exists()

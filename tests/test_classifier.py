@@ -10,6 +10,7 @@ import pytest
 
 from ravdess_prep import classifier, cli
 from ravdess_prep.bundle import Bundle, read_bundles
+from ravdess_prep.corpora.ravdess import EMOTION_NAMES, RAVDESS
 from ravdess_prep.exceptions import ParameterError
 
 FAST = classifier.TrainConfig(epochs=8, learning_rate=3e-3, batch_size=32, seed=1)
@@ -25,7 +26,15 @@ def _synthetic(actors, clips_per_class, rng, centers):
                 noise = rng.normal(0, 25, (20, 128))
                 embeddings.append(np.clip(np.round(centers[label] + noise), 0, 255))
                 labels.append(label)
-    return Bundle(np.asarray(names), np.asarray(embeddings, np.float32), np.asarray(labels, np.int32))
+    return _with_facts(Bundle(np.asarray(names), np.asarray(embeddings, np.float32), np.asarray(labels, np.int32)))
+
+
+def _with_facts(bundle):
+    """The bundle with the speakers, facets and label names the dataset reader gives."""
+    rows = [RAVDESS().parse_name(name) for name in bundle.names]
+    return Bundle(bundle.names, bundle.embeddings, bundle.labels, np.asarray([row["actor"] for row in rows]),
+                  {facet: np.asarray([row[facet] for row in rows]) for facet in ("intensity", "vocal_channel")},
+                  EMOTION_NAMES)
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +101,8 @@ def test_original_format_bundles_load_and_train(separable, tmp_path):
 def test_evaluate_against_hand_counts():
     names = ["speech/Actor_01/03-01-01-01-01-01-01.wav", "song/Actor_01/03-02-01-01-01-01-01.wav",
              "speech/Actor_01/03-01-02-02-01-01-01.wav", "speech/Actor_01/03-01-02-01-01-01-01.wav"]
-    result = classifier.evaluate([0, 0, 1, 1], [0, 1, 1, 1], names)
+    facets = _with_facts(Bundle(np.asarray(names), np.zeros((4, 1)), np.zeros(4, np.int32))).facets
+    result = classifier.evaluate([0, 0, 1, 1], [0, 1, 1, 1], label_names=EMOTION_NAMES, facets=facets)
     assert result["accuracy"] == 0.75
     assert result["per_class"]["neutral"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert result["per_class"]["calm"]["precision"] == pytest.approx(2 / 3) and result["per_class"]["calm"]["recall"] == 1.0
@@ -102,9 +112,9 @@ def test_evaluate_against_hand_counts():
     assert result["accuracy_by_intensity"] == {"normal": pytest.approx(2 / 3), "strong": 1.0}
 
 
-def test_cross_validation_by_actor(separable):
+def test_cross_validation_by_speaker(separable):
     result = classifier.cross_validate(separable, FAST.__class__(epochs=4, learning_rate=3e-3, batch_size=32), folds=3)
-    held = sorted(actor for fold in result["folds"] for actor in fold["held_out_actors"])
+    held = sorted(actor for fold in result["folds"] for actor in fold["held_out_speakers"])
     assert held == list(range(1, 25)) and len(result["folds"]) == 3
     accuracies = [fold["accuracy"] for fold in result["folds"]]
     assert result["mean_accuracy"] == pytest.approx(np.mean(accuracies))
@@ -112,7 +122,20 @@ def test_cross_validation_by_actor(separable):
     assert result["mean_accuracy"] >= 0.9
 
 
-@pytest.mark.parametrize("field, value", [("epochs", 0), ("dropout", 1.0), ("learning_rate", 0.0), ("gru_units", 2.5)])
+def test_pooled_bundles_train_the_mlp_head(separable, tmp_path):
+    pooled = {name: Bundle(bundle.names, bundle.embeddings.mean(axis=1), bundle.labels, bundle.speakers, bundle.facets,
+                           bundle.label_names) for name, bundle in separable.items()}
+    result = classifier.train(pooled, tmp_path / "mlp", classifier.TrainConfig(epochs=30, learning_rate=3e-3,
+                                                                              batch_size=32, seed=1))
+    assert classifier.load_model(tmp_path / "mlp").name == "emotion_classifier_mlp"
+    for split in ("train", "dev", "test"):
+        assert result.metrics["splits"][split]["accuracy"] >= 0.9, split
+    with pytest.raises(ParameterError, match="bigru head"):
+        classifier.train(pooled, tmp_path / "bigru", classifier.TrainConfig(head="bigru", epochs=1))
+
+
+@pytest.mark.parametrize("field, value", [("epochs", 0), ("dropout", 1.0), ("learning_rate", 0.0), ("gru_units", 2.5),
+                                          ("head", "transformer"), ("hidden_units", 0)])
 def test_train_config_rejects_bad_values(field, value):
     with pytest.raises(ParameterError, match=field):
         classifier.TrainConfig(**{field: value})

@@ -12,13 +12,15 @@ import pytest
 import soundfile
 
 from http_server import FileServer
-from ravdess_prep import cli, params
-from ravdess_prep.download import download_ravdess, fetch
+from ravdess_prep import cli
+from ravdess_prep.corpora import ravdess
+from ravdess_prep.corpora.ravdess import download_ravdess
+from ravdess_prep.download import fetch
 from ravdess_prep.exceptions import ChecksumError, DownloadError
-from ravdess_prep.ravdess import inventory
+from ravdess_prep.corpora.ravdess import inventory
 
-SPEECH = params.SPEECH_ARCHIVE
-SONG = params.SONG_ARCHIVE
+SPEECH = ravdess.SPEECH_ARCHIVE
+SONG = ravdess.SONG_ARCHIVE
 CLIPS = {
     SPEECH: ["Actor_01/03-01-01-01-01-01-01", "Actor_01/03-01-05-02-01-02-01", "Actor_02/03-01-08-01-02-01-02"],
     SONG: ["Actor_01/03-02-05-02-01-01-01", "Actor_24/03-02-01-01-01-01-24"],
@@ -77,8 +79,8 @@ def _download(server, dest, bodies, **kwargs):
 
 
 def test_pinned_speech_checksum_is_the_published_one():
-    assert params.ARCHIVE_CHECKSUMS[SPEECH] == (208_468_073, "bc696df654c87fed845eb13823edef8a")
-    assert params.ARCHIVE_CHECKSUMS[SONG] is None  # read from the records API
+    assert ravdess.ARCHIVE_CHECKSUMS[SPEECH] == (208_468_073, "bc696df654c87fed845eb13823edef8a")
+    assert ravdess.ARCHIVE_CHECKSUMS[SONG] is None  # read from the records API
 
 
 def test_cut_transfer_resumes_and_completes(zenodo, archives, ravdess_dir, tmp_path):
@@ -154,7 +156,7 @@ def test_missing_file_is_a_clear_error(zenodo, tmp_path):
 
 def test_download_command(zenodo, archives, tmp_path, capsys, monkeypatch):
     # The command pins the real speech checksum; point the test at the song archive only.
-    monkeypatch.setattr(params, "ARCHIVE_CHECKSUMS", {SPEECH: None, SONG: None})
+    monkeypatch.setattr(ravdess, "ARCHIVE_CHECKSUMS", {SPEECH: None, SONG: None})
     status = cli.main([
         "download", "--dest", str(tmp_path / "data"), "--files-url", zenodo.url + "/files",
         "--api-url", zenodo.url + "/api/records/1188976", "--no-progress",

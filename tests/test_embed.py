@@ -6,17 +6,24 @@ import numpy as np
 import pytest
 import soundfile
 
+import vggish
 from conftest import tone
-from ravdess_prep.decimate import decimate, exact_step
-from ravdess_prep.embed import clip_examples, clip_examples_fast
+from ravdess_prep.embed import clip_examples
+from ravdess_prep.embedders import VGGishEmbedder
+from ravdess_prep.pad import pad_center
+from ravdess_prep.resample import decimate, exact_step
 from ravdess_prep.trim import rolling_trim_offsets
 
 
 def _both(samples, rate, target, hop=0.23, on_too_long="error"):
+    """The published front-end on the padded clip, and the embed stage's fast path."""
     start, end = rolling_trim_offsets(samples)
-    kwargs = dict(sample_rate_hz=rate, start=start, end=end, target_length_samples=target, hop_seconds=hop,
+    padded, _ = pad_center(samples[start:end], target_length_samples=target, on_too_long=on_too_long)
+    reference = vggish.waveform_to_examples(padded, rate, hop_seconds=hop)
+    kwargs = dict(embedder=VGGishEmbedder(hop_seconds=hop), sample_rate_hz=rate, target_length_samples=target,
                   on_too_long=on_too_long)
-    return clip_examples(samples, **kwargs), clip_examples_fast(samples, **kwargs)
+    np.testing.assert_array_equal(clip_examples(samples[start:end], fast=False, **kwargs), reference)
+    return reference, clip_examples(samples[start:end], fast=True, **kwargs)
 
 
 @pytest.mark.parametrize("index", range(0, 2452, 409))
@@ -78,7 +85,7 @@ def test_decimate_equals_resampy_at_every_tile_boundary():
     """Lengths around where full filter wings begin and end and tiles of outputs are cut."""
     import resampy
 
-    from ravdess_prep.decimate import TILE_OUTPUTS, reach_samples
+    from ravdess_prep.resample import TILE_OUTPUTS, reach_samples
 
     reach = reach_samples(48000, 16000)
     rng = np.random.default_rng(3)
@@ -103,22 +110,21 @@ def test_fast_examples_equal_the_straightforward_ones_for_every_clip(ravdess_dir
     offsets, the trimmed part decoded, only the sound resampled, only its STFT frames
     transformed) gives the straightforward path's examples bit for bit."""
     from ravdess_prep import pipeline
-    from ravdess_prep.config import Config
-    from ravdess_prep.embed import ClipCache, prepare_clip, silent_example, with_silent_rows
+    from ravdess_prep.embed import prepare_clip
     from ravdess_prep.parallel import map_calls
 
-    config = Config()
+    config = pipeline.Config()
     clips = pipeline.source(ravdess_dir)
     measurement = pipeline.measure(clips, config, jobs=2)
     assert measurement.target_length_samples == 259431
-    cache = ClipCache(tmp_path, "0" * 64)
+    silent_example = vggish.silent_example()
 
     def compare(offsets):
-        kwargs = dict(offsets=offsets, target_length_samples=259431, config=config, cache=cache)
+        kwargs = dict(offsets=offsets, target_length_samples=259431, embedder=config.embedder)
         fast, plain = prepare_clip(fast=True, **kwargs), prepare_clip(fast=False, **kwargs)
-        rows = with_silent_rows(fast.examples.reshape(len(fast.examples), -1), fast.silent,
-                                silent_example().reshape(-1)).reshape(plain.examples.shape)
-        plain_silent = np.all(plain.examples == silent_example(), axis=(1, 2))
+        rows = np.empty_like(plain.examples)
+        rows[~fast.silent], rows[fast.silent] = fast.examples, silent_example
+        plain_silent = np.all(plain.examples == silent_example, axis=(1, 2))
         same = np.array_equal(rows, plain.examples) and np.array_equal(fast.silent, plain_silent)
         return offsets.name, same, int(fast.silent.sum())
 

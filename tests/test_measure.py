@@ -14,8 +14,10 @@ from ravdess_prep.config import Config
 from ravdess_prep.exceptions import (
     AudioError, ClipTooLongError, ParameterError, SampleRateError, SilentClipError, SourceError,
 )
-from ravdess_prep.measure import CROPPED, DROPPED_SILENT, KEPT_SILENT, measure
-from ravdess_prep.ravdess import inventory
+from ravdess_prep.corpora.ravdess import inventory
+from ravdess_prep.pad import CROPPED
+from ravdess_prep.pipeline import measure
+from ravdess_prep.trim import DROPPED_SILENT, KEPT_SILENT
 
 
 def _clips(tmp_path, specs, sample_rate_hz=48000):
@@ -169,7 +171,7 @@ def test_preprocess_command_refuses_a_too_short_target(seed_dir, tmp_path, capsy
         "preprocess", str(seed_dir / "example.wav"), "--target-length", "1000", "--out", str(tmp_path / "p.wav"),
     ])
     assert status == 1
-    assert "trimmed length 112168 samples is longer than the target length 1000" in capsys.readouterr().err
+    assert "trimmed length 112168 samples is longer than the target length of 1000" in capsys.readouterr().err
     assert not (tmp_path / "p.wav").exists()
 
 
@@ -200,7 +202,7 @@ def test_length_tallies_merge_in_any_order_and_grouping():
     in_order = LengthTally()
     for single in singles:
         in_order = in_order.merge(single)
-    assert in_order.target(Config()) == (700, 48000, "b")  # "d" is as long but later; "e" is dropped
+    assert in_order.target() == (700, 48000, "b")  # "d" is as long but later; "e" is dropped
     assert (in_order.clips, in_order.kept) == (6, 4)
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -212,9 +214,9 @@ def test_length_tallies_merge_in_any_order_and_grouping():
         for index in order[cut:]:
             right = right.merge(singles[index])
         assert right.merge(left) == in_order == left.merge(right)
-    assert in_order.measurement(Config(), clips=clips).longest == "b"
-    assert in_order.target(Config(target_length_samples=800)) == (800, 48000, None)
-    assert in_order.target(Config(target_length_samples=700)) == (700, 48000, "b")
+    assert in_order.measurement(clips).longest == "b"
+    assert in_order.target(target_length_samples=800) == (800, 48000, None)
+    assert in_order.target(target_length_samples=700) == (700, 48000, "b")
 
 
 def test_length_tally_names_the_first_clip_of_another_rate():
@@ -225,11 +227,11 @@ def test_length_tally_names_the_first_clip_of_another_rate():
     for position in (2, 0, 1):  # merged out of order
         tally = tally.merge(LengthTally.of(clips[position], position=position))
     with pytest.raises(SampleRateError, match="^y: sample rate 16000 Hz differs from 48000 Hz of x"):
-        tally.target(Config())
-    assert tally.target(Config(sample_rate_hz=48000))[0] == 10
+        tally.target()
+    assert tally.target(sample_rate_hz=48000)[0] == 10
     with pytest.raises(SourceError, match="every one of the 2 clips"):
         LengthTally.of(_offsets("p", 5, dropped=True), position=0).merge(
-            LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target(Config())
+            LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target()
 
 
 # --- the edge scan: offsets from the clip's edges equal those from the whole clip --------
@@ -244,9 +246,10 @@ def _whole_clip_offsets(path, config=Config()):
 
 
 def _scan(path, config=Config(), **kwargs):
-    from ravdess_prep.measure import scan_rolling_offsets
+    from ravdess_prep.trim import scan_rolling_offsets
 
-    return scan_rolling_offsets(path, config=config, **kwargs)
+    return scan_rolling_offsets(path, window_samples=config.trim_window_samples, threshold=config.trim_threshold,
+                                resample_to_hz=config.sample_rate_hz, **kwargs)
 
 
 def test_edge_scan_of_real_clips_equals_the_whole_clip_rule(ravdess_dir):

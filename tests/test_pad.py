@@ -50,5 +50,5 @@ def test_pad_and_crop_amounts(length, target, on_too_long, expected):
 
 
 def test_too_long_error_names_the_clip_and_its_length():
-    with pytest.raises(ClipTooLongError, match=r"a/b\.wav: 10 samples is longer than the target length of 6"):
+    with pytest.raises(ClipTooLongError, match=r"a/b\.wav: trimmed length 10 samples is longer than the target length of 6"):
         pad_center(np.ones(10), target_length_samples=6, name="a/b.wav")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -9,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -17,7 +17,8 @@ import pytest
 from conftest import tone, write_audio
 from ravdess_prep import cli, pipeline
 from ravdess_prep.bundle import read_bundle, read_bundles, read_manifest
-from ravdess_prep.config import Config
+from ravdess_prep.config import Config, Run
+from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
 from ravdess_prep.exceptions import AudioError, ClipTooLongError
 
 SPEECH = "Audio_Speech_Actors_01-24"
@@ -42,10 +43,9 @@ def small_tree(ravdess_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first_build(small_tree, model_kwargs, tmp_path_factory):
+def first_build(small_tree, model_files_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("first")
-    result = pipeline.build(out=root / "out", source_path=small_tree, cache_dir=root / "cache", jobs=2,
-                            progress=False, **model_kwargs)
+    result = pipeline.build(out=root / "out", source=small_tree, run=Run(cache_dir=root / "cache", jobs=2, progress=False), **model_files_kwargs)
     return result
 
 
@@ -72,10 +72,10 @@ def test_bundles_have_the_original_layout(first_build, small_tree):
         assert [clip.split("/")[0] for clip in bundle.names] == ["speech"] * 4 + ["song"] * 2
         expected_labels = [int(clip.split("/")[-1].split("-")[2]) - 1 for clip in bundle.names]
         assert bundle.labels.tolist() == expected_labels
-        assert manifest["splits"][name]["actors"] == [actor]
+        assert manifest["splits"][name]["speakers"] == [actor]
         assert sum(manifest["splits"][name]["label_counts"]) == 6
     assert manifest["config"] == Config().to_dict()
-    assert manifest["model"]["official"] is False
+    assert manifest["embedder"]["official"] is False
     assert manifest["target_length_samples"] == max(
         row["trimmed_length_samples"] for row in _metadata_rows(out))
     assert len(_metadata_rows(out)) == 18
@@ -95,24 +95,21 @@ def test_metadata_has_offsets_and_splits(first_build):
         assert len(row["audio_sha256"]) == 64
 
 
-def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_kwargs, tmp_path):
-    again = pipeline.build(out=tmp_path / "out", source_path=small_tree, cache_dir=tmp_path / "cache", jobs=1,
-                           progress=False, **model_kwargs)
+def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_files_kwargs, tmp_path):
+    again = pipeline.build(out=tmp_path / "out", source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=1, progress=False), **model_files_kwargs)
     assert again.computed == 18
     assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
 
 
-def test_fast_path_bundles_equal_the_straightforward_paths(first_build, small_tree, model_kwargs, tmp_path,
+def test_fast_path_bundles_equal_the_straightforward_paths(first_build, small_tree, model_files_kwargs, tmp_path,
                                                          monkeypatch):
     calls = _count_model_calls(monkeypatch)
-    straightforward = pipeline.build(out=tmp_path / "plain", source_path=small_tree, cache_dir=tmp_path / "plain-cache",
-                                     jobs=2, progress=False, fast=False, **model_kwargs)
+    straightforward = pipeline.build(out=tmp_path / "plain", source=small_tree, run=Run(cache_dir=tmp_path / "plain-cache", jobs=2, progress=False, fast=False), **model_files_kwargs)
     plain_examples = calls["examples"]
     assert plain_examples == 18 * straightforward.manifest["examples_per_clip"]
     assert _npy_bytes(straightforward.out) == _npy_bytes(first_build.out)  # first_build took the fast path
     calls["examples"] = 0
-    pipeline.build(out=tmp_path / "fast", source_path=small_tree, cache_dir=tmp_path / "fast-cache", jobs=2,
-                   progress=False, **model_kwargs)
+    pipeline.build(out=tmp_path / "fast", source=small_tree, run=Run(cache_dir=tmp_path / "fast-cache", jobs=2, progress=False), **model_files_kwargs)
     assert calls["examples"] < plain_examples  # examples in the padding were not run again
 
 
@@ -131,77 +128,84 @@ def _count_model_calls(monkeypatch):
     return calls
 
 
-def test_second_build_with_the_cache_recomputes_nothing(first_build, small_tree, model_kwargs, tmp_path, monkeypatch):
+def test_second_build_with_the_cache_recomputes_nothing(first_build, small_tree, model_files_kwargs, tmp_path, monkeypatch):
     calls = _count_model_calls(monkeypatch)
     cache = first_build.out.parent / "cache"
-    again = pipeline.build(out=tmp_path / "out", source_path=small_tree, cache_dir=cache, jobs=2, progress=False,
-                           **model_kwargs)
+    again = pipeline.build(out=tmp_path / "out", source=small_tree, run=Run(cache_dir=cache, jobs=2, progress=False),
+                           **model_files_kwargs)
     assert calls == {"runs": 0, "examples": 0}
     assert again.cached == 18
     assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
 
 
-def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, model_kwargs, tmp_path, monkeypatch):
+def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, vggish_files, tmp_path, monkeypatch):
     tree = _copy_tree(ravdess_dir, tmp_path / "tree", (1, 8, 11), speech_per_actor=10, song_per_actor=4)
     cache = tmp_path / "cache"
+    # the build kills itself (SIGKILL) while it stores its fourth clip: after the entry's bytes
+    # are written to a temporary name and before the rename
     script = textwrap.dedent(f"""
+        import os, signal
         from ravdess_prep import pipeline
-        from ravdess_prep.config import Config
-        pipeline.build(Config(batch_size=16), out={str(tmp_path / 'killed')!r}, source_path={str(tree)!r},
-                       cache_dir={str(cache)!r}, checkpoint={str(model_kwargs['checkpoint'])!r},
-                       pca_params={str(model_kwargs['pca_params'])!r}, allow_custom_checkpoint=True,
-                       jobs=1, progress=False)
+        from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
+        rename, stored = os.replace, []
+        def rename_or_die(source, destination):
+            if str(destination).endswith(".npy"):
+                stored.append(destination)
+                if len(stored) == 4:
+                    os.kill(os.getpid(), signal.SIGKILL)
+            rename(source, destination)
+        os.replace = rename_or_die
+        pipeline.build(pipeline.Config(embedder=VGGishEmbedder(batch_size=16)), out={str(tmp_path / 'killed')!r},
+                       source={str(tree)!r}, files=VGGishFiles({str(vggish_files.checkpoint)!r},
+                       {str(vggish_files.pca_params)!r}, allow_custom_checkpoint=True),
+                       run=pipeline.Run(cache_dir={str(cache)!r}, jobs=1, progress=False))
     """)
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
     clips_dir = cache / "clips"
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and process.poll() is None:
-        if len(list(clips_dir.rglob("*.npy"))) >= 3:
-            break
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
     finished_before = len(list(clips_dir.rglob("*.npy")))
-    assert 3 <= finished_before < 42, "the build must have been killed mid-run"
+    assert finished_before == 3
+    assert len([path for path in clips_dir.rglob(".*") if path.is_file()]) == 1  # the entry it was storing
     assert not (tmp_path / "killed").exists()
     for entry in clips_dir.rglob("*.npy"):  # every entry the killed run left is whole
         assert np.load(entry).shape[1:] == (128,) and np.load(entry).dtype == np.uint8
 
     calls = _count_model_calls(monkeypatch)
     # the straightforward path runs every example of a computed clip through the model: exact counting
-    resumed = pipeline.build(Config(batch_size=16), out=tmp_path / "resumed", source_path=tree, cache_dir=cache,
-                             jobs=1, progress=False, fast=False, **model_kwargs)
+    config = Config(embedder=VGGishEmbedder(batch_size=16))
+    resumed = pipeline.build(config, out=tmp_path / "resumed", source=tree,
+                             run=Run(cache_dir=cache, jobs=1, progress=False, fast=False), files=vggish_files)
     examples_per_clip = resumed.manifest["examples_per_clip"]
     assert resumed.cached == finished_before and resumed.computed == 42 - finished_before
     assert calls["examples"] == (42 - finished_before) * examples_per_clip
-    clean = pipeline.build(Config(batch_size=16), out=tmp_path / "clean", source_path=tree,
-                           cache_dir=tmp_path / "clean-cache", jobs=1, progress=False, **model_kwargs)
+    clean = pipeline.build(config, out=tmp_path / "clean", source=tree,
+                           run=Run(cache_dir=tmp_path / "clean-cache", jobs=1, progress=False), files=vggish_files)
     assert _npy_bytes(resumed.out) == _npy_bytes(clean.out)
 
 
-def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_kwargs, tmp_path):
+def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_files_kwargs, tmp_path):
     tree = tmp_path / "tree"
     shutil.copytree(small_tree, tree)
     victim = sorted(tree.rglob("*.flac"))[5]
     victim.write_bytes(victim.read_bytes()[:200])  # a truncated FLAC
     out = tmp_path / "out"
     with pytest.raises(AudioError) as caught:
-        pipeline.build(out=out, source_path=tree, cache_dir=tmp_path / "cache", jobs=2, progress=False,
-                       **model_kwargs)
+        pipeline.build(out=out, source=tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
+                       **model_files_kwargs)
     assert victim.name in str(caught.value)
     assert not out.exists()
     assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
 
 
-def test_bad_model_file_found_while_measuring_names_it_and_writes_nothing(small_tree, model_kwargs, tmp_path):
+def test_bad_model_file_found_while_measuring_names_it_and_writes_nothing(small_tree, vggish_files, tmp_path):
     from ravdess_prep.exceptions import ModelFileError
 
     bad = tmp_path / "vggish_model.ckpt"
     bad.write_bytes(b"not a checkpoint" * 100)
     out = tmp_path / "out"
     with pytest.raises(ModelFileError, match="vggish_model.ckpt"):
-        pipeline.build(out=out, source_path=small_tree, cache_dir=tmp_path / "cache", jobs=2, progress=False,
-                       **{**model_kwargs, "checkpoint": bad})
+        pipeline.build(out=out, source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
+                       files=dataclasses.replace(vggish_files, checkpoint=bad))
     assert not out.exists()
 
 
@@ -212,20 +216,20 @@ def test_bad_clip_and_bad_model_file_report_the_clip(small_tree, tmp_path):
     victim = sorted(tree.rglob("*.flac"))[2]
     victim.write_bytes(victim.read_bytes()[:20000])  # its header is intact: the source stage accepts it
     with pytest.raises(AudioError, match=victim.name):
-        pipeline.build(out=tmp_path / "out", source_path=tree, cache_dir=tmp_path / "cache", jobs=2, progress=False,
-                       checkpoint=tmp_path / "missing.ckpt", pca_params=tmp_path / "missing.npz")
+        pipeline.build(out=tmp_path / "out", source=tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
+                       files=VGGishFiles(tmp_path / "missing.ckpt", tmp_path / "missing.npz"))
     assert not (tmp_path / "out").exists()
 
 
-def test_existing_output_is_replaced_whole(first_build, small_tree, model_kwargs, tmp_path):
+def test_existing_output_is_replaced_whole(first_build, small_tree, model_files_kwargs, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(first_build.out, out)
     (out / "stale.txt").write_text("from an older build")
-    pipeline.build(Config(dev_actors=(1,), test_actors=(8,)), out=out, source_path=small_tree,
-                   cache_dir=first_build.out.parent / "cache", jobs=2, progress=False, **model_kwargs)
+    pipeline.build(Config(dev_speakers=(1,), test_speakers=(8,)), out=out, source=small_tree,
+                   run=Run(cache_dir=first_build.out.parent / "cache", jobs=2, progress=False), **model_files_kwargs)
     assert not (out / "stale.txt").exists()
-    assert read_manifest(out)["splits"]["dev"]["actors"] == [1]
-    assert read_manifest(out)["splits"]["train"]["actors"] == [11]
+    assert read_manifest(out)["splits"]["dev"]["speakers"] == [1]
+    assert read_manifest(out)["splits"]["train"]["speakers"] == [11]
 
 
 def test_embed_files_matches_the_dataset(first_build, small_tree, tmp_path, capsys):
@@ -268,9 +272,9 @@ def test_original_format_bundles_still_load(first_build, tmp_path):
         read_bundle(out, "dev", allow_pickled_names=False)
 
 
-def test_build_command_and_script(small_tree, model_kwargs, first_build, tmp_path, capsys):
-    args = ["--source", str(small_tree), "--out", str(tmp_path / "cli"), "--checkpoint", str(model_kwargs["checkpoint"]),
-            "--pca-params", str(model_kwargs["pca_params"]), "--custom-checkpoint",
+def test_build_command_and_script(small_tree, vggish_files, first_build, tmp_path, capsys):
+    args = ["--source", str(small_tree), "--out", str(tmp_path / "cli"), "--checkpoint", str(vggish_files.checkpoint),
+            "--pca-params", str(vggish_files.pca_params), "--custom-checkpoint",
             "--cache-dir", str(first_build.out.parent / "cache"), "--no-progress", "--jobs", "2"]
     assert cli.main(["build", *args]) == 0
     printed = capsys.readouterr().out
@@ -281,7 +285,7 @@ def test_build_command_and_script(small_tree, model_kwargs, first_build, tmp_pat
     assert script.returncode == 0, script.stderr
     assert _npy_bytes(tmp_path / "script") == _npy_bytes(first_build.out)
     manifest = json.loads((tmp_path / "script" / "manifest.json").read_text())
-    assert manifest["splits"]["test"]["actors"] == [11]
+    assert manifest["splits"]["test"]["speakers"] == [11]
 
 
 def _full_set_checks(out, actors):
@@ -298,22 +302,21 @@ def _full_set_checks(out, actors):
     return manifest
 
 
-def test_real_subset_build_at_the_original_length(ravdess_dir, model_kwargs, tmp_path):
+def test_real_subset_build_at_the_original_length(ravdess_dir, model_files_kwargs, tmp_path):
     """CI's real-data build: actors 08 (dev), 11 (test) and 18 (train, speech only), both vocal
     channels, at the full set's target length so that every clip gives 20 examples."""
-    result = pipeline.build(Config(target_length_samples=259431), out=tmp_path / "out", source_path=ravdess_dir,
-                            actors=(8, 11, 18), cache_dir=tmp_path / "cache", jobs=2, progress=False, **model_kwargs)
+    result = pipeline.build(Config(target_length_samples=259431), out=tmp_path / "out", source=ravdess_dir,
+                            speakers=(8, 11, 18), run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False), **model_files_kwargs)
     manifest = _full_set_checks(result.out, (8, 11, 18))
     assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 60, "dev": 104, "test": 104}
-    assert manifest["splits"]["dev"]["vocal_channels"] == {"song": 44, "speech": 60}
+    assert manifest["splits"]["dev"]["counts"]["vocal_channel"] == {"song": 44, "speech": 60}
     assert manifest["splits"]["dev"]["label_counts"] == [8, 16, 16, 16, 16, 16, 8, 8]
     assert manifest["examples_per_clip"] == 20 and manifest["handled_by_policy"] == []
 
 
 @pytest.mark.slow
-def test_full_build_reproduces_the_original_split(ravdess_dir, model_kwargs, tmp_path):
-    result = pipeline.build(out=tmp_path / "out", source_path=ravdess_dir, cache_dir=tmp_path / "cache", jobs=2,
-                            progress=False, **model_kwargs)
+def test_full_build_reproduces_the_original_split(ravdess_dir, model_files_kwargs, tmp_path):
+    result = pipeline.build(out=tmp_path / "out", source=ravdess_dir, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False), **model_files_kwargs)
     manifest = _full_set_checks(result.out, tuple(range(1, 25)))
     assert manifest["target_length_samples"] == 259431
     assert manifest["longest_clip"] == "song/Actor_01/03-02-05-02-01-01-01.wav"

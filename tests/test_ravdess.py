@@ -12,8 +12,7 @@ import pytest
 from conftest import tone, write_audio
 from ravdess_prep import cli
 from ravdess_prep.exceptions import ClipNameError, DuplicateClipError, ParameterError, SourceError
-from ravdess_prep.params import DEV_ACTORS, TEST_ACTORS
-from ravdess_prep.ravdess import count_clips, inventory, parse_clip_name, survey
+from ravdess_prep.corpora.ravdess import DEV_ACTORS, RAVDESS, TEST_ACTORS, inventory, parse_clip_name
 
 VALID = {
     "03-01-07-01-01-02-08.wav": dict(
@@ -152,7 +151,7 @@ def test_unusable_sources_name_the_path(tmp_path, make):
 
 def test_survey_collects_every_problem(tmp_path):
     _tree(tmp_path, ["03-01-03-01-01-01-02.wav", "03-01-03-01-01-01-99.wav", "03-02-07-01-01-01-02.wav"])
-    result = survey(tmp_path)
+    result = RAVDESS().survey(tmp_path)
     assert len(result.clips) == 1
     assert [type(problem) for problem in result.problems] == [ClipNameError, ClipNameError]
     with pytest.raises(ClipNameError, match="and 1 more problems"):
@@ -237,7 +236,7 @@ def test_full_set_label_counts_per_original_split(full_inventory, split, expecte
 
 
 def test_full_set_info_counts(full_inventory):
-    counts = count_clips(full_inventory)
+    counts = RAVDESS().counts(full_inventory)
     assert counts["vocal_channel"] == {"speech": 1440, "song": 1012}
     assert counts["actor"]["18"] == 60 and counts["actor"]["01"] == 104
     assert sum(counts["emotion"].values()) == 2452

@@ -2,7 +2,8 @@
 
 The scratch folder holds ``data/ravdess`` (18 real clips) and ``clip.wav``. The only thing
 changed is where the official VGGish files come from: they cannot be downloaded here, so the
-model-file lookup returns the random-weights checkpoint and the shared official PCA file.
+adapter's lookup of the official files returns the random-weights checkpoint and the shared
+official PCA file.
 """
 
 from __future__ import annotations
@@ -38,16 +39,13 @@ def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_
     samples, rate = soundfile.read(str(sample), dtype="int16")
     soundfile.write(str(tmp_path / "clip.wav"), samples, rate, subtype="PCM_16")
 
-    import vggish.files
+    from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
 
-    real_checkpoint, real_pca = vggish.files.verified_checkpoint, vggish.files.verified_pca_params
-    pca = vggish_shared_dir / "vggish_pca_params.npz"
-    # the official files are replaced where they are looked up; checkpoint_file and
-    # pca_params_file call these too
-    monkeypatch.setattr(vggish.files, "verified_checkpoint",
-                        lambda path=None, **kw: real_checkpoint(path or random_checkpoint, allow_custom=True))
-    monkeypatch.setattr(vggish.files, "verified_pca_params",
-                        lambda path=None, **kw: real_pca(path or pca, **{k: v for k, v in kw.items() if k == "allow_custom"}))
+    real = VGGishEmbedder.model_files
+    local = VGGishFiles(random_checkpoint, vggish_shared_dir / "vggish_pca_params.npz", allow_custom_checkpoint=True)
+    # the official files are replaced where they are looked up
+    monkeypatch.setattr(VGGishEmbedder, "model_files",
+                        lambda self, files=None, **kwargs: real(self, files or local, **kwargs))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAVDESS_PREP_CACHE", str(tmp_path / "cache"))
 

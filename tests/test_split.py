@@ -1,4 +1,4 @@
-"""Actor-disjoint splits and the cross-validation iterators."""
+"""Speaker-disjoint splits and the cross-validation iterators (RAVDESS speakers are actors)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from ravdess_prep import pipeline
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import SplitError
-from ravdess_prep.split import assign_splits, check_actor_disjoint, k_fold_by_actor, leave_one_actor_out
+from ravdess_prep.split import assign_splits, check_speaker_disjoint, k_fold_by_speaker, leave_one_speaker_out
 
 ACTORS = np.repeat(np.arange(1, 25), 3)
 
@@ -23,9 +23,9 @@ ACTORS = np.repeat(np.arange(1, 25), 3)
 def test_assign_splits(dev, test, expected):
     if isinstance(expected, type):
         with pytest.raises(expected, match="02|01"):
-            assign_splits(ACTORS, dev_actors=dev, test_actors=test)
+            assign_splits(ACTORS, dev_speakers=dev, test_speakers=test)
         return
-    splits = assign_splits(ACTORS, dev_actors=dev, test_actors=test)
+    splits = assign_splits(ACTORS, dev_speakers=dev, test_speakers=test)
     for name in ("dev", "test"):
         assert set(ACTORS[splits == name].tolist()) == expected[name]
     assert set(ACTORS[splits == "train"].tolist()) == set(range(1, 25)) - expected["dev"] - expected["test"]
@@ -36,26 +36,26 @@ def test_an_actor_in_two_splits_is_named():
     actors = np.array([1, 1, 2, 2, 3, 3])
     splits[1] = "dev"
     splits[5] = "test"
-    with pytest.raises(SplitError, match="actor 01 in dev and train; actor 03 in test and train"):
-        check_actor_disjoint(actors, splits)
+    with pytest.raises(SplitError, match="speaker 01 in dev and train; speaker 03 in test and train"):
+        check_speaker_disjoint(actors, splits)
 
 
 def test_config_refuses_overlapping_actor_lists():
     with pytest.raises(SplitError, match="08"):
-        Config(dev_actors=(8, 9), test_actors=(8,))
+        Config(dev_speakers=(8, 9), test_speakers=(8,))
 
 
-def test_leave_one_actor_out():
-    folds = list(leave_one_actor_out(ACTORS))
-    assert [actor for actor, _, _ in folds] == list(range(1, 25))
-    for actor, train, held in folds:
+def test_leave_one_speaker_out():
+    folds = list(leave_one_speaker_out(ACTORS))
+    assert [actor for (actor,), _, _ in folds] == list(range(1, 25))
+    for (actor,), train, held in folds:
         assert set(ACTORS[held]) == {actor} and actor not in set(ACTORS[train])
         assert len(train) + len(held) == len(ACTORS)
 
 
 @pytest.mark.parametrize("num_folds", [2, 5, 24])
-def test_k_fold_by_actor(num_folds):
-    folds = list(k_fold_by_actor(ACTORS, num_folds=num_folds, seed=3))
+def test_k_fold_by_speaker(num_folds):
+    folds = list(k_fold_by_speaker(ACTORS, num_folds=num_folds, seed=3))
     held_actors = [actor for held, _, _ in folds for actor in held]
     assert sorted(held_actors) == list(range(1, 25))  # each actor held out exactly once
     sizes = [len(held) for held, _, _ in folds]
@@ -63,13 +63,13 @@ def test_k_fold_by_actor(num_folds):
     for held, train, held_out in folds:
         assert not set(ACTORS[train]) & set(held)
         assert set(ACTORS[held_out]) == set(held)
-    assert [held for held, _, _ in k_fold_by_actor(ACTORS, num_folds=num_folds, seed=3)] == [h for h, _, _ in folds]
+    assert [held for held, _, _ in k_fold_by_speaker(ACTORS, num_folds=num_folds, seed=3)] == [h for h, _, _ in folds]
 
 
 @pytest.mark.parametrize("num_folds", [1, 25])
 def test_k_fold_rejects_impossible_fold_counts(num_folds):
     with pytest.raises(SplitError, match="num_folds"):
-        list(k_fold_by_actor(ACTORS, num_folds=num_folds))
+        list(k_fold_by_speaker(ACTORS, num_folds=num_folds))
 
 
 def test_original_split_on_the_full_set(ravdess_dir):
@@ -89,7 +89,7 @@ def test_original_split_on_the_full_set(ravdess_dir):
 
 
 def test_seeded_shuffle_is_deterministic_and_stays_in_split(ravdess_dir):
-    clips = pipeline.source(ravdess_dir, actors=(1, 8, 11))
+    clips = pipeline.source(ravdess_dir, speakers=(1, 8, 11))
     plain = pipeline.split(clips, Config())
     first = pipeline.split(clips, Config(shuffle_seed=5))
     again = pipeline.split(clips, Config(shuffle_seed=5))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ravdess_prep.exceptions import ModelFileError, ParameterError, RavdessPrepError
-from vggish import params
-from vggish.files import check_checkpoint_layout, checkpoint_file
+import vggish
+from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
+from ravdess_prep.exceptions import ModelFileError
+from vggish import InputError, params
+from vggish.files import check_checkpoint_layout
 from vggish.frontend import waveform_to_examples
 from vggish.model import VGGish
 from vggish.testing import write_random_checkpoint
@@ -21,7 +23,7 @@ def examples():
 
 @pytest.fixture(scope="module")
 def relu_model(random_checkpoint):
-    with VGGish(random_checkpoint, fc2_activation="relu", allow_custom_checkpoint=True) as model:
+    with VGGish(random_checkpoint, fc2_activation="relu") as model:
         yield model
 
 
@@ -70,7 +72,7 @@ def test_output_shape_and_dtype(relu_model, examples, n):
 
 
 def test_relu_release_is_the_current_release_clipped_at_zero(random_checkpoint, relu_model, examples):
-    with VGGish(random_checkpoint, fc2_activation=None, allow_custom_checkpoint=True) as linear:
+    with VGGish(random_checkpoint, fc2_activation=None) as linear:
         raw = linear.embed(examples)
     assert (raw < 0).any()
     np.testing.assert_array_equal(relu_model.embed(examples), np.maximum(raw, 0))
@@ -79,7 +81,7 @@ def test_relu_release_is_the_current_release_clipped_at_zero(random_checkpoint, 
 def test_batch_sizes_agree(random_checkpoint, relu_model, examples):
     reference = relu_model.embed(examples)
     for batch_size in (1, 7, 64):
-        with VGGish(random_checkpoint, batch_size=batch_size, allow_custom_checkpoint=True) as model:
+        with VGGish(random_checkpoint, batch_size=batch_size) as model:
             np.testing.assert_allclose(model.embed(examples), reference, rtol=1e-4, atol=1e-4)
 
 
@@ -101,12 +103,12 @@ def test_model_serves_many_calls_without_rebuilding(relu_model, examples):
 
 
 def test_embed_rejects_bad_shapes_and_closed_models(random_checkpoint, examples):
-    model = VGGish(random_checkpoint, allow_custom_checkpoint=True)
-    with pytest.raises(ParameterError, match=r"\(n, 96, 64\)"):
+    model = VGGish(random_checkpoint)
+    with pytest.raises(InputError, match=r"\(n, 96, 64\)"):
         model.embed(np.zeros((3, 64, 96)))
     with model:
         pass
-    with pytest.raises(RavdessPrepError, match="closed"):
+    with pytest.raises(InputError, match="closed"):
         model.embed(examples[:1])
 
 
@@ -115,36 +117,34 @@ def test_embed_rejects_bad_shapes_and_closed_models(random_checkpoint, examples)
     ({"batch_size": 0}, "batch_size"),
 ])
 def test_invalid_model_parameters(random_checkpoint, kwargs, message):
-    with pytest.raises(ParameterError, match=message):
-        VGGish(random_checkpoint, allow_custom_checkpoint=True, **kwargs)
+    with pytest.raises(InputError, match=message):
+        VGGish(random_checkpoint, **kwargs)
 
 
-def test_random_checkpoint_is_refused_unless_custom_is_accepted(random_checkpoint):
-    with pytest.raises(ModelFileError, match="not the official VGGish checkpoint") as caught:
-        VGGish(random_checkpoint)
-    assert str(random_checkpoint) in str(caught.value) and "allow_custom_checkpoint=True" in str(caught.value)
-    assert checkpoint_file(random_checkpoint, allow_custom=True) == random_checkpoint
-
-
-def test_incompatible_checkpoints_name_every_bad_variable(tmp_path):
+def test_incompatible_checkpoints_name_every_bad_variable(tmp_path, vggish_shared_dir):
     shapes = dict(params.VARIABLE_SHAPES)
     del shapes["vggish/fc2/biases"]
     shapes["vggish/conv1/weights"] = (3, 3, 1, 32)
     shapes["vggish/conv2/weights"] = (3, 3, 32, 128)
     bad = write_random_checkpoint(tmp_path / "bad.ckpt", shapes=shapes)
-    for attempt in (lambda: check_checkpoint_layout(bad), lambda: VGGish(bad, allow_custom_checkpoint=True),
-                    lambda: VGGish(bad)):
-        with pytest.raises(ModelFileError) as caught:
+    pca = vggish_shared_dir / "vggish_pca_params.npz"
+    for attempt in (lambda: check_checkpoint_layout(bad),
+                    lambda: VGGishEmbedder().model_files(VGGishFiles(bad, pca, allow_custom_checkpoint=True)),
+                    lambda: VGGishEmbedder().model_files(VGGishFiles(bad, pca))):
+        with pytest.raises((ModelFileError, vggish.ModelFileError)) as caught:
             attempt()
         message = str(caught.value)
         assert str(bad) in message and "3 variables" in message
         assert "missing vggish/fc2/biases [128]" in message
         assert "vggish/conv1/weights has shape [3, 3, 1, 32], expected [3, 3, 1, 64]" in message
         assert "vggish/conv2/weights has shape [3, 3, 32, 128], expected [3, 3, 64, 128]" in message
+    with pytest.raises(vggish.ModelFileError, match="the checkpoint cannot be restored") as caught:
+        VGGish(bad)  # the model itself, given a file nobody checked
+    assert str(bad) in str(caught.value)
 
 
 @pytest.mark.parametrize("case", ["truncated", "missing", "not a checkpoint"])
-def test_unreadable_checkpoints(random_checkpoint, tmp_path, case):
+def test_unreadable_checkpoints(random_checkpoint, vggish_shared_dir, tmp_path, case):
     path = tmp_path / "model.ckpt"
     if case == "truncated":
         with open(random_checkpoint, "rb") as stream:
@@ -155,6 +155,10 @@ def test_unreadable_checkpoints(random_checkpoint, tmp_path, case):
         expected = "not a readable TensorFlow checkpoint"
     else:
         expected = "no such checkpoint file"
+    files = VGGishFiles(path, vggish_shared_dir / "vggish_pca_params.npz", allow_custom_checkpoint=True)
     with pytest.raises(ModelFileError, match=expected) as caught:
-        VGGish(path, allow_custom_checkpoint=True)
+        VGGishEmbedder().model_files(files)
+    assert str(path) in str(caught.value)
+    with pytest.raises(vggish.ModelFileError, match="cannot be restored") as caught:
+        VGGish(path)
     assert str(path) in str(caught.value)

@@ -7,7 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 
-from ravdess_prep.exceptions import ModelFileError, ParameterError
+from vggish import InputError, ModelFileError
 from vggish.postprocess import Postprocessor
 
 OFFICIAL_PCA_SHA256 = "4d878af3e306defbfb37095365aa7e5a6cecb86bad13e859e626151c4e6a8b9d"  # ../shared/vggish/README.md
@@ -66,5 +66,5 @@ def test_bad_pca_files_name_the_file_and_key(tmp_path, arrays, message):
 
 
 def test_postprocess_rejects_bad_shapes(pca_path):
-    with pytest.raises(ParameterError, match=r"\(n, 128\)"):
+    with pytest.raises(InputError, match=r"\(n, 128\)"):
         Postprocessor(pca_path).postprocess(np.zeros((3, 127)))

@@ -2,27 +2,19 @@
 
 Modules: ``params`` (constants), ``mel`` (numpy DSP), ``frontend`` (waveform -> examples),
 ``model`` (the network and :class:`VGGish`), ``postprocess`` (PCA + quantization), ``files``
-(official model files), ``testing`` (random checkpoints). The names below are imported on
-first use, so ``import vggish`` loads neither TensorFlow nor resampy.
+(the model files' identity and layout), ``errors``, ``testing`` (random checkpoints). The
+package stands alone; importing it loads neither TensorFlow nor resampy (they are imported
+when a model is built or a waveform resampled).
 """
 
-_EXPORTS = {
-    "waveform_to_examples": "frontend",
-    "wavfile_to_examples": "frontend",
-    "VGGish": "model",
-    "define_vggish_slim": "model",
-    "Postprocessor": "postprocess",
-    "checkpoint_file": "files",
-    "pca_params_file": "files",
-    "check_checkpoint_layout": "files",
-}
+from .errors import InputError, ModelFileError, VGGishError
+from .files import check_checkpoint_layout, model_file_sha256
+from .frontend import log_mel_examples, num_examples, silent_example, waveform_to_examples, wavfile_to_examples
+from .model import VGGish, define_vggish_slim
+from .postprocess import Postprocessor
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        import importlib
-
-        return getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__all__ = [
+    "InputError", "ModelFileError", "Postprocessor", "VGGish", "VGGishError", "check_checkpoint_layout",
+    "define_vggish_slim", "log_mel_examples", "model_file_sha256", "num_examples", "silent_example",
+    "waveform_to_examples", "wavfile_to_examples",
+]

@@ -8,6 +8,7 @@ import os
 import numpy as np
 
 from . import mel, params
+from .errors import InputError
 
 
 def waveform_to_examples(
@@ -32,7 +33,7 @@ def waveform_to_examples(
         shorter than one example (0.96 s).
 
     Raises:
-        ValueError: ``data`` has more than two dimensions, or a rate or hop is not positive.
+        InputError: ``data`` has more than two dimensions, or a rate or hop is not positive.
     """
     data = np.asarray(data)
     if data.dtype == np.int16:
@@ -40,11 +41,11 @@ def waveform_to_examples(
     if data.ndim == 2:
         data = data.mean(axis=1)
     elif data.ndim != 1:
-        raise ValueError(f"data has to have shape (num_samples,) or (num_samples, channels), not {data.shape}")
+        raise InputError(f"data has to have shape (num_samples,) or (num_samples, channels), not {data.shape}")
     if sample_rate <= 0:
-        raise ValueError(f"sample_rate has to be positive, not {sample_rate}")
+        raise InputError(f"sample_rate has to be positive, not {sample_rate}")
     if hop_seconds <= 0:
-        raise ValueError(f"hop_seconds has to be positive, not {hop_seconds}")
+        raise InputError(f"hop_seconds has to be positive, not {hop_seconds}")
     if sample_rate != params.SAMPLE_RATE_HZ:
         import resampy
 
@@ -75,7 +76,7 @@ def log_mel_examples(
     else:
         window = int(round(params.SAMPLE_RATE_HZ * params.STFT_WINDOW_LENGTH_SECONDS))
         hop = int(round(params.SAMPLE_RATE_HZ * params.STFT_HOP_LENGTH_SECONDS))
-        num_frames = 1 + (data.shape[0] - window) // hop if data.shape[0] >= window else 0
+        num_frames = _frame_counts(data.shape[0], window_length_samples=window, hop_length_samples=hop)
         start, stop = sound
         first = min(num_frames, max(0, (start - window) // hop + 1))  # frames first..last-1 touch the sound
         last = max(first, min(num_frames, -(-stop // hop)))
@@ -116,12 +117,45 @@ def _zero_frame_row(window_samples: int) -> np.ndarray:
 
 
 def wavfile_to_examples(path: str | os.PathLike, hop_seconds: float = params.EXAMPLE_HOP_SECONDS) -> np.ndarray:
-    """Read an audio file (16-bit samples scaled by 1 / 32768) and call :func:`waveform_to_examples`.
+    """Read an audio file (integer PCM scaled to [-1, 1), 16-bit as int16 / 32768) and call
+    :func:`waveform_to_examples`.
 
     Raises:
-        ravdess_prep.exceptions.AudioError: The file is unreadable, empty or not finite.
+        InputError: The file is unreadable or holds no sample.
     """
-    from ravdess_prep.audio import read_audio
+    import soundfile
 
-    samples, sample_rate = read_audio(path)
+    try:
+        samples, sample_rate = soundfile.read(str(path), dtype="float64", always_2d=True)
+    except Exception as error:  # libsndfile's error types vary between versions
+        raise InputError(f"{path}: not a readable audio file ({error})") from None
+    if samples.shape[0] == 0:
+        raise InputError(f"{path}: the audio file holds no samples")
     return waveform_to_examples(samples, sample_rate, hop_seconds=hop_seconds)
+
+
+def _frame_counts(num_samples: int, *, window_length_samples: int, hop_length_samples: int) -> int:
+    """How many whole windows :func:`vggish.mel.frame` cuts from ``num_samples``."""
+    if num_samples < window_length_samples:
+        return 0
+    return 1 + (num_samples - window_length_samples) // hop_length_samples
+
+
+def num_examples(num_samples: int, *, hop_seconds: float = params.EXAMPLE_HOP_SECONDS) -> int:
+    """How many examples :func:`log_mel_examples` makes of ``num_samples`` samples at 16 kHz.
+
+    STFT frames: ``1 + (n - 400) // 160`` (0 below 400 samples); examples: ``1 + (frames - 96)
+    // round(hop_seconds * 100)`` (0 below 96 frames, that is below 0.975 s).
+    """
+    window = int(round(params.SAMPLE_RATE_HZ * params.STFT_WINDOW_LENGTH_SECONDS))
+    hop = int(round(params.SAMPLE_RATE_HZ * params.STFT_HOP_LENGTH_SECONDS))
+    frames = _frame_counts(num_samples, window_length_samples=window, hop_length_samples=hop)
+    frames_per_second = 1.0 / params.STFT_HOP_LENGTH_SECONDS
+    return _frame_counts(frames, window_length_samples=int(round(params.EXAMPLE_WINDOW_SECONDS * frames_per_second)),
+                         hop_length_samples=int(round(hop_seconds * frames_per_second)))
+
+
+def silent_example() -> np.ndarray:
+    """The example of digital silence: float32 ``(96, 64)``, every value ``ln(0.01)`` (the log
+    offset), which is what :func:`log_mel_examples` gives for any example of zeros."""
+    return np.full((params.NUM_FRAMES, params.NUM_BANDS), np.log(params.LOG_OFFSET), np.float32)

@@ -9,6 +9,8 @@ import functools
 
 import numpy as np
 
+from .errors import InputError
+
 
 def frame(data: np.ndarray, *, window_length_samples: int, hop_length_samples: int) -> np.ndarray:
     """Split the first axis into overlapping frames, without padding.
@@ -82,11 +84,11 @@ def mel_matrix(
         float64 array of shape ``(num_spectrogram_bins, num_mel_bins)``.
 
     Raises:
-        ValueError: The edges are not ``0 <= lower < upper <= sample_rate / 2``.
+        InputError: The edges are not ``0 <= lower < upper <= sample_rate / 2``.
     """
     nyquist_hertz = audio_sample_rate_hz / 2.0
     if not 0.0 <= lower_edge_hertz < upper_edge_hertz <= nyquist_hertz:
-        raise ValueError(
+        raise InputError(
             f"mel edges have to satisfy 0 <= lower < upper <= {nyquist_hertz} Hz, "
             f"not lower={lower_edge_hertz} upper={upper_edge_hertz}"
         )

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import params
+from .errors import InputError, ModelFileError
 
 
 def define_vggish_slim(*, fc2_activation: str | None = "relu"):
@@ -77,47 +78,35 @@ class VGGish:
     are embedded with it, nor where: splitting the same examples into other calls gives the
     same bits.
 
+    Which checkpoint is given is the caller's business: :mod:`vggish.files` tells whether it is
+    the official one (by SHA-256) and whether its layout is VGGish's.
+
     Args:
-        checkpoint_path: The checkpoint (a V1 single file, or any TF checkpoint prefix). None
-            fetches the official one into the model cache (see :mod:`vggish.files`).
+        checkpoint_path: The checkpoint (a V1 single file, or any TF checkpoint prefix).
         fc2_activation: ``"relu"`` (2019 release; the original RAVDESS project) or None
             (current release).
         batch_size: Examples per ``session.run``.
-        allow_custom_checkpoint: Accept a checkpoint whose SHA-256 is not the official one,
-            after checking its variable layout.
-        verify: Verify the checkpoint (see :func:`vggish.files.checkpoint_file`). A caller that
-            has just verified it (the build pipeline) passes False rather than hash it again.
         intra_op_threads: TensorFlow intra-op threads (None: TensorFlow's default).
 
     Raises:
-        ravdess_prep.exceptions.ModelFileError: The checkpoint is missing, truncated, not the
-            official one (without ``allow_custom_checkpoint``) or lacks a variable or has one of
-            the wrong shape; every such variable is named.
-        ravdess_prep.exceptions.ParameterError: Invalid ``fc2_activation`` or ``batch_size``.
+        ModelFileError: The checkpoint cannot be restored (missing, truncated, damaged, or
+            without a VGGish variable); the message names the file.
+        InputError: Invalid ``fc2_activation`` or ``batch_size``.
     """
 
     def __init__(
         self,
-        checkpoint_path: str | os.PathLike | None = None,
+        checkpoint_path: str | os.PathLike,
         *,
         fc2_activation: str | None = "relu",
         batch_size: int = 128,
-        allow_custom_checkpoint: bool = False,
         intra_op_threads: int | None = None,
-        verify: bool = True,
     ):
-        from ravdess_prep.exceptions import ParameterError
-
-        from .files import checkpoint_file
-
         if fc2_activation not in params.FC2_ACTIVATIONS:
-            raise ParameterError(f"fc2_activation has to be 'relu' or None, not {fc2_activation!r}")
+            raise InputError(f"fc2_activation has to be 'relu' or None, not {fc2_activation!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ParameterError(f"batch_size has to be a positive integer, not {batch_size!r}")
-        if verify or checkpoint_path is None:
-            self.checkpoint_path = checkpoint_file(checkpoint_path, allow_custom=allow_custom_checkpoint)
-        else:
-            self.checkpoint_path = Path(checkpoint_path)
+            raise InputError(f"batch_size has to be a positive integer, not {batch_size!r}")
+        self.checkpoint_path = Path(checkpoint_path)
         self.fc2_activation = fc2_activation
         self.batch_size = batch_size
         self._session = None
@@ -133,8 +122,13 @@ class VGGish:
         if intra_op_threads:
             config.intra_op_parallelism_threads = intra_op_threads
         self._session = v1.Session(graph=self._graph, config=config)
-        with self._graph.as_default():
-            saver.restore(self._session, str(self.checkpoint_path))
+        try:
+            with self._graph.as_default():
+                saver.restore(self._session, str(self.checkpoint_path))
+        except (tf.errors.OpError, ValueError) as error:
+            self.close()
+            reason = getattr(error, "message", str(error)).strip().splitlines()[0]
+            raise ModelFileError(f"{self.checkpoint_path}: the checkpoint cannot be restored: {reason}") from None
         self._graph.finalize()
         self._input = self._graph.get_tensor_by_name(params.INPUT_TENSOR_NAME)
         self._output = embedding
@@ -149,18 +143,15 @@ class VGGish:
             float32 array of shape ``(n, 128)``.
 
         Raises:
-            ParameterError: ``examples`` has another shape.
-            RavdessPrepError: The model was closed.
+            InputError: ``examples`` has another shape, or the model was closed.
         """
-        from ravdess_prep.exceptions import ParameterError, RavdessPrepError
-
         examples = np.asarray(examples, dtype=np.float32)
         if examples.ndim != 3 or examples.shape[1:] != (params.NUM_FRAMES, params.NUM_BANDS):
-            raise ParameterError(
+            raise InputError(
                 f"examples have to have shape (n, {params.NUM_FRAMES}, {params.NUM_BANDS}), not {examples.shape}"
             )
         if self._session is None:
-            raise RavdessPrepError("this VGGish model was closed")
+            raise InputError("this VGGish model was closed")
         count = examples.shape[0]
         output = np.empty((count, params.EMBEDDING_SIZE), dtype=np.float32)
         for start in range(0, count, self.batch_size):

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from . import params
+from .errors import InputError, ModelFileError
 
 
 class Postprocessor:
@@ -17,13 +18,11 @@ class Postprocessor:
             ``[128]`` (or ``[128, 1]``).
 
     Raises:
-        ravdess_prep.exceptions.ModelFileError: The file is unreadable, lacks a key, or a key has
-            the wrong shape; the message names the file and the key.
+        ModelFileError: The file is unreadable, lacks a key, a key has the wrong shape, or holds
+            NaN or infinite values; the message names the file and the key.
     """
 
     def __init__(self, pca_params_path: str | os.PathLike):
-        from ravdess_prep.exceptions import ModelFileError
-
         self.pca_params_path = str(pca_params_path)
         try:
             with np.load(self.pca_params_path) as stored:
@@ -40,7 +39,12 @@ class Postprocessor:
                 value = value.reshape(size)
             if value.shape != shape:
                 raise ModelFileError(f"{pca_params_path}: {name} has shape {value.shape}, expected {shape}")
-            arrays[name] = value.astype(np.float64)
+            value = value.astype(np.float64)
+            if not np.isfinite(value).all():
+                raise ModelFileError(
+                    f"{pca_params_path}: {name} holds {int((~np.isfinite(value)).sum())} NaN or infinite values"
+                )
+            arrays[name] = value
         self._eigen_vectors = arrays[params.PCA_EIGEN_VECTORS_NAME]
         self._means = arrays[params.PCA_MEANS_NAME].reshape(size, 1)
 
@@ -54,13 +58,11 @@ class Postprocessor:
             uint8 array of shape ``(n, 128)``.
 
         Raises:
-            ParameterError: ``embeddings`` has another shape.
+            InputError: ``embeddings`` has another shape.
         """
-        from ravdess_prep.exceptions import ParameterError
-
         embeddings = np.asarray(embeddings)
         if embeddings.ndim != 2 or embeddings.shape[1] != params.EMBEDDING_SIZE:
-            raise ParameterError(f"embeddings have to have shape (n, {params.EMBEDDING_SIZE}), not {embeddings.shape}")
+            raise InputError(f"embeddings have to have shape (n, {params.EMBEDDING_SIZE}), not {embeddings.shape}")
         projected = (self._eigen_vectors @ (embeddings.T - self._means)).T
         clipped = np.clip(projected, params.QUANTIZE_MIN_VAL, params.QUANTIZE_MAX_VAL)
         scale = 255.0 / (params.QUANTIZE_MAX_VAL - params.QUANTIZE_MIN_VAL)

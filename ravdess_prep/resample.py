@@ -1,4 +1,10 @@
-"""Integer-step downsampling that reproduces resampy's ``kaiser_best`` bit for bit, faster.
+"""Resampling: resampy's ``kaiser_best`` (the filter of the models' published front-ends), and
+the exact fast paths the build takes for padded clips.
+
+:func:`resample` is resampy itself. :func:`pad_and_resample` centres a clip in silence and
+resamples it without resampling the silence: for rates with an exact integer step
+(:func:`exact_step`) it resamples only the sound plus the filter's reach with
+:func:`decimate`, which reproduces resampy bit for bit, and places it into zeros.
 
 When the rate is an integer multiple ``step`` of the target and resampy's time step
 ``1 / (target / rate)`` is exactly ``step`` in floating point (48 kHz to 16 kHz: 3), every
@@ -18,6 +24,75 @@ import threading
 import numpy as np
 
 from .exceptions import ParameterError
+from .pad import center_amounts, pad_center
+
+
+def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:
+    """Resample with resampy's ``kaiser_best`` filter.
+
+    Args:
+        samples: float array of shape ``(num_samples,)``.
+        from_hz: Its sample rate.
+        to_hz: The wanted rate.
+
+    Returns:
+        float64 array of shape ``(int(num_samples * to_hz / from_hz),)``; ``samples`` itself when
+        the rates are equal.
+    """
+    if from_hz == to_hz:
+        return samples
+    import resampy
+
+    return resampy.resample(np.asarray(samples, dtype=np.float64), from_hz, to_hz, filter="kaiser_best")
+
+
+def pad_and_resample(
+    samples: np.ndarray,
+    *,
+    target_length_samples: int,
+    from_hz: int,
+    to_hz: int | None,
+    on_too_long: str = "error",
+    name: str = "clip",
+    fast: bool = True,
+) -> tuple[np.ndarray, tuple[int, int] | None]:
+    """Centre a trimmed clip in silence (or centre-crop it) and resample it.
+
+    Args:
+        samples: float array of shape ``(num_samples,)`` at ``from_hz``: the trimmed clip.
+        target_length_samples: Length after padding, at ``from_hz``.
+        from_hz: The clip's rate.
+        to_hz: The rate wanted (None: no resampling).
+        on_too_long: ``"error"`` or ``"crop"`` for a clip longer than the target.
+        name: The clip's name, for errors.
+        fast: Resample only the sound when the step is exact (same bits); False resamples
+            the whole padded clip with resampy.
+
+    Returns:
+        ``(signal, sound)``: the padded clip at ``to_hz`` (float64), and ``(start, stop)`` such
+        that every sample of ``signal`` outside ``signal[start:stop]`` is exactly zero, or None
+        when that is not known.
+    """
+    to_hz = from_hz if to_hz is None else to_hz
+    left, right = center_amounts(samples.size, target_length_samples=target_length_samples)
+    step = exact_step(from_hz, to_hz)
+    if fast and left >= 0 and right >= 0:
+        if to_hz == from_hz:
+            padded, _ = pad_center(samples, target_length_samples=target_length_samples, name=name)
+            return padded, (left, left + samples.size)
+        if step is not None:
+            margin = reach_samples(from_hz, to_hz) + step
+            first = max(0, (left - margin) // step * step)
+            last = min(target_length_samples, left + samples.size + margin)
+            segment = np.zeros(last - first)
+            segment[left - first : left - first + samples.size] = samples
+            signal = np.zeros(int(target_length_samples * to_hz / from_hz))
+            part = decimate(segment, from_hz=from_hz, to_hz=to_hz)
+            offset = first // step
+            signal[offset : offset + part.size] = part[: signal.size - offset]
+            return signal, (offset, offset + part.size)
+    padded, _ = pad_center(samples, target_length_samples=target_length_samples, on_too_long=on_too_long, name=name)
+    return resample(padded, from_hz=from_hz, to_hz=to_hz), None
 
 
 def exact_step(from_hz: int, to_hz: int) -> int | None:

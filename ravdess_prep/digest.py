@@ -1,0 +1,42 @@
+"""Content digests of files, folders and checkpoint prefixes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256", *, chunk_bytes: int = 1 << 20) -> str:
+    """The hex digest of a file (``algorithm`` is any name :func:`hashlib.new` accepts)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def path_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 that identifies a model file, a model folder or a checkpoint prefix.
+
+    A file: the SHA-256 of its bytes. A folder (a SavedModel): the SHA-256 of the lines
+    ``<relative path> <SHA-256>`` of every file in it, in sorted order. A path that is neither
+    but prefixes files (a V2 checkpoint ``model.ckpt`` of ``model.ckpt.index`` and
+    ``model.ckpt.data-*``): the same over those files, named by their file names.
+
+    Raises:
+        FileNotFoundError: Nothing is there.
+    """
+    path = Path(path)
+    if path.is_file():
+        return file_digest(path)
+    if path.is_dir():
+        parts = sorted(part for part in path.rglob("*") if part.is_file())
+        names = [part.relative_to(path).as_posix() for part in parts]
+    else:
+        parts = sorted(path.parent.glob(f"{path.name}.*")) if path.parent.is_dir() else []
+        names = [part.name for part in parts]
+        if not parts:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    lines = "".join(f"{name} {file_digest(part)}\n" for name, part in zip(names, parts))
+    return hashlib.sha256(lines.encode()).hexdigest()

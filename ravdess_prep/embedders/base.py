@@ -1,0 +1,190 @@
+"""What every embedder is: a front-end, a model that runs on batches of its examples, and the
+files that identify the model.
+
+An embedder is a frozen dataclass whose fields are its settings (they are part of the build's
+:class:`~ravdess_prep.config.Config` and of every cache key). The pipeline knows an embedder
+only through this interface:
+
+- ``sample_rate_hz``: the rate its front-end reads (None: the clip's own rate);
+  ``pads``: whether clips are centre-padded to the target length before the front-end;
+  ``clip_level``: one output vector per clip (no example axis); ``output_dim``.
+- :meth:`Embedder.num_examples`, :meth:`Embedder.examples` (the front-end, pure numpy) and
+  :meth:`Embedder.silent_example` (the example of digital silence, run once per build).
+- :meth:`Embedder.model_files` (fetch or verify the model's files: :class:`ModelFiles`, each
+  with its SHA-256) and :meth:`Embedder.load` (a :class:`Model` with ``embed``, ``postprocess``
+  and ``close``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import ClassVar, Mapping, Protocol
+
+import numpy as np
+
+from ..digest import path_sha256
+from ..exceptions import ModelFileError, ParameterError
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFile:
+    """One model file (or folder) and its SHA-256 (see :func:`ravdess_prep.digest.path_sha256`)."""
+
+    path: Path
+    sha256: str
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelFiles:
+    """The verified files of a model, by role (``"checkpoint"``, ``"pca_params"``, ``"model"``).
+
+    Attributes:
+        files: ``{role: ModelFile}``.
+        official: Whether every file is the published one.
+    """
+
+    files: Mapping[str, ModelFile] = dataclasses.field(default_factory=dict)
+    official: bool = True
+
+    def __getitem__(self, role: str) -> ModelFile:
+        return self.files[role]
+
+    def digests(self) -> dict[str, str]:
+        """``{role: SHA-256}``."""
+        return {role: file.sha256 for role, file in sorted(self.files.items())}
+
+    def check(self) -> None:
+        """Hash every file again: each has to be the file that was verified.
+
+        Raises:
+            ModelFileError: A file is missing, unreadable, or has another SHA-256; the message
+                names it, its role and both digests.
+        """
+        for role, file in sorted(self.files.items()):
+            check_sha256(file.path, file.sha256, role)
+
+    def record(self) -> dict:
+        """JSON-ready: ``{"official": bool, "files": {role: {"path", "sha256"}}}``."""
+        return {"official": self.official,
+                "files": {role: {"path": str(file.path), "sha256": file.sha256} for role, file in sorted(self.files.items())}}
+
+    @classmethod
+    def from_record(cls, record: Mapping, *, paths: Mapping[str, str | os.PathLike] = {}) -> "ModelFiles":
+        """The files a manifest recorded, each found where it was (or at ``paths[role]``) and
+        checked against its recorded SHA-256.
+
+        Raises:
+            ModelFileError: A file is missing or differs from the recorded one.
+            ParameterError: ``paths`` names a role the record does not have.
+        """
+        recorded = record.get("files", {})
+        unknown = sorted(set(paths) - set(recorded))
+        if unknown:
+            raise ParameterError(f"the dataset's model has no file {', '.join(unknown)} (it has: {', '.join(recorded)})")
+        files = {}
+        for role, entry in recorded.items():
+            path = Path(paths.get(role) or entry["path"])
+            check_sha256(path, entry["sha256"], role, hint="the dataset's ")
+            files[role] = ModelFile(path, entry["sha256"])
+        return cls(files, bool(record.get("official", False)))
+
+
+def check_sha256(path: str | os.PathLike, sha256: str, role: str, *, hint: str = "") -> None:
+    """Raise :class:`ModelFileError` unless ``path`` holds a model file with ``sha256``."""
+    try:
+        found = path_sha256(path)
+    except OSError as error:
+        raise ModelFileError(f"{path}: {hint}{role} cannot be read ({error.strerror or error}); "
+                             "pass its path if it moved") from None
+    if found != sha256:
+        raise ModelFileError(f"{path}: {hint}{role} has SHA-256 {found}, expected {sha256}")
+
+
+class Model(Protocol):
+    """A loaded model: what :meth:`Embedder.load` returns."""
+
+    def embed(self, examples: np.ndarray) -> np.ndarray:
+        """Raw outputs of a batch of examples, one row per example."""
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        """A clip's final outputs from its raw rows, ``(examples, output_dim)``."""
+
+    def close(self) -> None:
+        """Free what the model holds."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Embedder:
+    """Base class of the embedders: the interface the pipeline uses (see the module docstring).
+
+    Subclasses are frozen dataclasses whose fields are the embedder's settings, validated in
+    ``__post_init__``, and set the class attributes below.
+    """
+
+    name: ClassVar[str]
+    files_type: ClassVar[type | None] = None  # where the user says the model's files are
+    sample_rate_hz: ClassVar[int | None] = None
+    output_dim: ClassVar[int]
+    pads: ClassVar[bool] = True
+    clip_level: ClassVar[bool] = False
+    output: ClassVar[str] = ""  # what a bundle's values are, for the manifest
+
+    @property
+    def batch_examples(self) -> int:
+        """Examples per model run."""
+        return getattr(self, "batch_size", 1)
+
+    def settings(self) -> dict:
+        """The settings, JSON-ready."""
+        return dataclasses.asdict(self)
+
+    def to_dict(self) -> dict:
+        """``{"name": ..., **settings}``: what a config records of its embedder."""
+        return {"name": self.name, **self.settings()}
+
+    def replace(self, **changes) -> "Embedder":
+        """A copy with some settings changed (validated like a new one)."""
+        return dataclasses.replace(self, **changes)
+
+    def num_examples(self, num_samples: int) -> int:
+        """Examples of a padded clip of ``num_samples`` samples at :attr:`sample_rate_hz`."""
+        raise NotImplementedError
+
+    def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
+        """The front-end: examples of one clip, ``(num_examples, ...)``.
+
+        Args:
+            signal: The padded (or, when :attr:`pads` is False, trimmed) clip, float
+                ``(num_samples,)``, at :attr:`sample_rate_hz` (or its own rate when that is None).
+            sample_rate_hz: The rate of ``signal``.
+            sound: None, or ``(start, stop)``: every sample outside ``signal[start:stop]`` is
+                exactly zero (the front-end may skip them; same result).
+        """
+        raise NotImplementedError
+
+    def silent_example(self) -> np.ndarray | None:
+        """The example of digital silence (run once per build), or None if examples of silence
+        are not to be recognised."""
+        return None
+
+    def model_files(self, files=None, *, cache_dir: str | os.PathLike | None = None,
+                    progress: bool = True) -> ModelFiles:
+        """The model's files, fetched (``files`` None: the official ones) or found where
+        ``files`` (an instance of :attr:`files_type`) says, verified."""
+        if files is not None:
+            raise ParameterError(f"the {self.name} embedder has no model files, not {files!r}")
+        return ModelFiles()
+
+    def load(self, files: ModelFiles) -> Model:
+        """The model, ready to embed (called once per process that embeds)."""
+        raise NotImplementedError
+
+
+def check_files_type(embedder: Embedder, files) -> None:
+    """Raise :class:`ParameterError` unless ``files`` is None or says where ``embedder``'s files are."""
+    if files is not None and (embedder.files_type is None or not isinstance(files, embedder.files_type)):
+        expected = embedder.files_type.__name__ if embedder.files_type else "None"
+        raise ParameterError(f"model files for the {embedder.name} embedder have to be a {expected}, "
+                             f"not {type(files).__name__}")
