@@ -14,13 +14,14 @@ from typing import Sequence
 
 import numpy as np
 
-from . import classifier, pipeline
+from . import classifier, pipeline, tag
 from .atomic import atomic_path
 from .audio import write_wav
+from .bundle import read_manifest
 from .config import CHOICES, Config, Run
 from .corpora import get_corpus
 from .corpora.ravdess import ZENODO_FILES_URL, ZENODO_RECORD_API_URL, download_ravdess
-from .embedders import EMBEDDERS, VGGishFiles, embedder_class
+from .embedders import EMBEDDERS, YAMNetFiles, embedder_class
 from .exceptions import ParameterError, RavdessPrepError
 from .pad import pad_center
 
@@ -28,7 +29,8 @@ from .pad import pad_center
 EMBEDDER_SETTING_FLAGS = {"hop_seconds": "--hop", "fc2_activation": "--fc2-activation", "batch_size": "--batch-size"}
 #: Options that say where the embedder's files are: ``{field of its files type: flag}``.
 MODEL_FILE_FLAGS = {"checkpoint": "--checkpoint", "pca_params": "--pca-params",
-                    "allow_custom_checkpoint": "--custom-checkpoint", "allow_custom_pca_params": "--custom-pca-params"}
+                    "allow_custom_checkpoint": "--custom-checkpoint", "allow_custom_pca_params": "--custom-pca-params",
+                    "model_dir": "--yamnet-model"}
 
 
 class UsageError(Exception):
@@ -93,7 +95,15 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--out", required=True, help="the .npy to write: float32, one bundle row per file")
     embed.add_argument("--checkpoint", help="the dataset's VGGish checkpoint, if it moved (SHA-256 must match)")
     embed.add_argument("--pca-params", help="the dataset's VGGish PCA parameters, if they moved")
+    embed.add_argument("--yamnet-model", dest="model_dir", help="the dataset's YAMNet model folder, if it moved")
     embed.add_argument("--on-too-long", choices=CHOICES["on_too_long"](), help="override the dataset's policy")
+
+    tag = command("tag", _tag, help="the top AudioSet classes of audio files, by YAMNet")
+    tag.add_argument("files", nargs="+", help="audio files")
+    tag.add_argument("--yamnet-model", dest="model_dir", help="a YAMNet SavedModel folder (default: the official one)")
+    tag.add_argument("--cache-dir", help="cache root (where the official model is fetched to)")
+    tag.add_argument("--top", type=int, default=5, help="classes per file (default %(default)s)")
+    tag.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     train = command("train", _train, help="train the emotion classifier on bundles")
     train.add_argument("--data", required=True, help="a bundle folder (this library's or the original's)")
@@ -138,6 +148,23 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
 def _train_config(args) -> classifier.TrainConfig:
     return classifier.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                                   dropout=args.dropout, gru_units=args.gru_units, seed=args.seed)
+
+
+def _tag(args: argparse.Namespace) -> int:
+    if args.top < 1:
+        raise UsageError(f"--top: a positive number, not {args.top}")
+    report = tag.tag_files(args.files, files=YAMNetFiles(model_dir=args.model_dir), cache_dir=args.cache_dir,
+                           top=args.top)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return 0
+    width = max(len(entry["class"]) for item in report for entry in item["top"])
+    for item in report:
+        print(f"{item['file']} ({item['patches']} patches of 0.96 s)")
+        for rank, entry in enumerate(item["top"], 1):
+            print(f"  {rank}. {entry['class']:{width}s}  {entry['mean_score']:.3f}")
+    return 0
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -208,6 +235,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
                        help="accept a checkpoint that is not the official file (its layout is checked)")
     model.add_argument("--custom-pca-params", dest="allow_custom_pca_params", action="store_true",
                        help="accept non-official PCA parameters")
+    model.add_argument("--yamnet-model", dest="model_dir",
+                       help="yamnet: a SavedModel folder (default: the official model, fetched once)")
     split = parser.add_argument_group("the split")
     split.add_argument("--dev-actors", "--dev-speakers", dest="dev_speakers", type=_speaker_list,
                        help="comma-separated dev speakers (default: the corpus's; RAVDESS 8,19,24)")
@@ -294,8 +323,9 @@ def _speaker_list(text: str) -> tuple[int, ...]:
 
 
 def _embed(args: argparse.Namespace) -> int:
-    moved = VGGishFiles(checkpoint=args.checkpoint, pca_params=args.pca_params)
-    embeddings = pipeline.embed_files(args.files, args.dataset, files=moved, on_too_long=args.on_too_long)
+    name = read_manifest(args.dataset)["config"].get("embedder", {"name": "vggish"})["name"]
+    embeddings = pipeline.embed_files(args.files, args.dataset, files=_model_files(args, name),
+                                      on_too_long=args.on_too_long)
     with atomic_path(args.out) as temporary, open(temporary, "wb") as stream:
         np.save(stream, embeddings, allow_pickle=False)
     print(f"wrote {args.out}: {embeddings.shape[0]} files, embeddings of shape {embeddings.shape[1:]}")

@@ -32,7 +32,7 @@ from .cache import cache_root
 from .config import Config, Run
 from .corpora import get_corpus
 from .embed import EmbedResult, ModelSession, embed_clips
-from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles
+from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles, YAMNetEmbedder, YAMNetFiles
 from .exceptions import ParameterError, SourceError
 from .local import StageClock
 from .measure import ClipOffsets, Measurement, clip_offsets, measure_file
@@ -48,8 +48,8 @@ if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
 
 __all__ = [
-    "BuildResult", "Config", "Run", "VGGishEmbedder", "VGGishFiles", "build", "embed", "embed_files", "measure",
-    "model_files", "pad", "source", "split", "trim", "write",
+    "BuildResult", "Config", "Run", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder", "YAMNetFiles", "build", "embed",
+    "embed_files", "measure", "model_files", "pad", "source", "split", "trim", "write",
 ]
 
 

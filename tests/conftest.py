@@ -49,6 +49,18 @@ def vggish_shared_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def yamnet_dir() -> Path:
+    """The YAMNet SavedModel with Google's real weights (read only)."""
+    return require_shared("yamnet/yamnet_savedmodel")
+
+
+@pytest.fixture(scope="session")
+def yamnet_shared_readme() -> Path:
+    """The facts of the shared YAMNet model."""
+    return require_shared("yamnet/README.md")
+
+
+@pytest.fixture(scope="session")
 def vggish_files(random_checkpoint, vggish_shared_dir):
     """The random-weights checkpoint and the official PCA parameters, as build arguments."""
     from ravdess_prep.embedders import VGGishFiles

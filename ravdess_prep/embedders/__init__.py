@@ -12,14 +12,15 @@ from typing import Mapping
 from ..exceptions import ParameterError
 from .base import Embedder, Model, ModelFile, ModelFiles
 from .vggish import VGGishEmbedder, VGGishFiles
+from .yamnet import YAMNetEmbedder, YAMNetFiles
 
 __all__ = [
-    "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles",
-    "embedder_class", "embedder_from_dict", "register_embedder",
+    "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder",
+    "YAMNetFiles", "embedder_class", "embedder_from_dict", "register_embedder",
 ]
 
 #: Every known embedder class by name.
-EMBEDDERS: dict[str, type[Embedder]] = {VGGishEmbedder.name: VGGishEmbedder}
+EMBEDDERS: dict[str, type[Embedder]] = {VGGishEmbedder.name: VGGishEmbedder, YAMNetEmbedder.name: YAMNetEmbedder}
 
 
 def embedder_class(name: str) -> type[Embedder]:

@@ -1,0 +1,212 @@
+"""YAMNet behind the embedder interface: the :mod:`yamnet` package and its model folder.
+
+The clip is padded at its own rate and resampled to 16 kHz by the pipeline; here it becomes
+YAMNet's log-mel patches (frames wholly in the padding are not transformed), which run through
+the network built in code. A bundle row is a clip's 1024-d embeddings, one per patch.
+
+The model folder is a SavedModel: the official download (TF Hub / Kaggle Models
+``google/yamnet/1``), or the same module wrapped in another Keras model; its weights are read
+by one rule from either (:func:`yamnet.weights_prefix`). Without a folder the official archive
+is fetched once into the cache with the library's resumable fetch, extracted, and its SHA-256
+and the extracted folder's recorded; a cached folder whose files changed since is refused.
+The official archive's digest is not pinned: its publisher gives none that could be checked
+here, so the manifest records the SHA-256 of the weights actually used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tarfile
+import zlib
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+import yamnet
+from yamnet import params as yamnet_params
+
+from ..atomic import atomic_path
+from ..cache import cache_root
+from ..digest import file_digest, path_sha256
+from ..download import fetch
+from ..exceptions import ModelFileError, ParameterError
+from .base import Embedder, ModelFile, ModelFiles, check_files_type
+
+#: Where the fetched model goes when no cache folder is given: ``$YAMNET_MODEL_DIR``, else
+#: ``<cache root>/yamnet``.
+MODEL_DIR_ENV = "YAMNET_MODEL_DIR"
+#: The record written beside a fetched and extracted model.
+FETCH_RECORD = "fetched.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class YAMNetFiles:
+    """Where the YAMNet model is.
+
+    Attributes:
+        model_dir: A YAMNet SavedModel folder (None: the official one, fetched once).
+        url: Where the official compressed SavedModel is fetched from (None: TF Hub's address).
+    """
+
+    model_dir: str | os.PathLike | None = None
+    url: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class YAMNetEmbedder(Embedder):
+    """YAMNet (AudioSet, MobileNet v1 on log-mel patches): 1024 values per patch of 0.96 s.
+
+    Attributes:
+        hop_seconds: Time between patch starts (0.48 s: YAMNet's own).
+        batch_size: Patches per run of the network; part of the settings because float32
+            results can differ in the last bits between batch shapes.
+    """
+
+    hop_seconds: float = yamnet_params.PATCH_HOP_SECONDS
+    batch_size: int = 128
+
+    name: ClassVar[str] = "yamnet"
+    files_type: ClassVar[type] = YAMNetFiles
+    sample_rate_hz: ClassVar[int] = yamnet_params.SAMPLE_RATE_HZ
+    output_dim: ClassVar[int] = yamnet_params.EMBEDDING_SIZE
+    output: ClassVar[str] = "YAMNet embeddings (float32; layer 14 averaged over time and frequency)"
+
+    def __post_init__(self):
+        try:
+            yamnet.frontend.hop_frames(self.hop_seconds)
+        except yamnet.InputError as error:
+            raise ParameterError(str(error)) from None
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ParameterError(f"batch_size has to be a positive integer, not {self.batch_size!r}")
+
+    def num_examples(self, num_samples: int) -> int:
+        return yamnet.num_patches(num_samples, hop_seconds=self.hop_seconds)
+
+    def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
+        if sample_rate_hz != self.sample_rate_hz:
+            raise ParameterError(f"YAMNet patches are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
+        return yamnet.waveform_to_patches(signal, hop_seconds=self.hop_seconds, sound=sound)
+
+    def silent_example(self) -> np.ndarray:
+        return yamnet.silent_patch()
+
+    def model_files(self, files: YAMNetFiles | None = None, *, cache_dir: str | os.PathLike | None = None,
+                    progress: bool = True) -> ModelFiles:
+        """The model folder: the given one, checked, or the official one, fetched once.
+
+        Raises:
+            ModelFileError: Not a YAMNet SavedModel (what is wrong is listed), or a fetched
+                model whose files changed since.
+            DownloadError: Fetching the official model failed.
+        """
+        check_files_type(self, files)
+        files = files or YAMNetFiles()
+        if files.model_dir is not None:
+            folder = Path(files.model_dir)
+            if not folder.is_dir():
+                raise ModelFileError(f"{folder}: no such YAMNet model folder")
+            check_model_dir(folder)
+            return ModelFiles({"model_dir": ModelFile(folder.resolve(), path_sha256(folder))}, official=False)
+        folder, sha256 = fetched_model(model_dir(cache_dir), url=files.url or yamnet_params.OFFICIAL_URL,
+                                       progress=progress)
+        return ModelFiles({"model_dir": ModelFile(folder, sha256)}, official=True)
+
+    def load(self, files: ModelFiles) -> "YAMNetModel":
+        return YAMNetModel(files["model_dir"].path, batch_size=self.batch_size)
+
+
+class YAMNetModel:
+    """The network with its weights (see :class:`ravdess_prep.embedders.base.Model`)."""
+
+    def __init__(self, folder: Path, *, batch_size: int):
+        try:
+            self.network = yamnet.YAMNet(folder, batch_size=batch_size)
+        except yamnet.ModelFileError as error:
+            raise ModelFileError(str(error)) from None
+
+    def embed(self, examples: np.ndarray) -> np.ndarray:
+        return self.network.embed(examples)
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        return raw
+
+    def close(self) -> None:
+        self.network.close()
+
+
+def model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Where the fetched model is kept: ``cache_dir`` if given, else ``$YAMNET_MODEL_DIR``, else
+    ``<cache root>/yamnet`` (read at call time)."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    configured = os.environ.get(MODEL_DIR_ENV)
+    return Path(configured).expanduser() if configured else cache_root() / "yamnet"
+
+
+def check_model_dir(folder: Path) -> None:
+    """Raise :class:`ModelFileError` unless ``folder`` holds the YAMNet network and its class map."""
+    try:
+        yamnet.weights_prefix(folder)
+        yamnet.class_names(folder)
+    except yamnet.ModelFileError as error:
+        raise ModelFileError(str(error)) from None
+
+
+def fetched_model(folder: Path, *, url: str, progress: bool = True) -> tuple[Path, str]:
+    """The official model, fetched into ``folder`` once: ``(model folder, its SHA-256)``.
+
+    The compressed SavedModel is fetched (resumable, to a temporary name), extracted into a
+    temporary folder that is renamed into place, and recorded (the archive's and the model
+    folder's SHA-256); the archive is then deleted. Later calls check the folder against the
+    record and make no request.
+
+    Raises:
+        ModelFileError: The archive is not a YAMNet SavedModel, or the cached folder's files
+            changed since they were fetched (the message says what to delete).
+        DownloadError: The transfer failed.
+    """
+    model = folder / "yamnet_1"
+    record_path = folder / FETCH_RECORD
+    if record_path.is_file() and model.is_dir():
+        record = json.loads(record_path.read_text())
+        found = path_sha256(model)
+        if found != record.get("model_sha256"):
+            raise ModelFileError(f"{model}: the fetched YAMNet model changed since it was fetched (SHA-256 {found}, "
+                                 f"recorded {record.get('model_sha256')}); delete {folder} to fetch it again")
+        return model.resolve(), found
+    archive = fetch(url, folder / "yamnet_1.tar.gz", progress=progress)
+    staging = folder / f".yamnet_1.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _extract(archive, staging)
+        check_model_dir(staging)
+        sha256 = path_sha256(staging)
+        if model.exists():
+            shutil.rmtree(model)  # a folder without a record: an interrupted earlier fetch
+        os.replace(staging, model)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_path(record_path) as temporary:
+        temporary.write_text(json.dumps({"url": url, "archive_sha256": file_digest(archive), "model_sha256": sha256},
+                                        indent=2, sort_keys=True) + "\n")
+    archive.unlink()
+    return model.resolve(), sha256
+
+
+def _extract(archive: Path, destination: Path) -> None:
+    """Extract a ``.tar.gz`` whose members are plain files and folders inside ``destination``."""
+    try:
+        with tarfile.open(archive, "r:*") as bundle:
+            members = bundle.getmembers()
+            outside = [member.name for member in members if not (member.isfile() or member.isdir())
+                       or not (destination / member.name).resolve().is_relative_to(destination.resolve())]
+            if not outside:
+                bundle.extractall(destination, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
+        raise ModelFileError(f"{archive}: not a readable compressed SavedModel ({error})") from None
+    if outside:
+        raise ModelFileError(f"{archive}: member {outside[0]!r} is not a plain file inside the archive")
