@@ -70,6 +70,7 @@ def write_bundles(
     *,
     manifest: dict,
     metadata: "pandas.DataFrame",
+    extra: Mapping[str, str | bytes] = {},
 ) -> Path:
     """Write every split, the manifest and the metadata into ``out``, atomically.
 
@@ -78,6 +79,7 @@ def write_bundles(
         bundles: ``{split: Bundle}``.
         manifest: JSON-ready dictionary, written with sorted keys.
         metadata: One row per clip, written as CSV without the index.
+        extra: ``{file name: text or bytes}`` of other files to write beside them.
 
     Returns:
         ``out``.
@@ -98,6 +100,8 @@ def write_bundles(
             json.dump(manifest, stream, indent=2, sort_keys=True)
             stream.write("\n")
         metadata.to_csv(staging / METADATA, index=False, lineterminator="\n")
+        for name, content in extra.items():
+            (staging / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
         if out.exists():
             os.replace(out, retired)
         os.replace(staging, out)

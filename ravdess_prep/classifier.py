@@ -26,10 +26,11 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .atomic import atomic_path
-from .bundle import Bundle, read_bundles
+from .bundle import Bundle, read_bundles, read_manifest
+from .corpora import CORPORA
 from .exceptions import ParameterError, SourceError
 from .pipeline import embed_files
-from .split import k_fold_by_speaker, leave_one_speaker_out
+from .split import SPLIT_PRESETS, k_fold_by_speaker, leave_one_speaker_out, preset_folds, preset_speakers
 
 HEADS = ("auto", "bigru", "mlp")
 MODEL_FILE = "model.keras"
@@ -53,6 +54,13 @@ class TrainConfig:
         epochs: Passes over the training split.
         seed: Seed of weight initialisation, dropout and shuffling.
         num_classes: Output classes (None: the bundles' label count, 8 for RAVDESS).
+        early_stopping: None: train every epoch (the original recipe). An integer: stop when
+            dev accuracy has not improved for that many epochs and keep the weights of the best
+            epoch (needs a dev split).
+        speaker_norm: Standardise each speaker's features with that speaker's own clips before
+            training and evaluating (:func:`normalise_per_speaker`), the common practice with
+            eGeMAPS. It uses the unlabelled clips of the dev and test speakers; :func:`predict_files`
+            then needs several clips of one speaker.
     """
 
     head: str = "auto"
@@ -64,11 +72,14 @@ class TrainConfig:
     epochs: int = 160
     seed: int = 0
     num_classes: int | None = None
+    early_stopping: int | None = None
+    speaker_norm: bool = False
 
     def __post_init__(self):
         if self.head not in HEADS:
             raise ParameterError(f"head has to be one of {', '.join(map(repr, HEADS))}, not {self.head!r}")
-        for name in ("gru_units", "hidden_units", "batch_size", "epochs") + (("num_classes",) if self.num_classes else ()):
+        optional = tuple(name for name in ("num_classes", "early_stopping") if getattr(self, name) is not None)
+        for name in ("gru_units", "hidden_units", "batch_size", "epochs") + optional:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ParameterError(f"{name} has to be a positive integer, not {value!r}")
@@ -154,16 +165,26 @@ def train(
     bundles = read_bundles(data) if not isinstance(data, Mapping) else dict(data)
     if "train" not in bundles or len(bundles["train"]) == 0:
         raise SourceError(f"{data}: no training clips")
+    if config.speaker_norm:
+        if any(bundle.speakers is None for bundle in bundles.values()):
+            raise SourceError(f"{data}: speaker normalisation needs each clip's speaker, and the bundles lack them")
+        bundles = {name: dataclasses.replace(bundle, embeddings=normalise_per_speaker(bundle.embeddings, bundle.speakers))
+                   for name, bundle in bundles.items()}
     keras.utils.set_random_seed(config.seed)
     train_bundle = bundles["train"]
     label_names = class_names(train_bundle, config)
     model = build_model(train_bundle.embeddings.shape[1:], config, num_classes=len(label_names),
                         train_inputs=train_bundle.embeddings)
     dev = bundles.get("dev")
+    has_dev = dev is not None and len(dev) > 0
+    if config.early_stopping and not has_dev:
+        raise SourceError(f"{data}: early stopping watches the dev split, and there is none")
+    callbacks = [keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.early_stopping,
+                                               restore_best_weights=True)] if config.early_stopping else []
     history = model.fit(
         train_bundle.embeddings, train_bundle.labels, batch_size=config.batch_size, epochs=config.epochs,
-        validation_data=(dev.embeddings, dev.labels) if dev is not None and len(dev) else None,
-        shuffle=True, verbose=verbose,
+        validation_data=(dev.embeddings, dev.labels) if has_dev else None,
+        shuffle=True, verbose=verbose, callbacks=callbacks,
     )
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -202,6 +223,29 @@ def predict_probabilities(model, embeddings: np.ndarray, *, batch_size: int = 25
 def predict_classes(model, embeddings: np.ndarray) -> np.ndarray:
     """Predicted labels, int32 ``(clips,)``."""
     return np.argmax(predict_probabilities(model, embeddings), axis=-1).astype(np.int32)
+
+
+def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+    """Each speaker's features standardised with that speaker's own clips.
+
+    Args:
+        embeddings: float array ``(clips, dim)`` or ``(clips, examples, dim)``.
+        speakers: The speaker of each clip, ``(clips,)``.
+
+    Returns:
+        float32, the same shape: ``(x - mean) / std`` per feature, the mean and standard
+        deviation taken over the speaker's clips (and their examples); a feature constant
+        within a speaker becomes 0.
+    """
+    embeddings, speakers = np.asarray(embeddings), np.asarray(speakers)
+    normalised = np.empty(embeddings.shape, np.float32)
+    for speaker in np.unique(speakers):
+        rows = speakers == speaker
+        values = embeddings[rows].astype(np.float64)
+        axes = tuple(range(values.ndim - 1))
+        mean, std = values.mean(axis=axes), values.std(axis=axes)
+        normalised[rows] = (values - mean) / np.where(std > 0, std, 1.0)
+    return normalised
 
 
 def class_names(bundle: Bundle, config: TrainConfig = TrainConfig()) -> tuple[str, ...]:
@@ -294,19 +338,28 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
 
 def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathLike,
                   model_dir: str | os.PathLike) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Class probabilities of new recordings, embedded with ``dataset``'s settings.
+    """Class probabilities of new recordings, embedded with ``dataset``'s settings. A model
+    trained with speaker normalisation takes the files as clips of one speaker, standardised
+    together (so give several, the more the better).
 
     Returns:
         ``(probabilities, class names)``: float32 ``(len(paths), classes)`` and each class's name.
     """
-    embeddings = embed_files(paths, dataset)
     model_dir = Path(model_dir)
     model = load_model(model_dir)
-    probabilities = predict_probabilities(model, embeddings)
     try:
-        names = tuple(json.loads((model_dir / METRICS_FILE).read_text())["class_names"])
-    except (OSError, ValueError, KeyError):
-        names = tuple(str(label) for label in range(probabilities.shape[1]))
+        metrics = json.loads((model_dir / METRICS_FILE).read_text())
+    except (OSError, ValueError):
+        metrics = {}
+    speaker_norm = metrics.get("config", {}).get("speaker_norm", False)
+    if speaker_norm and len(paths) < 2:
+        raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give several clips "
+                             "of one speaker (they are standardised together), not one")
+    embeddings = embed_files(paths, dataset)
+    if speaker_norm:
+        embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int))
+    probabilities = predict_probabilities(model, embeddings)
+    names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
     return probabilities, names
 
 
@@ -323,8 +376,10 @@ def cross_validate(
     Args:
         data: A bundle folder or ``{split: Bundle}`` (with speakers); all splits are pooled.
         config: Hyperparameters.
-        folds: ``"speaker"`` or ``"actor"`` (leave one speaker out) or a number of folds (k folds
-            by speaker, shuffled with ``config.seed``).
+        folds: ``"speaker"`` or ``"actor"`` (leave one speaker out), a number of folds (k folds
+            by speaker, shuffled with ``config.seed``), or a split preset with folds (``"folds6"``,
+            ``"loso"``; see :func:`ravdess_prep.split.preset_speakers`): each fold trains on its
+            train speakers, watches its dev speakers and is scored on its test speakers.
         model_root: If given, each fold's model folder is written under it.
         verbose: Keras verbosity.
 
@@ -347,26 +402,55 @@ def cross_validate(
     names, embeddings, labels, speakers = pooled("names"), pooled("embeddings"), pooled("labels"), pooled("speakers")
     facets = {facet: np.concatenate([bundle.facets[facet] for bundle in bundles.values()]) for facet in first.facets}
     if folds in ("speaker", "actor"):
-        splits: Iterable = leave_one_speaker_out(speakers)
+        splits: Iterable = ((held, train_index, (), held_index)
+                            for held, train_index, held_index in leave_one_speaker_out(speakers))
+    elif folds in SPLIT_PRESETS and folds != "original":
+        splits = _preset_folds(folds, speakers, order=_corpus_speakers(data) or np.unique(speakers))
     elif isinstance(folds, int) and not isinstance(folds, bool):
-        splits = k_fold_by_speaker(speakers, num_folds=folds, seed=config.seed)
+        splits = ((held, train_index, (), held_index)
+                  for held, train_index, held_index in k_fold_by_speaker(speakers, num_folds=folds, seed=config.seed))
     else:
-        raise ParameterError(f"folds has to be 'speaker' or a number of folds, not {folds!r}")
+        raise ParameterError(f"folds has to be 'speaker', a number of folds, 'folds6' or 'loso', not {folds!r}")
 
     def subset(index):
+        index = np.asarray(index, dtype=int)
         return Bundle(names[index], embeddings[index], labels[index], speakers[index],
                       {facet: values[index] for facet, values in facets.items()}, first.label_names)
 
     results = []
     with tempfile.TemporaryDirectory() as scratch:
-        for held_speakers, train_index, held_index in splits:
+        for held_speakers, train_index, dev_index, held_index in splits:
             folder = Path(model_root or scratch) / ("fold-" + "-".join(f"{s:02d}" for s in held_speakers))
-            outcome = train({"train": subset(train_index), "test": subset(held_index)}, folder, config, verbose=verbose)
+            fold = {"train": subset(train_index), "test": subset(held_index)}
+            if len(dev_index):
+                fold["dev"] = subset(dev_index)
+            outcome = train(fold, folder, config, verbose=verbose)
             test = outcome.metrics["splits"]["test"]
             results.append({"held_out_speakers": list(held_speakers), "clips": test["clips"],
                             "accuracy": test["accuracy"], "balanced_accuracy": test["balanced_accuracy"]})
     accuracies = np.asarray([fold["accuracy"] for fold in results])
     return {"folds": results, "mean_accuracy": float(accuracies.mean()), "std_accuracy": float(accuracies.std())}
+
+
+def _corpus_speakers(data) -> tuple[int, ...]:
+    """Every speaker of a bundle folder's corpus (empty when unknown)."""
+    if isinstance(data, Mapping):
+        return ()
+    corpus = CORPORA.get(read_manifest(data).get("corpus", {}).get("name", "ravdess"))
+    return tuple(corpus.speakers) if corpus is not None else ()
+
+
+def _preset_folds(preset: str, speakers: np.ndarray, *, order):
+    """``(test speakers present, train, dev, test indices)`` of every fold of a split preset
+    over the speakers ``order`` (the corpus's), leaving out folds with no test clip."""
+    for fold in range(1, (preset_folds(preset) or len(order)) + 1):
+        dev, test = preset_speakers(preset, fold=fold, speakers=order)
+        held = np.isin(speakers, test)
+        if not held.any():
+            continue
+        watched = np.isin(speakers, dev)
+        yield tuple(int(speaker) for speaker in np.unique(speakers[held])), np.flatnonzero(~held & ~watched), \
+            np.flatnonzero(watched), np.flatnonzero(held)
 
 
 def _write_json(path: Path, value) -> None:

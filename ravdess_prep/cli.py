@@ -10,11 +10,12 @@ import argparse
 import dataclasses
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from . import classifier, pipeline, tag
+from . import classifier, export, pipeline, tag
 from .atomic import atomic_path
 from .audio import write_wav
 from .bundle import read_manifest
@@ -22,11 +23,14 @@ from .config import CHOICES, Config, Run
 from .corpora import get_corpus
 from .corpora.ravdess import ZENODO_FILES_URL, ZENODO_RECORD_API_URL, download_ravdess
 from .embedders import EMBEDDERS, YAMNetFiles, embedder_class
+from .embedders.egemaps import LEVELS
 from .exceptions import ParameterError, RavdessPrepError
+from .export import FORMATS
 from .pad import pad_center
 
 #: Options that set a field of the embedder's settings: ``{field: flag}``.
-EMBEDDER_SETTING_FLAGS = {"hop_seconds": "--hop", "fc2_activation": "--fc2-activation", "batch_size": "--batch-size"}
+EMBEDDER_SETTING_FLAGS = {"hop_seconds": "--hop", "fc2_activation": "--fc2-activation", "batch_size": "--batch-size",
+                          "level": "--egemaps-level"}
 #: Options that say where the embedder's files are: ``{field of its files type: flag}``.
 MODEL_FILE_FLAGS = {"checkpoint": "--checkpoint", "pca_params": "--pca-params",
                     "allow_custom_checkpoint": "--custom-checkpoint", "allow_custom_pca_params": "--custom-pca-params",
@@ -40,7 +44,7 @@ class UsageError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         return args.run(args)
     except UsageError as error:
@@ -48,6 +52,73 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RavdessPrepError as error:
         print(f"ravdess-prep {args.command}: error: {error}", file=sys.stderr)
         return 1
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; a ``--config`` file's settings become the defaults, so that options given
+    on the command line override them."""
+    args = parser.parse_args(argv)
+    path = getattr(args, "config_file", None)
+    if path:
+        subparser = args.subparser
+        try:
+            subparser.set_defaults(**config_file_defaults(subparser, path))
+        except UsageError as error:
+            subparser.error(str(error))
+        args = parser.parse_args(argv)
+    return args
+
+
+def config_file_defaults(parser: argparse.ArgumentParser, path: str) -> dict:
+    """The options a TOML file sets, ``{dest: value}``: its keys are the command's long option
+    names (``embedder = "yamnet"``, ``dev-actors = [8, 19, 24]``, ``source = ["data/ravdess"]``).
+
+    Raises:
+        UsageError: The file is unreadable or not TOML, or a key is unknown or has a value of
+            the wrong type; the message names the file and the key.
+    """
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        raise UsageError(f"--config {path}: reading TOML needs Python 3.11 or newer") from None
+    try:
+        with open(path, "rb") as stream:
+            values = tomllib.load(stream)
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"--config {path}: {error}") from None
+    actions = {option.lstrip("-"): action for action in parser._actions for option in action.option_strings
+               if option.startswith("--")}
+    defaults = {}
+    for key, value in values.items():
+        action = actions.get(key) or actions.get(key.replace("_", "-"))
+        if action is None or action.dest in ("config_file", "help"):
+            raise UsageError(f"--config {path}: unknown key {key!r} (keys are the long options of the command)")
+        defaults[action.dest] = _option_value(action, value, where=f"--config {path}: key {key!r}")
+    return defaults
+
+
+def _option_value(action: argparse.Action, value, *, where: str):
+    """``value`` from a configuration file, checked and converted as the option would be."""
+    if isinstance(action, argparse._StoreTrueAction):
+        if not isinstance(value, bool):
+            raise UsageError(f"{where} has to be true or false, not {value!r}")
+        return value
+    if isinstance(action, argparse._AppendAction):
+        items = value if isinstance(value, list) else [value]
+        if not all(isinstance(item, str) for item in items):
+            raise UsageError(f"{where} has to be a string or a list of strings, not {value!r}")
+        return items
+    if action.type is _speaker_list:
+        if not (isinstance(value, list) and all(isinstance(item, int) and not isinstance(item, bool) for item in value)):
+            raise UsageError(f"{where} has to be a list of numbers, not {value!r}")
+        return tuple(value)
+    expected = {int: (int,), float: (int, float)}.get(action.type, (str,))
+    if isinstance(value, bool) or not isinstance(value, expected):
+        kind = {int: "an integer", float: "a number"}.get(action.type, "a string")
+        raise UsageError(f"{where} has to be {kind}, not {value!r}")
+    if action.choices is not None and value not in action.choices:
+        raise UsageError(f"{where} has to be one of {', '.join(map(repr, action.choices))}, not {value!r}")
+    return action.type(value) if action.type in (int, float) else value
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,12 +169,17 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("--yamnet-model", dest="model_dir", help="the dataset's YAMNet model folder, if it moved")
     embed.add_argument("--on-too-long", choices=CHOICES["on_too_long"](), help="override the dataset's policy")
 
-    tag = command("tag", _tag, help="the top AudioSet classes of audio files, by YAMNet")
-    tag.add_argument("files", nargs="+", help="audio files")
-    tag.add_argument("--yamnet-model", dest="model_dir", help="a YAMNet SavedModel folder (default: the official one)")
-    tag.add_argument("--cache-dir", help="cache root (where the official model is fetched to)")
-    tag.add_argument("--top", type=int, default=5, help="classes per file (default %(default)s)")
-    tag.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    exporting = command("export", _export, help="write bundles as Parquet or as a Hugging Face dataset")
+    exporting.add_argument("bundles", help="a folder written by 'ravdess-prep build'")
+    exporting.add_argument("--format", required=True, choices=FORMATS, help="parquet: one file; hf: DatasetDict.save_to_disk")
+    exporting.add_argument("--out", required=True, help="the file (parquet) or folder (hf) to write; must not exist")
+
+    tagging = command("tag", _tag, help="the top AudioSet classes of audio files, by YAMNet")
+    tagging.add_argument("files", nargs="+", help="audio files")
+    tagging.add_argument("--yamnet-model", dest="model_dir", help="a YAMNet SavedModel folder (default: the official one)")
+    tagging.add_argument("--cache-dir", help="cache root (where the official model is fetched to)")
+    tagging.add_argument("--top", type=int, default=5, help="classes per file (default %(default)s)")
+    tagging.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     train = command("train", _train, help="train the emotion classifier on bundles")
     train.add_argument("--data", required=True, help="a bundle folder (this library's or the original's)")
@@ -120,7 +196,8 @@ def _parser() -> argparse.ArgumentParser:
     crossval = command("crossval", _crossval, help="cross-validate the classifier by speaker")
     crossval.add_argument("--data", required=True, help="a bundle folder; every split is pooled")
     crossval.add_argument("--folds", default="actor",
-                          help="'actor' or 'speaker' (leave one out, default) or a number of folds by speaker")
+                          help="'actor' or 'speaker' (leave one out, default), a number of folds by speaker, or a "
+                          "split preset's folds: 'folds6' or 'loso' (each fold's dev split watched, its test reported)")
     crossval.add_argument("--model-root", help="keep each fold's model under this folder")
     _add_train_options(crossval)
     return parser
@@ -137,17 +214,37 @@ def _add_source_options(parser, *, required: bool) -> None:
 def _add_train_options(parser: argparse.ArgumentParser) -> None:
     defaults = classifier.TrainConfig()
     group = parser.add_argument_group("training (defaults: the original recipe)")
+    group.add_argument("--head", choices=classifier.HEADS, default=defaults.head,
+                       help="bigru for (clips, examples, dim) bundles, mlp for pooled (clips, dim); "
+                       "auto picks by shape (default)")
     group.add_argument("--epochs", type=int, default=defaults.epochs, help="default %(default)s")
     group.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default %(default)s")
     group.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="default %(default)s")
     group.add_argument("--dropout", type=float, default=defaults.dropout, help="default %(default)s")
     group.add_argument("--gru-units", type=int, default=defaults.gru_units, help="default %(default)s")
+    group.add_argument("--hidden-units", type=int, default=defaults.hidden_units, help="mlp: default %(default)s")
+    group.add_argument("--early-stopping", type=int, metavar="EPOCHS",
+                       help="stop when dev accuracy has not improved for EPOCHS epochs; keep the best weights")
+    group.add_argument("--speaker-norm", action="store_true",
+                       help="standardise each speaker's features with that speaker's own clips (uses the dev and "
+                       "test speakers' unlabelled clips; predict then needs several clips of one speaker)")
     group.add_argument("--seed", type=int, default=defaults.seed, help="default %(default)s")
 
 
 def _train_config(args) -> classifier.TrainConfig:
-    return classifier.TrainConfig(epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-                                  dropout=args.dropout, gru_units=args.gru_units, seed=args.seed)
+    try:
+        return classifier.TrainConfig(head=args.head, epochs=args.epochs, batch_size=args.batch_size,
+                                      learning_rate=args.learning_rate, dropout=args.dropout, gru_units=args.gru_units,
+                                      hidden_units=args.hidden_units, early_stopping=args.early_stopping,
+                                      speaker_norm=args.speaker_norm, seed=args.seed)
+    except ParameterError as error:
+        raise UsageError(str(error)) from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    path = export.export(args.bundles, format=args.format, out=args.out)
+    print(f"wrote {path}")
+    return 0
 
 
 def _tag(args: argparse.Namespace) -> int:
@@ -194,7 +291,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _crossval(args: argparse.Namespace) -> int:
-    folds = args.folds if args.folds in ("actor", "speaker") else _positive(args.folds, "--folds")
+    folds = args.folds if args.folds in ("actor", "speaker", "folds6", "loso") else _positive(args.folds, "--folds")
     result = classifier.cross_validate(args.data, _train_config(args), folds=folds, model_root=args.model_root)
     for fold in result["folds"]:
         speakers = ",".join(f"{speaker:02d}" for speaker in fold["held_out_speakers"])
@@ -218,7 +315,12 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ravdess-prep build`` (and of scripts/build_dataset.py)."""
     parser.set_defaults(subparser=parser)
     _add_source_options(parser, required=False)
-    parser.add_argument("--out", required=True, help="output folder for the bundles")
+    parser.add_argument("--out", help="output folder for the bundles (required)")
+    parser.add_argument("--config", dest="config_file", metavar="FILE",
+                        help="a TOML file of options (keys: the long option names); options given here override it")
+    parser.add_argument("--from-manifest", metavar="MANIFEST",
+                        help="rebuild what a dataset's manifest.json describes (its settings, speakers, sources' and "
+                        "model files' digests, all checked) from --source into --out")
     model = parser.add_argument_group("the embedder")
     model.add_argument("--embedder", default="vggish", choices=CHOICES["embedder"](),
                        help="the model (default vggish, the original's)")
@@ -227,6 +329,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--fc2-activation", choices=("relu", "none"),
                        help="vggish: relu is the 2019 release, the original's (default); none the current one")
     model.add_argument("--batch-size", type=int, help="examples per model run (default 128)")
+    model.add_argument("--egemaps-level", dest="level", choices=LEVELS,
+                       help="egemaps: functionals (88 per clip, default) or lld (25 every 10 ms)")
     model.add_argument("--pool", default="none", choices=CHOICES["pool"](),
                        help="none: one embedding per example (default); mean or mean-std: one vector per clip")
     model.add_argument("--checkpoint", help="vggish checkpoint (default: the official one, fetched once)")
@@ -238,6 +342,10 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--yamnet-model", dest="model_dir",
                        help="yamnet: a SavedModel folder (default: the official model, fetched once)")
     split = parser.add_argument_group("the split")
+    split.add_argument("--split-preset", choices=CHOICES["split_preset"]()[:-1],
+                       help="original (default): dev 08,19,24, test 11,14,15; folds6: six folds of four consecutive "
+                       "actors, fold K test and K+1 dev; loso: actor K test, the next one dev")
+    split.add_argument("--fold", type=int, help="the preset's fold: folds6 1..6, loso 1..24")
     split.add_argument("--dev-actors", "--dev-speakers", dest="dev_speakers", type=_speaker_list,
                        help="comma-separated dev speakers (default: the corpus's; RAVDESS 8,19,24)")
     split.add_argument("--test-actors", "--test-speakers", dest="test_speakers", type=_speaker_list,
@@ -259,8 +367,8 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
 def build_config(args: argparse.Namespace) -> Config:
     """The :class:`Config` that ``build``'s options describe."""
     return _config(args).replace(corpus=args.corpus, embedder=_embedder(args), pool=args.pool,
-                                 dev_speakers=args.dev_speakers, test_speakers=args.test_speakers,
-                                 shuffle_seed=args.shuffle_seed)
+                                 split_preset=args.split_preset, fold=args.fold, dev_speakers=args.dev_speakers,
+                                 test_speakers=args.test_speakers, shuffle_seed=args.shuffle_seed)
 
 
 def _embedder(args: argparse.Namespace):
@@ -288,16 +396,35 @@ def _model_files(args: argparse.Namespace, embedder_name: str):
     return files_type(**given) if given else None
 
 
+#: The options that decide what a build computes (a rebuild takes them from the manifest).
+SETTING_DESTS = ("corpus", "embedder", "hop_seconds", "fc2_activation", "batch_size", "level", "pool", "split_preset",
+                 "fold", "dev_speakers", "test_speakers", "speakers", "shuffle_seed", "trim_method",
+                 "trim_window_samples", "trim_threshold", "trim_top_db", "on_silent", "on_too_long", "sample_rate_hz",
+                 "target_length_samples")
+
+
 def run_build(args: argparse.Namespace) -> int:
     """Run a build from parsed options and print its summary."""
+    if not args.out:
+        raise UsageError("the following arguments are required: --out")
     try:
-        config = build_config(args)
         run = Run(jobs=args.jobs, cache_dir=args.cache_dir, progress=not args.no_progress, runner=args.runner,
                   beam_options=tuple(args.beam_option))
+        if args.from_manifest:
+            given = [dest for dest in SETTING_DESTS if getattr(args, dest) != args.subparser.get_default(dest)]
+            if given:
+                raise UsageError(f"--from-manifest takes every setting from the manifest; drop --{given[0].replace('_', '-')}")
+            name = read_manifest(Path(args.from_manifest).parent if args.from_manifest.endswith(".json")
+                                 else args.from_manifest)["config"].get("embedder", {"name": "vggish"})["name"]
+            result = pipeline.rebuild(args.from_manifest, out=args.out, source=args.source,
+                                      files=_model_files(args, name), run=run)
+            config = pipeline.Config.from_dict(result.manifest["config"])
+        else:
+            config = build_config(args)
+            result = pipeline.build(config, out=args.out, source=args.source, files=_model_files(args, args.embedder),
+                                    speakers=args.speakers, run=run)
     except ParameterError as error:
         raise UsageError(str(error)) from None
-    result = pipeline.build(config, out=args.out, source=args.source, files=_model_files(args, args.embedder),
-                            speakers=args.speakers, run=run)
     manifest = result.manifest
     print(f"wrote {result.out}")
     print(f"target length: {manifest['target_length_samples']} samples "

@@ -18,6 +18,7 @@ from .embedders import EMBEDDERS, Embedder, VGGishEmbedder, embedder_from_dict
 from .exceptions import ParameterError, SplitError
 from .pad import TOO_LONG_POLICIES
 from .pool import POOLS
+from .split import SPLIT_PRESETS, preset_speakers
 from .trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 
 RUNNERS = ("local", "beam")
@@ -30,6 +31,7 @@ CHOICES = {
     "on_silent": lambda: SILENT_POLICIES,
     "on_too_long": lambda: TOO_LONG_POLICIES,
     "pool": lambda: POOLS,
+    "split_preset": lambda: SPLIT_PRESETS + ("custom",),
     "runner": lambda: RUNNERS,
 }
 
@@ -61,7 +63,11 @@ class Config:
         embedder: The model and its settings (default: VGGish as the original used it).
         pool: ``"none"``: one embedding per example (the original layout); ``"mean"`` or
             ``"mean-std"``: one vector per clip (see :func:`ravdess_prep.pool.pool_embeddings`).
-        dev_speakers: Speakers of the dev split (None: the corpus's customary split).
+        split_preset: A named split (:data:`ravdess_prep.split.SPLIT_PRESETS`: ``original``,
+            ``folds6``, ``loso``), or ``custom`` for explicit speaker lists. None: ``original``,
+            or ``custom`` when speaker lists are given.
+        fold: The preset's fold (``folds6``: 1..6; ``loso``: 1..number of speakers).
+        dev_speakers: Speakers of the dev split (None: the preset's).
         test_speakers: Speakers of the test split (every other speaker is in train).
         shuffle_seed: None: clips stay in inventory order in each split. An integer: a seeded
             shuffle within each split.
@@ -80,20 +86,18 @@ class Config:
     on_too_long: str = "error"
     embedder: Embedder = VGGishEmbedder()
     pool: str = "none"
+    split_preset: str | None = None
+    fold: int | None = None
     dev_speakers: tuple[int, ...] | None = None
     test_speakers: tuple[int, ...] | None = None
     shuffle_seed: int | None = None
 
     #: Fields that only decide how embedded clips are grouped and pooled, not what a clip's
     #: embedding is (they are not part of the cache key).
-    SPLIT_FIELDS = ("dev_speakers", "test_speakers", "shuffle_seed", "pool")
+    SPLIT_FIELDS = ("split_preset", "fold", "dev_speakers", "test_speakers", "shuffle_seed", "pool")
 
     def __post_init__(self):
-        corpus = get_corpus(self.corpus)
-        for name, default in (("dev_speakers", corpus.default_dev_speakers),
-                              ("test_speakers", corpus.default_test_speakers)):
-            value = getattr(self, name)
-            object.__setattr__(self, name, tuple(int(speaker) for speaker in (default if value is None else value)))
+        self._resolve_split(get_corpus(self.corpus))
         if not isinstance(self.embedder, Embedder):
             raise ParameterError(f"embedder has to be an embedder ({', '.join(EMBEDDERS)}), not {self.embedder!r}")
         if self.shuffle_seed is not None and (isinstance(self.shuffle_seed, bool) or not isinstance(self.shuffle_seed, int)):
@@ -117,6 +121,29 @@ class Config:
             raise ParameterError(f"trim_threshold has to be a non-negative number, not {self.trim_threshold!r}")
         if not self.trim_top_db > 0:
             raise ParameterError(f"trim_top_db has to be a positive number, not {self.trim_top_db!r}")
+
+    def _resolve_split(self, corpus) -> None:
+        """Fill the speaker lists from the preset, or name explicit lists ``custom``."""
+        _one_of("split_preset", self.split_preset or "original", CHOICES["split_preset"]())
+        given = self.dev_speakers is not None or self.test_speakers is not None
+        preset = self.split_preset or ("custom" if given else "original")
+        if preset == "custom":
+            if self.fold is not None:
+                raise ParameterError(f"a custom split has no folds (fold {self.fold}, --fold)")
+            dev, test = corpus.default_dev_speakers, corpus.default_test_speakers
+        else:
+            dev, test = preset_speakers(preset, fold=self.fold, speakers=corpus.speakers,
+                                        default_dev=corpus.default_dev_speakers,
+                                        default_test=corpus.default_test_speakers)
+        lists = {}
+        for name, value, default in (("dev_speakers", self.dev_speakers, dev), ("test_speakers", self.test_speakers, test)):
+            lists[name] = tuple(int(speaker) for speaker in (default if value is None else value))
+            if preset != "custom" and lists[name] != tuple(default):
+                raise SplitError(f"{name} {list(lists[name])} are not those of the {preset} split "
+                                 f"{list(default)} (give speaker lists without a preset for a custom split)")
+        object.__setattr__(self, "split_preset", preset)
+        for name, value in lists.items():
+            object.__setattr__(self, name, value)
 
     def replace(self, **changes) -> "Config":
         """A copy with some fields changed (validated like a new one)."""

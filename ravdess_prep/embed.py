@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from .audio import load_at_rate, load_clip, working_rate_hz
 from .cache import ClipCache
 from .embedders import Embedder, ModelFiles
+from .exceptions import RavdessPrepError
 from .measure import ClipOffsets
 from .pad import pad_center
 from .parallel import map_calls, single_threaded_blas
@@ -64,7 +65,10 @@ def clip_examples(
             samples, _ = pad_center(samples, target_length_samples=target_length_samples, on_too_long=on_too_long,
                                     name=name)
         signal, sound = resample(samples, from_hz=sample_rate_hz, to_hz=embedder.sample_rate_hz or sample_rate_hz), None
-    return embedder.examples(signal, sample_rate_hz=embedder.sample_rate_hz or sample_rate_hz, sound=sound)
+    try:
+        return embedder.examples(signal, sample_rate_hz=embedder.sample_rate_hz or sample_rate_hz, sound=sound)
+    except RavdessPrepError as error:  # the embedder does not know the clip's name
+        raise type(error)(f"{name}: {error}") from None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,4 +12,5 @@ CLIP_CACHE_FOLDER = "clips"  # per-clip embeddings, under the cache root
 SPLITS = ("train", "dev", "test")
 MANIFEST = "manifest.json"
 METADATA = "metadata.csv"
+FEATURE_NAMES = "feature_names.txt"  # one name per line, for embedders whose columns have names
 MANIFEST_FORMAT = "ravdess-prep bundles, version 2"

@@ -30,6 +30,7 @@ from .audio import load_at_rate
 from .bundle import read_manifest
 from .cache import cache_root
 from .config import Config, Run
+from .digest import file_digest
 from .corpora import get_corpus
 from .embed import EmbedResult, ModelSession, embed_clips
 from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles, YAMNetEmbedder, YAMNetFiles
@@ -38,7 +39,7 @@ from .local import StageClock
 from .measure import ClipOffsets, Measurement, clip_offsets, measure_file
 from .measure import measure as measure_pass
 from .pad import pad_center
-from .params import SPLITS
+from .params import MANIFEST, METADATA, SPLITS
 from .plan import BuildPlan, clip_cache, decide_target, target_of, write_dataset
 from .pool import pool_embeddings
 from .runners import RUNNERS
@@ -49,7 +50,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
 
 __all__ = [
     "BuildResult", "Config", "Run", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder", "YAMNetFiles", "build", "embed",
-    "embed_files", "measure", "model_files", "pad", "source", "split", "trim", "write",
+    "embed_files", "measure", "model_files", "pad", "rebuild", "source", "split", "trim", "write",
 ]
 
 
@@ -240,7 +241,8 @@ def build(
     clips = split(clips, config)
     clock.lap("split")
     plan = BuildPlan(config, clips, out=Path(out).absolute(), cache_root=cache_root(run.cache_dir), files=files,
-                     source_roots=tuple(clips.attrs.get("source_roots", ())))
+                     source_roots=tuple(clips.attrs.get("source_roots", ())),
+                     speakers=None if speakers is None else tuple(int(speaker) for speaker in speakers))
     report = RUNNERS[run.runner](plan, run)
     return BuildResult(report.out, read_manifest(report.out), {**clock.seconds, **report.seconds}, report.computed,
                        report.cached, report.model_calls, report.model_loads)
@@ -248,6 +250,70 @@ def build(
 
 def _inventory(src, config: Config, *, speakers, run: Run) -> "pandas.DataFrame":
     return source(src, corpus=config.corpus, speakers=speakers, cache_dir=run.cache_dir, progress=run.progress)
+
+
+def rebuild(
+    dataset: str | os.PathLike,
+    *,
+    out: str | os.PathLike,
+    source=None,
+    files=None,
+    run: Run = Run(),
+) -> BuildResult:
+    """Build again what a dataset's manifest describes, from the same sources and model files.
+
+    The settings and the speakers come from the manifest; every clip of the source is checked
+    against the dataset's ``metadata.csv`` (the same clips, each with the SHA-256 it had) and
+    every model file against the manifest's SHA-256, before any work; the bundles then come
+    out byte-identical.
+
+    Args:
+        dataset: A folder written by :func:`build`, or its ``manifest.json``.
+        out: The new output folder.
+        source: The sources (as for :func:`build`).
+        files: Where the model files are now, if they moved (as for :func:`embed_files`).
+        run: How to run it.
+
+    Raises:
+        SourceError: A clip is missing from the source, or the source has one the dataset did
+            not, or a file's SHA-256 differs; the message names it.
+        ModelFileError: A model file is missing or differs from the recorded one.
+    """
+    import pandas as pd
+
+    folder = Path(dataset)
+    folder = folder.parent if folder.name == MANIFEST else folder
+    manifest = read_manifest(folder)
+    config = Config.from_dict(manifest["config"])
+    record = _recorded_files(manifest)
+    given = {} if files is None else {role: path for role, path in dataclasses.asdict(files).items()
+                                      if role in record["files"] and path is not None}
+    model = ModelFiles.from_record(record, paths=given)
+    speakers = manifest.get("build", {}).get("speakers")
+    clips = _inventory(source, config, speakers=speakers, run=run)
+    recorded = pd.read_csv(folder / METADATA, keep_default_na=False)
+    recorded = recorded[recorded["split"] != "dropped"].set_index("clip_name")["audio_sha256"]
+    found = dict(zip(clips["clip_name"], clips["path"]))
+    for name in recorded.index:
+        if name not in found:
+            raise SourceError(f"clip {name} of {folder} is not in the source")
+    extra = sorted(set(found) - set(recorded.index) - _dropped_clips(folder))
+    if extra:
+        raise SourceError(f"{found[extra[0]]}: clip {extra[0]} is in the source but not in {folder} "
+                          f"({len(extra)} such clips)")
+    for name, expected in recorded.items():
+        digest = file_digest(found[name])
+        if digest != expected:
+            raise SourceError(f"{found[name]}: SHA-256 {digest} differs from {expected}, which {folder} was built "
+                              f"from (clip {name})")
+    return build(config, out=out, source=clips.attrs["source_roots"], files=model, speakers=speakers, run=run)
+
+
+def _dropped_clips(folder: Path) -> set[str]:
+    import pandas as pd
+
+    table = pd.read_csv(folder / METADATA, keep_default_na=False)
+    return set(table.loc[table["split"] == "dropped", "clip_name"])
 
 
 # --- new recordings, embedded as a dataset was ------------------------------------------

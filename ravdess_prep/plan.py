@@ -24,6 +24,7 @@ import numpy as np
 
 from . import __version__
 from .bundle import Bundle, write_bundles
+from .card import CARD, COUNTS_FIGURE, LENGTHS_FIGURE, counts_figure, lengths_figure, render_card
 from .cache import ClipCache, settings_key
 from .config import Config
 from .corpora import Corpus, get_corpus
@@ -31,7 +32,7 @@ from .embed import PreparedClip, prepare_clip
 from .embedders import Embedder, ModelFiles
 from .exceptions import ParameterError
 from .measure import ClipOffsets, LengthTally, Measurement, measure_file
-from .params import CLIP_CACHE_FOLDER, MANIFEST_FORMAT, SPLITS
+from .params import CLIP_CACHE_FOLDER, FEATURE_NAMES, MANIFEST_FORMAT, SPLITS
 from .pool import pool_embeddings
 from .source import read_extraction_record
 
@@ -68,7 +69,7 @@ def decide_target(length_samples: int, sample_rate_hz: int, *, longest: str | No
     """
     at_model_rate = (int(length_samples * embedder.sample_rate_hz / sample_rate_hz) if embedder.sample_rate_hz
                      else length_samples)
-    examples = embedder.num_examples(at_model_rate)
+    examples = embedder.num_examples(at_model_rate, sample_rate_hz=embedder.sample_rate_hz or sample_rate_hz)
     if examples < 1:
         raise ParameterError(
             f"target length {length_samples} samples at {sample_rate_hz} Hz is shorter than one {embedder.name} "
@@ -87,7 +88,7 @@ def clip_cache(root: Path, *, config: Config, target: Target, files: ModelFiles)
     """The cache of clips embedded with ``config``'s settings, ``target`` and ``files``, under
     the cache root ``root``."""
     key = settings_key(config=config.embedding_digest(), target_length_samples=target.length_samples,
-                       files=files.digests())
+                       files=files.digests(), embedder=config.embedder.describe())
     return ClipCache(root / CLIP_CACHE_FOLDER, key)
 
 
@@ -101,8 +102,9 @@ class BuildPlan:
         out: The output folder.
         cache_root: The cache root (per-clip embeddings under ``<cache_root>/clips``).
         files: Where the embedder's files are (an instance of its ``files_type``; None: the
-            official ones).
+            official ones), or :class:`ModelFiles` already verified (a rebuild from a manifest).
         source_roots: The folders the inventory was read from (for the manifest).
+        speakers: The speakers the build was restricted to (None: all), for the manifest.
     """
 
     config: Config
@@ -111,6 +113,7 @@ class BuildPlan:
     cache_root: Path
     files: object | None = None
     source_roots: tuple[str, ...] = ()
+    speakers: tuple[int, ...] | None = None
 
     @property
     def corpus(self) -> Corpus:
@@ -147,6 +150,9 @@ class BuildPlan:
 
     def model_files(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = False) -> ModelFiles:
         """Step model files: the embedder's files, fetched or verified."""
+        if isinstance(self.files, ModelFiles):
+            self.files.check()
+            return self.files
         folder = None if cache_dir is None else Path(cache_dir) / self.embedder.name
         return self.embedder.model_files(self.files, cache_dir=folder, progress=progress)
 
@@ -166,7 +172,8 @@ class BuildPlan:
               files: ModelFiles, *, examples_per_clip: int) -> Path:
         """Step write: see :func:`write_dataset`."""
         return write_dataset(self.out, self.clips, measurement, embeddings, audio_sha256, config=self.config,
-                             files=files, examples_per_clip=examples_per_clip, source_roots=self.source_roots)
+                             files=files, examples_per_clip=examples_per_clip, source_roots=self.source_roots,
+                             speakers=self.speakers)
 
 
 def write_dataset(
@@ -180,6 +187,7 @@ def write_dataset(
     files: ModelFiles,
     examples_per_clip: int,
     source_roots: Sequence[str] = (),
+    speakers: Sequence[int] | None = None,
 ) -> Path:
     """Bundles per split, ``manifest.json`` and ``metadata.csv``, written atomically.
 
@@ -193,11 +201,13 @@ def write_dataset(
         files: The embedder's files (their SHA-256 go in the manifest).
         examples_per_clip: Examples of a padded clip.
         source_roots: The folders the inventory was read from.
+        speakers: The speakers the build was restricted to (None: all).
     """
     import pandas as pd
 
     corpus = get_corpus(config.corpus)
     embedder = config.embedder
+    names = embedder.feature_names()
     stacked = (np.stack(embeddings).astype(np.float32) if len(embeddings)
                else np.zeros((0, examples_per_clip, embedder.output_dim), np.float32))
     stacked = stacked[:, 0] if embedder.clip_level else pool_embeddings(stacked, pool=config.pool)
@@ -228,7 +238,8 @@ def write_dataset(
         "config": config.to_dict(),
         "corpus": corpus.describe(),
         "embedder": {"name": embedder.name, "settings": embedder.settings(), "output": embedder.output,
-                     **files.record()},
+                     "license": embedder.license, "citation": embedder.citation, **embedder.describe(), **files.record(),
+                     **({"feature_names": list(names)} if names else {})},
         "target_length_samples": measurement.target_length_samples,
         "target_length_seconds": measurement.target_length_seconds,
         "sample_rate_hz": measurement.sample_rate_hz,
@@ -242,10 +253,18 @@ def write_dataset(
         "splits": summary,
         "handled_by_policy": [{"clip": clip.name, "policy": clip.handled} for clip in measurement.handled],
         "source": _source_record(source_roots, kept_names, audio_sha256),
+        "build": {"speakers": None if speakers is None else sorted(int(speaker) for speaker in speakers)},
         "versions": _versions(),
     }
     metadata = table.drop(columns=["path"]).assign(split=table["split"].where(table["clip_name"].isin(row), "dropped"))
-    return write_bundles(out, bundles, manifest=manifest, metadata=metadata)
+    extra = {
+        CARD: render_card(manifest, metadata, count_columns=corpus.card_columns),
+        LENGTHS_FIGURE: lengths_figure(metadata, sample_rate_hz=measurement.sample_rate_hz,
+                                       target_length_samples=measurement.target_length_samples),
+        COUNTS_FIGURE: counts_figure(metadata, label_column=corpus.label_column, label_names=list(corpus.label_names)),
+        **({FEATURE_NAMES: "".join(f"{name}\n" for name in names)} if names else {}),
+    }
+    return write_bundles(out, bundles, manifest=manifest, metadata=metadata, extra=extra)
 
 
 def _source_record(roots: Sequence[str], names: Sequence[str], hashes: Sequence[str]) -> dict:

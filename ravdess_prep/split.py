@@ -1,5 +1,5 @@
-"""Speaker-disjoint splits: the one helper that assigns clips to train/dev/test, and the
-cross-validation iterators (leave one speaker out, k folds by speaker).
+"""Speaker-disjoint splits: the one helper that assigns clips to train/dev/test, the named
+split presets, and the cross-validation iterators (leave one speaker out, k folds by speaker).
 
 Every function takes the clips' speaker ids (one per clip) and never puts one speaker in two
 sets. In RAVDESS the speaker is the actor.
@@ -41,6 +41,52 @@ def assign_splits(
     result = splits.astype(str)
     check_speaker_disjoint(speakers, result)
     return result
+
+
+#: Named splits: ``original`` (the corpus's customary split), ``folds6`` (six folds of
+#: consecutive speakers: fold K is test, fold K + 1 dev, wrapping), ``loso`` (speaker K is test,
+#: the next speaker dev, wrapping).
+SPLIT_PRESETS = ("original", "folds6", "loso")
+NUM_PRESET_FOLDS = {"folds6": 6}
+
+
+def preset_speakers(
+    preset: str, *, fold: int | None, speakers: Sequence[int], default_dev: Sequence[int] = (),
+    default_test: Sequence[int] = (),
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The dev and test speakers of a named split.
+
+    Args:
+        preset: One of :data:`SPLIT_PRESETS`.
+        fold: The fold, 1-based (``folds6``: 1..6; ``loso``: 1..number of speakers); None for
+            ``original``.
+        speakers: Every speaker of the corpus, in its order (RAVDESS: actors 1..24).
+        default_dev: The corpus's customary dev speakers (``original``).
+        default_test: Its test speakers.
+
+    Returns:
+        ``(dev speakers, test speakers)``.
+
+    Raises:
+        SplitError: Unknown preset, or a fold missing or out of range; the message says which.
+    """
+    speakers = tuple(int(speaker) for speaker in speakers)
+    if preset not in SPLIT_PRESETS:
+        raise SplitError(f"split preset has to be one of {', '.join(map(repr, SPLIT_PRESETS))}, not {preset!r}")
+    if preset == "original":
+        if fold is not None:
+            raise SplitError(f"the original split has no folds (fold {fold}, --fold)")
+        return tuple(default_dev), tuple(default_test)
+    count = NUM_PRESET_FOLDS.get(preset, len(speakers))
+    if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold <= count:
+        raise SplitError(f"the {preset} split needs a fold from 1 to {count} (--fold K), not {fold!r}")
+    groups = [speakers[len(speakers) * index // count : len(speakers) * (index + 1) // count] for index in range(count)]
+    return groups[fold % count], groups[fold - 1]
+
+
+def preset_folds(preset: str) -> int | None:
+    """How many folds a preset has (None: as many as speakers), 0 for ``original``."""
+    return 0 if preset == "original" else NUM_PRESET_FOLDS.get(preset)
 
 
 def check_speaker_disjoint(speakers: Sequence[int] | np.ndarray, splits: Sequence[str] | np.ndarray) -> None:

@@ -11,16 +11,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ravdess_prep.cli import add_build_arguments, run_build
+from ravdess_prep.cli import UsageError, add_build_arguments, parse_args, run_build
 from ravdess_prep.exceptions import RavdessPrepError
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="build_dataset.py", description=__doc__.splitlines()[0])
     add_build_arguments(parser)
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         return run_build(args)
+    except UsageError as error:
+        parser.error(str(error))
     except RavdessPrepError as error:
         print(f"build_dataset.py: error: {error}", file=sys.stderr)
         return 1

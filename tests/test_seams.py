@@ -32,6 +32,8 @@ class ToyCorpus(Corpus):
     label_names = EMOTIONS
     sort_columns = ("speaker", "clip_name")
     facet_columns = ("take",)
+    card_columns = ("emotion", "take")
+    speakers = (1, 2, 3, 4, 5, 6)
     default_dev_speakers = (5,)
     default_test_speakers = (6,)
 
@@ -57,7 +59,7 @@ class ProjectionEmbedder(Embedder):
     output_dim: ClassVar[int] = 8
     output: ClassVar[str] = "random projections of log-mel examples"
 
-    def num_examples(self, num_samples):
+    def num_examples(self, num_samples, *, sample_rate_hz=16000):
         return vggish.num_examples(num_samples, hop_seconds=self.hop_seconds)
 
     def examples(self, signal, *, sample_rate_hz, sound=None):

@@ -66,7 +66,9 @@ class Corpus:
         label_names: The name of each label.
         sort_columns: Inventory order.
         facet_columns: Columns the classifier's accuracy is broken down by.
+        card_columns: Columns the data card counts clips by (per split), the label's first.
         count_columns: ``{facet: (sort column, value column)}`` that :meth:`counts` reports.
+        speakers: Every speaker of the corpus, in its order (the split presets cut it).
         default_dev_speakers: The dev speakers of the corpus's customary split.
         default_test_speakers: Its test speakers.
         download_names: Sources that mean "download the corpus" (None always does).
@@ -82,7 +84,9 @@ class Corpus:
     label_names: ClassVar[tuple[str, ...]]
     sort_columns: ClassVar[tuple[str, ...]] = ("clip_name",)
     facet_columns: ClassVar[tuple[str, ...]] = ()
+    card_columns: ClassVar[tuple[str, ...]] = ()
     count_columns: ClassVar[dict[str, tuple[str, str]]] = {}
+    speakers: ClassVar[tuple[int, ...]] = ()
     default_dev_speakers: ClassVar[tuple[int, ...]] = ()
     default_test_speakers: ClassVar[tuple[int, ...]] = ()
     download_names: ClassVar[tuple[str, ...]] = ()

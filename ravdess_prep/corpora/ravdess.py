@@ -221,6 +221,7 @@ class RAVDESS(Corpus):
     label_names = EMOTION_NAMES
     sort_columns = ("vocal_channel_code", "actor", "clip_name")
     facet_columns = ("intensity", "vocal_channel")
+    card_columns = ("emotion", "gender", "vocal_channel")
     count_columns = {
         "vocal_channel": ("vocal_channel_code", "vocal_channel"),
         "emotion": ("emotion_code", "emotion"),
@@ -230,6 +231,7 @@ class RAVDESS(Corpus):
         "sample_rate_hz": ("sample_rate_hz", "sample_rate_hz"),
         "channels": ("channels", "channels"),
     }
+    speakers = ACTORS
     default_dev_speakers = DEV_ACTORS
     default_test_speakers = TEST_ACTORS
     download_names = (ZENODO,)

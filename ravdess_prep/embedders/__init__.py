@@ -11,16 +11,19 @@ from typing import Mapping
 
 from ..exceptions import ParameterError
 from .base import Embedder, Model, ModelFile, ModelFiles
+from .egemaps import EGeMAPSEmbedder
 from .vggish import VGGishEmbedder, VGGishFiles
 from .yamnet import YAMNetEmbedder, YAMNetFiles
 
 __all__ = [
-    "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder",
+    "EGeMAPSEmbedder", "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder",
     "YAMNetFiles", "embedder_class", "embedder_from_dict", "register_embedder",
 ]
 
 #: Every known embedder class by name.
-EMBEDDERS: dict[str, type[Embedder]] = {VGGishEmbedder.name: VGGishEmbedder, YAMNetEmbedder.name: YAMNetEmbedder}
+EMBEDDERS: dict[str, type[Embedder]] = {
+    cls.name: cls for cls in (VGGishEmbedder, YAMNetEmbedder, EGeMAPSEmbedder)
+}
 
 
 def embedder_class(name: str) -> type[Embedder]:

@@ -130,6 +130,8 @@ class Embedder:
     pads: ClassVar[bool] = True
     clip_level: ClassVar[bool] = False
     output: ClassVar[str] = ""  # what a bundle's values are, for the manifest
+    license: ClassVar[str] = ""  # the license of the model's weights, for the data card
+    citation: ClassVar[str] = ""  # how to cite the model
 
     @property
     def batch_examples(self) -> int:
@@ -148,8 +150,9 @@ class Embedder:
         """A copy with some settings changed (validated like a new one)."""
         return dataclasses.replace(self, **changes)
 
-    def num_examples(self, num_samples: int) -> int:
-        """Examples of a padded clip of ``num_samples`` samples at :attr:`sample_rate_hz`."""
+    def num_examples(self, num_samples: int, *, sample_rate_hz: int) -> int:
+        """Examples of a padded clip of ``num_samples`` samples at ``sample_rate_hz`` (the
+        embedder's rate, or the clip's own when the embedder reads any)."""
         raise NotImplementedError
 
     def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
@@ -167,6 +170,15 @@ class Embedder:
     def silent_example(self) -> np.ndarray | None:
         """The example of digital silence (run once per build), or None if examples of silence
         are not to be recognised."""
+        return None
+
+    def describe(self) -> dict:
+        """Facts a manifest records besides the settings (feature set, library versions); they
+        are part of every cache key, so a new version recomputes."""
+        return {}
+
+    def feature_names(self) -> tuple[str, ...] | None:
+        """The name of each output column, when the embedder's columns have names."""
         return None
 
     def model_files(self, files=None, *, cache_dir: str | os.PathLike | None = None,

@@ -91,6 +91,9 @@ class VGGishEmbedder(Embedder):
     sample_rate_hz: ClassVar[int] = vggish_params.SAMPLE_RATE_HZ
     output_dim: ClassVar[int] = vggish_params.EMBEDDING_SIZE
     output: ClassVar[str] = "post-processed VGGish values 0..255 (PCA, clipped to [-2, 2], quantized to 8 bits)"
+    license: ClassVar[str] = "Apache-2.0 (the published VGGish checkpoint and PCA parameters, tensorflow/models)"
+    citation: ClassVar[str] = ("Hershey S et al. (2017) CNN Architectures for Large-Scale Audio Classification. "
+                               "ICASSP 2017. https://arxiv.org/abs/1609.09430")
 
     def __post_init__(self):
         if self.fc2_activation not in FC2_ACTIVATIONS:
@@ -100,7 +103,7 @@ class VGGishEmbedder(Embedder):
         if isinstance(self.hop_seconds, bool) or not isinstance(self.hop_seconds, (int, float)) or not self.hop_seconds > 0:
             raise ParameterError(f"hop_seconds has to be a positive number, not {self.hop_seconds!r}")
 
-    def num_examples(self, num_samples: int) -> int:
+    def num_examples(self, num_samples: int, *, sample_rate_hz: int = vggish_params.SAMPLE_RATE_HZ) -> int:
         return vggish.num_examples(num_samples, hop_seconds=self.hop_seconds)
 
     def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:

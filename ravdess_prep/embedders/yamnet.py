@@ -74,6 +74,10 @@ class YAMNetEmbedder(Embedder):
     sample_rate_hz: ClassVar[int] = yamnet_params.SAMPLE_RATE_HZ
     output_dim: ClassVar[int] = yamnet_params.EMBEDDING_SIZE
     output: ClassVar[str] = "YAMNet embeddings (float32; layer 14 averaged over time and frequency)"
+    license: ClassVar[str] = "Apache-2.0 (YAMNet, TF Hub / Kaggle Models google/yamnet/1, tensorflow/models)"
+    citation: ClassVar[str] = ("Plakal M, Ellis D (2020) YAMNet. https://github.com/tensorflow/models/tree/master/"
+                               "research/audioset/yamnet; Gemmeke JF et al. (2017) Audio Set: an ontology and "
+                               "human-labeled dataset for audio events. ICASSP 2017")
 
     def __post_init__(self):
         try:
@@ -83,7 +87,7 @@ class YAMNetEmbedder(Embedder):
         if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ParameterError(f"batch_size has to be a positive integer, not {self.batch_size!r}")
 
-    def num_examples(self, num_samples: int) -> int:
+    def num_examples(self, num_samples: int, *, sample_rate_hz: int = yamnet_params.SAMPLE_RATE_HZ) -> int:
         return yamnet.num_patches(num_samples, hop_seconds=self.hop_seconds)
 
     def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:

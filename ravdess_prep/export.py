@@ -1,0 +1,178 @@
+"""Bundles in the formats other tools read: Parquet (pandas, Hugging Face ``datasets``, Spark,
+DuckDB) and a Hugging Face ``DatasetDict`` saved to disk.
+
+One row per clip: every column of ``metadata.csv`` (the clip's name, split, the corpus's
+metadata, trim offsets, audio SHA-256), ``speaker`` (the corpus's speaker column, by that name
+too), ``label_name``, and ``embedding``: a fixed-size list of float32 per clip (pooled and
+clip-level bundles) or of such lists per example. The values are the bundles' own, bit for bit.
+
+``pyarrow`` and ``datasets`` are the optional extra ``export`` (``pip install -e ".[export]"``),
+imported only here, when an export runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_path
+from .bundle import read_bundles, read_manifest
+from .exceptions import ParameterError, RavdessPrepError, SourceError
+from .params import METADATA, SPLITS
+
+FORMATS = ("parquet", "hf")
+#: The split names of a Hugging Face DatasetDict (its convention calls dev "validation").
+HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
+
+
+def _require(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise RavdessPrepError(f"exporting needs {module}: pip install -e \".[export]\" (or pip install pyarrow datasets)") from None
+
+
+def clip_rows(bundles_dir: str | os.PathLike) -> tuple["object", dict]:
+    """The rows of every kept clip, in bundle order (train, dev, test), and the dataset's manifest.
+
+    Returns:
+        ``(table, manifest)``: a pandas DataFrame with the metadata columns, ``speaker``,
+        ``label_name`` and ``embedding`` (one float32 array per row).
+
+    Raises:
+        SourceError: Not a bundle folder of this library, or bundles and metadata disagree.
+    """
+    import pandas as pd
+
+    manifest = read_manifest(bundles_dir)
+    metadata_path = Path(bundles_dir) / METADATA
+    if not metadata_path.is_file():
+        raise SourceError(f"{metadata_path}: missing; is {bundles_dir} a folder written by ravdess-prep build?")
+    metadata = pd.read_csv(metadata_path, keep_default_na=False).set_index("clip_name", drop=False)
+    corpus = manifest["corpus"]
+    parts = []
+    for split, bundle in read_bundles(bundles_dir, allow_pickled_names=False).items():
+        names = bundle.names.tolist()
+        missing = [name for name in names if name not in metadata.index]
+        if missing:
+            raise SourceError(f"{metadata_path}: no row for clip {missing[0]}")
+        part = metadata.loc[names].reset_index(drop=True)
+        if (part[corpus["label_column"]].to_numpy() != bundle.labels).any():
+            raise SourceError(f"{bundles_dir}: the {split} labels differ from metadata.csv")
+        part["speaker"] = part[corpus["speaker_column"]]
+        part["label_name"] = [corpus["label_names"][label] for label in bundle.labels]
+        part["embedding"] = list(bundle.embeddings)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True), manifest
+
+
+def _arrow_table(table):
+    import pyarrow as pa
+
+    columns = {}
+    for name in table.columns:
+        if name == "embedding":
+            stacked = np.stack(table["embedding"].to_list()).astype(np.float32, copy=False)
+            array = pa.array(stacked.reshape(-1))
+            for size in reversed(stacked.shape[1:]):
+                array = pa.FixedSizeListArray.from_arrays(array, size)
+            columns[name] = array
+        else:
+            columns[name] = pa.array(table[name].tolist())
+    return pa.table(columns)
+
+
+def write_parquet(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """Every clip of a bundle folder as one Parquet file (a ``split`` column tells the splits).
+
+    Raises:
+        ParameterError: ``path`` exists (nothing is replaced).
+        SourceError: See :func:`clip_rows`.
+    """
+    _require("pyarrow")
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    _refuse_existing(path)
+    table, manifest = clip_rows(bundles_dir)
+    arrow = _arrow_table(table).replace_schema_metadata({
+        "ravdess_prep.manifest_format": manifest["format"], "ravdess_prep.embeddings": manifest["embeddings"],
+        "ravdess_prep.label_names": ",".join(manifest["corpus"]["label_names"]),
+    })
+    with atomic_path(path, suffix=".parquet") as temporary:
+        pq.write_table(arrow, temporary)
+    return path
+
+
+def to_hf_dataset(bundles_dir: str | os.PathLike):
+    """A bundle folder as a ``datasets.DatasetDict`` (train, validation, test; an empty split is
+    left out) with typed features: the label a ``ClassLabel`` with the corpus's names, the
+    embedding an ``Array2D`` per clip of examples or a fixed-length ``Sequence`` per pooled clip."""
+    datasets = _require("datasets")
+    table, manifest = clip_rows(bundles_dir)
+    corpus = manifest["corpus"]
+    shape = np.asarray(table["embedding"].iloc[0]).shape
+    features = {}
+    for name in table.columns:
+        if name == "embedding":
+            features[name] = (datasets.Array2D(shape=shape, dtype="float32") if len(shape) == 2
+                              else datasets.Sequence(datasets.Value("float32"), length=shape[0]))
+        elif name == corpus["label_column"]:
+            features[name] = datasets.ClassLabel(names=list(corpus["label_names"]))
+        else:
+            features[name] = datasets.Value(_value_type(table[name]))
+    features = datasets.Features(features)
+    splits = {}
+    for split in SPLITS:
+        part = table[table["split"] == split]
+        if part.empty:  # an empty split cannot be saved and loaded again by datasets
+            continue
+        columns = {name: (list(part[name]) if name == "embedding" else part[name].tolist()) for name in part.columns}
+        splits[HF_SPLITS[split]] = datasets.Dataset.from_dict(columns, features=features)
+    return datasets.DatasetDict(splits)
+
+
+def write_hf(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """:func:`to_hf_dataset` saved with ``DatasetDict.save_to_disk``, into a temporary folder
+    renamed into place.
+
+    Raises:
+        ParameterError: ``path`` exists (nothing is replaced).
+    """
+    path = Path(path)
+    _refuse_existing(path)
+    dataset = to_hf_dataset(bundles_dir)
+    staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        dataset.save_to_disk(str(staging))
+        os.replace(staging, path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def export(bundles_dir: str | os.PathLike, *, format: str, out: str | os.PathLike) -> Path:
+    """Write a bundle folder in ``format`` (``"parquet"`` or ``"hf"``) to ``out``."""
+    if format not in FORMATS:
+        raise ParameterError(f"format has to be one of {', '.join(map(repr, FORMATS))}, not {format!r}")
+    return (write_parquet if format == "parquet" else write_hf)(bundles_dir, out)
+
+
+def _refuse_existing(path: Path) -> None:
+    if path.exists():
+        raise ParameterError(f"{path}: already exists; remove it or choose another --out (an export replaces nothing)")
+
+
+def _value_type(column) -> str:
+    kind = column.dtype.kind
+    if kind in "iu":
+        return "int64"
+    if kind == "f":
+        return "float64"
+    if kind == "b":
+        return "bool"
+    return "string"

@@ -1,0 +1,233 @@
+"""Datasets people can take elsewhere: split presets, Parquet and Hugging Face export, the
+data card, rebuilding from a manifest or a config file. Real clips of three actors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import yaml
+
+from ravdess_prep import classifier, cli, pipeline
+from ravdess_prep.bundle import read_bundles, read_manifest
+from ravdess_prep.exceptions import ModelFileError, ParameterError, SourceError, SplitError
+from ravdess_prep.split import preset_speakers
+
+SPEECH = "Audio_Speech_Actors_01-24"
+SONG = "Audio_Song_Actors_01-24"
+ACTORS = (1, 2, 5, 6, 9)  # folds6 puts 01, 02 in fold 1, 05, 06 in fold 2, 09 in fold 3
+
+
+@pytest.fixture(scope="module")
+def tree(ravdess_dir, tmp_path_factory):
+    destination = tmp_path_factory.mktemp("elsewhere-tree")
+    for actor in ACTORS:
+        for folder, count in ((SPEECH, 3), (SONG, 1)):
+            for path in sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[2::9][:count]:
+                target = destination / folder / path.parent.name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    return destination
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("elsewhere-cache")
+
+
+@pytest.fixture(scope="module")
+def fold1(tree, cache, model_files_kwargs, tmp_path_factory):
+    config = pipeline.Config(split_preset="folds6", fold=1, target_length_samples=200000, on_too_long="crop")
+    return pipeline.build(config, out=tmp_path_factory.mktemp("fold1") / "out", source=tree,
+                          run=pipeline.Run(cache_dir=cache, jobs=2, progress=False), **model_files_kwargs)
+
+
+@pytest.mark.parametrize("preset, fold, dev, test", [
+    ("original", None, (8, 19, 24), (11, 14, 15)),
+    ("folds6", 1, (5, 6, 7, 8), (1, 2, 3, 4)),
+    ("folds6", 6, (1, 2, 3, 4), (21, 22, 23, 24)),
+    ("loso", 1, (2,), (1,)),
+    ("loso", 24, (1,), (24,)),
+    ("folds6", 7, SplitError, "from 1 to 6"),
+    ("folds6", None, SplitError, "needs a fold"),
+    ("loso", 0, SplitError, "from 1 to 24"),
+    ("original", 2, SplitError, "no folds"),
+    ("thirds", 1, ParameterError, "one of 'original'"),
+])
+def test_split_presets(preset, fold, dev, test):
+    if isinstance(dev, type):
+        with pytest.raises(dev, match=test):
+            pipeline.Config(split_preset=preset, fold=fold)
+        return
+    config = pipeline.Config(split_preset=preset, fold=fold)
+    assert (config.dev_speakers, config.test_speakers) == (dev, test)
+    assert pipeline.Config.from_dict(config.to_dict()) == config
+    if preset == "folds6":  # each fold: two male (odd) and two female (even) actors
+        assert sorted(actor % 2 for actor in test) == [0, 0, 1, 1]
+
+
+def test_explicit_speaker_lists_are_a_custom_split():
+    config = pipeline.Config(dev_speakers=(1,), test_speakers=(2,))
+    assert config.split_preset == "custom"
+    with pytest.raises(SplitError, match="not those of the folds6 split"):
+        pipeline.Config(split_preset="folds6", fold=1, dev_speakers=(9,))
+
+
+def test_a_fold_reuses_every_clip_of_another(fold1, tree, cache, model_files_kwargs, tmp_path):
+    manifest = fold1.manifest
+    assert manifest["config"]["split_preset"] == "folds6" and manifest["config"]["fold"] == 1
+    assert {name: split["speakers"] for name, split in manifest["splits"].items()} == {
+        "train": [9], "dev": [5, 6], "test": [1, 2]}
+    fold2 = pipeline.build(pipeline.Config(split_preset="folds6", fold=2, target_length_samples=200000,
+                                           on_too_long="crop"),
+                           out=tmp_path / "fold2", source=tree, run=pipeline.Run(cache_dir=cache, jobs=2, progress=False),
+                           **model_files_kwargs)
+    assert (fold2.computed, fold2.cached) == (0, 20)  # a fold changes no embedding
+    assert {name: split["speakers"] for name, split in fold2.manifest["splits"].items()} == {
+        "train": [1, 2], "dev": [9], "test": [5, 6]}
+
+
+def test_parquet_round_trip_is_bit_for_bit(fold1, tmp_path):
+    import pandas as pd
+
+    datasets = pytest.importorskip("datasets")
+    path = tmp_path / "fold1.parquet"
+    assert cli.main(["export", str(fold1.out), "--format", "parquet", "--out", str(path)]) == 0
+    table = pd.read_parquet(path)
+    bundles = read_bundles(fold1.out)
+    assert list(table["split"].unique()) == [name for name in ("train", "dev", "test") if len(bundles[name])]
+    for name, bundle in bundles.items():
+        part = table[table["split"] == name]
+        assert part["clip_name"].tolist() == bundle.names.tolist()
+        assert part["label"].tolist() == bundle.labels.tolist() and part["speaker"].tolist() == bundle.speakers.tolist()
+        embeddings = np.stack([np.stack(row) for row in part["embedding"]])
+        assert embeddings.dtype == np.float32 and np.array_equal(embeddings, bundle.embeddings)
+    row = table.iloc[0]
+    assert row["emotion"] == row["label_name"] and row["gender"] in ("male", "female")
+    assert {"emotion_code", "intensity", "statement", "repetition", "vocal_channel", "trim_start", "trim_end",
+            "actor"} <= set(table.columns)
+    loaded = datasets.load_dataset("parquet", data_files=str(path), cache_dir=str(tmp_path / "hf-cache"))["train"]
+    first = np.asarray(loaded.with_format("numpy")[0]["embedding"], dtype=np.float32)
+    np.testing.assert_array_equal(first, read_bundles(fold1.out)["train"].embeddings[0])
+    before = path.read_bytes()  # nothing is replaced
+    assert cli.main(["export", str(fold1.out), "--format", "parquet", "--out", str(path)]) == 1
+    assert path.read_bytes() == before
+
+
+def test_hugging_face_dataset_round_trip_is_bit_for_bit(fold1, tmp_path):
+    datasets = pytest.importorskip("datasets")
+    path = tmp_path / "fold1-hf"
+    assert cli.main(["export", str(fold1.out), "--format", "hf", "--out", str(path)]) == 0
+    loaded = datasets.load_from_disk(str(path))
+    assert set(loaded) == {"train", "validation", "test"}
+    assert loaded["test"].features["label"].names == ["neutral", "calm", "happy", "sad", "angry", "fearful",
+                                                      "disgust", "surprised"]
+    bundles = read_bundles(fold1.out)
+    for split, name in (("train", "train"), ("dev", "validation"), ("test", "test")):
+        numpy = loaded[name].with_format("numpy")
+        assert np.array_equal(np.asarray(numpy["embedding"]), bundles[split].embeddings)
+        assert np.asarray(numpy["label"]).tolist() == bundles[split].labels.tolist()
+
+
+def test_data_card_header_counts_equal_the_bundles(fold1):
+    text = (fold1.out / "README.md").read_text()
+    assert text.startswith("---\n")
+    header = yaml.safe_load(text.split("---\n")[1])
+    assert header["license"] == "cc-by-nc-sa-4.0"
+    info = header["ravdess_prep"]
+    bundles = read_bundles(fold1.out)
+    import pandas as pd
+
+    metadata = pd.read_csv(fold1.out / "metadata.csv").set_index("clip_name")
+    for split, bundle in bundles.items():
+        rows = metadata.loc[bundle.names.tolist()]
+        expected: dict = {}
+        for (emotion, gender, channel), count in rows.groupby(["emotion", "gender", "vocal_channel"]).size().items():
+            expected.setdefault(emotion, {}).setdefault(gender, {})[channel] = int(count)
+        assert info["counts"][split] == expected
+        assert info["speakers"][split] == sorted(set(bundle.speakers.tolist()))
+    splits = {entry["name"]: entry["num_examples"] for entry in header["dataset_info"]["splits"]}
+    assert splits == {"train": len(bundles["train"]), "validation": len(bundles["dev"]), "test": len(bundles["test"])}
+    assert info["target_length_samples"] == 200000 and info["split_preset"] == "folds6" and info["fold"] == 1
+    assert "Livingstone" in text and "10.1371/journal.pone.0196391" in text and "1188976" in text
+    assert "Hershey" in text and "--from-manifest" in text
+    import matplotlib.image
+
+    for figure in ("lengths.png", "counts.png"):
+        assert matplotlib.image.imread(fold1.out / figure).shape[:2] == (400, 640)
+
+
+def test_rebuild_from_the_manifest_is_byte_identical(fold1, tree, vggish_files, tmp_path, capsys):
+    args = ["build", "--from-manifest", str(fold1.out / "manifest.json"), "--source", str(tree), "--out",
+            str(tmp_path / "again"), "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert cli.main(args) == 0
+    capsys.readouterr()
+    for pattern in ("*.npy", "metadata.csv", "README.md", "*.png"):
+        again = {path.relative_to(tmp_path / "again"): path.read_bytes() for path in (tmp_path / "again").rglob(pattern)}
+        first = {path.relative_to(fold1.out): path.read_bytes() for path in fold1.out.rglob(pattern)}
+        assert again == first and again, pattern
+    with pytest.raises(SystemExit):
+        cli.main(args + ["--hop", "0.5"])
+    assert "--from-manifest takes every setting from the manifest; drop --hop" in capsys.readouterr().err
+
+
+def test_rebuild_refuses_other_sources_and_model_files(fold1, tree, vggish_files, tmp_path):
+    changed = tmp_path / "tree"
+    shutil.copytree(tree, changed)
+    victim = sorted(changed.rglob("*.flac"))[3]
+    data = bytearray(victim.read_bytes())
+    data[-2] ^= 1
+    victim.write_bytes(bytes(data))
+    run = pipeline.Run(cache_dir=tmp_path / "cache", progress=False)
+    with pytest.raises(SourceError, match=f"{victim.name}: SHA-256 .* differs"):
+        pipeline.rebuild(fold1.out, out=tmp_path / "out", source=changed, run=run)
+    victim.unlink()
+    with pytest.raises(SourceError, match="is not in the source"):
+        pipeline.rebuild(fold1.out, out=tmp_path / "out", source=changed, run=run)
+    other = tmp_path / "other.npz"
+    np.savez(other, pca_eigen_vectors=np.eye(128), pca_means=np.zeros(128))
+    with pytest.raises(ModelFileError, match="other.npz: the dataset's pca_params has SHA-256"):
+        pipeline.rebuild(fold1.out, out=tmp_path / "out", source=tree, run=run,
+                         files=pipeline.VGGishFiles(pca_params=other))
+    assert not (tmp_path / "out").exists()
+
+
+def test_config_file_with_options_overriding_it(tree, cache, vggish_files, fold1, tmp_path, capsys):
+    config = tmp_path / "build.toml"
+    config.write_text(f"""
+source = [{json.dumps(str(tree))}]
+cache-dir = {json.dumps(str(cache))}
+checkpoint = {json.dumps(str(vggish_files.checkpoint))}
+pca-params = {json.dumps(str(vggish_files.pca_params))}
+custom-checkpoint = true
+split-preset = "folds6"
+fold = 2
+target-length = 200000
+on-too-long = "crop"
+no-progress = true
+""")
+    assert cli.main(["build", "--config", str(config), "--out", str(tmp_path / "out"), "--fold", "1"]) == 0
+    assert "clips embedded: 0, from the cache: 20" in capsys.readouterr().out
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["config"]["fold"] == 1  # the command line wins
+    first = {path.name: path.read_bytes() for path in fold1.out.rglob("*.npy")}
+    assert {path.name: path.read_bytes() for path in (tmp_path / "out").rglob("*.npy")} == first
+    for text, message in (('hopp = 0.5', "unknown key 'hopp'"), ('fold = "two"', "key 'fold' has to be an integer"),
+                          ('dev-actors = "8"', "key 'dev-actors' has to be a list of numbers"),
+                          ('embedder = "wav2vec"', "key 'embedder' has to be one of"), ("fold = ", "--config")):
+        config.write_text(text + "\n")
+        with pytest.raises(SystemExit) as caught:
+            cli.main(["build", "--config", str(config), "--out", str(tmp_path / "never")])
+        assert caught.value.code == 2
+        assert message in capsys.readouterr().err
+    assert not (tmp_path / "never").exists()
+
+
+def test_crossval_over_a_presets_folds(fold1):
+    result = classifier.cross_validate(fold1.out, classifier.TrainConfig(epochs=1, batch_size=8), folds="folds6")
+    # the folds with a test speaker present: 01-04 (01, 02), 05-08 (05, 06), 09-12 (09)
+    assert [fold["held_out_speakers"] for fold in result["folds"]] == [[1, 2], [5, 6], [9]]
+    assert [fold["clips"] for fold in result["folds"]] == [8, 8, 4]
+    assert preset_speakers("folds6", fold=3, speakers=range(1, 25)) == ((13, 14, 15, 16), (9, 10, 11, 12))
