@@ -58,6 +58,19 @@ def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_
     assert namespace["lengths"].target_length_samples > 0
     assert namespace["embedded"].embeddings.shape[0] == 18
     assert namespace["codes"].dtype == np.uint8
+    # taking the data elsewhere: a preset's fold, exported, its card, rebuilt from its manifest
+    assert namespace["fold1"].manifest["splits"]["test"]["speakers"] == [1]
+    assert namespace["fold1"].manifest["splits"]["dev"]["speakers"] == [8]
+    assert namespace["again"].computed == 0 and namespace["hf"]["test"].num_rows == 6
+    assert namespace["card"].startswith("---\n") and "cc-by-nc-sa-4.0" in namespace["card"]
+    fold_files = sorted((tmp_path / "data" / "fold1").rglob("*.npy"))
+    assert [path.read_bytes() for path in fold_files] == [
+        (tmp_path / "data" / "fold1-again" / path.relative_to(tmp_path / "data" / "fold1")).read_bytes()
+        for path in fold_files]
+    import pandas as pd
+
+    table = pd.read_parquet(tmp_path / "data" / "fold1.parquet")
+    assert len(table) == 18 and set(table["split"]) == {"train", "dev", "test"}
     # clip.wav is a clip of the dataset: embed_files gives exactly its bundle row
     names = np.load(tmp_path / "data" / "bundles-small" / "dev" / "dev_filenames.npy").tolist()
     dev = np.load(tmp_path / "data" / "bundles-small" / "dev" / "dev_embeddings.npy")
