@@ -7,6 +7,7 @@ int24 / 2**23, int32 / 2**31), which keeps every 16-bit sample exact.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,12 +34,91 @@ def open_audio(path: str | os.PathLike):
     """A ``soundfile.SoundFile`` open for reading (a context manager).
 
     Raises:
-        AudioError: libsndfile cannot open the file.
+        AudioError: The file is missing, or libsndfile cannot open it.
     """
+    if not os.path.exists(path):
+        raise AudioError(missing_message(path))
     try:
         return soundfile.SoundFile(str(path))
     except Exception as error:
         raise AudioError(unreadable_message(path, error)) from None
+
+
+def missing_message(path) -> str:
+    """The message for an audio file that is not there."""
+    return f"{path}: no such file"
+
+
+def truncated_message(path, *, found: int, declared: int) -> str:
+    """The message for an audio file that holds fewer samples than its header announces."""
+    return f"{path}: the audio file ends after {found} of the {declared} samples its header announces (truncated)"
+
+
+def check_complete(path: str | os.PathLike | BinaryIO, *, name: str | None = None) -> None:
+    """Raise :class:`AudioError` unless the file holds every sample its header announces.
+
+    A WAV file's ``data`` chunk is compared with the bytes that follow it (libsndfile reads a
+    cut WAV file as a shorter one without a word); a FLAC file's last sample is decoded (a cut
+    FLAC file ends before it). Other formats are left to the decoder.
+
+    Raises:
+        AudioError: The file is missing, unreadable, or truncated; the message names it.
+    """
+    name = path if name is None else name
+    if not hasattr(path, "read") and not os.path.exists(path):
+        raise AudioError(missing_message(name))
+    stream = path if hasattr(path, "read") else open(path, "rb")
+    try:
+        stream.seek(0)
+        magic = stream.read(4)
+        stream.seek(0)
+        if magic in (b"RIFF", b"RIFX"):
+            shortfall = _wav_shortfall(stream)
+            if shortfall is not None:
+                raise AudioError(truncated_message(name, found=shortfall[1], declared=shortfall[0]))
+        elif magic == b"fLaC":
+            try:
+                with soundfile.SoundFile(stream) as audio:
+                    frames = int(audio.frames)
+                    if frames > 0:
+                        audio.seek(frames - 1)
+                        if audio.read(1).shape[0] != 1:
+                            raise RuntimeError("no last sample")
+            except AudioError:
+                raise
+            except Exception as error:  # libsndfile's error types vary between versions
+                raise AudioError(f"{name}: the FLAC file cannot be decoded to its end ({error}); truncated or "
+                                 "damaged") from None
+    finally:
+        stream.seek(0)
+        if stream is not path:
+            stream.close()
+
+
+def _wav_shortfall(stream: BinaryIO) -> tuple[int, int] | None:
+    """``(declared frames, frames present)`` of a WAV file cut short, else None."""
+    header = stream.read(12)
+    if len(header) < 12 or header[8:12] != b"WAVE":
+        return None
+    order = "<" if header[:4] == b"RIFF" else ">"
+    block_align = None
+    while True:
+        chunk = stream.read(8)
+        if len(chunk) < 8:
+            return None
+        kind, size = chunk[:4], struct.unpack(f"{order}I", chunk[4:])[0]
+        if kind == b"fmt ":
+            body = stream.read(size + (size & 1))
+            if len(body) >= 14:
+                block_align = struct.unpack(f"{order}H", body[12:14])[0]
+        elif kind == b"data":
+            start = stream.tell()
+            available = stream.seek(0, os.SEEK_END) - start
+            if not block_align or size in (0, 0xFFFFFFFF) or available >= size:
+                return None
+            return size // block_align, available // block_align
+        else:
+            stream.seek(size + (size & 1), os.SEEK_CUR)
 
 
 def read_audio(
@@ -60,6 +140,8 @@ def read_audio(
     """
     source = path if hasattr(path, "read") else str(path)
     path = path if name is None else name
+    if not hasattr(source, "read") and not os.path.exists(source):
+        raise AudioError(missing_message(path))
     try:
         samples, sample_rate_hz = soundfile.read(source, dtype="float64", always_2d=True, start=start, stop=stop)
     except Exception as error:  # libsndfile's error types vary between versions
@@ -75,16 +157,32 @@ def read_audio(
     return samples, int(sample_rate_hz)
 
 
+CHANNEL_POLICIES = ("first", "mean")
+
+
+def mono(samples: np.ndarray, *, channel: str = "first") -> np.ndarray:
+    """One channel of ``(num_samples, channels)`` samples: the first (the original's choice) or
+    the mean of all, float64 ``(num_samples,)``."""
+    if channel not in CHANNEL_POLICIES:
+        raise AudioError(f"channel has to be one of {', '.join(map(repr, CHANNEL_POLICIES))}, not {channel!r}")
+    if channel == "first" or samples.shape[1] == 1:
+        return np.ascontiguousarray(samples[:, 0])
+    return samples.mean(axis=1)
+
+
 def load_clip(
-    path: str | os.PathLike | BinaryIO, *, name: str | None = None, start: int = 0, stop: int | None = None
+    path: str | os.PathLike | BinaryIO, *, name: str | None = None, start: int = 0, stop: int | None = None,
+    channel: str = "first",
 ) -> tuple[np.ndarray, int]:
-    """Read a clip the way the original pipeline did: its first channel, as float64.
+    """Read a clip as the build does: one channel (the first, as the original did, or the mean
+    of all), as float64.
 
     Args:
         path: The file, or a binary stream holding one.
         name: How errors name the file (default: ``path``).
         start: First sample to read.
         stop: One past the last sample to read (None: the end).
+        channel: ``"first"`` or ``"mean"`` (see :func:`mono`).
 
     Returns:
         ``(samples, sample_rate_hz)``; samples float64 of shape ``(num_samples,)``.
@@ -93,7 +191,7 @@ def load_clip(
         AudioError: See :func:`read_audio`.
     """
     samples, sample_rate_hz = read_audio(path, name=name, start=start, stop=stop)
-    return np.ascontiguousarray(samples[:, 0]), sample_rate_hz
+    return mono(samples, channel=channel), sample_rate_hz
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -125,14 +223,16 @@ def working_rate_hz(file_rate_hz: int, *, sample_rate_hz: int | None = None) -> 
 
 
 def load_at_rate(
-    path: str | os.PathLike | BinaryIO, *, sample_rate_hz: int | None = None, name: str | None = None
+    path: str | os.PathLike | BinaryIO, *, sample_rate_hz: int | None = None, name: str | None = None,
+    channel: str = "first",
 ) -> tuple[np.ndarray, int, int]:
-    """A clip's first channel, resampled to ``sample_rate_hz`` when that is set.
+    """A clip's channel (see :func:`mono`), resampled to ``sample_rate_hz`` when that is set.
 
     Args:
         path: The file, or a binary stream holding one.
         sample_rate_hz: The rate every clip is brought to (None: the file's own).
         name: How errors name the file (default: ``path``).
+        channel: ``"first"`` or ``"mean"``.
 
     Returns:
         ``(samples, rate_hz, source_rate_hz)``.
@@ -140,6 +240,6 @@ def load_at_rate(
     Raises:
         AudioError: See :func:`read_audio`.
     """
-    samples, source_rate = load_clip(path, name=name)
+    samples, source_rate = load_clip(path, name=name, channel=channel)
     rate = working_rate_hz(source_rate, sample_rate_hz=sample_rate_hz)
     return resample(samples, from_hz=source_rate, to_hz=rate), rate, source_rate

@@ -156,9 +156,9 @@ def step_classes():
             clip = attempt("Prepare", position, self.plan.prepare, offsets, target=target, cache=cache, fast=self.fast)
             if isinstance(clip, Failure):
                 yield beam.pvalue.TaggedOutput("failed", clip)
-            elif clip.examples is None:
+            elif clip.cached is not None:
                 self.cached_clips.inc()
-                yield beam.pvalue.TaggedOutput("cached", (position, clip.audio_sha256, cache.get(clip.audio_sha256)))
+                yield beam.pvalue.TaggedOutput("cached", (position, clip.audio_sha256, clip.cached))
             else:
                 yield position, clip
 

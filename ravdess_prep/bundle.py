@@ -6,8 +6,9 @@
     <out>/manifest.json                   settings, counts, checksums, versions
     <out>/metadata.csv                    one row per clip
 
-The whole folder is written beside ``<out>`` under a temporary name and renamed into place, so
-a reader sees the old bundles or the new ones, never a mix or a half-written file.
+The whole folder is written beside ``<out>`` under a temporary name and put in place of the old
+one in one step (:func:`ravdess_prep.output.replace_folder`), so a reader sees the old bundles
+or the new ones, never a mix or a half-written file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 
 from .corpora.ravdess import RAVDESS
 from .exceptions import SourceError
+from .output import replace_folder, staging_folder
 from .params import MANIFEST, METADATA, SPLITS
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -86,8 +88,7 @@ def write_bundles(
     """
     out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    retired = out.with_name(f".{out.name}.old-{os.getpid()}")
+    staging = staging_folder(out)
     shutil.rmtree(staging, ignore_errors=True)
     try:
         for split, bundle in bundles.items():
@@ -102,12 +103,9 @@ def write_bundles(
         metadata.to_csv(staging / METADATA, index=False, lineterminator="\n")
         for name, content in extra.items():
             (staging / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        if out.exists():
-            os.replace(out, retired)
-        os.replace(staging, out)
+        replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(retired, ignore_errors=True)
     return out
 
 

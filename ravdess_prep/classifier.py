@@ -337,7 +337,7 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
 
 
 def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathLike,
-                  model_dir: str | os.PathLike) -> tuple[np.ndarray, tuple[str, ...]]:
+                  model_dir: str | os.PathLike, on_too_long: str | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class probabilities of new recordings, embedded with ``dataset``'s settings. A model
     trained with speaker normalisation takes the files as clips of one speaker, standardised
     together (so give several, the more the better).
@@ -355,7 +355,7 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
     if speaker_norm and len(paths) < 2:
         raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give several clips "
                              "of one speaker (they are standardised together), not one")
-    embeddings = embed_files(paths, dataset)
+    embeddings = embed_files(paths, dataset, on_too_long=on_too_long)
     if speaker_norm:
         embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int))
     probabilities = predict_probabilities(model, embeddings)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
+import re
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -25,6 +27,7 @@ from .corpora.ravdess import ZENODO_FILES_URL, ZENODO_RECORD_API_URL, download_r
 from .embedders import EMBEDDERS, YAMNetFiles, embedder_class
 from .embedders.egemaps import LEVELS
 from .exceptions import ParameterError, RavdessPrepError
+from .output import check_new_file
 from .export import FORMATS
 from .pad import pad_center
 
@@ -42,16 +45,73 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
+    """Run the command line; returns the process exit status: 0, 1 for an error (one line
+    naming the file and the cause; the traceback only with ``--debug``), 2 for a usage error,
+    130 when interrupted."""
     parser = _parser()
     args = parse_args(parser, argv)
+    notes = _show_notes()
     try:
         return args.run(args)
     except UsageError as error:
-        args.subparser.error(str(error))
-    except RavdessPrepError as error:
-        print(f"ravdess-prep {args.command}: error: {error}", file=sys.stderr)
+        args.subparser.error(flag_wording(str(error), args.subparser))
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print(f"ravdess-prep {args.command}: interrupted (what was finished is in the cache)", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if args.debug:
+            raise
+        message = str(error) if isinstance(error, RavdessPrepError) else (
+            f"unexpected {type(error).__name__}: {error} (run with --debug for the traceback)")
+        print(f"ravdess-prep {args.command}: error: {flag_wording(' '.join(message.split()), args.subparser)}",
+              file=sys.stderr)
         return 1
+    finally:
+        notes.close()
+
+
+class _NoteHandler(logging.Handler):
+    """The library's notes (a clip a policy handled, a damaged cache entry) on stderr, one line
+    each, while a command runs; :meth:`close` puts the logger back as it was."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.logger = logging.getLogger("ravdess_prep")
+        self.saved = (self.logger.level, self.logger.propagate)
+        self.logger.addHandler(self)
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"ravdess-prep: note: {record.getMessage()}", file=sys.stderr)
+
+    def close(self) -> None:
+        self.logger.removeHandler(self)
+        self.logger.setLevel(self.saved[0])
+        self.logger.propagate = self.saved[1]
+        super().close()
+
+
+def _show_notes() -> logging.Handler:
+    return _NoteHandler()
+
+
+def flag_wording(message: str, parser: argparse.ArgumentParser) -> str:
+    """``message`` with the library's keyword arguments named as this command's options:
+    ``on_too_long='crop'`` becomes ``--on-too-long crop``, ``hop_seconds has to`` becomes
+    ``--hop has to``."""
+    for action in parser._actions:
+        flags = [option for option in action.option_strings if option.startswith("--")]
+        if not flags or action.dest in ("help", "subparser"):
+            continue
+        flag = flags[0]
+        switch = isinstance(action, argparse._StoreTrueAction)
+        message = re.sub(rf"\b{action.dest}=True\b" if switch else rf"\b{action.dest}=('?)([^\s',)]+)\1",
+                         flag if switch else rf"{flag} \2", message)
+        message = re.sub(rf"(^|[\s(]){action.dest} has to\b", rf"\1{flag} has to", message)
+    return message
 
 
 def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -125,6 +185,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ravdess-prep", description="Turn emotional-speech recordings into embedding bundles."
     )
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name, run, **kwargs):
@@ -145,7 +206,7 @@ def _parser() -> argparse.ArgumentParser:
 
     measure = command("measure", _measure, help="the global target length: maximum trimmed length of a source")
     _add_source_options(measure, required=True)
-    measure.add_argument("--jobs", type=int, default=None, help="worker threads (default: every core)")
+    measure.add_argument("--jobs", type=_positive_int, default=None, help="worker threads (default: every core)")
     measure.add_argument("--json", action="store_true", help="print JSON instead of text")
     _add_audio_options(measure, silent_choices=CHOICES["on_silent"]())
 
@@ -191,6 +252,7 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("files", nargs="+", help="audio files")
     predict.add_argument("--dataset", required=True, help="the bundle folder the model was trained on")
     predict.add_argument("--model-dir", required=True, help="the trained model's folder")
+    predict.add_argument("--on-too-long", choices=CHOICES["on_too_long"](), help="override the dataset's policy")
     predict.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     crossval = command("crossval", _crossval, help="cross-validate the classifier by speaker")
@@ -274,7 +336,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    probabilities, names = classifier.predict_files(args.files, dataset=args.dataset, model_dir=args.model_dir)
+    probabilities, names = classifier.predict_files(args.files, dataset=args.dataset, model_dir=args.model_dir,
+                                                    on_too_long=args.on_too_long)
     report = [
         {"file": path, "emotion": names[int(row.argmax())],
          "probabilities": {name: round(float(value), 6) for name, value in zip(names, row)}}
@@ -353,8 +416,10 @@ def add_build_arguments(parser: argparse.ArgumentParser) -> None:
     split.add_argument("--actors", "--speakers", dest="speakers", type=_speaker_list,
                        help="build from these speakers only (default: all)")
     split.add_argument("--shuffle-seed", type=int, help="shuffle clips within each split with this seed")
+    split.add_argument("--allow-missing-speakers", action="store_true",
+                       help="build even when a dev or test speaker has no clip in the source, or a split is empty")
     running = parser.add_argument_group("running")
-    running.add_argument("--jobs", type=int,
+    running.add_argument("--jobs", type=_positive_int,
                          help="worker threads, or with --runner beam local worker processes (default: every core)")
     running.add_argument("--runner", choices=CHOICES["runner"](), default="local",
                          help="local: threads of this process (default); beam: Apache Beam (pip install -e '.[beam]')")
@@ -368,7 +433,8 @@ def build_config(args: argparse.Namespace) -> Config:
     """The :class:`Config` that ``build``'s options describe."""
     return _config(args).replace(corpus=args.corpus, embedder=_embedder(args), pool=args.pool,
                                  split_preset=args.split_preset, fold=args.fold, dev_speakers=args.dev_speakers,
-                                 test_speakers=args.test_speakers, shuffle_seed=args.shuffle_seed)
+                                 test_speakers=args.test_speakers, shuffle_seed=args.shuffle_seed,
+                                 allow_missing_speakers=args.allow_missing_speakers)
 
 
 def _embedder(args: argparse.Namespace):
@@ -396,10 +462,15 @@ def _model_files(args: argparse.Namespace, embedder_name: str):
     return files_type(**given) if given else None
 
 
+#: Clips handled by a policy that a build's summary names (the others are counted).
+SHOWN = 5
+
 #: The options that decide what a build computes (a rebuild takes them from the manifest).
 SETTING_DESTS = ("corpus", "embedder", "hop_seconds", "fc2_activation", "batch_size", "level", "pool", "split_preset",
-                 "fold", "dev_speakers", "test_speakers", "speakers", "shuffle_seed", "trim_method",
-                 "trim_window_samples", "trim_threshold", "trim_top_db", "on_silent", "on_too_long", "sample_rate_hz",
+                 "fold", "dev_speakers", "test_speakers", "speakers", "shuffle_seed", "allow_missing_speakers",
+                 "trim_method",
+                 "trim_window_samples", "trim_threshold", "trim_top_db", "on_silent", "on_too_long", "channel",
+                 "sample_rate_hz",
                  "target_length_samples")
 
 
@@ -434,12 +505,30 @@ def run_build(args: argparse.Namespace) -> int:
         split = manifest["splits"][name]
         speakers = ",".join(f"{speaker:02d}" for speaker in split["speakers"])
         print(f"  {name:5s} {split['clips']:5d} clips  speakers {speakers or '-'}  labels {split['label_counts']}")
+    handled = manifest["handled_by_policy"]
     print(f"clips embedded: {result.computed}, from the cache: {result.cached}; "
-          f"handled by a policy: {len(manifest['handled_by_policy'])}; model loads: {result.model_loads}")
+          f"handled by a policy: {len(handled)}; model loads: {result.model_loads}")
+    for entry in handled[:SHOWN]:
+        print(f"  {entry['clip']}: {entry['policy']}")
+    if len(handled) > SHOWN:
+        print(f"  and {len(handled) - SHOWN} more (manifest.json lists every one)")
+    if result.rejected:
+        print(f"damaged cache entries found and computed again: {len(result.rejected)} "
+              f"(first: {result.rejected[0][0]})")
     if not manifest["embedder"]["official"]:
         print(f"note: built with {config.embedder.name} model files that are not the official ones")
     print("seconds per stage: " + ", ".join(f"{stage} {value:.1f}" for stage, value in result.seconds.items()))
     return 0
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a positive integer, not {text!r}")
+    return value
 
 
 def _speaker_list(text: str) -> tuple[int, ...]:
@@ -450,6 +539,7 @@ def _speaker_list(text: str) -> tuple[int, ...]:
 
 
 def _embed(args: argparse.Namespace) -> int:
+    check_new_file(args.out)
     name = read_manifest(args.dataset)["config"].get("embedder", {"name": "vggish"})["name"]
     embeddings = pipeline.embed_files(args.files, args.dataset, files=_model_files(args, name),
                                       on_too_long=args.on_too_long)
@@ -474,6 +564,8 @@ def _add_audio_options(parser, *, silent_choices, fixed_target=False):
                        help="a clip without active sample: keep it whole (default), drop it, or fail")
     group.add_argument("--on-too-long", choices=CHOICES["on_too_long"](), default=defaults.on_too_long,
                        help="a clip longer than a fixed target: fail (default) or center-crop")
+    group.add_argument("--channel", choices=CHOICES["channel"](), default=defaults.channel,
+                       help="a multichannel file's first channel (default, the original's) or the mean of all")
     group.add_argument("--sample-rate", dest="sample_rate_hz", type=int, default=None,
                        help="resample clips at other rates to this one (default: all rates must match)")
     if not fixed_target:
@@ -489,6 +581,7 @@ def _config(args) -> Config:
         trim_top_db=args.trim_top_db,
         on_silent=args.on_silent,
         on_too_long=args.on_too_long,
+        channel=args.channel,
         sample_rate_hz=args.sample_rate_hz,
         target_length_samples=args.target_length_samples,
     )

@@ -13,6 +13,7 @@ import json
 import os
 from typing import Mapping, Sequence
 
+from .audio import CHANNEL_POLICIES
 from .corpora import CORPORA, get_corpus
 from .embedders import EMBEDDERS, Embedder, VGGishEmbedder, embedder_from_dict
 from .exceptions import ParameterError, SplitError
@@ -30,6 +31,7 @@ CHOICES = {
     "trim_method": lambda: TRIM_METHODS,
     "on_silent": lambda: SILENT_POLICIES,
     "on_too_long": lambda: TOO_LONG_POLICIES,
+    "channel": lambda: CHANNEL_POLICIES,
     "pool": lambda: POOLS,
     "split_preset": lambda: SPLIT_PRESETS + ("custom",),
     "runner": lambda: RUNNERS,
@@ -60,6 +62,8 @@ class Config:
             that length, fixed.
         on_too_long: A clip longer than a fixed target is an error (``"error"``) or
             center-cropped (``"crop"``).
+        channel: Which channel of a multichannel file: ``"first"`` (the original's) or
+            ``"mean"`` (the mean of all).
         embedder: The model and its settings (default: VGGish as the original used it).
         pool: ``"none"``: one embedding per example (the original layout); ``"mean"`` or
             ``"mean-std"``: one vector per clip (see :func:`ravdess_prep.pool.pool_embeddings`).
@@ -71,6 +75,9 @@ class Config:
         test_speakers: Speakers of the test split (every other speaker is in train).
         shuffle_seed: None: clips stay in inventory order in each split. An integer: a seeded
             shuffle within each split.
+        allow_missing_speakers: A speaker named for dev or test that has no clip in the source
+            (and was not left out by the build's own speaker list), or a split left empty, is an
+            error naming them; True builds without them.
     """
 
     corpus: str = "ravdess"
@@ -84,6 +91,7 @@ class Config:
     sample_rate_hz: int | None = None
     target_length_samples: int | None = None
     on_too_long: str = "error"
+    channel: str = "first"
     embedder: Embedder = VGGishEmbedder()
     pool: str = "none"
     split_preset: str | None = None
@@ -91,10 +99,12 @@ class Config:
     dev_speakers: tuple[int, ...] | None = None
     test_speakers: tuple[int, ...] | None = None
     shuffle_seed: int | None = None
+    allow_missing_speakers: bool = False
 
     #: Fields that only decide how embedded clips are grouped and pooled, not what a clip's
     #: embedding is (they are not part of the cache key).
-    SPLIT_FIELDS = ("split_preset", "fold", "dev_speakers", "test_speakers", "shuffle_seed", "pool")
+    SPLIT_FIELDS = ("split_preset", "fold", "dev_speakers", "test_speakers", "shuffle_seed", "pool",
+                    "allow_missing_speakers")
 
     def __post_init__(self):
         self._resolve_split(get_corpus(self.corpus))
@@ -105,7 +115,7 @@ class Config:
         shared = sorted(set(self.dev_speakers) & set(self.test_speakers))
         if shared:
             raise SplitError(f"speakers {', '.join(f'{a:02d}' for a in shared)} are listed for both dev and test")
-        for name in ("trim_method", "on_silent", "on_too_long", "pool"):
+        for name in ("trim_method", "on_silent", "on_too_long", "channel", "pool"):
             _one_of(name, getattr(self, name), CHOICES[name]())
         if self.embedder.clip_level and self.pool != "none":
             raise ParameterError(f"the {self.embedder.name} embedder gives one vector per clip: "
@@ -194,7 +204,8 @@ class Config:
     def measure_kwargs(self) -> dict:
         """The keyword arguments of :func:`ravdess_prep.measure.measure` and ``measure_file``."""
         return {"trim_rule": self.trim_rule(), "sample_rate_hz": self.sample_rate_hz, "on_silent": self.on_silent,
-                "target_length_samples": self.target_length_samples, "on_too_long": self.on_too_long}
+                "target_length_samples": self.target_length_samples, "on_too_long": self.on_too_long,
+                "channel": self.channel}
 
     def target_kwargs(self) -> dict:
         """The keyword arguments of :meth:`ravdess_prep.measure.LengthTally.target`."""

@@ -73,7 +73,8 @@ def clip_examples(
 
 @dataclasses.dataclass(frozen=True)
 class PreparedClip:
-    """What a worker returns for one clip: its audio hash and, unless cached, its examples.
+    """What a worker returns for one clip: its audio hash, and its cached embedding or its
+    examples.
 
     On the fast path, examples equal to the embedder's example of silence are not sent:
     ``silent`` marks where they were, and ``examples`` holds the others.
@@ -83,6 +84,7 @@ class PreparedClip:
     audio_sha256: str
     examples: np.ndarray | None
     silent: np.ndarray | None = None
+    cached: np.ndarray | None = None
 
 
 def prepare_clip(
@@ -92,6 +94,7 @@ def prepare_clip(
     embedder: Embedder,
     sample_rate_hz: int | None = None,
     on_too_long: str = "error",
+    channel: str = "first",
     cache: ClipCache | None = None,
     fast: bool = True,
 ) -> PreparedClip:
@@ -103,20 +106,25 @@ def prepare_clip(
         embedder: The embedder.
         sample_rate_hz: The rate clips are resampled to before trimming (None: their own).
         on_too_long: The too-long policy.
-        cache: Where finished clips are looked up (None: nowhere).
+        channel: Which channel of a multichannel file (see :func:`ravdess_prep.audio.mono`).
+        cache: Where finished clips are looked up (None: nowhere); a damaged entry is computed
+            again (see :class:`ravdess_prep.cache.ClipCache`).
         fast: Decode only the trimmed part when the clip is not resampled, resample and
             transform only the sound, and set aside examples of silence; same result.
     """
     name = offsets.name
     data = Path(offsets.path).read_bytes()
     digest = hashlib.sha256(data).hexdigest()
-    if cache is not None and cache.has(digest):
-        return PreparedClip(name, digest, None)
+    cached = None if cache is None else cache.get(digest)
+    if cached is not None:
+        return PreparedClip(name, digest, None, cached=cached)
     source_rate = offsets.source_sample_rate_hz
     if fast and working_rate_hz(source_rate, sample_rate_hz=sample_rate_hz) == source_rate:
-        samples, _ = load_clip(io.BytesIO(data), name=offsets.path, start=offsets.start, stop=offsets.end)
+        samples, _ = load_clip(io.BytesIO(data), name=offsets.path, start=offsets.start, stop=offsets.end,
+                               channel=channel)
     else:
-        samples, _, _ = load_at_rate(io.BytesIO(data), sample_rate_hz=sample_rate_hz, name=offsets.path)
+        samples, _, _ = load_at_rate(io.BytesIO(data), sample_rate_hz=sample_rate_hz, name=offsets.path,
+                                     channel=channel)
         samples = samples[offsets.start : offsets.end]
     examples = clip_examples(samples, embedder=embedder, sample_rate_hz=offsets.sample_rate_hz,
                              target_length_samples=target_length_samples, on_too_long=on_too_long, name=name, fast=fast)
@@ -239,12 +247,14 @@ class EmbedResult:
         audio_sha256: SHA-256 of each clip's file, in clip order.
         computed: How many clips went through the model (the others came from the cache).
         model_calls: How many times the model ran.
+        rejected: Damaged cache entries found (and computed again): ``(path, why)``.
     """
 
     embeddings: np.ndarray
     audio_sha256: tuple[str, ...]
     computed: int
     model_calls: int
+    rejected: tuple[tuple[Path, str], ...] = ()
 
 
 def embed_clips(
@@ -255,6 +265,7 @@ def embed_clips(
     open_session: Callable[[], ModelSession],
     sample_rate_hz: int | None = None,
     on_too_long: str = "error",
+    channel: str = "first",
     cache: ClipCache | None = None,
     jobs: int | None = None,
     progress: bool = False,
@@ -271,6 +282,7 @@ def embed_clips(
             :class:`ModelSession` to run.
         sample_rate_hz: The rate clips are resampled to before trimming (None: their own).
         on_too_long: The too-long policy.
+        channel: Which channel of a multichannel file.
         cache: Where finished clips are stored and looked up (None: nowhere).
         jobs: Threads for decoding and the front-end (default: every core).
         progress: Show a progress bar.
@@ -283,7 +295,8 @@ def embed_clips(
     """
     calls = [
         {"offsets": clip, "target_length_samples": target_length_samples, "embedder": embedder,
-         "sample_rate_hz": sample_rate_hz, "on_too_long": on_too_long, "cache": cache, "fast": fast}
+         "sample_rate_hz": sample_rate_hz, "on_too_long": on_too_long, "channel": channel, "cache": cache,
+         "fast": fast}
         for clip in offsets
     ]
     # The model runs in this thread on every core; the workers prepare clips ahead of it at the
@@ -316,8 +329,8 @@ def _embed_prepared(prepared, offsets, *, embedder, cache, open_session, progres
         for clip in prepared:
             position = index[clip.name]
             hashes[position] = clip.audio_sha256
-            if clip.examples is None:
-                results[position] = cache.get(clip.audio_sha256)
+            if clip.cached is not None:
+                results[position] = clip.cached
                 bar.update(1)
                 continue
             if batcher is None:
@@ -332,7 +345,8 @@ def _embed_prepared(prepared, offsets, *, embedder, cache, open_session, progres
             batcher.session.close()
     stacked = (np.stack(results).astype(np.float32) if results
                else np.zeros((0, 0, embedder.output_dim), np.float32))
-    return EmbedResult(stacked, tuple(hashes), computed, batcher.session.calls if batcher else 0)
+    return EmbedResult(stacked, tuple(hashes), computed, batcher.session.calls if batcher else 0,
+                       tuple(cache.rejected) if cache is not None else ())
 
 
 def _bar(total: int, enabled: bool):

@@ -56,5 +56,14 @@ class SampleRateError(AudioError):
     """Clips of one collection have different sample rates and no resampling was asked for."""
 
 
+class OutputError(RavdessPrepError, OSError):
+    """An output cannot be written without losing data (it holds a source, the cache, a model
+    file or someone's files), or another process is writing it."""
+
+
+class CacheEntryError(RavdessPrepError, OSError):
+    """A cache entry is damaged (its bytes, shape or type are not what was stored)."""
+
+
 class SplitError(ParameterError):
     """A split would put one actor in two splits, or names an impossible actor set."""

@@ -43,6 +43,8 @@ class RunReport:
         model_calls: Model runs.
         model_loads: Times the model was loaded (0 if every clip was cached; with the Beam
             runner, once per worker process that embedded something).
+        rejected: Damaged cache entries found and computed again, ``(path, why)`` (the Beam
+            runner's workers log theirs).
     """
 
     out: Path
@@ -51,6 +53,7 @@ class RunReport:
     cached: int
     model_calls: int
     model_loads: int
+    rejected: tuple = ()
 
 
 def run_local(plan: BuildPlan, run: Run) -> RunReport:
@@ -65,12 +68,12 @@ def run_local(plan: BuildPlan, run: Run) -> RunReport:
     embedded = embed_clips(
         measurement.kept, target_length_samples=target.length_samples, embedder=plan.embedder,
         open_session=functools.partial(ModelSession, plan.embedder, files), sample_rate_hz=config.sample_rate_hz,
-        on_too_long=config.on_too_long, cache=plan.clip_cache(target, files), jobs=run.jobs, progress=run.progress,
-        fast=run.fast,
+        on_too_long=config.on_too_long, channel=config.channel, cache=plan.clip_cache(target, files), jobs=run.jobs,
+        progress=run.progress, fast=run.fast,
     )
     clock.lap("embed")
     out = plan.write(measurement, embedded.embeddings, embedded.audio_sha256, files,
                      examples_per_clip=target.examples_per_clip)
     clock.lap("write")
     return RunReport(out, clock.seconds, embedded.computed, len(measurement.kept) - embedded.computed,
-                     embedded.model_calls, int(embedded.computed > 0))
+                     embedded.model_calls, int(embedded.computed > 0), embedded.rejected)

@@ -15,7 +15,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from .audio import load_at_rate
+from .audio import check_complete, load_at_rate, read_audio
 from .exceptions import SampleRateError, SourceError
 from .pad import CROPPED, too_long_policy
 from .parallel import map_calls
@@ -53,7 +53,7 @@ class ClipOffsets:
 
     @property
     def dropped(self) -> bool:
-        return self.handled == DROPPED_SILENT
+        return self.handled is not None and self.handled.startswith(DROPPED_SILENT)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,11 +126,12 @@ def clip_offsets(
 
 
 def _decide(offsets, *, name, path, sample_rate_hz, source_sample_rate_hz, num_samples, method, on_silent,
-            target_length_samples, on_too_long) -> ClipOffsets:
-    """:func:`clip_offsets` after the trim: the silent-clip and too-long policies."""
+            target_length_samples, on_too_long, note=None) -> ClipOffsets:
+    """:func:`clip_offsets` after the trim: the silent-clip and too-long policies (``note`` says
+    more of a silent clip)."""
     start, end, handled = silent_policy(offsets, num_samples=num_samples, on_silent=on_silent, name=name,
-                                        method=method)
-    if target_length_samples is not None and handled != DROPPED_SILENT:
+                                        method=method, note=note)
+    if target_length_samples is not None and not (handled or "").startswith(DROPPED_SILENT):
         cropped = too_long_policy(end - start, target_length_samples=target_length_samples,
                                   on_too_long=on_too_long, name=name)
         if cropped:
@@ -148,6 +149,7 @@ def measure_file(
     on_silent: str = "keep",
     target_length_samples: int | None = None,
     on_too_long: str = "error",
+    channel: str = "first",
 ) -> ClipOffsets:
     """Read one file and return its :class:`ClipOffsets` (see :func:`clip_offsets`).
 
@@ -156,22 +158,40 @@ def measure_file(
         name: The clip's name.
         sample_rate_hz: Resample the file to this rate before trimming (None: its own rate).
         trim_rule, on_silent, target_length_samples, on_too_long: See :func:`clip_offsets`.
+        channel: Which channel of a multichannel file (see :func:`ravdess_prep.audio.mono`). A
+            clip silent in it while another channel is not gets a note saying so.
 
+    The file must hold every sample its header announces (:func:`ravdess_prep.audio.check_complete`).
     Under the rolling rule, an 8-, 16- or 24-bit PCM file that is not resampled is not decoded
     whole: :func:`ravdess_prep.trim.scan_rolling_offsets` reads its edges, up to the first and
     the last active window, and finds the same offsets.
     """
     policies = dict(on_silent=on_silent, target_length_samples=target_length_samples, on_too_long=on_too_long)
-    if trim_rule.method == "rolling":
+    check_complete(path)
+    if trim_rule.method == "rolling" and channel == "first":
         scanned = scan_rolling_offsets(path, window_samples=trim_rule.window_samples, threshold=trim_rule.threshold,
                                        resample_to_hz=sample_rate_hz)
         if scanned is not None:
             offsets, num_samples, rate = scanned
+            note = None if offsets is not None else _other_channels(path, trim_rule, channel)
             return _decide(offsets, name=name, path=str(path), sample_rate_hz=rate, source_sample_rate_hz=rate,
-                           num_samples=num_samples, method=trim_rule.method, **policies)
-    samples, rate, source_rate = load_at_rate(path, sample_rate_hz=sample_rate_hz)
-    return clip_offsets(samples, rate, name=name, path=str(path), source_sample_rate_hz=source_rate,
-                        trim_rule=trim_rule, **policies)
+                           num_samples=num_samples, method=trim_rule.method, note=note, **policies)
+    samples, rate, source_rate = load_at_rate(path, sample_rate_hz=sample_rate_hz, channel=channel)
+    offsets = trim_rule.offsets(samples)
+    note = None if offsets is not None else _other_channels(path, trim_rule, channel)
+    return _decide(offsets, name=name, path=str(path), sample_rate_hz=rate, source_sample_rate_hz=source_rate,
+                   num_samples=int(samples.size), method=trim_rule.method, note=note, **policies)
+
+
+def _other_channels(path, trim_rule: TrimRule, channel: str) -> str | None:
+    """For a clip silent in its chosen channel: which other channels are not silent, or None."""
+    samples, _ = read_audio(path)
+    if samples.shape[1] < 2 or channel == "mean":
+        return None
+    active = [str(index + 1) for index in range(1, samples.shape[1]) if trim_rule.offsets(samples[:, index]) is not None]
+    if not active:
+        return None
+    return f"silent in channel 1 but not in channel {', '.join(active)} (channel='mean' takes every channel)"
 
 
 def measure(
@@ -182,6 +202,7 @@ def measure(
     on_silent: str = "keep",
     target_length_samples: int | None = None,
     on_too_long: str = "error",
+    channel: str = "first",
     jobs: int | None = None,
     progress: bool = False,
 ) -> Measurement:
@@ -189,7 +210,7 @@ def measure(
 
     Args:
         clips: ``(name, path)`` of every clip.
-        trim_rule, sample_rate_hz, on_silent, target_length_samples, on_too_long: See
+        trim_rule, sample_rate_hz, on_silent, target_length_samples, on_too_long, channel: See
             :func:`measure_file`.
         jobs: Threads; default: every CPU core. 1 runs in the calling thread.
         progress: Show a progress bar.
@@ -206,7 +227,7 @@ def measure(
     if not clips:
         raise SourceError("no clip to measure")
     rules = dict(trim_rule=trim_rule, sample_rate_hz=sample_rate_hz, on_silent=on_silent,
-                 target_length_samples=target_length_samples, on_too_long=on_too_long)
+                 target_length_samples=target_length_samples, on_too_long=on_too_long, channel=channel)
     calls = [{"path": path, "name": name, **rules} for name, path in clips]
     tally = LengthTally()
     results = []
@@ -267,7 +288,7 @@ class LengthTally:
             (first_rate, _, first_name), (rate, _, name) = self.rates[:2]
             raise SampleRateError(
                 f"{name}: sample rate {rate} Hz differs from {first_rate} Hz of {first_name} "
-                "(resample every clip with sample_rate_hz=..., --sample-rate)"
+                "(resample every clip with sample_rate_hz=...)"
             )
 
     def target(self, *, target_length_samples: int | None = None,

@@ -35,7 +35,7 @@ def too_long_policy(num_samples: int, *, target_length_samples: int, on_too_long
     if on_too_long == "error":
         raise ClipTooLongError(
             f"{name}: trimmed length {num_samples} samples is longer than the target length of "
-            f"{target_length_samples} samples (center-crop it with on_too_long='crop', --on-too-long crop)"
+            f"{target_length_samples} samples (center-crop it with on_too_long='crop')"
         )
     return CROPPED
 

@@ -13,4 +13,5 @@ SPLITS = ("train", "dev", "test")
 MANIFEST = "manifest.json"
 METADATA = "metadata.csv"
 FEATURE_NAMES = "feature_names.txt"  # one name per line, for embedders whose columns have names
-MANIFEST_FORMAT = "ravdess-prep bundles, version 2"
+MANIFEST_FORMAT_PREFIX = "ravdess-prep bundles"
+MANIFEST_FORMAT = f"{MANIFEST_FORMAT_PREFIX}, version 2"

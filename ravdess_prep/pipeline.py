@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
@@ -34,8 +35,9 @@ from .digest import file_digest
 from .corpora import get_corpus
 from .embed import EmbedResult, ModelSession, embed_clips
 from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles, YAMNetEmbedder, YAMNetFiles
-from .exceptions import ParameterError, SourceError
+from .exceptions import ParameterError, SourceError, SplitError
 from .local import StageClock
+from .output import OutputLock, check_output, recover_leftovers
 from .measure import ClipOffsets, Measurement, clip_offsets, measure_file
 from .measure import measure as measure_pass
 from .pad import pad_center
@@ -47,6 +49,8 @@ from .split import assign_splits
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
+
+_log = logging.getLogger("ravdess_prep")
 
 __all__ = [
     "BuildResult", "Config", "Run", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder", "YAMNetFiles", "build", "embed",
@@ -85,6 +89,7 @@ def source(src=None, *, corpus: str = "ravdess", speakers: Sequence[int] | None 
         if clips.empty:
             raise SourceError(f"no clip of speakers {sorted(speakers)} in {src}")
     clips.attrs["source_roots"] = [str(root) for root in result.roots]
+    clips.attrs["speakers"] = None if speakers is None else sorted(int(speaker) for speaker in speakers)
     return clips
 
 
@@ -94,12 +99,19 @@ def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
     Returns:
         A copy of ``clips`` with a ``split`` column, rows grouped by split (train, dev, test) and
         within a split in inventory order, or shuffled with ``config.shuffle_seed``.
+
+    Raises:
+        SplitError: A dev or test speaker has no clip (and was not left out on purpose: see
+            :func:`source`'s ``speakers``), or a split is empty, unless
+            ``config.allow_missing_speakers``; the message names them.
     """
     import pandas as pd
 
     clips = clips.copy()
     speakers = clips[get_corpus(config.corpus).speaker_column]
     clips["split"] = assign_splits(speakers, **config.split_kwargs())
+    if not config.allow_missing_speakers:
+        check_split_filled(clips, speakers, config, chosen=clips.attrs.get("speakers"))
     parts = []
     for name in SPLITS:
         part = clips[clips["split"] == name]
@@ -110,6 +122,22 @@ def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
     ordered = pd.concat(parts).reset_index(drop=True)
     ordered.attrs = dict(clips.attrs)
     return ordered
+
+
+def check_split_filled(clips: "pandas.DataFrame", speakers, config: Config, *, chosen=None) -> None:
+    """Raise :class:`SplitError` naming the dev and test speakers without a clip (those outside
+    ``chosen``, a build's own speaker list, are left out on purpose) and the empty splits."""
+    present = set(int(speaker) for speaker in speakers)
+    problems = []
+    for name, named in (("dev", config.dev_speakers), ("test", config.test_speakers)):
+        missing = [speaker for speaker in named if speaker not in present and (chosen is None or speaker in chosen)]
+        if missing:
+            problems.append(f"the {name} speakers {', '.join(f'{s:02d}' for s in missing)} have no clip in the source")
+    empty = [name for name in SPLITS if not (clips["split"] == name).any()]
+    if empty:
+        problems.append(f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty")
+    if problems:
+        raise SplitError("; ".join(problems) + " (build without them with allow_missing_speakers=True)")
 
 
 def measure(clips: "pandas.DataFrame | Sequence[str | os.PathLike]", config: Config = Config(), *,
@@ -132,9 +160,9 @@ def measure(clips: "pandas.DataFrame | Sequence[str | os.PathLike]", config: Con
 
 def trim(path: str | os.PathLike, config: Config = Config()) -> tuple[np.ndarray, ClipOffsets]:
     """Stage trim, for one file: ``(trimmed samples, offsets)``, with the config's policies."""
-    samples, rate, source_rate = load_at_rate(path, sample_rate_hz=config.sample_rate_hz)
+    samples, rate, source_rate = load_at_rate(path, sample_rate_hz=config.sample_rate_hz, channel=config.channel)
     kwargs = config.measure_kwargs()
-    del kwargs["sample_rate_hz"]
+    del kwargs["sample_rate_hz"], kwargs["channel"]
     offsets = clip_offsets(samples, rate, name=str(path), path=str(path), source_sample_rate_hz=source_rate, **kwargs)
     return samples[offsets.start : offsets.end], offsets
 
@@ -162,7 +190,8 @@ def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_
     return embed_clips(
         measurement.kept, target_length_samples=target.length_samples, embedder=config.embedder,
         open_session=functools.partial(ModelSession, config.embedder, files), sample_rate_hz=config.sample_rate_hz,
-        on_too_long=config.on_too_long, cache=clip_cache(cache_root(cache_dir), config=config, target=target, files=files),
+        on_too_long=config.on_too_long, channel=config.channel,
+        cache=clip_cache(cache_root(cache_dir), config=config, target=target, files=files),
         jobs=jobs, progress=progress, fast=fast,
     )
 
@@ -200,6 +229,7 @@ class BuildResult:
         model_calls: Model runs.
         model_loads: Times the model was loaded: 1 (0 if every clip was cached); with the
             Beam runner, once per worker process that embedded something.
+        rejected: Damaged cache entries found and computed again, ``(path, why)``.
     """
 
     out: Path
@@ -209,6 +239,7 @@ class BuildResult:
     cached: int
     model_calls: int
     model_loads: int
+    rejected: tuple = ()
 
 
 def build(
@@ -236,16 +267,36 @@ def build(
         A :class:`BuildResult`. Nothing is written to ``out`` unless every clip succeeded.
     """
     clock = StageClock()
-    clips = _inventory(source, config, speakers=speakers, run=run)
-    clock.lap("source")
-    clips = split(clips, config)
-    clock.lap("split")
-    plan = BuildPlan(config, clips, out=Path(out).absolute(), cache_root=cache_root(run.cache_dir), files=files,
-                     source_roots=tuple(clips.attrs.get("source_roots", ())),
-                     speakers=None if speakers is None else tuple(int(speaker) for speaker in speakers))
-    report = RUNNERS[run.runner](plan, run)
+    out = Path(out).expanduser().absolute()
+    recover_leftovers(out)
+    with OutputLock(out):
+        protected = _protected(source, files, cache_root(run.cache_dir), get_corpus(config.corpus).download_names)
+        out = check_output(out, protected=protected)
+        clips = _inventory(source, config, speakers=speakers, run=run)
+        clock.lap("source")
+        clips = split(clips, config)
+        clock.lap("split")
+        plan = BuildPlan(config, clips, out=out, cache_root=cache_root(run.cache_dir), files=files,
+                         source_roots=tuple(clips.attrs.get("source_roots", ())),
+                         speakers=None if speakers is None else tuple(int(speaker) for speaker in speakers))
+        report = RUNNERS[run.runner](plan, run)
     return BuildResult(report.out, read_manifest(report.out), {**clock.seconds, **report.seconds}, report.computed,
-                       report.cached, report.model_calls, report.model_loads)
+                       report.cached, report.model_calls, report.model_loads, report.rejected)
+
+
+def _protected(source, files, cache: Path, download_names: Sequence[str]) -> list[tuple[str, Path]]:
+    """What an output folder must neither be nor contain: the cache, every local source, every
+    model file."""
+    protected = [("cache folder", cache)]
+    items = [source] if source is None or isinstance(source, (str, os.PathLike)) else list(source)
+    protected += [("source", Path(item)) for item in items if isinstance(item, (str, os.PathLike))
+                  and str(item) not in download_names]
+    if isinstance(files, ModelFiles):
+        protected += [(f"model file ({role})", file.path) for role, file in files.files.items()]
+    elif files is not None:
+        protected += [(f"model file ({field.name})", Path(value)) for field in dataclasses.fields(files)
+                      if isinstance(value := getattr(files, field.name), (str, os.PathLike)) and "://" not in str(value)]
+    return protected
 
 
 def _inventory(src, config: Config, *, speakers, run: Run) -> "pandas.DataFrame":
@@ -343,6 +394,8 @@ def embed_files(
         float32 array shaped like one bundle row per path: ``(len(paths), examples, dim)``, or
         ``(len(paths), dim)`` for pooled and clip-level datasets.
 
+    A file a policy handles (silent, cropped) is noted on the ``ravdess_prep`` logger.
+
     Raises:
         ModelFileError: A model file is missing or differs from the one the dataset was built with.
         ClipTooLongError: A clip is longer than the target and the policy is ``"error"``.
@@ -360,13 +413,16 @@ def embed_files(
                                       if role in record["files"] and path is not None}
     model = ModelFiles.from_record(record, paths=given)
     offsets = [measure_file(path, name=str(path), **config.measure_kwargs()) for path in paths]
+    for clip in offsets:
+        if clip.handled:
+            _log.info("%s: %s", clip.name, clip.handled)
     examples = decide_target(target, rate, longest=None, embedder=embedder).examples_per_clip
     if not offsets:
         stacked = np.zeros((0, examples, embedder.output_dim), np.float32)
     else:
         stacked = embed_clips(offsets, target_length_samples=target, embedder=embedder,
                               open_session=functools.partial(ModelSession, embedder, model), sample_rate_hz=rate,
-                              on_too_long=config.on_too_long, jobs=1).embeddings
+                              on_too_long=config.on_too_long, channel=config.channel, jobs=1).embeddings
     return stacked[:, 0] if embedder.clip_level else pool_embeddings(stacked, pool=config.pool)
 
 

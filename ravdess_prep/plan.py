@@ -89,7 +89,8 @@ def clip_cache(root: Path, *, config: Config, target: Target, files: ModelFiles)
     the cache root ``root``."""
     key = settings_key(config=config.embedding_digest(), target_length_samples=target.length_samples,
                        files=files.digests(), embedder=config.embedder.describe())
-    return ClipCache(root / CLIP_CACHE_FOLDER, key)
+    return ClipCache(root / CLIP_CACHE_FOLDER, key, shape=(target.examples_per_clip, config.embedder.output_dim),
+                     dtype=config.embedder.output_dtype)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,7 +167,7 @@ class BuildPlan:
         embedder's front-end (see :func:`ravdess_prep.embed.prepare_clip`)."""
         return prepare_clip(offsets=offsets, target_length_samples=target.length_samples, embedder=self.embedder,
                             sample_rate_hz=self.config.sample_rate_hz, on_too_long=self.config.on_too_long,
-                            cache=cache, fast=fast)
+                            channel=self.config.channel, cache=cache, fast=fast)
 
     def write(self, measurement: Measurement, embeddings: Sequence[np.ndarray], audio_sha256: Sequence[str],
               files: ModelFiles, *, examples_per_clip: int) -> Path:

@@ -9,9 +9,11 @@ so an interrupted extraction never leaves a half-filled folder behind.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
@@ -20,10 +22,12 @@ from tqdm.auto import tqdm
 from .cache import cache_root
 from .digest import file_digest
 from .exceptions import SourceError
+from .output import recover_leftovers, replace_folder, staging_folder
 
 #: Name of the record written into a folder once its archive is completely extracted.
 EXTRACTION_RECORD = ".ravdess-prep-extracted.json"
 AUDIO_SUFFIXES = (".wav", ".flac")
+_log = logging.getLogger("ravdess_prep")
 
 
 def resolve_path(
@@ -51,8 +55,15 @@ def resolve_path(
 
 def audio_files(root: str | os.PathLike) -> Iterator[Path]:
     """Every ``.wav`` / ``.flac`` file under ``root`` in sorted order, skipping hidden entries
-    and macOS metadata."""
-    for folder, subfolders, files in os.walk(root):
+    and macOS metadata. Folders that are symbolic links are followed, each real folder once (a
+    link back up the tree is not a loop)."""
+    seen = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
         subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__MACOSX")
         for name in sorted(files):
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
@@ -64,15 +75,20 @@ def extracted_zip(
 ) -> Path:
     """The cache folder holding a local zip's audio files, extracting it on first use.
 
-    The folder is ``<cache root>/sources/<zip stem>-<first 16 hex digits of its MD5>``.
+    The folder is ``<cache root>/sources/<zip stem>-<first 16 hex digits of its MD5>``. A folder
+    whose files no longer match its record (a file removed, cut or grown) is extracted again.
     """
     path = Path(path)
     md5 = file_digest(path, "md5")
     folder = cache_root(cache_dir) / "sources" / f"{path.stem}-{md5[:16]}"
-    if read_extraction_record(folder) is None:
-        record = {"archive": str(path), "size_bytes": path.stat().st_size, "md5": md5}
-        extract_zip(path, folder, record=record, progress=progress)
-    return folder
+    if read_extraction_record(folder) is not None:
+        problem = extraction_problem(folder)
+        if problem is None:
+            return folder
+        _log.warning("%s; extracting %s again", problem, path)
+        shutil.rmtree(folder)  # the library's own extraction (it has the record), damaged
+    record = {"archive": str(path), "size_bytes": path.stat().st_size, "md5": md5}
+    return extract_zip(path, folder, record=record, progress=progress)
 
 
 def read_extraction_record(folder: str | os.PathLike) -> dict | None:
@@ -80,8 +96,21 @@ def read_extraction_record(folder: str | os.PathLike) -> dict | None:
     try:
         with open(Path(folder) / EXTRACTION_RECORD, encoding="utf-8") as stream:
             return json.load(stream)
-    except (FileNotFoundError, NotADirectoryError):
+    except (FileNotFoundError, NotADirectoryError, ValueError):
         return None
+
+
+def extraction_problem(folder: str | os.PathLike) -> str | None:
+    """How an extracted folder differs from its record (a member missing or of another size),
+    or None when every recorded file is there with its size."""
+    folder = Path(folder)
+    for name, size in (read_extraction_record(folder) or {}).get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            return f"{path}: missing from the extracted archive"
+        if path.stat().st_size != size:
+            return f"{path}: {path.stat().st_size} bytes, extracted as {size}"
+    return None
 
 
 def extract_zip(
@@ -91,14 +120,21 @@ def extract_zip(
 
     Members are ``Actor_XX/<name>.wav`` with or without one top-level folder (which is dropped);
     files that are not ``.wav`` / ``.flac`` and macOS metadata are skipped. Everything is written
-    into a temporary sibling folder, ``record`` is stored in it as :data:`EXTRACTION_RECORD`, and
-    the folder is then renamed to ``folder``.
+    into a temporary sibling folder, ``record`` (with every file's size) is stored in it as
+    :data:`EXTRACTION_RECORD`, and the folder is then renamed to ``folder``. Staging folders that
+    dead processes left beside ``folder`` are removed first.
 
     Raises:
-        SourceError: The zip is unreadable or corrupt, holds no audio member, or a member path
-            would escape the folder.
+        SourceError: The zip is unreadable or corrupt (a damaged member is named), holds no
+            audio member, a member path would escape the folder, or ``folder`` exists and was
+            not extracted by this library (it is never deleted).
     """
     archive, folder = Path(archive), Path(folder)
+    if folder.exists() and read_extraction_record(folder) is None:
+        raise SourceError(f"{folder}: exists and was not extracted by ravdess-prep (no record); move it away, "
+                          "or give it as a source")
+    recover_leftovers(folder)
+    staging = staging_folder(folder)
     try:
         with zipfile.ZipFile(archive) as bundle:
             members = [info for info in bundle.infolist() if _is_audio_member(info)]
@@ -106,26 +142,27 @@ def extract_zip(
                 raise SourceError(f"{archive}: the zip holds no .wav or .flac file")
             targets = _member_targets(archive, members)
             folder.parent.mkdir(parents=True, exist_ok=True)
-            staging = folder.with_name(f".{folder.name}.partial-{os.getpid()}")
             shutil.rmtree(staging, ignore_errors=True)
-            try:
-                for info, target in tqdm(
-                    list(zip(members, targets)), desc=f"extract {archive.name}", disable=not progress, leave=False
-                ):
-                    destination = staging.joinpath(*target.parts)
-                    destination.parent.mkdir(parents=True, exist_ok=True)
+            sizes = {}
+            for info, target in tqdm(
+                list(zip(members, targets)), desc=f"extract {archive.name}", disable=not progress, leave=False
+            ):
+                destination = staging.joinpath(*target.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                try:
                     with bundle.open(info) as reader, open(destination, "wb") as writer:
                         shutil.copyfileobj(reader, writer, 1 << 20)
-                record = {**record, "members": len(members)}
-                with open(staging / EXTRACTION_RECORD, "w", encoding="utf-8") as stream:
-                    json.dump(record, stream, indent=2, sort_keys=True)
-                if folder.exists():
-                    shutil.rmtree(folder)  # a folder without a record: an earlier, foreign leftover
-                os.replace(staging, folder)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-    except zipfile.BadZipFile as error:
+                except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+                    raise SourceError(f"{archive}: member {info.filename} is damaged ({error}); nothing was "
+                                      "extracted") from None
+                sizes[target.as_posix()] = destination.stat().st_size
+            with open(staging / EXTRACTION_RECORD, "w", encoding="utf-8") as stream:
+                json.dump({**record, "members": len(members), "files": sizes}, stream, indent=2, sort_keys=True)
+            replace_folder(staging, folder)
+    except (zipfile.BadZipFile, zlib.error) as error:
         raise SourceError(f"{archive}: not a valid zip file ({error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return folder
 
 

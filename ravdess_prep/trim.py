@@ -199,12 +199,17 @@ def _mono(samples: np.ndarray) -> np.ndarray:
 
 
 def silent_policy(offsets: tuple[int, int] | None, *, num_samples: int, on_silent: str = "keep",
-                  name: str = "clip", method: str = "rolling") -> tuple[int, int, str | None]:
+                  name: str = "clip", method: str = "rolling", note: str | None = None) -> tuple[int, int, str | None]:
     """What happens to a clip whose trim found ``offsets`` (None: no active sample).
+
+    Args:
+        note: More about a silent clip (for example, another channel is not silent), added to
+            the policy's report and to the error.
 
     Returns:
         ``(start, end, handled)``: the offsets, or the whole clip ``(0, num_samples)`` for a
-        silent one, and None or what the policy did (:data:`KEPT_SILENT`, :data:`DROPPED_SILENT`).
+        silent one, and None or what the policy did (:data:`KEPT_SILENT`, :data:`DROPPED_SILENT`,
+        with the note after a semicolon).
 
     Raises:
         SilentClipError: No active sample and ``on_silent="error"``; the message names the clip
@@ -214,12 +219,13 @@ def silent_policy(offsets: tuple[int, int] | None, *, num_samples: int, on_silen
         raise ParameterError(f"on_silent has to be one of {', '.join(SILENT_POLICIES)}, not {on_silent!r}")
     if offsets is not None:
         return int(offsets[0]), int(offsets[1]), None
+    more = f"; {note}" if note else ""
     if on_silent == "error":
         raise SilentClipError(
-            f"{name}: no active sample under the {method} trim rule (keep it whole with on_silent='keep', "
-            "--on-silent keep, or drop it with on_silent='drop', --on-silent drop)"
+            f"{name}: no active sample under the {method} trim rule{more} (keep it whole with on_silent='keep', "
+            "or drop it with on_silent='drop')"
         )
-    return 0, int(num_samples), KEPT_SILENT if on_silent == "keep" else DROPPED_SILENT
+    return 0, int(num_samples), (KEPT_SILENT if on_silent == "keep" else DROPPED_SILENT) + more
 
 
 # Subtypes whose samples are multiples of 2**-15 or 2**-23: every window sum is exact whichever

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +74,22 @@ def vggish_files(random_checkpoint, vggish_shared_dir):
 def model_files_kwargs(vggish_files) -> dict:
     """``files=`` of a build with the random-weights checkpoint and the official PCA parameters."""
     return {"files": vggish_files}
+
+
+SPEECH = "Audio_Speech_Actors_01-24"
+SONG = "Audio_Song_Actors_01-24"
+
+
+def copy_clips(ravdess_dir: Path, destination: Path, actors, *, speech: int, song: int, pick: slice = slice(None)) -> Path:
+    """Copy real clips into ``destination`` in the corpus's layout: per actor, of its sorted
+    speech and song files, those ``pick`` selects, the first ``speech`` and ``song`` of them."""
+    for actor in actors:
+        for folder, count in ((SPEECH, speech), (SONG, song)):
+            for path in sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[pick][:count]:
+                target = destination / folder / path.parent.name / path.name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(path, target)
+    return destination
 
 
 def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int = 48000, subtype: str = "PCM_16") -> Path:

@@ -49,7 +49,7 @@ def test_first_channel_is_kept(tmp_path):
     [
         ("empty", "holds no samples"),
         ("text", "not a readable audio file"),
-        ("missing", "not a readable audio file"),
+        ("missing", "no such file"),
         ("nan", r"2 samples are NaN or infinite \(the first at sample 3\)"),
         ("inf", r"1 samples are NaN or infinite \(the first at sample 7\)"),
     ],

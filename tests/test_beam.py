@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_audio
+from conftest import SONG, SPEECH, copy_clips, write_audio
 from ravdess_prep import cli, pipeline
 from ravdess_prep.config import Config, Run
 from ravdess_prep.exceptions import ParameterError, SilentClipError
@@ -25,21 +25,15 @@ else:
 
 from ravdess_prep import beam  # noqa: E402
 
-SPEECH = "Audio_Speech_Actors_01-24"
-SONG = "Audio_Song_Actors_01-24"
 ACTORS = (1, 8, 11)  # train, dev, test
 WORKERS = 2
+SMALL = Config(allow_missing_speakers=True)  # actors 01, 08, 11 only
 
 
 def _copy_tree(ravdess_dir, destination, *, speech_per_actor=6, song_per_actor=3):
-    for actor in ACTORS:
-        for folder, count in ((SPEECH, speech_per_actor), (SONG, song_per_actor)):
-            files = sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))
-            for path in files[::3][:count]:  # every third: several emotions and statements
-                target = destination / folder / f"Actor_{actor:02d}" / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-    return destination
+    # every third file: several emotions and statements
+    return copy_clips(ravdess_dir, destination, ACTORS, speech=speech_per_actor, song=song_per_actor,
+                      pick=slice(None, None, 3))
 
 
 def _output_bytes(out: Path) -> dict[str, bytes]:
@@ -55,22 +49,22 @@ def tree(ravdess_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_build(tree, model_files_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("local")
-    return pipeline.build(out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False),
+    return pipeline.build(SMALL, out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False),
                           **model_files_kwargs)
 
 
 @pytest.fixture(scope="module")
 def beam_build(tree, model_files_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("beam")
-    return pipeline.build(out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
+    return pipeline.build(SMALL, out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
 
 
 def test_beam_bundles_and_manifest_are_byte_identical_to_the_default_executor(local_build, beam_build):
     local, on_beam = _output_bytes(local_build.out), _output_bytes(beam_build.out)
     assert sorted(on_beam) == sorted(local) == [
-        "dev/dev_embeddings.npy", "dev/dev_filenames.npy", "dev/dev_labels.npy", "manifest.json", "metadata.csv",
-        "test/test_embeddings.npy", "test/test_filenames.npy", "test/test_labels.npy",
-        "train/train_embeddings.npy", "train/train_filenames.npy", "train/train_labels.npy",
+        "README.md", "counts.png", "dev/dev_embeddings.npy", "dev/dev_filenames.npy", "dev/dev_labels.npy",
+        "lengths.png", "manifest.json", "metadata.csv", "test/test_embeddings.npy", "test/test_filenames.npy",
+        "test/test_labels.npy", "train/train_embeddings.npy", "train/train_filenames.npy", "train/train_labels.npy",
     ]
     different = [name for name in local if local[name] != on_beam[name]]
     assert different == []
@@ -86,7 +80,7 @@ def test_beam_loads_the_model_once_per_worker_not_per_clip(beam_build):
 
 
 def test_beam_run_resumes_from_the_cache(tree, model_files_kwargs, beam_build, tmp_path):
-    again = pipeline.build(out=tmp_path / "out", source=tree, run=Run(cache_dir=beam_build.out.parent / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
+    again = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=Run(cache_dir=beam_build.out.parent / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
     assert (again.computed, again.cached, again.model_loads) == (0, 27, 0)
     assert _output_bytes(again.out) == _output_bytes(beam_build.out)
 
@@ -106,7 +100,7 @@ def test_threads_of_a_worker_share_one_model(tree, model_files_kwargs, tmp_path,
     monkeypatch.setattr(vggish_model.VGGish, "__init__", counting)
     run = Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
               beam_options=("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}"))
-    result = pipeline.build(out=tmp_path / "out", source=tree, run=run, **model_files_kwargs)
+    result = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=run, **model_files_kwargs)
     assert result.computed == 27
     assert len(constructed) == result.model_loads == 1
 
@@ -118,7 +112,8 @@ def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_
     silent = source / SPEECH / "Actor_08" / "03-01-01-01-01-02-08.flac"
     assert not silent.exists()
     write_audio(silent, np.zeros(96000))
-    config = Config(on_silent="drop", target_length_samples=150000, on_too_long="crop", shuffle_seed=7)
+    config = Config(on_silent="drop", target_length_samples=150000, on_too_long="crop", shuffle_seed=7,
+                    allow_missing_speakers=True)
     outputs = {}
     for runner in ("local", "beam"):
         result = pipeline.build(config, out=tmp_path / runner / "out", source=source,
@@ -138,14 +133,14 @@ def test_a_failing_clip_is_named_and_nothing_is_written(tree, vggish_files, mode
     silent = write_audio(source / SONG / "Actor_11" / "03-02-01-01-01-01-11.flac", np.zeros(48000))
     out = tmp_path / "out"
     with pytest.raises(SilentClipError, match=r"song/Actor_11/03-02-01-01-01-01-11\.wav: no active sample") as caught:
-        pipeline.build(Config(on_silent="error"), out=out, source=source, run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
+        pipeline.build(Config(on_silent="error", allow_missing_speakers=True), out=out, source=source, run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
     assert "Beam step 'Measure'" in str(caught.value)
     assert not out.exists()
 
     status = cli.main([
         "build", "--source", str(source), "--out", str(out), "--checkpoint", str(vggish_files.checkpoint),
         "--pca-params", str(vggish_files.pca_params), "--custom-checkpoint", "--cache-dir", str(tmp_path / "cache"),
-        "--no-progress", "--on-silent", "error", "--runner", "beam", "--beam-option", f"direct_num_workers={WORKERS}",
+        "--no-progress", "--allow-missing-speakers", "--on-silent", "error", "--runner", "beam", "--beam-option", f"direct_num_workers={WORKERS}",
     ])
     assert status == 1
     assert f"song/Actor_11/{silent.stem}.wav: no active sample" in capsys.readouterr().err
@@ -179,10 +174,12 @@ def test_the_default_executor_works_without_beam(tree, vggish_files, tmp_path):
         files = pipeline.VGGishFiles({str(vggish_files.checkpoint)!r}, {str(vggish_files.pca_params)!r},
                                      allow_custom_checkpoint=True)
         run = pipeline.Run(cache_dir={str(tmp_path / "cache")!r}, progress=False, jobs=2)
-        result = pipeline.build(out={str(tmp_path / "out")!r}, source={str(tree)!r}, speakers=[8], files=files, run=run)
+        config = pipeline.Config(allow_missing_speakers=True)
+        result = pipeline.build(config, out={str(tmp_path / "out")!r}, source={str(tree)!r}, speakers=[8], files=files,
+                                run=run)
         print("clips", result.computed)
         try:
-            pipeline.build(out={str(tmp_path / "out2")!r}, source={str(tree)!r}, files=files,
+            pipeline.build(config, out={str(tmp_path / "out2")!r}, source={str(tree)!r}, files=files,
                            run=pipeline.Run(cache_dir={str(tmp_path / "cache")!r}, progress=False, runner="beam"))
         except RavdessPrepError as error:
             print("error", error)
@@ -196,6 +193,6 @@ def test_the_default_executor_works_without_beam(tree, vggish_files, tmp_path):
 def test_a_target_shorter_than_one_example_fails_once_in_the_target_step(tree, model_files_kwargs, tmp_path):
     out = tmp_path / "out"
     with pytest.raises(ParameterError, match=r"^target length 1000 samples at 48000 Hz is shorter than one vggish example"):
-        pipeline.build(Config(target_length_samples=1000, on_too_long="crop"), out=out, source=tree,
+        pipeline.build(Config(target_length_samples=1000, on_too_long="crop", allow_missing_speakers=True), out=out, source=tree,
                        run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam"), **model_files_kwargs)
     assert not out.exists()

@@ -3,7 +3,6 @@ the padded one, equal to openSMILE applied directly; everything else as for the 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from conftest import SONG, SPEECH, copy_clips
 from ravdess_prep import cli, pipeline
 from ravdess_prep.bundle import read_bundles, read_manifest
 from ravdess_prep.embedders import EGeMAPSEmbedder
@@ -18,21 +18,13 @@ from ravdess_prep.pad import pad_center
 
 opensmile = pytest.importorskip("opensmile")
 
-SPEECH = "Audio_Speech_Actors_01-24"
-SONG = "Audio_Song_Actors_01-24"
 
 
 @pytest.fixture(scope="module")
 def tree(ravdess_dir, tmp_path_factory):
     """Actors 08 (dev), 11 (test), 12 (train): three speech and two song clips each."""
-    destination = tmp_path_factory.mktemp("egemaps-tree")
-    for actor in (8, 11, 12):
-        for folder, count in ((SPEECH, 3), (SONG, 2)):
-            for path in sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[1::7][:count]:
-                target = destination / folder / path.parent.name / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-    return destination
+    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("egemaps-tree"), (8, 11, 12), speech=3, song=2,
+                      pick=slice(1, None, 7))
 
 
 def _config(level="functionals", **changes):
@@ -135,7 +127,7 @@ def test_a_missing_opensmile_is_an_error_naming_the_extra(tree, tmp_path):
         sys.modules["opensmile"] = None  # import opensmile now raises ImportError
         from ravdess_prep import cli
         sys.exit(cli.main(["build", "--source", {str(tree)!r}, "--out", {str(tmp_path / "out")!r}, "--embedder",
-                           "egemaps", "--cache-dir", {str(tmp_path / "cache")!r}, "--no-progress"]))
+                           "egemaps", "--cache-dir", {str(tmp_path / "cache")!r}, "--no-progress", "--dev-actors", "8", "--test-actors", "11"]))
     """)
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 1

@@ -79,7 +79,7 @@ def test_random_checkpoint_is_refused_unless_custom_is_accepted(random_checkpoin
     files = VGGishFiles(checkpoint=random_checkpoint, pca_params=vggish_shared_dir / "vggish_pca_params.npz")
     with pytest.raises(ModelFileError, match="not the official VGGish checkpoint") as caught:
         VGGishEmbedder().model_files(files)
-    assert str(random_checkpoint) in str(caught.value) and "--custom-checkpoint" in str(caught.value)
+    assert str(random_checkpoint) in str(caught.value) and "allow_custom_checkpoint=True" in str(caught.value)
     accepted = VGGishEmbedder().model_files(VGGishFiles(**{**files.__dict__, "allow_custom_checkpoint": True}))
     assert accepted["checkpoint"].path == random_checkpoint.resolve() and not accepted.official
 

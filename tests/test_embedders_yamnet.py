@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import tarfile
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 import soundfile
 
 import yamnet
+from conftest import SONG, SPEECH, copy_clips
 from http_server import FileServer
 from ravdess_prep import cli, pipeline
 from ravdess_prep.bundle import read_bundles, read_manifest
@@ -22,21 +22,13 @@ from ravdess_prep.exceptions import ModelFileError
 from ravdess_prep.pad import pad_center
 from ravdess_prep.resample import resample
 
-SPEECH = "Audio_Speech_Actors_01-24"
-SONG = "Audio_Song_Actors_01-24"
 
 
 @pytest.fixture(scope="module")
 def tree(ravdess_dir, tmp_path_factory):
     """Actors 08 (dev), 11 (test), 12 (train): three speech and two song clips each."""
-    destination = tmp_path_factory.mktemp("yamnet-tree")
-    for actor in (8, 11, 12):
-        for folder, count in ((SPEECH, 3), (SONG, 2)):
-            for path in sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[::5][:count]:
-                target = destination / folder / path.parent.name / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-    return destination
+    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("yamnet-tree"), (8, 11, 12), speech=3, song=2,
+                      pick=slice(None, None, 5))
 
 
 @pytest.fixture(scope="module")

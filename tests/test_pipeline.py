@@ -14,26 +14,19 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import tone, write_audio
+from conftest import SONG, SPEECH, copy_clips, tone, write_audio
 from ravdess_prep import cli, pipeline
 from ravdess_prep.bundle import read_bundle, read_bundles, read_manifest
 from ravdess_prep.config import Config, Run
 from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
-from ravdess_prep.exceptions import AudioError, ClipTooLongError
+from ravdess_prep.exceptions import ClipTooLongError, SourceError
 
-SPEECH = "Audio_Speech_Actors_01-24"
-SONG = "Audio_Song_Actors_01-24"
+# the small trees hold actors 01, 08 and 11 only: the original split's other actors are missing
+SMALL = Config(allow_missing_speakers=True)
 
 
 def _copy_tree(ravdess_dir, destination, actors, *, speech_per_actor, song_per_actor):
-    for actor in actors:
-        for folder, count in ((SPEECH, speech_per_actor), (SONG, song_per_actor)):
-            files = sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[:count]
-            for path in files:
-                target = destination / folder / f"Actor_{actor:02d}" / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
-    return destination
+    return copy_clips(ravdess_dir, destination, actors, speech=speech_per_actor, song=song_per_actor)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +38,7 @@ def small_tree(ravdess_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def first_build(small_tree, model_files_kwargs, tmp_path_factory):
     root = tmp_path_factory.mktemp("first")
-    result = pipeline.build(out=root / "out", source=small_tree, run=Run(cache_dir=root / "cache", jobs=2, progress=False), **model_files_kwargs)
+    result = pipeline.build(SMALL, out=root / "out", source=small_tree, run=Run(cache_dir=root / "cache", jobs=2, progress=False), **model_files_kwargs)
     return result
 
 
@@ -74,7 +67,7 @@ def test_bundles_have_the_original_layout(first_build, small_tree):
         assert bundle.labels.tolist() == expected_labels
         assert manifest["splits"][name]["speakers"] == [actor]
         assert sum(manifest["splits"][name]["label_counts"]) == 6
-    assert manifest["config"] == Config().to_dict()
+    assert manifest["config"] == SMALL.to_dict()
     assert manifest["embedder"]["official"] is False
     assert manifest["target_length_samples"] == max(
         row["trimmed_length_samples"] for row in _metadata_rows(out))
@@ -96,7 +89,7 @@ def test_metadata_has_offsets_and_splits(first_build):
 
 
 def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_files_kwargs, tmp_path):
-    again = pipeline.build(out=tmp_path / "out", source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=1, progress=False), **model_files_kwargs)
+    again = pipeline.build(SMALL, out=tmp_path / "out", source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=1, progress=False), **model_files_kwargs)
     assert again.computed == 18
     assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
 
@@ -104,12 +97,12 @@ def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_f
 def test_fast_path_bundles_equal_the_straightforward_paths(first_build, small_tree, model_files_kwargs, tmp_path,
                                                          monkeypatch):
     calls = _count_model_calls(monkeypatch)
-    straightforward = pipeline.build(out=tmp_path / "plain", source=small_tree, run=Run(cache_dir=tmp_path / "plain-cache", jobs=2, progress=False, fast=False), **model_files_kwargs)
+    straightforward = pipeline.build(SMALL, out=tmp_path / "plain", source=small_tree, run=Run(cache_dir=tmp_path / "plain-cache", jobs=2, progress=False, fast=False), **model_files_kwargs)
     plain_examples = calls["examples"]
     assert plain_examples == 18 * straightforward.manifest["examples_per_clip"]
     assert _npy_bytes(straightforward.out) == _npy_bytes(first_build.out)  # first_build took the fast path
     calls["examples"] = 0
-    pipeline.build(out=tmp_path / "fast", source=small_tree, run=Run(cache_dir=tmp_path / "fast-cache", jobs=2, progress=False), **model_files_kwargs)
+    pipeline.build(SMALL, out=tmp_path / "fast", source=small_tree, run=Run(cache_dir=tmp_path / "fast-cache", jobs=2, progress=False), **model_files_kwargs)
     assert calls["examples"] < plain_examples  # examples in the padding were not run again
 
 
@@ -131,7 +124,7 @@ def _count_model_calls(monkeypatch):
 def test_second_build_with_the_cache_recomputes_nothing(first_build, small_tree, model_files_kwargs, tmp_path, monkeypatch):
     calls = _count_model_calls(monkeypatch)
     cache = first_build.out.parent / "cache"
-    again = pipeline.build(out=tmp_path / "out", source=small_tree, run=Run(cache_dir=cache, jobs=2, progress=False),
+    again = pipeline.build(SMALL, out=tmp_path / "out", source=small_tree, run=Run(cache_dir=cache, jobs=2, progress=False),
                            **model_files_kwargs)
     assert calls == {"runs": 0, "examples": 0}
     assert again.cached == 18
@@ -155,7 +148,7 @@ def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, vggish_fi
                     os.kill(os.getpid(), signal.SIGKILL)
             rename(source, destination)
         os.replace = rename_or_die
-        pipeline.build(pipeline.Config(embedder=VGGishEmbedder(batch_size=16)), out={str(tmp_path / 'killed')!r},
+        pipeline.build(pipeline.Config(embedder=VGGishEmbedder(batch_size=16), allow_missing_speakers=True), out={str(tmp_path / 'killed')!r},
                        source={str(tree)!r}, files=VGGishFiles({str(vggish_files.checkpoint)!r},
                        {str(vggish_files.pca_params)!r}, allow_custom_checkpoint=True),
                        run=pipeline.Run(cache_dir={str(cache)!r}, jobs=1, progress=False))
@@ -172,7 +165,7 @@ def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, vggish_fi
 
     calls = _count_model_calls(monkeypatch)
     # the straightforward path runs every example of a computed clip through the model: exact counting
-    config = Config(embedder=VGGishEmbedder(batch_size=16))
+    config = Config(embedder=VGGishEmbedder(batch_size=16), allow_missing_speakers=True)
     resumed = pipeline.build(config, out=tmp_path / "resumed", source=tree,
                              run=Run(cache_dir=cache, jobs=1, progress=False, fast=False), files=vggish_files)
     examples_per_clip = resumed.manifest["examples_per_clip"]
@@ -189,8 +182,8 @@ def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_files_kwa
     victim = sorted(tree.rglob("*.flac"))[5]
     victim.write_bytes(victim.read_bytes()[:200])  # a truncated FLAC
     out = tmp_path / "out"
-    with pytest.raises(AudioError) as caught:
-        pipeline.build(out=out, source=tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
+    with pytest.raises(SourceError) as caught:  # the source stage finds it cannot be decoded to its end
+        pipeline.build(SMALL, out=out, source=tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
                        **model_files_kwargs)
     assert victim.name in str(caught.value)
     assert not out.exists()
@@ -204,7 +197,7 @@ def test_bad_model_file_found_while_measuring_names_it_and_writes_nothing(small_
     bad.write_bytes(b"not a checkpoint" * 100)
     out = tmp_path / "out"
     with pytest.raises(ModelFileError, match="vggish_model.ckpt"):
-        pipeline.build(out=out, source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
+        pipeline.build(SMALL, out=out, source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
                        files=dataclasses.replace(vggish_files, checkpoint=bad))
     assert not out.exists()
 
@@ -215,8 +208,8 @@ def test_bad_clip_and_bad_model_file_report_the_clip(small_tree, tmp_path):
     shutil.copytree(small_tree, tree)
     victim = sorted(tree.rglob("*.flac"))[2]
     victim.write_bytes(victim.read_bytes()[:20000])  # its header is intact: the source stage accepts it
-    with pytest.raises(AudioError, match=victim.name):
-        pipeline.build(out=tmp_path / "out", source=tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
+    with pytest.raises(SourceError, match=victim.name):  # the source stage finds it truncated
+        pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False),
                        files=VGGishFiles(tmp_path / "missing.ckpt", tmp_path / "missing.npz"))
     assert not (tmp_path / "out").exists()
 
@@ -266,8 +259,6 @@ def test_original_format_bundles_still_load(first_build, tmp_path):
     loaded = read_bundle(out, "dev")
     assert loaded.names.dtype.kind == "U" and loaded.embeddings.dtype == np.float32 and loaded.labels.dtype == np.int32
     np.testing.assert_array_equal(loaded.embeddings, read_bundle(first_build.out, "dev").embeddings)
-    from ravdess_prep.exceptions import SourceError
-
     with pytest.raises(SourceError, match="pickled object array"):
         read_bundle(out, "dev", allow_pickled_names=False)
 
@@ -275,7 +266,7 @@ def test_original_format_bundles_still_load(first_build, tmp_path):
 def test_build_command_and_script(small_tree, vggish_files, first_build, tmp_path, capsys):
     args = ["--source", str(small_tree), "--out", str(tmp_path / "cli"), "--checkpoint", str(vggish_files.checkpoint),
             "--pca-params", str(vggish_files.pca_params), "--custom-checkpoint",
-            "--cache-dir", str(first_build.out.parent / "cache"), "--no-progress", "--jobs", "2"]
+            "--cache-dir", str(first_build.out.parent / "cache"), "--no-progress", "--jobs", "2", "--allow-missing-speakers"]
     assert cli.main(["build", *args]) == 0
     printed = capsys.readouterr().out
     assert "clips embedded: 0, from the cache: 18" in printed
@@ -316,7 +307,7 @@ def test_real_subset_build_at_the_original_length(ravdess_dir, model_files_kwarg
 
 @pytest.mark.slow
 def test_full_build_reproduces_the_original_split(ravdess_dir, model_files_kwargs, tmp_path):
-    result = pipeline.build(out=tmp_path / "out", source=ravdess_dir, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False), **model_files_kwargs)
+    result = pipeline.build(SMALL, out=tmp_path / "out", source=ravdess_dir, run=Run(cache_dir=tmp_path / "cache", jobs=2, progress=False), **model_files_kwargs)
     manifest = _full_set_checks(result.out, tuple(range(1, 25)))
     assert manifest["target_length_samples"] == 259431
     assert manifest["longest_clip"] == "song/Actor_01/03-02-05-02-01-01-01.wav"

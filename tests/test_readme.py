@@ -9,12 +9,13 @@ official PCA file.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+
+from conftest import copy_clips
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -28,13 +29,7 @@ def test_readme_has_python_blocks():
 
 
 def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_dir, tmp_path, monkeypatch):
-    data = tmp_path / "data" / "ravdess"
-    for actor in (1, 8, 11):
-        for folder, count in (("Audio_Speech_Actors_01-24", 4), ("Audio_Song_Actors_01-24", 2)):
-            for path in sorted((ravdess_dir / folder / f"Actor_{actor:02d}").glob("*.flac"))[:count]:
-                target = data / folder / path.parent.name / path.name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(path, target)
+    copy_clips(ravdess_dir, tmp_path / "data" / "ravdess", (1, 8, 11), speech=4, song=2)
     sample = ravdess_dir / "Audio_Speech_Actors_01-24" / "Actor_08" / "03-01-01-01-01-02-08.flac"
     samples, rate = soundfile.read(str(sample), dtype="int16")
     soundfile.write(str(tmp_path / "clip.wav"), samples, rate, subtype="PCM_16")

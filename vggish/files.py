@@ -80,3 +80,28 @@ def check_checkpoint_layout(path: str | os.PathLike) -> dict[str, tuple[int, ...
             f"{path}: incompatible with VGGish ({len(problems)} variables):\n  " + "\n  ".join(problems)
         )
     return stored
+
+
+def check_checkpoint_values(path: str | os.PathLike) -> None:
+    """Check that every VGGish variable of a checkpoint can be read and is finite.
+
+    Raises:
+        ModelFileError: A variable's data is damaged (unreadable), or holds NaN or infinite
+            values; the message names the file and the variable.
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(str(path))
+    except (tf.errors.OpError, ValueError) as error:
+        reason = getattr(error, "message", str(error)).strip().splitlines()[0]
+        raise ModelFileError(f"{path}: not a readable TensorFlow checkpoint: {reason}") from None
+    for name in params.VARIABLE_SHAPES:
+        try:
+            value = reader.get_tensor(name)
+        except Exception as error:  # DataLossError, IndexError, ... for damaged data
+            reason = getattr(error, "message", str(error)).strip().splitlines()[0]
+            raise ModelFileError(f"{path}: the data of {name} cannot be read (damaged): {reason}") from None
+        if not np.isfinite(value).all():
+            raise ModelFileError(f"{path}: {name} holds {int((~np.isfinite(value)).sum())} NaN or infinite values")

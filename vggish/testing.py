@@ -20,14 +20,18 @@ def write_random_checkpoint(
     *,
     seed: int = 0,
     shapes: Mapping[str, tuple[int, ...]] = params.VARIABLE_SHAPES,
+    values: Mapping[str, np.ndarray] = {},
+    version: int = 1,
 ) -> Path:
-    """Write a V1 (single-file) checkpoint with seeded He-normal weights and small biases.
+    """Write a checkpoint with seeded He-normal weights and small biases.
 
     Args:
-        path: The checkpoint file to write.
+        path: The checkpoint to write (the file of a V1 checkpoint, the prefix of a V2 one).
         seed: Seed of the weights: the same seed gives the same file.
         shapes: Variables to write; pass a modified copy of the official layout to make an
             incompatible checkpoint.
+        values: Variables to write with these values instead (for example a NaN).
+        version: 1 (a single file, like the official checkpoint) or 2 (``.index`` and ``.data``).
 
     Returns:
         ``path``.
@@ -44,7 +48,8 @@ def write_random_checkpoint(
             name: v1.get_variable(name, shape=shape, dtype=tf.float32, initializer=v1.zeros_initializer())
             for name, shape in shapes.items()
         }
-        saver = v1.train.Saver(list(variables.values()), write_version=v1.train.SaverDef.V1)
+        write_version = v1.train.SaverDef.V1 if version == 1 else v1.train.SaverDef.V2
+        saver = v1.train.Saver(list(variables.values()), write_version=write_version)
         with v1.Session(graph=graph) as session:
             session.run(v1.global_variables_initializer())
             for name, variable in variables.items():
@@ -54,6 +59,8 @@ def write_random_checkpoint(
                     value = rng.standard_normal(shape, dtype=np.float32) * np.float32(np.sqrt(2.0 / fan_in))
                 else:
                     value = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.01)
+                if name in values:
+                    value = np.asarray(values[name], np.float32)
                 variable.load(value, session)
             saver.save(session, str(path), write_meta_graph=False, write_state=False)
     return path

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, ClassVar, Sequence
 
 import soundfile
 
-from ..audio import empty_message, unreadable_message
-from ..exceptions import ClipNameError, DuplicateClipError, RavdessPrepError, SourceError
+from ..audio import check_complete, empty_message, unreadable_message
+from ..exceptions import AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError
 from ..source import AUDIO_SUFFIXES, audio_files, resolve_path
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -152,6 +152,11 @@ class Corpus:
                 continue
             if audio.frames <= 0:
                 problems.append(SourceError(empty_message(path)))
+                continue
+            try:
+                check_complete(path)
+            except AudioError as error:
+                problems.append(SourceError(str(error)))
                 continue
             first_path[name] = path
             rows.append({**row, "path": str(path), "sample_rate_hz": int(audio.samplerate),

@@ -19,8 +19,8 @@ import requests
 
 from ..cache import cache_root
 from ..download import USER_AGENT, fetch
-from ..exceptions import ClipNameError, DownloadError
-from ..source import AUDIO_SUFFIXES, extract_zip, read_extraction_record
+from ..exceptions import ClipNameError, DownloadError, SourceError
+from ..source import AUDIO_SUFFIXES, extract_zip, extraction_problem, read_extraction_record
 from .base import Corpus
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -326,6 +326,9 @@ def download_ravdess(
         folder = dest / Path(name).stem
         folders.append(folder)
         if read_extraction_record(folder) is not None:
+            problem = extraction_problem(folder)
+            if problem is not None:
+                raise SourceError(f"{problem}; delete {folder} to download and extract it again")
             continue
         pinned = checksums.get(name)
         if pinned is None:

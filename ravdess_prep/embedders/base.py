@@ -129,6 +129,7 @@ class Embedder:
     output_dim: ClassVar[int]
     pads: ClassVar[bool] = True
     clip_level: ClassVar[bool] = False
+    output_dtype: ClassVar[str] = "float32"  # the type of a clip's post-processed outputs (and cache entries)
     output: ClassVar[str] = ""  # what a bundle's values are, for the manifest
     license: ClassVar[str] = ""  # the license of the model's weights, for the data card
     citation: ClassVar[str] = ""  # how to cite the model

@@ -90,6 +90,7 @@ class VGGishEmbedder(Embedder):
     files_type: ClassVar[type] = VGGishFiles
     sample_rate_hz: ClassVar[int] = vggish_params.SAMPLE_RATE_HZ
     output_dim: ClassVar[int] = vggish_params.EMBEDDING_SIZE
+    output_dtype: ClassVar[str] = "uint8"
     output: ClassVar[str] = "post-processed VGGish values 0..255 (PCA, clipped to [-2, 2], quantized to 8 bits)"
     license: ClassVar[str] = "Apache-2.0 (the published VGGish checkpoint and PCA parameters, tensorflow/models)"
     citation: ClassVar[str] = ("Hershey S et al. (2017) CNN Architectures for Large-Scale Audio Classification. "
@@ -132,33 +133,33 @@ class VGGishEmbedder(Embedder):
         checkpoint = _verified(
             files.checkpoint, url=files.url(vggish_params.CHECKPOINT_URL), fetched=folder / "vggish_model.ckpt",
             size_bytes=vggish_params.CHECKPOINT_SIZE_BYTES, sha256=vggish_params.CHECKPOINT_SHA256,
-            allow_custom=files.allow_custom_checkpoint, what="checkpoint", check_layout=vggish.check_checkpoint_layout,
-            custom_hint="allow_custom_checkpoint=True (--custom-checkpoint)", progress=progress,
+            allow_custom=files.allow_custom_checkpoint, what="checkpoint", check_layout=_checkpoint_meaning,
+            custom_hint="allow_custom_checkpoint=True", progress=progress,
         )
         pca = _verified(
             files.pca_params, url=files.url(vggish_params.PCA_PARAMS_URL), fetched=folder / "vggish_pca_params.npz",
             size_bytes=vggish_params.PCA_PARAMS_SIZE_BYTES, sha256=vggish_params.PCA_PARAMS_SHA256,
             allow_custom=files.allow_custom_pca_params, what="PCA parameters", check_layout=vggish.Postprocessor,
-            custom_hint="allow_custom_pca_params=True (--custom-pca-params)", progress=progress,
+            custom_hint="allow_custom_pca_params=True", progress=progress,
         )
         official = (checkpoint.sha256 == vggish_params.CHECKPOINT_SHA256
                     and pca.sha256 == vggish_params.PCA_PARAMS_SHA256)
         return ModelFiles({"checkpoint": checkpoint, "pca_params": pca}, official)
 
     def load(self, files: ModelFiles) -> "VGGishModel":
-        return VGGishModel(files["checkpoint"].path, files["pca_params"].path, fc2_activation=self.fc2_activation,
-                           batch_size=self.batch_size)
+        return VGGishModel(files, fc2_activation=self.fc2_activation, batch_size=self.batch_size)
 
 
 class VGGishModel:
     """A restored VGGish session and the PCA post-processor (see :class:`Model`)."""
 
-    def __init__(self, checkpoint: Path, pca_params: Path, *, fc2_activation: str | None, batch_size: int):
+    def __init__(self, files: ModelFiles, *, fc2_activation: str | None, batch_size: int):
         try:
-            self.postprocessor = vggish.Postprocessor(pca_params)
-            self.network = vggish.VGGish(checkpoint, fc2_activation=fc2_activation, batch_size=batch_size)
+            self.postprocessor = vggish.Postprocessor(files["pca_params"].path)
+            self.network = vggish.VGGish(files["checkpoint"].path, fc2_activation=fc2_activation, batch_size=batch_size)
         except vggish.ModelFileError as error:
-            raise ModelFileError(str(error)) from None
+            raise ModelFileError(f"{error} (the file verified as SHA-256 {files['checkpoint'].sha256} "
+                                 f"for the checkpoint, {files['pca_params'].sha256} for the PCA parameters)") from None
 
     def embed(self, examples: np.ndarray) -> np.ndarray:
         return self.network.embed(examples)
@@ -168,6 +169,12 @@ class VGGishModel:
 
     def close(self) -> None:
         self.network.close()
+
+
+def _checkpoint_meaning(path) -> None:
+    """A local checkpoint's layout and values (every variable readable and finite)."""
+    vggish.check_checkpoint_layout(path)
+    vggish.check_checkpoint_values(path)
 
 
 def _verified(path, *, url, fetched: Path, size_bytes: int, sha256: str, allow_custom: bool, what: str,
@@ -192,7 +199,8 @@ def _verified(path, *, url, fetched: Path, size_bytes: int, sha256: str, allow_c
     try:
         check_layout(path)
     except vggish.ModelFileError as error:
-        raise ModelFileError(f"{error}\n(the file is {official})") from None
+        sha256_found = digest or path_sha256(path)
+        raise ModelFileError(f"{error}\n(the file is {official}; its SHA-256 is {sha256_found})") from None
     if not allow_custom:
         raise ModelFileError(
             f"{path}: {official}. Its layout is compatible; to use it anyway pass {custom_hint}, "
