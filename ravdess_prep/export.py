@@ -28,11 +28,8 @@ FORMATS = ("parquet", "hf")
 HF_SPLITS = {"train": "train", "dev": "validation", "test": "test"}
 
 
-def _require(module: str):
-    try:
-        return __import__(module)
-    except ImportError:
-        raise RavdessPrepError(f"exporting needs {module}: pip install -e \".[export]\" (or pip install pyarrow datasets)") from None
+def _missing(module: str) -> RavdessPrepError:
+    return RavdessPrepError(f"exporting needs {module}: pip install -e \".[export]\" (or pip install pyarrow datasets)")
 
 
 def clip_rows(bundles_dir: str | os.PathLike) -> tuple["object", dict]:
@@ -92,8 +89,10 @@ def write_parquet(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Pa
         ParameterError: ``path`` exists (nothing is replaced).
         SourceError: See :func:`clip_rows`.
     """
-    _require("pyarrow")
-    import pyarrow.parquet as pq
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise _missing("pyarrow") from None
 
     path = Path(path)
     _refuse_existing(path)
@@ -111,7 +110,10 @@ def to_hf_dataset(bundles_dir: str | os.PathLike):
     """A bundle folder as a ``datasets.DatasetDict`` (train, validation, test; an empty split is
     left out) with typed features: the label a ``ClassLabel`` with the corpus's names, the
     embedding an ``Array2D`` per clip of examples or a fixed-length ``Sequence`` per pooled clip."""
-    datasets = _require("datasets")
+    try:
+        import datasets
+    except ImportError:
+        raise _missing("datasets") from None
     table, manifest = clip_rows(bundles_dir)
     corpus = manifest["corpus"]
     shape = np.asarray(table["embedding"].iloc[0]).shape

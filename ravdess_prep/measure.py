@@ -166,21 +166,21 @@ def measure_file(
     whole: :func:`ravdess_prep.trim.scan_rolling_offsets` reads its edges, up to the first and
     the last active window, and finds the same offsets.
     """
-    policies = dict(on_silent=on_silent, target_length_samples=target_length_samples, on_too_long=on_too_long)
     check_complete(path)
+    scanned = None
     if trim_rule.method == "rolling" and channel == "first":
         scanned = scan_rolling_offsets(path, window_samples=trim_rule.window_samples, threshold=trim_rule.threshold,
                                        resample_to_hz=sample_rate_hz)
-        if scanned is not None:
-            offsets, num_samples, rate = scanned
-            note = None if offsets is not None else _other_channels(path, trim_rule, channel)
-            return _decide(offsets, name=name, path=str(path), sample_rate_hz=rate, source_sample_rate_hz=rate,
-                           num_samples=num_samples, method=trim_rule.method, note=note, **policies)
-    samples, rate, source_rate = load_at_rate(path, sample_rate_hz=sample_rate_hz, channel=channel)
-    offsets = trim_rule.offsets(samples)
-    note = None if offsets is not None else _other_channels(path, trim_rule, channel)
+    if scanned is not None:
+        offsets, num_samples, rate = scanned
+        source_rate = rate
+    else:
+        samples, rate, source_rate = load_at_rate(path, sample_rate_hz=sample_rate_hz, channel=channel)
+        offsets, num_samples = trim_rule.offsets(samples), int(samples.size)
     return _decide(offsets, name=name, path=str(path), sample_rate_hz=rate, source_sample_rate_hz=source_rate,
-                   num_samples=int(samples.size), method=trim_rule.method, note=note, **policies)
+                   num_samples=num_samples, method=trim_rule.method, on_silent=on_silent,
+                   target_length_samples=target_length_samples, on_too_long=on_too_long,
+                   note=None if offsets is not None else _other_channels(path, trim_rule, channel))
 
 
 def _other_channels(path, trim_rule: TrimRule, channel: str) -> str | None:

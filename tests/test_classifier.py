@@ -122,12 +122,15 @@ def test_cross_validation_by_speaker(separable):
     assert result["mean_accuracy"] >= 0.9
 
 
-def test_pooled_bundles_train_the_mlp_head(separable, tmp_path):
+@pytest.mark.parametrize("head", ["linear", "mlp"])
+def test_pooled_bundles_train_the_clip_level_heads(separable, tmp_path, head):
     pooled = {name: Bundle(bundle.names, bundle.embeddings.mean(axis=1), bundle.labels, bundle.speakers, bundle.facets,
                            bundle.label_names) for name, bundle in separable.items()}
-    result = classifier.train(pooled, tmp_path / "mlp", classifier.TrainConfig(epochs=30, learning_rate=3e-3,
-                                                                              batch_size=32, seed=1))
-    assert classifier.load_model(tmp_path / "mlp").name == "emotion_classifier_mlp"
+    config = classifier.TrainConfig(head="auto" if head == "linear" else head, epochs=30, batch_size=32, seed=1)
+    result = classifier.train(pooled, tmp_path / head, config)
+    assert classifier.load_model(tmp_path / head).name == f"emotion_classifier_{head}"
+    assert result.metrics["config"]["head"] == head  # auto is the linear head for one vector per clip
+    assert result.metrics["config"]["learning_rate"] == classifier.HEAD_DEFAULTS[head]["learning_rate"]
     for split in ("train", "dev", "test"):
         assert result.metrics["splits"][split]["accuracy"] >= 0.9, split
     with pytest.raises(ParameterError, match="bigru head"):
@@ -135,7 +138,7 @@ def test_pooled_bundles_train_the_mlp_head(separable, tmp_path):
 
 
 @pytest.mark.parametrize("field, value", [("epochs", 0), ("dropout", 1.0), ("learning_rate", 0.0), ("gru_units", 2.5),
-                                          ("head", "transformer"), ("hidden_units", 0)])
+                                          ("head", "transformer"), ("hidden_units", 0), ("l2", -1.0)])
 def test_train_config_rejects_bad_values(field, value):
     with pytest.raises(ParameterError, match=field):
         classifier.TrainConfig(**{field: value})
