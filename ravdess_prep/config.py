@@ -207,6 +207,12 @@ class Config:
                 "target_length_samples": self.target_length_samples, "on_too_long": self.on_too_long,
                 "channel": self.channel}
 
+    def prepare_kwargs(self) -> dict:
+        """The keyword arguments of :func:`ravdess_prep.embed.prepare_clip` and ``embed_clips``
+        that come from the settings (how a clip is read and fitted to the target)."""
+        return {"embedder": self.embedder, "sample_rate_hz": self.sample_rate_hz, "on_too_long": self.on_too_long,
+                "channel": self.channel}
+
     def target_kwargs(self) -> dict:
         """The keyword arguments of :meth:`ravdess_prep.measure.LengthTally.target`."""
         return {"target_length_samples": self.target_length_samples, "sample_rate_hz": self.sample_rate_hz}

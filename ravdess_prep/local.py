@@ -66,10 +66,9 @@ def run_local(plan: BuildPlan, run: Run) -> RunReport:
     files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
     clock.lap("model_files")
     embedded = embed_clips(
-        measurement.kept, target_length_samples=target.length_samples, embedder=plan.embedder,
-        open_session=functools.partial(ModelSession, plan.embedder, files), sample_rate_hz=config.sample_rate_hz,
-        on_too_long=config.on_too_long, channel=config.channel, cache=plan.clip_cache(target, files), jobs=run.jobs,
-        progress=run.progress, fast=run.fast,
+        measurement.kept, target_length_samples=target.length_samples,
+        open_session=functools.partial(ModelSession, plan.embedder, files), cache=plan.clip_cache(target, files),
+        jobs=run.jobs, progress=run.progress, fast=run.fast, **config.prepare_kwargs(),
     )
     clock.lap("embed")
     out = plan.write(measurement, embedded.embeddings, embedded.audio_sha256, files,

@@ -188,11 +188,10 @@ def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_
     path (pad, resample every sample, the model on every example), which gives the same bytes."""
     target = target_of(measurement, config.embedder)
     return embed_clips(
-        measurement.kept, target_length_samples=target.length_samples, embedder=config.embedder,
-        open_session=functools.partial(ModelSession, config.embedder, files), sample_rate_hz=config.sample_rate_hz,
-        on_too_long=config.on_too_long, channel=config.channel,
+        measurement.kept, target_length_samples=target.length_samples,
+        open_session=functools.partial(ModelSession, config.embedder, files),
         cache=clip_cache(cache_root(cache_dir), config=config, target=target, files=files),
-        jobs=jobs, progress=progress, fast=fast,
+        jobs=jobs, progress=progress, fast=fast, **config.prepare_kwargs(),
     )
 
 
@@ -420,9 +419,9 @@ def embed_files(
     if not offsets:
         stacked = np.zeros((0, examples, embedder.output_dim), np.float32)
     else:
-        stacked = embed_clips(offsets, target_length_samples=target, embedder=embedder,
-                              open_session=functools.partial(ModelSession, embedder, model), sample_rate_hz=rate,
-                              on_too_long=config.on_too_long, channel=config.channel, jobs=1).embeddings
+        stacked = embed_clips(offsets, target_length_samples=target, jobs=1,
+                              open_session=functools.partial(ModelSession, embedder, model),
+                              **config.prepare_kwargs()).embeddings
     return stacked[:, 0] if embedder.clip_level else pool_embeddings(stacked, pool=config.pool)
 
 

@@ -165,9 +165,8 @@ class BuildPlan:
                 fast: bool = True) -> PreparedClip:
         """Step prepare: one clip hashed and, unless cached, decoded, padded and through the
         embedder's front-end (see :func:`ravdess_prep.embed.prepare_clip`)."""
-        return prepare_clip(offsets=offsets, target_length_samples=target.length_samples, embedder=self.embedder,
-                            sample_rate_hz=self.config.sample_rate_hz, on_too_long=self.config.on_too_long,
-                            channel=self.config.channel, cache=cache, fast=fast)
+        return prepare_clip(offsets=offsets, target_length_samples=target.length_samples, cache=cache, fast=fast,
+                            **self.config.prepare_kwargs())
 
     def write(self, measurement: Measurement, embeddings: Sequence[np.ndarray], audio_sha256: Sequence[str],
               files: ModelFiles, *, examples_per_clip: int) -> Path:
