@@ -84,9 +84,12 @@ class OutputLock:
         out = Path(out)
         self.path = out.with_name(f".{out.name}.lock")
         self._fd: int | None = None
+        self._created: list[Path] = []
 
     def __enter__(self) -> "OutputLock":
+        missing = [folder for folder in [self.path.parent, *self.path.parent.parents] if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._created = missing  # removed again, if still empty, when the lock is released
         while True:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -113,6 +116,11 @@ class OutputLock:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
+        for folder in self._created:  # deepest first: a failed build leaves no empty folders
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
 
 def _exchange(first: Path, second: Path) -> bool:

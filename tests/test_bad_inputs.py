@@ -91,6 +91,13 @@ def test_an_output_that_would_lose_data_is_refused_before_any_work(where, tree, 
     assert status == 1 and _files(tmp_path) == before[tmp_path]
 
 
+def test_a_failed_build_leaves_no_folder_behind(tmp_path):
+    with pytest.raises(SourceError, match="no such file or folder"):
+        pipeline.build(SMALL, out=tmp_path / "new" / "deeper" / "out", source=tmp_path / "missing",
+                       run=pipeline.Run(cache_dir=tmp_path / "cache", progress=False))
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+
+
 def test_a_folder_this_library_wrote_is_replaced(built, tree, model_files_kwargs, tmp_path):
     out = tmp_path / "out"
     shutil.copytree(built.out, out)
