@@ -109,15 +109,8 @@ def write_bundles(
     return out
 
 
-def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool = True) -> Bundle:
-    """Read one split, from this library's bundles or from the original project's.
-
-    The original stored clip names as a pickled object array; those are read only when
-    ``allow_pickled_names`` is true (load only bundles you trust: unpickling runs code).
-
-    Raises:
-        SourceError: A file is missing, or the arrays disagree in length or shape.
-    """
+def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: bool) -> Bundle:
+    """One split's names, embeddings and labels, checked against each other."""
     paths = bundle_paths(out, split)
     for path in paths.values():
         if not path.is_file():
@@ -139,28 +132,52 @@ def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool
             f"{Path(out) / split}: inconsistent bundle: {names.shape[0]} names, embeddings of shape "
             f"{embeddings.shape}, {labels.shape[0]} labels"
         )
-    return _with_clip_facts(Bundle(names=names, embeddings=embeddings, labels=labels), out)
+    return Bundle(names=names, embeddings=embeddings, labels=labels)
+
+
+def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool = True) -> Bundle:
+    """Read one split, from this library's bundles or from the original project's, with each
+    clip's speaker and facets (see :func:`read_bundles`).
+
+    The original stored clip names as a pickled object array; those are read only when
+    ``allow_pickled_names`` is true (load only bundles you trust: unpickling runs code).
+
+    Raises:
+        SourceError: A file is missing, the arrays disagree in length or shape, or a clip has
+            no row in ``metadata.csv``.
+    """
+    bundle = _read_arrays(out, split, allow_pickled_names=allow_pickled_names)
+    return _with_clip_facts(bundle, _read_clip_facts(out))
 
 
 def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) -> dict[str, Bundle]:
     """Every split present in ``out`` (train, dev, test, in that order), with each clip's
     speaker and facets (from ``metadata.csv``; for the original project's bundles, which have
     none, from the RAVDESS clip names)."""
-    found = {split: read_bundle(out, split, allow_pickled_names=allow_pickled_names)
-             for split in SPLITS if (Path(out) / split).is_dir()}
-    if not found:
+    present = [split for split in SPLITS if (Path(out) / split).is_dir()]
+    if not present:
         raise SourceError(f"{out}: no bundle folder ({', '.join(SPLITS)}) found")
-    return found
+    arrays = {split: _read_arrays(out, split, allow_pickled_names=allow_pickled_names) for split in present}
+    facts = _read_clip_facts(out)  # read once, for every split
+    return {split: _with_clip_facts(bundle, facts) for split, bundle in arrays.items()}
 
 
-def _with_clip_facts(bundle: Bundle, out: str | os.PathLike) -> Bundle:
-    """``bundle`` with speakers, facets and label names from the dataset's metadata."""
+def _read_clip_facts(out: str | os.PathLike) -> "tuple[dict, pandas.DataFrame, Path] | None":
+    """The corpus description, the metadata table indexed by clip name, and its path; ``None``
+    for a folder without a manifest and metadata (the original project's bundles)."""
     import pandas as pd
 
     manifest_path, metadata_path = Path(out) / MANIFEST, Path(out) / METADATA
-    if manifest_path.is_file() and metadata_path.is_file():
-        corpus = read_manifest(out).get("corpus") or RAVDESS().describe()
-        table = pd.read_csv(metadata_path).set_index("clip_name")
+    if not (manifest_path.is_file() and metadata_path.is_file()):
+        return None
+    corpus = read_manifest(out).get("corpus") or RAVDESS().describe()
+    return corpus, pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
+
+
+def _with_clip_facts(bundle: Bundle, facts: "tuple[dict, pandas.DataFrame, Path] | None") -> Bundle:
+    """``bundle`` with speakers, facets and label names from the dataset's metadata."""
+    if facts is not None:
+        corpus, table, metadata_path = facts
         missing = [name for name in bundle.names.tolist() if name not in table.index]
         if missing:
             raise SourceError(f"{metadata_path}: no row for clip {missing[0]} ({len(missing)} clips missing)")

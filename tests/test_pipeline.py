@@ -263,6 +263,22 @@ def test_original_format_bundles_still_load(first_build, tmp_path):
         read_bundle(out, "dev", allow_pickled_names=False)
 
 
+def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(first_build, tmp_path):
+    every = read_bundles(first_build.out)
+    for split, bundle in every.items():
+        alone = read_bundle(first_build.out, split)
+        np.testing.assert_array_equal(bundle.speakers, alone.speakers)
+        # RAVDESS names carry the actor in their last field: the metadata must agree with it
+        assert bundle.speakers.astype(int).tolist() == [int(name.split(".")[0].split("-")[6]) for name in bundle.names]
+    out = tmp_path / "no-row"
+    shutil.copytree(first_build.out, out)
+    lines = (out / "metadata.csv").read_text().splitlines(keepends=True)
+    dropped = every["dev"].names[0]
+    (out / "metadata.csv").write_text("".join(line for line in lines if not line.startswith(f"{dropped},")))
+    with pytest.raises(SourceError, match=rf"metadata\.csv: no row for clip {dropped}"):
+        read_bundles(out)
+
+
 def test_build_command_and_script(small_tree, vggish_files, first_build, tmp_path, capsys):
     args = ["--source", str(small_tree), "--out", str(tmp_path / "cli"), "--checkpoint", str(vggish_files.checkpoint),
             "--pca-params", str(vggish_files.pca_params), "--custom-checkpoint",
