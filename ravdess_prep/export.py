@@ -52,11 +52,7 @@ def clip_rows(bundles_dir: str | os.PathLike) -> tuple["object", dict]:
     corpus = manifest["corpus"]
     parts = []
     for split, bundle in read_bundles(bundles_dir, allow_pickled_names=False).items():
-        names = bundle.names.tolist()
-        missing = [name for name in names if name not in metadata.index]
-        if missing:
-            raise SourceError(f"{metadata_path}: no row for clip {missing[0]}")
-        part = metadata.loc[names].reset_index(drop=True)
+        part = metadata.loc[bundle.names.tolist()].reset_index(drop=True)  # read_bundles named any missing row
         if (part[corpus["label_column"]].to_numpy() != bundle.labels).any():
             raise SourceError(f"{bundles_dir}: the {split} labels differ from metadata.csv")
         part["speaker"] = part[corpus["speaker_column"]]

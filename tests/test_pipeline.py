@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import SONG, SPEECH, copy_clips, tone, write_audio
-from ravdess_prep import cli, pipeline
+from ravdess_prep import cli, export, pipeline
 from ravdess_prep.bundle import read_bundle, read_bundles, read_manifest
 from ravdess_prep.config import Config, Run
 from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
@@ -275,8 +275,9 @@ def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(first_buil
     lines = (out / "metadata.csv").read_text().splitlines(keepends=True)
     dropped = every["dev"].names[0]
     (out / "metadata.csv").write_text("".join(line for line in lines if not line.startswith(f"{dropped},")))
-    with pytest.raises(SourceError, match=rf"metadata\.csv: no row for clip {dropped}"):
-        read_bundles(out)
+    for reader in (read_bundles, export.clip_rows):
+        with pytest.raises(SourceError, match=rf"metadata\.csv: no row for clip {dropped}"):
+            reader(out)
 
 
 def test_build_command_and_script(small_tree, vggish_files, first_build, tmp_path, capsys):
