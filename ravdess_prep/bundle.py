@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
-from .corpora.ravdess import RAVDESS
+from .corpora import corpus_of_names
 from .exceptions import SourceError
+from .manifest import Manifest
 from .output import replace_folder, staging_folder
 from .params import MANIFEST, METADATA, SPLITS
 
@@ -153,7 +154,7 @@ def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool
 def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) -> dict[str, Bundle]:
     """Every split present in ``out`` (train, dev, test, in that order), with each clip's
     speaker and facets (from ``metadata.csv``; for the original project's bundles, which have
-    none, from the RAVDESS clip names)."""
+    none, from the clip names, by the corpus whose naming scheme they follow)."""
     present = [split for split in SPLITS if (Path(out) / split).is_dir()]
     if not present:
         raise SourceError(f"{out}: no bundle folder ({', '.join(SPLITS)}) found")
@@ -170,8 +171,7 @@ def _read_clip_facts(out: str | os.PathLike) -> "tuple[dict, pandas.DataFrame, P
     manifest_path, metadata_path = Path(out) / MANIFEST, Path(out) / METADATA
     if not (manifest_path.is_file() and metadata_path.is_file()):
         return None
-    corpus = read_manifest(out).get("corpus") or RAVDESS().describe()
-    return corpus, pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
+    return Manifest.read(out).corpus, pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
 
 
 def _with_clip_facts(bundle: Bundle, facts: "tuple[dict, pandas.DataFrame, Path] | None") -> Bundle:
@@ -185,27 +185,12 @@ def _with_clip_facts(bundle: Bundle, facts: "tuple[dict, pandas.DataFrame, Path]
         speakers = rows[corpus["speaker_column"]].to_numpy()
         facets = {column: rows[column].astype(str).to_numpy() for column in corpus["facet_columns"]}
         label_names = tuple(corpus["label_names"])
-    else:  # the original project's bundles: RAVDESS clip names
-        corpus = RAVDESS()
+    else:  # the original project's bundles: clip names of a corpus's scheme
+        corpus = corpus_of_names(bundle.names.tolist())
+        if corpus is None:
+            return bundle
         parsed = [corpus.parse_name(name) for name in bundle.names.tolist()]
         speakers = np.asarray([row[corpus.speaker_column] for row in parsed])
         facets = {column: np.asarray([str(row[column]) for row in parsed]) for column in corpus.facet_columns}
         label_names = corpus.label_names
     return dataclasses.replace(bundle, speakers=speakers, facets=facets, label_names=label_names)
-
-
-def read_manifest(out: str | os.PathLike) -> dict:
-    """The manifest of a dataset folder.
-
-    Raises:
-        SourceError: There is none (the folder was not written by this library), or it is not
-            valid JSON.
-    """
-    path = Path(out) / MANIFEST
-    try:
-        with open(path, encoding="utf-8") as stream:
-            return json.load(stream)
-    except (FileNotFoundError, NotADirectoryError):
-        raise SourceError(f"{path}: no manifest; is {out} a dataset written by ravdess-prep build?") from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise SourceError(f"{path}: not a readable manifest ({error})") from None

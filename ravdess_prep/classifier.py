@@ -1,15 +1,8 @@
 """The classifier stage: a small model on the bundles of any embedder (Keras 3).
 
-Sequences of examples ``(examples, dim)`` go to the original project's recurrent model
-(FACTS.md): BatchNormalization -> Dropout(0.6) -> Bidirectional GRU(128) -> Dropout(0.6) ->
-BatchNormalization -> Dense(classes) logits; Adam with learning rate 1e-4, batches of 128, 160
-epochs, sparse softmax cross-entropy on logits. One vector per clip ``(dim,)`` (pooled or
-clip-level bundles) goes to a linear head, standardisation (fitted on train) -> Dense(classes)
-with an L2 penalty (multinomial logistic regression, the usual baseline for eGeMAPS), or to a
-small MLP: standardisation -> Dropout -> Dense(hidden, ReLU) -> Dropout -> Dense(classes);
-both trained the same way.
-
-:func:`train` fits on train, monitors dev, evaluates every split and writes into the model
+The heads (the original project's BiGRU for sequences, a linear or MLP head for one vector
+per clip) and their hyperparameters are in :mod:`ravdess_prep.heads`; the scores in
+:mod:`ravdess_prep.metrics`. :func:`train` fits on train, monitors dev, evaluates every split and writes into the model
 folder ``model.keras``, ``metrics.json``, ``history.json`` and ``confusion_matrix.png``.
 :func:`predict_files` embeds new recordings with a dataset's settings and classifies them;
 :func:`cross_validate` trains one model per speaker fold. Speakers, label names and the facets
@@ -28,133 +21,19 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .atomic import atomic_path
-from .bundle import Bundle, read_bundles, read_manifest
+from .bundle import Bundle, read_bundles
+from .manifest import Manifest
 from .corpora import CORPORA
-from .exceptions import ParameterError, SourceError
+from .exceptions import ParameterError, SourceError, option
 from .pipeline import embed_files
-from .split import SPLIT_PRESETS, k_fold_by_speaker, leave_one_speaker_out, preset_folds, preset_speakers
+from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, build_model
+from .metrics import evaluate, plot_confusion
+from .split import k_fold_by_speaker, leave_one_speaker_out
 
-HEADS = ("auto", "bigru", "mlp", "linear")
-#: Each head's learning rate and epochs when the configuration leaves them open: the BiGRU's
-#: are the original recipe; the linear head's converge on eGeMAPS functionals (chosen on dev).
-HEAD_DEFAULTS = {"bigru": {"learning_rate": 1e-4, "epochs": 160}, "linear": {"learning_rate": 1e-2, "epochs": 500},
-                 "mlp": {"learning_rate": 1e-3, "epochs": 200}}
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 CONFUSION_FILE = "confusion_matrix.png"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Hyperparameters of the classifier; the BiGRU's defaults are the original project's.
-
-    Attributes:
-        head: ``"bigru"`` (sequences), ``"linear"`` or ``"mlp"`` (one vector per clip), or
-            ``"auto"``: the BiGRU for sequences, the linear head for vectors.
-        gru_units: Units of each direction of the bidirectional GRU.
-        hidden_units: Units of the MLP's hidden layer.
-        l2: The linear head's L2 penalty on its weights (multinomial logistic regression).
-        dropout: Dropout rate of both dropout layers.
-        learning_rate: Adam's learning rate (None: the head's, :data:`HEAD_DEFAULTS`).
-        batch_size: Clips per training step.
-        epochs: Passes over the training split (None: the head's).
-        seed: Seed of weight initialisation, dropout and shuffling.
-        num_classes: Output classes (None: the bundles' label count, 8 for RAVDESS).
-        early_stopping: None: train every epoch (the original recipe). An integer: stop when
-            dev accuracy has not improved for that many epochs and keep the weights of the best
-            epoch (needs a dev split).
-        speaker_norm: Standardise each speaker's features with that speaker's own clips before
-            training and evaluating (:func:`normalise_per_speaker`), the common practice with
-            eGeMAPS. It uses the unlabelled clips of the dev and test speakers; :func:`predict_files`
-            then needs several clips of one speaker.
-    """
-
-    head: str = "auto"
-    gru_units: int = 128
-    hidden_units: int = 256
-    l2: float = 3e-4
-    dropout: float = 0.6
-    learning_rate: float | None = None
-    batch_size: int = 128
-    epochs: int | None = None
-    seed: int = 0
-    num_classes: int | None = None
-    early_stopping: int | None = None
-    speaker_norm: bool = False
-
-    def __post_init__(self):
-        if self.head not in HEADS:
-            raise ParameterError(f"head has to be one of {', '.join(map(repr, HEADS))}, not {self.head!r}")
-        optional = tuple(name for name in ("num_classes", "early_stopping", "epochs") if getattr(self, name) is not None)
-        for name in ("gru_units", "hidden_units", "batch_size") + optional:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ParameterError(f"{name} has to be a positive integer, not {value!r}")
-        if not 0 <= self.dropout < 1:
-            raise ParameterError(f"dropout has to be in [0, 1), not {self.dropout!r}")
-        if not self.l2 >= 0:
-            raise ParameterError(f"l2 has to be a non-negative number, not {self.l2!r}")
-        if self.learning_rate is not None and not self.learning_rate > 0:
-            raise ParameterError(f"learning_rate has to be positive, not {self.learning_rate!r}")
-
-    def head_for(self, input_shape: tuple[int, ...]) -> str:
-        """The head for inputs of ``input_shape``: the BiGRU for sequences, else linear (or
-        the one asked for)."""
-        head = self.head if self.head != "auto" else ("bigru" if len(input_shape) == 2 else "linear")
-        if (head == "bigru") != (len(input_shape) == 2):
-            raise ParameterError(f"the {head} head does not take inputs of shape {tuple(input_shape)}")
-        return head
-
-    def resolved(self, input_shape: tuple[int, ...]) -> "TrainConfig":
-        """This configuration with the head chosen and its learning rate and epochs filled."""
-        head = self.head_for(input_shape)
-        defaults = HEAD_DEFAULTS[head]
-        return dataclasses.replace(self, head=head, learning_rate=self.learning_rate or defaults["learning_rate"],
-                                   epochs=self.epochs or defaults["epochs"])
-
-
-def build_model(input_shape: tuple[int, ...], config: TrainConfig = TrainConfig(), *, num_classes: int = 8,
-                train_inputs: np.ndarray | None = None):
-    """The classifier as a Keras model with logits output.
-
-    Args:
-        input_shape: ``(examples, dim)`` for sequences, ``(dim,)`` for one vector per clip.
-        config: Hyperparameters (``head`` "auto" picks the BiGRU for sequences, the linear head
-            else; see :meth:`TrainConfig.resolved`).
-        num_classes: Output classes.
-        train_inputs: The training inputs; the linear head's and the MLP's standardisation is
-            fitted on them.
-    """
-    import keras
-
-    config = config.resolved(tuple(input_shape))
-    head = config.head
-    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")
-    if head == "bigru":
-        x = keras.layers.BatchNormalization(name="input_norm")(inputs)
-        x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
-        x = keras.layers.Bidirectional(keras.layers.GRU(config.gru_units, seed=config.seed), name="bigru")(x)
-        x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="gru_dropout")(x)
-        x = keras.layers.BatchNormalization(name="gru_norm")(x)
-    else:
-        norm = keras.layers.Normalization(name="standardise")
-        if train_inputs is not None:
-            norm.adapt(np.asarray(train_inputs, np.float32))
-        x = norm(inputs)
-        if head == "mlp":
-            x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
-            x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
-            x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="hidden_dropout")(x)
-    regularizer = keras.regularizers.L2(config.l2) if head == "linear" else None
-    outputs = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
-    model = keras.Model(inputs, outputs, name=f"emotion_classifier_{head}")
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-    )
-    return model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -284,89 +163,9 @@ def class_names(bundle: Bundle, config: TrainConfig = TrainConfig()) -> tuple[st
     return names[:count] if len(names) >= count else tuple(str(label) for label in range(count))
 
 
-def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence[str],
-             facets: Mapping[str, np.ndarray] = {}) -> dict:
-    """Accuracy, balanced accuracy, per-class precision/recall/F1, the confusion matrix, and
-    accuracy per value of each facet.
-
-    Args:
-        labels: True labels, int ``(clips,)``.
-        predicted: Predicted labels, int ``(clips,)``.
-        label_names: The name of each class (their count is the number of classes).
-        facets: ``{column: values (clips,)}`` (for RAVDESS: intensity, vocal channel); each
-            gives ``accuracy_by_<column>``.
-
-    Returns:
-        A JSON-ready dictionary.
-    """
-    num_classes = len(label_names)
-    labels, predicted = np.asarray(labels, int), np.asarray(predicted, int)
-    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
-    np.add.at(confusion, (labels, predicted), 1)
-    true_counts, predicted_counts = confusion.sum(axis=1), confusion.sum(axis=0)
-    correct = np.diag(confusion)
-    recall = np.divide(correct, true_counts, out=np.zeros(num_classes), where=true_counts > 0)
-    precision = np.divide(correct, predicted_counts, out=np.zeros(num_classes), where=predicted_counts > 0)
-    denominator = precision + recall
-    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
-    result = {
-        "clips": int(labels.size),
-        "accuracy": float(correct.sum() / labels.size) if labels.size else 0.0,
-        "balanced_accuracy": float(recall[true_counts > 0].mean()) if (true_counts > 0).any() else 0.0,
-        "per_class": {
-            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
-                   "support": int(true_counts[i])}
-            for i, name in enumerate(label_names)
-        },
-        "class_names": list(label_names),
-        "confusion_matrix": confusion.tolist(),
-    }
-    hits = labels == predicted
-    for facet, values in facets.items():
-        values = np.asarray(values).astype(str)
-        result[f"accuracy_by_{facet}"] = {value: float(hits[values == value].mean())
-                                          for value in sorted(set(values.tolist()))}
-    return result
-
-
-def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -> Path:
-    """Draw each split's confusion matrix (counts, and rates normalised by true class) to a PNG.
-
-    The image has one panel per split: cells coloured by the row-normalised rate and labelled
-    with the count and the rate; emotion names on both axes.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    names = list(split_metrics)
-    figure, axes = plt.subplots(1, len(names), figsize=(6.4 * len(names), 6.0), squeeze=False, dpi=100)
-    for axis, name in zip(axes[0], names):
-        confusion = np.asarray(split_metrics[name]["confusion_matrix"], dtype=float)
-        classes = split_metrics[name]["class_names"]
-        rows = confusion.sum(axis=1, keepdims=True)
-        rates = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
-        axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                axis.text(j, i, f"{int(confusion[i, j])}\n{rates[i, j]:.0%}", ha="center", va="center", fontsize=7,
-                          color="white" if rates[i, j] > 0.5 else "black")
-        axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
-        axis.set_yticks(range(len(classes)), classes)
-        axis.set_xlabel("predicted emotion")
-        axis.set_ylabel("true emotion")
-        axis.set_title(f"{name}: accuracy {split_metrics[name]['accuracy']:.1%}")
-    figure.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
-    plt.close(figure)
-    return path
-
-
 def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathLike,
-                  model_dir: str | os.PathLike, on_too_long: str | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+                  model_dir: str | os.PathLike, on_too_long: str | None = None,
+                  files=None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Class probabilities of new recordings, embedded with ``dataset``'s settings. A model
     trained with speaker normalisation takes the files as clips of one speaker, standardised
     together (so give several, the more the better).
@@ -384,7 +183,7 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
     if speaker_norm and len(paths) < 2:
         raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give several clips "
                              "of one speaker (they are standardised together), not one")
-    embeddings = embed_files(paths, dataset, on_too_long=on_too_long)
+    embeddings = embed_files(paths, dataset, on_too_long=on_too_long, files=files)
     if speaker_norm:
         embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int))
     probabilities = predict_probabilities(model, embeddings)
@@ -430,16 +229,19 @@ def cross_validate(
 
     names, embeddings, labels, speakers = pooled("names"), pooled("embeddings"), pooled("labels"), pooled("speakers")
     facets = {facet: np.concatenate([bundle.facets[facet] for bundle in bundles.values()]) for facet in first.facets}
+    corpus = _corpus_of(data)
     if folds in ("speaker", "actor"):
         splits: Iterable = ((held, train_index, (), held_index)
                             for held, train_index, held_index in leave_one_speaker_out(speakers))
-    elif folds in SPLIT_PRESETS and folds != "original":
-        splits = _preset_folds(folds, speakers, order=_corpus_speakers(data) or np.unique(speakers))
+    elif isinstance(folds, str) and folds in corpus.split_presets and corpus.preset(folds).groups is not None:
+        splits = _preset_folds(corpus.preset(folds), speakers, order=tuple(corpus.speakers) or np.unique(speakers))
     elif isinstance(folds, int) and not isinstance(folds, bool):
         splits = ((held, train_index, (), held_index)
                   for held, train_index, held_index in k_fold_by_speaker(speakers, num_folds=folds, seed=config.seed))
     else:
-        raise ParameterError(f"folds has to be 'speaker', a number of folds, 'folds6' or 'loso', not {folds!r}")
+        raise ParameterError(f"{option('folds')} has to be 'speaker', a number of folds, or a split preset with "
+                             f"folds ({', '.join(name for name in corpus.split_presets if corpus.preset(name).groups)}), "
+                             f"not {folds!r}")
 
     def subset(index):
         index = np.asarray(index, dtype=int)
@@ -461,19 +263,19 @@ def cross_validate(
     return {"folds": results, "mean_accuracy": float(accuracies.mean()), "std_accuracy": float(accuracies.std())}
 
 
-def _corpus_speakers(data) -> tuple[int, ...]:
-    """Every speaker of a bundle folder's corpus (empty when unknown)."""
-    if isinstance(data, Mapping):
-        return ()
-    corpus = CORPORA.get(read_manifest(data).get("corpus", {}).get("name", "ravdess"))
-    return tuple(corpus.speakers) if corpus is not None else ()
+def _corpus_of(data) -> "Corpus":
+    """The corpus of a bundle folder (RAVDESS for bundles given in memory or without one)."""
+    name = "ravdess"
+    if not isinstance(data, Mapping) and (Path(data) / "manifest.json").is_file():
+        name = Manifest.read(data).corpus.get("name", name)
+    return CORPORA[name] if name in CORPORA else CORPORA["ravdess"]
 
 
-def _preset_folds(preset: str, speakers: np.ndarray, *, order):
+def _preset_folds(preset: "SplitPreset", speakers: np.ndarray, *, order):
     """``(test speakers present, train, dev, test indices)`` of every fold of a split preset
     over the speakers ``order`` (the corpus's), leaving out folds with no test clip."""
-    for fold in range(1, (preset_folds(preset) or len(order)) + 1):
-        dev, test = preset_speakers(preset, fold=fold, speakers=order)
+    for fold in range(1, preset.fold_count(order) + 1):
+        dev, test = preset.speakers(fold=fold, speakers=order)
         held = np.isin(speakers, test)
         if not held.any():
             continue

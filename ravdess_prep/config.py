@@ -1,8 +1,10 @@
 """The settings of a build: what it computes (:class:`Config`) and how it runs (:class:`Run`).
 
 Both are frozen and validated on creation. :class:`Config`'s defaults are the original
-project's. Stage functions never read it: its adapter methods turn it into their keyword
-arguments. The command line builds its choices from the same constants.
+project's. Its fields (and those of its embedder) are the one vocabulary of settings: the keys
+of :meth:`Config.to_dict`, of a manifest's ``config`` section and of ``--config`` files, each
+declared with its command-line flag (:mod:`ravdess_prep.settings`). Stage functions never read
+a config: its adapter methods turn it into their keyword arguments.
 """
 
 from __future__ import annotations
@@ -14,28 +16,19 @@ import os
 from typing import Mapping, Sequence
 
 from .audio import CHANNEL_POLICIES
+from .build import EXECUTORS
 from .corpora import CORPORA, get_corpus
-from .embedders import EMBEDDERS, Embedder, VGGishEmbedder, embedder_from_dict
-from .exceptions import ParameterError, SplitError
+from .embedders import EMBEDDERS, Embedder, embedder_from_dict
+from .embedders.vggish import VGGishEmbedder
+from .exceptions import ParameterError, SplitError, option
 from .pad import TOO_LONG_POLICIES
-from .pool import POOLS
-from .split import SPLIT_PRESETS, preset_speakers
+from .settings import INTEGER, NUMBER, PATH, POSITIVE, SPEAKERS, SWITCH, TEXT, TEXTS, setting, settings_of, values_from_file
 from .trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 
-RUNNERS = ("local", "beam")
-
-#: The choices of each setting that has a fixed set, for the command line and error messages.
-CHOICES = {
-    "corpus": lambda: tuple(CORPORA),
-    "embedder": lambda: tuple(EMBEDDERS),
-    "trim_method": lambda: TRIM_METHODS,
-    "on_silent": lambda: SILENT_POLICIES,
-    "on_too_long": lambda: TOO_LONG_POLICIES,
-    "channel": lambda: CHANNEL_POLICIES,
-    "pool": lambda: POOLS,
-    "split_preset": lambda: SPLIT_PRESETS + ("custom",),
-    "runner": lambda: RUNNERS,
-}
+SOURCE = "the source"
+TRIMMING = "trimming and length"
+SPLITTING = "the split"
+RUNNING = "running"
 
 # Settings of the version 1 manifests (one model) that are now the embedder's or renamed.
 _V1_EMBEDDER_FIELDS = ("hop_seconds", "fc2_activation", "batch_size")
@@ -64,96 +57,127 @@ class Config:
             center-cropped (``"crop"``).
         channel: Which channel of a multichannel file: ``"first"`` (the original's) or
             ``"mean"`` (the mean of all).
-        embedder: The model and its settings (default: VGGish as the original used it).
-        pool: ``"none"``: one embedding per example (the original layout); ``"mean"`` or
-            ``"mean-std"``: one vector per clip (see :func:`ravdess_prep.pool.pool_embeddings`).
-        split_preset: A named split (:data:`ravdess_prep.split.SPLIT_PRESETS`: ``original``,
-            ``folds6``, ``loso``), or ``custom`` for explicit speaker lists. None: ``original``,
-            or ``custom`` when speaker lists are given.
+        embedder: The model and its settings (default: VGGish as the original used it),
+            pooling included.
+        speakers: Build from these speakers only (None: every speaker of the source). It
+            decides the target length, and the split check leaves the others out on purpose.
+        split_preset: A named split of the corpus (RAVDESS: ``original``, ``folds6``,
+            ``loso``), or ``custom`` for explicit speaker lists. None: ``original``, or
+            ``custom`` when speaker lists are given.
         fold: The preset's fold (``folds6``: 1..6; ``loso``: 1..number of speakers).
         dev_speakers: Speakers of the dev split (None: the preset's).
         test_speakers: Speakers of the test split (every other speaker is in train).
         shuffle_seed: None: clips stay in inventory order in each split. An integer: a seeded
             shuffle within each split.
         allow_missing_speakers: A speaker named for dev or test that has no clip in the source
-            (and was not left out by the build's own speaker list), or a split left empty, is an
-            error naming them; True builds without them.
+            (and was not left out with ``speakers``), or a split left empty, is an error naming
+            them; True builds without them.
     """
 
-    corpus: str = "ravdess"
-    trim_method: str = "rolling"
-    trim_window_samples: int = 50
-    trim_threshold: float = 0.01
-    trim_top_db: float = 60.0
-    trim_frame_length_samples: int = 2048
-    trim_hop_length_samples: int = 512
-    on_silent: str = "keep"
-    sample_rate_hz: int | None = None
-    target_length_samples: int | None = None
-    on_too_long: str = "error"
-    channel: str = "first"
-    embedder: Embedder = VGGishEmbedder()
-    pool: str = "none"
-    split_preset: str | None = None
-    fold: int | None = None
-    dev_speakers: tuple[int, ...] | None = None
-    test_speakers: tuple[int, ...] | None = None
-    shuffle_seed: int | None = None
-    allow_missing_speakers: bool = False
+    corpus: str = setting("ravdess", flags="--corpus", choices=lambda: tuple(CORPORA), group=SOURCE,
+                          help="the corpus (default ravdess)")
+    trim_method: str = setting("rolling", flags="--trim", choices=TRIM_METHODS, group=TRIMMING,
+                               help="rolling: the original's window rule (default); energy: librosa top_db")
+    trim_window_samples: int = setting(50, flags="--window", kind=POSITIVE, group=TRIMMING,
+                                       help="rolling window in samples (default 50)")
+    trim_threshold: float = setting(0.01, flags="--threshold", kind=NUMBER, group=TRIMMING,
+                                    help="threshold on the absolute signed window sum (default 0.01)")
+    trim_top_db: float = setting(60.0, flags="--top-db", kind=NUMBER, group=TRIMMING,
+                                 help="energy rule: dB below the peak (default 60)")
+    trim_frame_length_samples: int = setting(2048, flags="--frame-length", kind=POSITIVE, group=TRIMMING,
+                                             help="energy rule: frame length in samples (default 2048)")
+    trim_hop_length_samples: int = setting(512, flags="--frame-hop", kind=POSITIVE, group=TRIMMING,
+                                           help="energy rule: frame hop in samples (default 512)")
+    on_silent: str = setting("keep", flags="--on-silent", choices=SILENT_POLICIES, group=TRIMMING,
+                             help="a clip without active sample: keep it whole (default), drop it, or fail")
+    sample_rate_hz: int | None = setting(None, flags="--sample-rate", kind=POSITIVE, group=TRIMMING,
+                                         help="resample clips at other rates to this one (default: all rates must "
+                                         "match)")
+    target_length_samples: int | None = setting(None, flags="--target-length", kind=POSITIVE, group=TRIMMING,
+                                                help="fix the target length in samples instead of measuring it")
+    on_too_long: str = setting("error", flags="--on-too-long", choices=TOO_LONG_POLICIES, group=TRIMMING,
+                               help="a clip longer than a fixed target: fail (default) or center-crop")
+    channel: str = setting("first", flags="--channel", choices=CHANNEL_POLICIES, group=TRIMMING,
+                           help="a multichannel file's first channel (default, the original's) or the mean of all")
+    embedder: Embedder = setting(default_factory=VGGishEmbedder, flags="--embedder", choices=lambda: tuple(EMBEDDERS),
+                                 group="the embedder", help="the model (default vggish, the original's)")
+    speakers: tuple[int, ...] | None = setting(None, flags=("--actors", "--speakers"), kind=SPEAKERS, group=SPLITTING,
+                                               help="build from these speakers only (default: all)")
+    split_preset: str | None = setting(None, flags="--split-preset", group=SPLITTING,
+                                       help="a named split of the corpus; ravdess: original (default: dev 08,19,24, "
+                                       "test 11,14,15), folds6 (six folds of four consecutive actors, fold K test and "
+                                       "K+1 dev), loso (actor K test, the next one dev)")
+    fold: int | None = setting(None, flags="--fold", kind=INTEGER, group=SPLITTING,
+                               help="the preset's fold: folds6 1..6, loso 1..24")
+    dev_speakers: tuple[int, ...] | None = setting(None, flags=("--dev-actors", "--dev-speakers"), kind=SPEAKERS,
+                                                   group=SPLITTING,
+                                                   help="comma-separated dev speakers (default: the corpus's; "
+                                                   "RAVDESS 8,19,24)")
+    test_speakers: tuple[int, ...] | None = setting(None, flags=("--test-actors", "--test-speakers"), kind=SPEAKERS,
+                                                    group=SPLITTING,
+                                                    help="comma-separated test speakers (default: the corpus's; "
+                                                    "RAVDESS 11,14,15)")
+    shuffle_seed: int | None = setting(None, flags="--shuffle-seed", kind=INTEGER, group=SPLITTING,
+                                       help="shuffle clips within each split with this seed")
+    allow_missing_speakers: bool = setting(False, flags="--allow-missing-speakers", kind=SWITCH, group=SPLITTING,
+                                           help="build even when a dev or test speaker has no clip in the source, or "
+                                           "a split is empty")
 
-    #: Fields that only decide how embedded clips are grouped and pooled, not what a clip's
-    #: embedding is (they are not part of the cache key).
-    SPLIT_FIELDS = ("split_preset", "fold", "dev_speakers", "test_speakers", "shuffle_seed", "pool",
+    #: Fields that only decide which clips are built and how they are grouped, not what a
+    #: clip's embedding is (they are not part of the cache key; the target length is).
+    SPLIT_FIELDS = ("speakers", "split_preset", "fold", "dev_speakers", "test_speakers", "shuffle_seed",
                     "allow_missing_speakers")
 
     def __post_init__(self):
-        self._resolve_split(get_corpus(self.corpus))
         if not isinstance(self.embedder, Embedder):
-            raise ParameterError(f"embedder has to be an embedder ({', '.join(EMBEDDERS)}), not {self.embedder!r}")
+            raise ParameterError(f"{option('embedder')} has to be an embedder ({', '.join(EMBEDDERS)}), "
+                                 f"not {self.embedder!r}")
+        self.embedder.check_pool()
+        for name in ("speakers", "dev_speakers", "test_speakers"):
+            _speaker_tuple(self, name)
+        self._resolve_split()
         if self.shuffle_seed is not None and (isinstance(self.shuffle_seed, bool) or not isinstance(self.shuffle_seed, int)):
-            raise ParameterError(f"shuffle_seed has to be None or an integer, not {self.shuffle_seed!r}")
+            raise ParameterError(f"{option('shuffle_seed')} has to be None or an integer, not {self.shuffle_seed!r}")
         shared = sorted(set(self.dev_speakers) & set(self.test_speakers))
         if shared:
             raise SplitError(f"speakers {', '.join(f'{a:02d}' for a in shared)} are listed for both dev and test")
-        for name in ("trim_method", "on_silent", "on_too_long", "channel", "pool"):
-            _one_of(name, getattr(self, name), CHOICES[name]())
-        if self.embedder.clip_level and self.pool != "none":
-            raise ParameterError(f"the {self.embedder.name} embedder gives one vector per clip: "
-                                 f"there is nothing to pool (pool='none', not {self.pool!r})")
-        _positive_int("trim_window_samples", self.trim_window_samples)
-        _positive_int("trim_frame_length_samples", self.trim_frame_length_samples)
-        _positive_int("trim_hop_length_samples", self.trim_hop_length_samples)
-        if self.sample_rate_hz is not None:
-            _positive_int("sample_rate_hz", self.sample_rate_hz)
-        if self.target_length_samples is not None:
-            _positive_int("target_length_samples", self.target_length_samples)
-        if not self.trim_threshold >= 0:
-            raise ParameterError(f"trim_threshold has to be a non-negative number, not {self.trim_threshold!r}")
-        if not self.trim_top_db > 0:
-            raise ParameterError(f"trim_top_db has to be a positive number, not {self.trim_top_db!r}")
+        for spec in settings_of(Config):
+            if spec.name not in ("embedder", "corpus") and spec.choices is not None:
+                _one_of(spec.name, getattr(self, spec.name), spec.allowed())
+        for name in ("trim_window_samples", "trim_frame_length_samples", "trim_hop_length_samples"):
+            _positive_int(name, getattr(self, name))
+        for name in ("sample_rate_hz", "target_length_samples"):
+            if getattr(self, name) is not None:
+                _positive_int(name, getattr(self, name))
+        if isinstance(self.trim_threshold, bool) or not isinstance(self.trim_threshold, (int, float)) \
+                or not self.trim_threshold >= 0:
+            raise ParameterError(f"{option('trim_threshold')} has to be a non-negative number, "
+                                 f"not {self.trim_threshold!r}")
+        if isinstance(self.trim_top_db, bool) or not isinstance(self.trim_top_db, (int, float)) or not self.trim_top_db > 0:
+            raise ParameterError(f"{option('trim_top_db')} has to be a positive number, not {self.trim_top_db!r}")
 
-    def _resolve_split(self, corpus) -> None:
+    def _resolve_split(self) -> None:
         """Fill the speaker lists from the preset, or name explicit lists ``custom``."""
-        _one_of("split_preset", self.split_preset or "original", CHOICES["split_preset"]())
+        corpus = get_corpus(self.corpus)
         given = self.dev_speakers is not None or self.test_speakers is not None
-        preset = self.split_preset or ("custom" if given else "original")
-        if preset == "custom":
+        name = self.split_preset or ("custom" if given else next(iter(corpus.split_presets)))
+        if name == "custom":
             if self.fold is not None:
-                raise ParameterError(f"a custom split has no folds (fold {self.fold}, --fold)")
+                raise ParameterError(f"a custom split has no folds ({option('fold', self.fold)})")
             dev, test = corpus.default_dev_speakers, corpus.default_test_speakers
         else:
-            dev, test = preset_speakers(preset, fold=self.fold, speakers=corpus.speakers,
-                                        default_dev=corpus.default_dev_speakers,
-                                        default_test=corpus.default_test_speakers)
+            dev, test = corpus.preset(name).speakers(fold=self.fold, speakers=corpus.speakers,
+                                                     default_dev=corpus.default_dev_speakers,
+                                                     default_test=corpus.default_test_speakers)
         lists = {}
-        for name, value, default in (("dev_speakers", self.dev_speakers, dev), ("test_speakers", self.test_speakers, test)):
-            lists[name] = tuple(int(speaker) for speaker in (default if value is None else value))
-            if preset != "custom" and lists[name] != tuple(default):
-                raise SplitError(f"{name} {list(lists[name])} are not those of the {preset} split "
+        for field, value, default in (("dev_speakers", self.dev_speakers, dev), ("test_speakers", self.test_speakers, test)):
+            lists[field] = tuple(int(speaker) for speaker in (default if value is None else value))
+            if name != "custom" and lists[field] != tuple(default):
+                raise SplitError(f"{option(field, list(lists[field]))} are not those of the {name} split "
                                  f"{list(default)} (give speaker lists without a preset for a custom split)")
-        object.__setattr__(self, "split_preset", preset)
-        for name, value in lists.items():
-            object.__setattr__(self, name, value)
+        object.__setattr__(self, "split_preset", name)
+        for field, value in lists.items():
+            object.__setattr__(self, field, value)
 
     def replace(self, **changes) -> "Config":
         """A copy with some fields changed (validated like a new one)."""
@@ -169,27 +193,28 @@ class Config:
         return values
 
     @classmethod
-    def from_dict(cls, values: Mapping) -> "Config":
-        """The inverse of :meth:`to_dict` (also reads the one-model settings of version 1
-        manifests); unknown keys are an error naming them."""
-        values = dict(values)
-        if "embedder" not in values:
-            values["embedder"] = {"name": VGGishEmbedder.name,
-                                  **{key: values.pop(key) for key in _V1_EMBEDDER_FIELDS if key in values}}
-        for old, new in _V1_RENAMED.items():
-            if old in values:
-                values[new] = values.pop(old)
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ParameterError(f"unknown configuration keys: {', '.join(unknown)}")
-        embedder = values["embedder"]
-        values["embedder"] = embedder if isinstance(embedder, Embedder) else embedder_from_dict(embedder)
-        return cls(**values)
+    def from_dict(cls, values: Mapping, *, where: str = "the configuration") -> "Config":
+        """The inverse of :meth:`to_dict`, checking every key and value as ``--config`` files
+        are checked (also reads the settings of version 1 and 2 manifests).
+
+        Raises:
+            ParameterError: An unknown key, a value of the wrong kind, or settings that do not
+                go together; the message says ``where``.
+        """
+        values = upgrade_config(values)
+        embedder = values.pop("embedder", {"name": VGGishEmbedder.name})
+        values = values_from_file(cls, values, where=where)
+        values["embedder"] = embedder if isinstance(embedder, Embedder) else embedder_from_dict(embedder, where=where)
+        try:
+            return cls(**values)
+        except ParameterError as error:
+            raise type(error)(f"{where}: {error.args[0]}") from None
 
     def embedding_digest(self) -> str:
-        """SHA-256 of the fields that decide a clip's embedding (all but :data:`SPLIT_FIELDS`)."""
+        """SHA-256 of the settings that decide a clip's embedding (all but :data:`SPLIT_FIELDS`,
+        and of the embedder's, those that decide its cached output)."""
         fields = {key: value for key, value in self.to_dict().items() if key not in self.SPLIT_FIELDS}
+        fields["embedder"] = {"name": self.embedder.name, **self.embedder.cache_settings()}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 
     # --- adapters: the keyword arguments of the stage functions ------------------------
@@ -202,14 +227,14 @@ class Config:
                         hop_length_samples=self.trim_hop_length_samples)
 
     def measure_kwargs(self) -> dict:
-        """The keyword arguments of :func:`ravdess_prep.measure.measure` and ``measure_file``."""
+        """The keyword arguments of :func:`ravdess_prep.measure.measure_file`."""
         return {"trim_rule": self.trim_rule(), "sample_rate_hz": self.sample_rate_hz, "on_silent": self.on_silent,
                 "target_length_samples": self.target_length_samples, "on_too_long": self.on_too_long,
                 "channel": self.channel}
 
     def prepare_kwargs(self) -> dict:
-        """The keyword arguments of :func:`ravdess_prep.embed.prepare_clip` and ``embed_clips``
-        that come from the settings (how a clip is read and fitted to the target)."""
+        """The keyword arguments of :func:`ravdess_prep.embed.prepare_clip` that come from the
+        settings (how a clip is read and fitted to the target)."""
         return {"embedder": self.embedder, "sample_rate_hz": self.sample_rate_hz, "on_too_long": self.on_too_long,
                 "channel": self.channel}
 
@@ -222,6 +247,22 @@ class Config:
         return {"dev_speakers": self.dev_speakers, "test_speakers": self.test_speakers}
 
 
+def upgrade_config(values: Mapping) -> dict:
+    """A manifest's ``config`` section of any version, in today's keys: version 1 kept the
+    embedder's settings at the top and named speaker lists ``*_actors``; version 2 kept
+    ``pool`` at the top (now the embedder's)."""
+    values = dict(values)
+    if "embedder" not in values:
+        values["embedder"] = {"name": VGGishEmbedder.name,
+                              **{key: values.pop(key) for key in _V1_EMBEDDER_FIELDS if key in values}}
+    for old, new in _V1_RENAMED.items():
+        if old in values:
+            values[new] = values.pop(old)
+    if "pool" in values and isinstance(values["embedder"], Mapping) and "pool" not in values["embedder"]:
+        values["embedder"] = {**values["embedder"], "pool": values.pop("pool")}
+    return values
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
     """How a build runs; nothing here changes what it computes.
@@ -231,33 +272,50 @@ class Run:
             runner, local worker processes.
         cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
         progress: Show a progress bar per stage.
-        runner: ``"local"`` (threads of this process) or ``"beam"`` (Apache Beam).
+        runner: ``"local"`` (threads of this process), ``"beam"`` (Apache Beam), or an
+            executor another package registers.
         beam_options: Beam pipeline options (runner ``"beam"`` only), ``["KEY=VALUE", ...]`` or
-            a mapping (see :func:`ravdess_prep.beam.pipeline_options`).
+            a mapping (see :func:`ravdess_prep.build.beam.pipeline_options`).
         fast: Skip work whose result is known (resampling the padding, running the example of
             silence more than once); False takes the straightforward path. Same bytes either way.
     """
 
-    jobs: int | None = None
-    cache_dir: str | os.PathLike | None = None
-    progress: bool = True
-    runner: str = "local"
-    beam_options: Sequence[str] | Mapping[str, object] = ()
-    fast: bool = True
+    jobs: int | None = setting(None, flags="--jobs", kind=POSITIVE, group=RUNNING,
+                               help="worker threads, or with --runner beam local worker processes (default: every core)")
+    cache_dir: str | os.PathLike | None = setting(None, flags="--cache-dir", kind=PATH, group=RUNNING,
+                                                  help="cache root: downloads, extracted zips, per-clip embeddings, "
+                                                  "model files")
+    progress: bool = setting(True, kind=SWITCH, group=RUNNING, help="show progress bars")
+    runner: str = setting("local", flags="--runner", kind=TEXT, group=RUNNING,
+                          help="local: threads of this process (default); beam: Apache Beam (pip install -e '.[beam]')")
+    beam_options: Sequence[str] | Mapping[str, object] = setting(
+        (), flags="--beam-option", kind=TEXTS, group=RUNNING,
+        help="a Beam pipeline option KEY=VALUE, e.g. runner=FlinkRunner or direct_num_workers=4; repeatable")
+    fast: bool = setting(True, kind=SWITCH, group=RUNNING, help="skip work whose result is known (same bytes)")
 
     def __post_init__(self):
         if self.jobs is not None:
             _positive_int("jobs", self.jobs)
-        _one_of("runner", self.runner, RUNNERS)
+        if self.runner not in EXECUTORS:
+            _one_of("runner", self.runner, tuple(EXECUTORS))
         if self.beam_options and self.runner != "beam":
-            raise ParameterError("beam_options are for runner='beam' (--runner beam)")
+            raise ParameterError(f"{option('beam_options')} are for {option('runner', 'beam')}")
 
 
 def _one_of(name, value, allowed):
     if value not in allowed:
-        raise ParameterError(f"{name} has to be one of {', '.join(map(repr, allowed))}, not {value!r}")
+        raise ParameterError(f"{option(name)} has to be one of {', '.join(map(repr, allowed))}, not {value!r}")
 
 
 def _positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ParameterError(f"{name} has to be a positive integer, not {value!r}")
+        raise ParameterError(f"{option(name)} has to be a positive integer, not {value!r}")
+
+
+def _speaker_tuple(config, name):
+    value = getattr(config, name)
+    if value is None:
+        return
+    if isinstance(value, (str, bytes)) or not all(isinstance(s, int) and not isinstance(s, bool) for s in value):
+        raise ParameterError(f"{option(name)} has to be a list of speaker numbers, not {value!r}")
+    object.__setattr__(config, name, tuple(int(speaker) for speaker in value))

@@ -1,10 +1,11 @@
-"""The embed stage: padded clips to embeddings, with any embedder, cached per clip.
+"""The embed stage's mechanics: a clip's model input, and the model on batches across clips.
 
-A clip's examples come from :func:`clip_examples` (pure: samples in, examples out). Worker
-threads hash, decode, pad, resample and run the embedder's front-end (:func:`prepare_clip`);
-the model runs in the calling thread on examples gathered across clips into full batches
-(:class:`Batcher`), and each finished clip is post-processed and stored in the cache at once,
-so an interrupted build loses at most the clips in flight.
+A clip's examples come from :func:`clip_examples` (pure: samples in, examples out);
+:func:`prepare_clip` hashes, decodes, pads, resamples and runs the embedder's front-end for one
+clip (worker threads or processes run it). The model runs on inputs gathered across clips
+(:class:`Batcher`: examples of successive clips fill full batches; :class:`ClipBatcher`: whole
+clips), and :func:`embed_prepared` post-processes each finished clip and stores it in the
+cache at once, so an interrupted build loses at most the clips in flight.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 import hashlib
 import io
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -24,7 +25,6 @@ from .embedders import Embedder, ModelFiles
 from .exceptions import RavdessPrepError
 from .measure import ClipOffsets
 from .pad import pad_center
-from .parallel import map_calls, single_threaded_blas
 from .resample import pad_and_resample, resample
 
 
@@ -149,16 +149,21 @@ class ModelSession:
         self.calls = 0
         self._silent_row = None
 
-    def run(self, examples: np.ndarray) -> np.ndarray:
-        """Raw outputs of a batch of examples."""
+    def run(self, batch):
+        """Raw outputs of a batch (an array of examples, or a list of clip inputs)."""
         self.calls += 1
-        return self.model.embed(examples)
+        return self.model.embed(batch)
 
     def silent_row(self) -> np.ndarray:
         """The raw output of the example of silence (run once)."""
         if self._silent_row is None:
             self._silent_row = self.run(self.silent_example[None])[0]
         return self._silent_row
+
+    @property
+    def knows_silent_row(self) -> bool:
+        """Whether the output of the example of silence is known (computed once per session)."""
+        return self._silent_row is not None
 
     def remember_silent_row(self, row: np.ndarray) -> None:
         """Take the raw output of the example of silence from a run it rode in."""
@@ -198,7 +203,7 @@ class Batcher:
         self._silent_queued = False
 
     def add(self, key, examples: np.ndarray, silent: np.ndarray | None = None) -> Iterator[tuple[object, np.ndarray]]:
-        if silent is not None and silent.any() and not self._silent_queued:
+        if silent is not None and silent.any() and not self._silent_queued and not self.session.knows_silent_row:
             self._silent_queued = True
             self._queue(_SILENT, self.session.silent_example[None], None)
         self._queue(key, examples, silent)
@@ -238,12 +243,42 @@ class Batcher:
         return iter(finished)
 
 
+class ClipBatcher:
+    """Gathers whole clips (model inputs of any length) into batches of ``batch_clips`` and
+    hands back finished clips, post-processed, in the order they were added. The model keeps
+    a clip's output independent of its batch-mates."""
+
+    def __init__(self, session: ModelSession, *, batch_clips: int):
+        self.session, self.batch_clips = session, batch_clips
+        self.pending: list[tuple[object, np.ndarray]] = []
+
+    def add(self, key, examples: np.ndarray, silent: np.ndarray | None = None) -> Iterator[tuple[object, np.ndarray]]:
+        self.pending.append((key, examples))
+        return self._run() if len(self.pending) >= self.batch_clips else iter(())
+
+    def flush(self) -> Iterator[tuple[object, np.ndarray]]:
+        return self._run() if self.pending else iter(())
+
+    def _run(self) -> Iterator[tuple[object, np.ndarray]]:
+        batch, self.pending = self.pending, []
+        raw = self.session.run([examples for _, examples in batch])
+        return iter([(key, self.session.finish(rows)) for (key, _), rows in zip(batch, raw)])
+
+
+def batcher(session: ModelSession, embedder: Embedder) -> Batcher | ClipBatcher:
+    """The batcher of an embedder's kind of batching (see :attr:`Embedder.batching`)."""
+    if embedder.batching == "clips":
+        return ClipBatcher(session, batch_clips=embedder.batch_examples)
+    return Batcher(session, batch_examples=embedder.batch_examples)
+
+
 @dataclasses.dataclass(frozen=True)
 class EmbedResult:
     """The embed stage's output.
 
     Attributes:
-        embeddings: float32 array ``(num_clips, num_examples, output_dim)``.
+        embeddings: float32 array ``(num_clips, *clip shape)`` (see
+            :meth:`ravdess_prep.embedders.base.Embedder.clip_shape`).
         audio_sha256: SHA-256 of each clip's file, in clip order.
         computed: How many clips went through the model (the others came from the cache).
         model_calls: How many times the model ran.
@@ -257,66 +292,33 @@ class EmbedResult:
     rejected: tuple[tuple[Path, str], ...] = ()
 
 
-def embed_clips(
-    offsets: Sequence[ClipOffsets],
-    *,
-    target_length_samples: int,
-    embedder: Embedder,
-    open_session: Callable[[], ModelSession],
-    sample_rate_hz: int | None = None,
-    on_too_long: str = "error",
-    channel: str = "first",
-    cache: ClipCache | None = None,
-    jobs: int | None = None,
-    progress: bool = False,
-    fast: bool = True,
-    ahead_clips: int = 128,
-) -> EmbedResult:
-    """Embed clips (given by their trim offsets), reusing and filling the cache.
+def embed_prepared(prepared: Iterable[PreparedClip], names: Sequence[str], *, embedder: Embedder,
+                   clip_shape: tuple[int, ...], open_session: Callable[[], ModelSession],
+                   session: ModelSession | None = None, cache: ClipCache | None = None,
+                   progress: bool = False) -> EmbedResult:
+    """Run the model on prepared clips, reusing and filling the cache.
 
     Args:
-        offsets: The clips, as the measure pass returned them.
-        target_length_samples: The padded length.
+        prepared: The clips, prepared (:func:`prepare_clip`), in any order.
+        names: Every clip's name, in the order of the result.
         embedder: The embedder.
-        open_session: Called once, only when some clip is not cached: the
-            :class:`ModelSession` to run.
-        sample_rate_hz: The rate clips are resampled to before trimming (None: their own).
-        on_too_long: The too-long policy.
-        channel: Which channel of a multichannel file.
-        cache: Where finished clips are stored and looked up (None: nowhere).
-        jobs: Threads for decoding and the front-end (default: every core).
+        clip_shape: The shape of one clip's output.
+        open_session: Called once, only when some clip is not cached: the :class:`ModelSession`
+            (closed at the end).
+        session: A session to run instead (left open).
+        cache: Where finished clips are stored (None: nowhere).
         progress: Show a progress bar.
-        fast: See :func:`prepare_clip`; the result is the same, bit for bit.
-        ahead_clips: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip
-            of 20 VGGish examples).
 
     Returns:
-        An :class:`EmbedResult`.
+        An :class:`EmbedResult`, in the order of ``names``.
     """
-    calls = [
-        {"offsets": clip, "target_length_samples": target_length_samples, "embedder": embedder,
-         "sample_rate_hz": sample_rate_hz, "on_too_long": on_too_long, "channel": channel, "cache": cache,
-         "fast": fast}
-        for clip in offsets
-    ]
-    # The model runs in this thread on every core; the workers prepare clips ahead of it at the
-    # lowest scheduling priority, so they take the cycles the model leaves idle (between runs,
-    # and where its threads wait for each other) and yield a core as soon as the model wants it.
-    # At normal priority a worker holding a core stalls the model's multi-threaded operations.
-    # When the model waits for examples, the workers have the machine to themselves.
-    prepared = map_calls(prepare_clip, calls, jobs=jobs, ahead=ahead_clips, low_priority=True)
-    with single_threaded_blas():
-        return _embed_prepared(prepared, offsets, embedder=embedder, cache=cache, open_session=open_session,
-                               progress=progress)
-
-
-def _embed_prepared(prepared, offsets, *, embedder, cache, open_session, progress) -> EmbedResult:
-    index = {clip.name: position for position, clip in enumerate(offsets)}
-    results: list[np.ndarray | None] = [None] * len(offsets)
-    hashes: list[str] = [""] * len(offsets)
-    batcher = None
+    index = {name: position for position, name in enumerate(names)}
+    calls_before = session.calls if session is not None else 0
+    results: list[np.ndarray | None] = [None] * len(names)
+    hashes: list[str] = [""] * len(names)
+    gatherer = None
     computed = 0
-    bar = _bar(len(offsets), progress)
+    bar = tqdm(total=len(names), desc="embed", unit="clip", disable=not progress)
 
     def store(finished):
         for (name, digest), embedding in finished:
@@ -333,21 +335,16 @@ def _embed_prepared(prepared, offsets, *, embedder, cache, open_session, progres
                 results[position] = clip.cached
                 bar.update(1)
                 continue
-            if batcher is None:
-                batcher = Batcher(open_session(), batch_examples=embedder.batch_examples)
+            if gatherer is None:
+                gatherer = batcher(session or open_session(), embedder)
             computed += 1
-            store(batcher.add((clip.name, clip.audio_sha256), clip.examples, clip.silent))
-        if batcher is not None:
-            store(batcher.flush())
+            store(gatherer.add((clip.name, clip.audio_sha256), clip.examples, clip.silent))
+        if gatherer is not None:
+            store(gatherer.flush())
     finally:
         bar.close()
-        if batcher is not None:
-            batcher.session.close()
-    stacked = (np.stack(results).astype(np.float32) if results
-               else np.zeros((0, 0, embedder.output_dim), np.float32))
-    return EmbedResult(stacked, tuple(hashes), computed, batcher.session.calls if batcher else 0,
-                       tuple(cache.rejected) if cache is not None else ())
-
-
-def _bar(total: int, enabled: bool):
-    return tqdm(total=total, desc="embed", unit="clip", disable=not enabled)
+        if gatherer is not None and session is None:
+            gatherer.session.close()
+    stacked = np.stack(results).astype(np.float32) if results else np.zeros((0,) + tuple(clip_shape), np.float32)
+    calls = gatherer.session.calls - (calls_before or 0) if gatherer else 0
+    return EmbedResult(stacked, tuple(hashes), computed, calls, tuple(cache.rejected) if cache is not None else ())

@@ -1,15 +1,81 @@
-"""The exceptions raised by ravdess_prep and vggish.
+"""The exceptions raised by ravdess_prep, and how their messages name settings.
 
 Every error derives from :class:`RavdessPrepError`. Specific errors also derive from the
 built-in type they refine, so callers that catch ``ValueError`` or ``OSError`` keep working.
 Messages name the file and the offending value.
+
+A message names a setting with :func:`option` (``option("on_too_long", "crop")``), not with a
+spelling of its own: from Python it reads ``on_too_long='crop'``, and while the command line
+runs (:func:`command_line_wording`) it reads ``--on-too-long crop``. The setting is rendered
+when the message is read, so an error raised in a worker thread or process reads the same.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import json
+import re
+from typing import Iterator, Mapping
+
+_MARK = "\x1f"  # brackets a setting inside a message: \x1fname\x1f or \x1fname=<JSON value>\x1f
+_MARKED = re.compile(f"{_MARK}([^{_MARK}=]+)(?:=([^{_MARK}]*))?{_MARK}")
+_ABSENT = object()
+#: ``{setting name: command-line flag}`` while a command runs; None: Python's wording.
+_FLAGS: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar("ravdess_prep_flags", default=None)
+
+
+def option(name: str, value=_ABSENT) -> str:
+    """A setting (and a value for it) as an error message names it.
+
+    Args:
+        name: The setting's name (a field of a settings dataclass, or a keyword argument).
+        value: A JSON-ready value; absent: the setting alone.
+
+    Returns:
+        Text for a message: ``on_too_long='crop'`` (or ``on_too_long``) when read from
+        Python, ``--on-too-long crop`` (or ``--on-too-long``) on the command line.
+    """
+    payload = name if value is _ABSENT else f"{name}={json.dumps(value)}"
+    return f"{_MARK}{payload}{_MARK}"
+
+
+def render(text: str) -> str:
+    """``text`` with every :func:`option` spelled for whoever reads it now."""
+    if _MARK not in text:
+        return text
+    flags = _FLAGS.get()
+
+    def spelled(match: re.Match) -> str:
+        name, value = match[1], None if match[2] is None else json.loads(match[2])
+        flag = None if flags is None else flags.get(name)
+        if flag is None:
+            return name if match[2] is None else f"{name}={value!r}"
+        if match[2] is None or value is True:
+            return flag
+        shown = "none" if value is None else ",".join(map(str, value)) if isinstance(value, list) else str(value)
+        return f"{flag} {shown}"
+
+    return _MARKED.sub(spelled, text)
+
+
+@contextlib.contextmanager
+def command_line_wording(flags: Mapping[str, str]) -> Iterator[None]:
+    """While active, messages name settings by their flags (``{setting name: flag}``; the
+    mapping is read when a message is, so it may grow meanwhile)."""
+    token = _FLAGS.set(flags)
+    try:
+        yield
+    finally:
+        _FLAGS.reset(token)
+
 
 class RavdessPrepError(Exception):
-    """Root of every error raised by this library."""
+    """Root of every error raised by this library. Its text names settings the way its
+    reader spells them (see the module docstring); ``args[0]`` holds the message unrendered."""
+
+    def __str__(self) -> str:
+        return render(super().__str__())
 
 
 class ParameterError(RavdessPrepError, ValueError):
@@ -17,7 +83,7 @@ class ParameterError(RavdessPrepError, ValueError):
 
 
 class ClipNameError(ParameterError):
-    """A file name does not follow the RAVDESS naming scheme, or names an impossible clip."""
+    """A file name does not follow the corpus's naming scheme, or names an impossible clip."""
 
 
 class SourceError(RavdessPrepError, OSError):
@@ -41,7 +107,7 @@ class ChecksumError(DownloadError):
 
 
 class ModelFileError(RavdessPrepError, OSError):
-    """A model file (checkpoint, PCA parameters) is missing, truncated or incompatible."""
+    """A model file (checkpoint, PCA parameters, weights) is missing, damaged or incompatible."""
 
 
 class SilentClipError(AudioError):
@@ -49,7 +115,8 @@ class SilentClipError(AudioError):
 
 
 class ClipTooLongError(AudioError):
-    """A clip is longer than the fixed target length, and the policy is to fail."""
+    """A clip is longer than the fixed target length (or than its model takes), and the policy
+    is to fail."""
 
 
 class SampleRateError(AudioError):
@@ -66,4 +133,8 @@ class CacheEntryError(RavdessPrepError, OSError):
 
 
 class SplitError(ParameterError):
-    """A split would put one actor in two splits, or names an impossible actor set."""
+    """A split would put one speaker in two splits, or names an impossible speaker set."""
+
+
+class ManifestError(ParameterError):
+    """A dataset's manifest is unreadable, incomplete, or contradicts itself or its bundles."""

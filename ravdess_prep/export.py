@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
-from .bundle import read_bundles, read_manifest
+from .bundle import read_bundles
+from .manifest import Manifest
 from .exceptions import ParameterError, RavdessPrepError, SourceError
 from .params import METADATA, SPLITS
 
@@ -44,7 +45,7 @@ def clip_rows(bundles_dir: str | os.PathLike) -> tuple["object", dict]:
     """
     import pandas as pd
 
-    manifest = read_manifest(bundles_dir)
+    manifest = Manifest.read(bundles_dir)
     metadata_path = Path(bundles_dir) / METADATA
     if not metadata_path.is_file():
         raise SourceError(f"{metadata_path}: missing; is {bundles_dir} a folder written by ravdess-prep build?")
@@ -116,7 +117,8 @@ def to_hf_dataset(bundles_dir: str | os.PathLike):
     features = {}
     for name in table.columns:
         if name == "embedding":
-            features[name] = (datasets.Array2D(shape=shape, dtype="float32") if len(shape) == 2
+            arrays = {2: datasets.Array2D, 3: datasets.Array3D, 4: datasets.Array4D}
+            features[name] = (arrays[len(shape)](shape=shape, dtype="float32") if len(shape) > 1
                               else datasets.Sequence(datasets.Value("float32"), length=shape[0]))
         elif name == corpus["label_column"]:
             features[name] = datasets.ClassLabel(names=list(corpus["label_names"]))

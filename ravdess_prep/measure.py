@@ -1,25 +1,23 @@
-"""The global length: trim offsets of every clip and their maximum, in one streaming pass.
+"""The global length: each clip's trim offsets (:func:`measure_file`) and the length every
+clip is padded to (:class:`Target`), decided by a :class:`LengthTally` of every clip.
 
 Only offsets are kept (a few integers per clip), never audio, so peak memory does not grow
-with the number of clips. Clips are decoded and trimmed by worker threads
-(:func:`ravdess_prep.parallel.map_calls`); the maximum is a :class:`LengthTally`, whose parts
-merge in any order (a loop here, one global combine on Apache Beam).
+with the number of clips. Tallies of parts merge in any order, so the maximum is one
+associative combine: a loop in the default executor, one global combine on Apache Beam.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Iterable, Sequence
+from typing import Iterable
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .audio import check_complete, load_at_rate, read_audio
-from .exceptions import SampleRateError, SourceError
+from .exceptions import SampleRateError, SourceError, option
 from .pad import CROPPED, too_long_policy
-from .parallel import map_calls
-from .trim import DROPPED_SILENT, TrimRule, scan_rolling_offsets, silent_policy
+from .trim import SILENT_DECISIONS, TrimRule, scan_rolling_offsets, silent_policy
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,8 +32,12 @@ class ClipOffsets:
         num_samples: Length at ``sample_rate_hz``.
         start: First sample of the trimmed clip.
         end: One past its last sample.
-        handled: None, or what a policy did (``trim.KEPT_SILENT``, ``trim.DROPPED_SILENT``,
-            ``pad.CROPPED``, or a silent clip's policy and ``pad.CROPPED`` joined by ``"; "``).
+        silent: What the silent-clip policy decided of a clip without active sample
+            (``"kept"`` whole or ``"dropped"``; see :func:`ravdess_prep.trim.silent_policy`),
+            None for a clip with sound.
+        cropped: Whether the too-long policy centre-crops it.
+        active_channels: For a clip silent in its chosen channel, the other channels (1-based)
+            that are not silent.
     """
 
     name: str
@@ -45,7 +47,9 @@ class ClipOffsets:
     num_samples: int
     start: int
     end: int
-    handled: str | None = None
+    silent: str | None = None
+    cropped: bool = False
+    active_channels: tuple[int, ...] = ()
 
     @property
     def trimmed_length_samples(self) -> int:
@@ -53,7 +57,38 @@ class ClipOffsets:
 
     @property
     def dropped(self) -> bool:
-        return self.handled is not None and self.handled.startswith(DROPPED_SILENT)
+        return self.silent == "dropped"
+
+    @property
+    def handled(self) -> str | None:
+        """What the policies did, in words (None: nothing), for reports and ``metadata.csv``."""
+        parts = []
+        if self.silent is not None:
+            parts.append(SILENT_DECISIONS[self.silent] + (f"; {channels_note(self.active_channels)}"
+                                                          if self.active_channels else ""))
+        if self.cropped:
+            parts.append(CROPPED)
+        return "; ".join(parts) or None
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """The global decision of a build: the length every clip is padded to.
+
+    Attributes:
+        length_samples: The target length, at ``sample_rate_hz``.
+        sample_rate_hz: The collection's sample rate.
+        longest: Name of the clip with the maximum trimmed length (None when the target was fixed
+            and no clip reaches it).
+    """
+
+    length_samples: int
+    sample_rate_hz: int
+    longest: str | None = None
+
+    @property
+    def length_seconds(self) -> float:
+        return self.length_samples / self.sample_rate_hz
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,21 +96,12 @@ class Measurement:
     """The result of the measure pass.
 
     Attributes:
-        target_length_samples: The length every clip is padded to.
-        sample_rate_hz: The collection's sample rate.
-        longest: Name of the clip with the maximum trimmed length (None when the target was fixed
-            and no clip reaches it).
+        target: The length every clip is padded to.
         clips: One entry per input clip, in input order (dropped clips included, marked).
     """
 
-    target_length_samples: int
-    sample_rate_hz: int
-    longest: str | None
+    target: Target
     clips: tuple[ClipOffsets, ...]
-
-    @property
-    def target_length_seconds(self) -> float:
-        return self.target_length_samples / self.sample_rate_hz
 
     @property
     def handled(self) -> tuple[ClipOffsets, ...]:
@@ -126,18 +152,16 @@ def clip_offsets(
 
 
 def _decide(offsets, *, name, path, sample_rate_hz, source_sample_rate_hz, num_samples, method, on_silent,
-            target_length_samples, on_too_long, note=None) -> ClipOffsets:
-    """:func:`clip_offsets` after the trim: the silent-clip and too-long policies (``note`` says
-    more of a silent clip)."""
-    start, end, handled = silent_policy(offsets, num_samples=num_samples, on_silent=on_silent, name=name,
-                                        method=method, note=note)
-    if target_length_samples is not None and not (handled or "").startswith(DROPPED_SILENT):
-        cropped = too_long_policy(end - start, target_length_samples=target_length_samples,
-                                  on_too_long=on_too_long, name=name)
-        if cropped:
-            handled = CROPPED if handled is None else f"{handled}; {CROPPED}"
+            target_length_samples, on_too_long, active_channels=()) -> ClipOffsets:
+    """:func:`clip_offsets` after the trim: the silent-clip and too-long policies
+    (``active_channels``: the other channels of a silent clip that are not silent)."""
+    start, end, silent = silent_policy(offsets, num_samples=num_samples, on_silent=on_silent, name=name,
+                                       method=method, note=channels_note(active_channels, hint=True))
+    cropped = target_length_samples is not None and silent != "dropped" and too_long_policy(
+        end - start, target_length_samples=target_length_samples, on_too_long=on_too_long, name=name)
     return ClipOffsets(name=name, path=path, source_sample_rate_hz=source_sample_rate_hz or sample_rate_hz,
-                       sample_rate_hz=sample_rate_hz, num_samples=num_samples, start=start, end=end, handled=handled)
+                       sample_rate_hz=sample_rate_hz, num_samples=num_samples, start=start, end=end, silent=silent,
+                       cropped=cropped, active_channels=tuple(active_channels) if silent is not None else ())
 
 
 def measure_file(
@@ -180,62 +204,24 @@ def measure_file(
     return _decide(offsets, name=name, path=str(path), sample_rate_hz=rate, source_sample_rate_hz=source_rate,
                    num_samples=num_samples, method=trim_rule.method, on_silent=on_silent,
                    target_length_samples=target_length_samples, on_too_long=on_too_long,
-                   note=None if offsets is not None else _other_channels(path, trim_rule, channel))
+                   active_channels=() if offsets is not None else _active_channels(path, trim_rule, channel))
 
 
-def _other_channels(path, trim_rule: TrimRule, channel: str) -> str | None:
-    """For a clip silent in its chosen channel: which other channels are not silent, or None."""
+def _active_channels(path, trim_rule: TrimRule, channel: str) -> tuple[int, ...]:
+    """For a clip silent in its chosen channel: the other channels (1-based) that are not silent."""
     samples, _ = read_audio(path)
     if samples.shape[1] < 2 or channel == "mean":
+        return ()
+    return tuple(index + 1 for index in range(1, samples.shape[1]) if trim_rule.offsets(samples[:, index]) is not None)
+
+
+def channels_note(active_channels: tuple[int, ...], *, hint: bool = False) -> str | None:
+    """What a clip silent in its first channel has in others (None: nothing), with the setting
+    that takes every channel when ``hint``."""
+    if not active_channels:
         return None
-    active = [str(index + 1) for index in range(1, samples.shape[1]) if trim_rule.offsets(samples[:, index]) is not None]
-    if not active:
-        return None
-    return f"silent in channel 1 but not in channel {', '.join(active)} (channel='mean' takes every channel)"
-
-
-def measure(
-    clips: Sequence[tuple[str, str | os.PathLike]],
-    *,
-    trim_rule: TrimRule = TrimRule(),
-    sample_rate_hz: int | None = None,
-    on_silent: str = "keep",
-    target_length_samples: int | None = None,
-    on_too_long: str = "error",
-    channel: str = "first",
-    jobs: int | None = None,
-    progress: bool = False,
-) -> Measurement:
-    """Trim offsets of every clip and the target length, in one streaming pass.
-
-    Args:
-        clips: ``(name, path)`` of every clip.
-        trim_rule, sample_rate_hz, on_silent, target_length_samples, on_too_long, channel: See
-            :func:`measure_file`.
-        jobs: Threads; default: every CPU core. 1 runs in the calling thread.
-        progress: Show a progress bar.
-
-    Returns:
-        The :class:`Measurement`.
-
-    Raises:
-        SourceError: ``clips`` is empty, or every clip was dropped.
-        SampleRateError: Clips have different rates and ``sample_rate_hz`` is None.
-        AudioError: A clip is unreadable, empty, holds non-finite values, or a policy said
-            ``"error"``; the message names the clip.
-    """
-    if not clips:
-        raise SourceError("no clip to measure")
-    rules = dict(trim_rule=trim_rule, sample_rate_hz=sample_rate_hz, on_silent=on_silent,
-                 target_length_samples=target_length_samples, on_too_long=on_too_long, channel=channel)
-    calls = [{"path": path, "name": name, **rules} for name, path in clips]
-    tally = LengthTally()
-    results = []
-    for position, offsets in enumerate(_progress(map_calls(measure_file, calls, jobs=jobs), len(calls), progress)):
-        tally = tally.merge(LengthTally.of(offsets, position=position))
-        tally.check_rates(sample_rate_hz=sample_rate_hz)  # in input order: fails at the first clip of another rate
-        results.append(offsets)
-    return tally.measurement(results, target_length_samples=target_length_samples, sample_rate_hz=sample_rate_hz)
+    note = f"silent in channel 1 but not in channel {', '.join(map(str, active_channels))}"
+    return f"{note} ({option('channel', 'mean')} takes every channel)" if hint else note
 
 
 @dataclasses.dataclass(frozen=True)
@@ -288,18 +274,15 @@ class LengthTally:
             (first_rate, _, first_name), (rate, _, name) = self.rates[:2]
             raise SampleRateError(
                 f"{name}: sample rate {rate} Hz differs from {first_rate} Hz of {first_name} "
-                "(resample every clip with sample_rate_hz=...)"
+                f"(resample every clip with {option('sample_rate_hz', first_rate)})"
             )
 
-    def target(self, *, target_length_samples: int | None = None,
-               sample_rate_hz: int | None = None) -> tuple[int, int, str | None]:
-        """``(target length in samples, sample rate in Hz, longest clip's name)``.
+    def target(self, *, target_length_samples: int | None = None, sample_rate_hz: int | None = None) -> Target:
+        """The :class:`Target` of the clips tallied.
 
         Args:
             target_length_samples: A fixed target (None: the longest kept clip's length).
             sample_rate_hz: The rate clips are resampled to (None: none; see :meth:`check_rates`).
-
-        The name is None when the target was fixed and no clip reaches it.
 
         Raises:
             SourceError: No clip, or every clip was dropped.
@@ -316,16 +299,15 @@ class LengthTally:
             name = name if length == target else None
         else:
             target = length
-        return int(target), int(self.first_kept[1]), name
-
-    def measurement(self, clips: Sequence[ClipOffsets], *, target_length_samples: int | None = None,
-                    sample_rate_hz: int | None = None) -> Measurement:
-        """The :class:`Measurement` of ``clips`` (in input order), whose tally this is."""
-        target, rate, longest = self.target(target_length_samples=target_length_samples, sample_rate_hz=sample_rate_hz)
-        return Measurement(target_length_samples=target, sample_rate_hz=rate, longest=longest, clips=tuple(clips))
+        return Target(int(target), int(self.first_kept[1]), name)
 
 
-def _progress(results: Iterable, total: int, enabled: bool) -> Iterable:
-    if not enabled:
-        return results
-    return tqdm(results, total=total, desc="measure", unit="clip")
+def tally_in_order(offsets: Iterable[ClipOffsets], *, sample_rate_hz: int | None = None) -> tuple[LengthTally, list]:
+    """The tally of clips measured in input order, and the clips; a clip of another rate fails
+    at once (when clips are not resampled), naming it and the first clip."""
+    tally, clips = LengthTally(), []
+    for position, clip in enumerate(offsets):
+        tally = tally.merge(LengthTally.of(clip, position=position))
+        tally.check_rates(sample_rate_hz=sample_rate_hz)
+        clips.append(clip)
+    return tally, clips

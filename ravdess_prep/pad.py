@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exceptions import ClipTooLongError, ParameterError
+from .exceptions import ClipTooLongError, ParameterError, option
 
 TOO_LONG_POLICIES = ("error", "crop")
 CROPPED = "longer than the target length: center-cropped"
 
 
 def too_long_policy(num_samples: int, *, target_length_samples: int, on_too_long: str = "error",
-                    name: str = "clip") -> str | None:
-    """What happens to a clip of ``num_samples`` padded to ``target_length_samples``.
+                    name: str = "clip") -> bool:
+    """Whether a clip of ``num_samples`` padded to ``target_length_samples`` is cropped.
 
     Returns:
-        None when it fits, :data:`CROPPED` when it is longer and ``on_too_long`` is ``"crop"``.
+        False when it fits, True when it is longer and ``on_too_long`` is ``"crop"`` (reported
+        as :data:`CROPPED`).
 
     Raises:
         ClipTooLongError: It is longer and ``on_too_long`` is ``"error"``; the message names the
@@ -29,15 +30,16 @@ def too_long_policy(num_samples: int, *, target_length_samples: int, on_too_long
         ParameterError: Unknown policy.
     """
     if on_too_long not in TOO_LONG_POLICIES:
-        raise ParameterError(f"on_too_long has to be one of {', '.join(TOO_LONG_POLICIES)}, not {on_too_long!r}")
+        raise ParameterError(f"{option('on_too_long')} has to be one of {', '.join(TOO_LONG_POLICIES)}, "
+                             f"not {on_too_long!r}")
     if num_samples <= target_length_samples:
-        return None
+        return False
     if on_too_long == "error":
         raise ClipTooLongError(
             f"{name}: trimmed length {num_samples} samples is longer than the target length of "
-            f"{target_length_samples} samples (center-crop it with on_too_long='crop')"
+            f"{target_length_samples} samples (center-crop it with {option('on_too_long', 'crop')})"
         )
-    return CROPPED
+    return True
 
 
 def center_amounts(num_samples: int, *, target_length_samples: int) -> tuple[int, int]:
@@ -74,7 +76,7 @@ def pad_center(
     if samples.ndim != 1:
         raise ParameterError(f"{name}: samples have to be one-dimensional, not of shape {samples.shape}")
     if target_length_samples < 1:
-        raise ParameterError(f"target_length_samples has to be at least 1, not {target_length_samples}")
+        raise ParameterError(f"{option('target_length_samples')} has to be at least 1, not {target_length_samples}")
     too_long_policy(samples.size, target_length_samples=target_length_samples, on_too_long=on_too_long, name=name)
     left, right = center_amounts(samples.size, target_length_samples=target_length_samples)
     if left >= 0:

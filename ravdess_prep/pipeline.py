@@ -4,22 +4,22 @@ In a notebook::
 
     from ravdess_prep import pipeline
 
-    config = pipeline.Config()                          # the original project's settings
-    clips = pipeline.source("data/ravdess")            # inventory: one row per clip
-    clips = pipeline.split(clips, config)              # + a "split" column, speaker-disjoint
-    lengths = pipeline.measure(clips, config)          # trim offsets + the target length
-    files = pipeline.model_files(config)               # the embedder's files, verified
-    embedded = pipeline.embed(lengths, config, files)  # (N, 20, 128) float32, cached per clip
+    config = pipeline.Config(speakers=(1, 8, 11))      # the original's settings, three actors
+    clips = pipeline.source("data/ravdess", config)     # inventory: one row per clip
+    clips = pipeline.split(clips, config)               # + a "split" column, speaker-disjoint
+    lengths = pipeline.measure(clips, config)           # trim offsets + the target length
+    files = pipeline.model_files(config)                # the embedder's files, verified
+    embedded = pipeline.embed(lengths, config, files)   # (N, 20, 128) float32, cached per clip
     pipeline.write("out", clips, lengths, embedded, config, files)
 
-or all at once: ``pipeline.build(config, source="data/ravdess", out="out")``. New recordings
-are embedded exactly as a dataset was with :func:`embed_files`.
+or all at once: ``pipeline.build(config, source="data/ravdess", out="out")``. Each function
+calls the steps of a :class:`~ravdess_prep.build.plan.BuildPlan`, as the executors do. New
+recordings are embedded exactly as a dataset was with :func:`embed_files`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
 from pathlib import Path
@@ -28,23 +28,22 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .audio import load_at_rate
-from .bundle import read_manifest
+from .build import EXECUTORS
+from .build import local
+from .build.plan import BuildPlan, BuildResult, StageClock
 from .cache import cache_root
 from .config import Config, Run
-from .digest import file_digest
 from .corpora import get_corpus
-from .embed import EmbedResult, ModelSession, embed_clips
+from .corpora.base import ROOT_COLUMN
+from .digest import file_digest
+from .embed import EmbedResult
 from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles, YAMNetEmbedder, YAMNetFiles
-from .exceptions import ParameterError, SourceError, SplitError
-from .local import StageClock
+from .exceptions import SourceError, SplitError, option
+from .manifest import Manifest
+from .measure import ClipOffsets, Measurement, clip_offsets
 from .output import OutputLock, check_output, recover_leftovers
-from .measure import ClipOffsets, Measurement, clip_offsets, measure_file
-from .measure import measure as measure_pass
 from .pad import pad_center
-from .params import MANIFEST, METADATA, SPLITS
-from .plan import BuildPlan, clip_cache, decide_target, target_of, write_dataset
-from .pool import pool_embeddings
-from .runners import RUNNERS
+from .params import METADATA, SPLITS
 from .split import assign_splits
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -53,44 +52,54 @@ if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
 _log = logging.getLogger("ravdess_prep")
 
 __all__ = [
-    "BuildResult", "Config", "Run", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder", "YAMNetFiles", "build", "embed",
-    "embed_files", "measure", "model_files", "pad", "rebuild", "source", "split", "trim", "write",
+    "BuildResult", "Config", "Manifest", "Run", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder", "YAMNetFiles",
+    "build", "embed", "embed_files", "measure", "model_files", "pad", "rebuild", "source", "split", "trim", "write",
 ]
 
 
 # --- stages ------------------------------------------------------------------------------
 
 
-def source(src=None, *, corpus: str = "ravdess", speakers: Sequence[int] | None = None, cache_dir=None,
-           progress: bool = False) -> "pandas.DataFrame":
+def source(src=None, config: Config | None = None, *, corpus: str | None = None, speakers: Sequence[int] | None = None,
+           cache_dir=None, progress: bool = False) -> "pandas.DataFrame":
     """Stage source: the inventory of a corpus's source.
 
     Args:
         src: A folder, a zip, None or a download name such as ``"zenodo"`` (download the
             corpus), or a sequence of these.
-        corpus: The corpus's name (see :mod:`ravdess_prep.corpora`).
-        speakers: Keep only these speakers' clips (None: all).
+        config: The settings; its corpus and speakers are used unless ``corpus`` or
+            ``speakers`` is given.
+        corpus: The corpus's name (default: the config's, else ``"ravdess"``).
+        speakers: Keep only these speakers' clips (default: the config's; None: all).
         cache_dir: Cache root for downloads and extracted zips.
         progress: Show progress bars.
 
     Returns:
-        The inventory DataFrame; ``clips.attrs["source_roots"]`` lists the folders scanned.
+        The inventory DataFrame: the corpus's columns, then ``source_root`` (the folder each
+        clip was found under).
 
     Raises:
         SourceError: No clip of ``speakers``, or a problem of the source (see
-            :meth:`ravdess_prep.corpora.base.Corpus.inventory`).
+            :meth:`ravdess_prep.corpora.base.Corpus.survey`).
     """
-    found = get_corpus(corpus)
+    return _survey(src, config or Config(**({"corpus": corpus} if corpus else {})), corpus=corpus,
+                   speakers=speakers, cache_dir=cache_dir, progress=progress)[0]
+
+
+def _survey(src, config: Config, *, corpus=None, speakers=None, cache_dir=None, progress=False):
+    """``(inventory, {reason: files left out})`` of a source, restricted to the speakers."""
+    found = get_corpus(corpus or config.corpus)
+    speakers = config.speakers if speakers is None else speakers
     result = found.survey(src, cache_dir=cache_dir, progress=progress)
     result.raise_for_problems()
     clips = result.clips
     if speakers is not None:
         clips = clips[clips[found.speaker_column].isin([int(speaker) for speaker in speakers])].reset_index(drop=True)
         if clips.empty:
-            raise SourceError(f"no clip of speakers {sorted(speakers)} in {src}")
-    clips.attrs["source_roots"] = [str(root) for root in result.roots]
-    clips.attrs["speakers"] = None if speakers is None else sorted(int(speaker) for speaker in speakers)
-    return clips
+            where = ", ".join(str(root) for root in result.roots)
+            raise SourceError(f"{where}: no clip of the speakers {', '.join(f'{int(s):02d}' for s in speakers)} "
+                              f"({option('speakers')})")
+    return clips, result.excluded_counts()
 
 
 def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
@@ -101,9 +110,9 @@ def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
         within a split in inventory order, or shuffled with ``config.shuffle_seed``.
 
     Raises:
-        SplitError: A dev or test speaker has no clip (and was not left out on purpose: see
-            :func:`source`'s ``speakers``), or a split is empty, unless
-            ``config.allow_missing_speakers``; the message names them.
+        SplitError: A dev or test speaker has no clip (and was not left out on purpose with
+            ``config.speakers``), or a split is empty, unless ``config.allow_missing_speakers``;
+            the message names them.
     """
     import pandas as pd
 
@@ -111,7 +120,7 @@ def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
     speakers = clips[get_corpus(config.corpus).speaker_column]
     clips["split"] = assign_splits(speakers, **config.split_kwargs())
     if not config.allow_missing_speakers:
-        check_split_filled(clips, speakers, config, chosen=clips.attrs.get("speakers"))
+        check_split_filled(clips, speakers, config)
     parts = []
     for name in SPLITS:
         part = clips[clips["split"] == name]
@@ -119,15 +128,14 @@ def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
             order = np.random.default_rng([config.shuffle_seed, SPLITS.index(name)]).permutation(len(part))
             part = part.iloc[order]
         parts.append(part)
-    ordered = pd.concat(parts).reset_index(drop=True)
-    ordered.attrs = dict(clips.attrs)
-    return ordered
+    return pd.concat(parts).reset_index(drop=True)
 
 
-def check_split_filled(clips: "pandas.DataFrame", speakers, config: Config, *, chosen=None) -> None:
+def check_split_filled(clips: "pandas.DataFrame", speakers, config: Config) -> None:
     """Raise :class:`SplitError` naming the dev and test speakers without a clip (those outside
-    ``chosen``, a build's own speaker list, are left out on purpose) and the empty splits."""
+    ``config.speakers`` are left out on purpose) and the empty splits."""
     present = set(int(speaker) for speaker in speakers)
+    chosen = config.speakers
     problems = []
     for name, named in (("dev", config.dev_speakers), ("test", config.test_speakers)):
         missing = [speaker for speaker in named if speaker not in present and (chosen is None or speaker in chosen)]
@@ -135,9 +143,12 @@ def check_split_filled(clips: "pandas.DataFrame", speakers, config: Config, *, c
             problems.append(f"the {name} speakers {', '.join(f'{s:02d}' for s in missing)} have no clip in the source")
     empty = [name for name in SPLITS if not (clips["split"] == name).any()]
     if empty:
-        problems.append(f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty")
+        needed = {"dev": config.dev_speakers, "test": config.test_speakers}
+        wanted = [f"{name}: {', '.join(f'{s:02d}' for s in needed[name])}" for name in empty if needed.get(name)]
+        problems.append(f"the {' and '.join(empty)} split{'s are' if len(empty) > 1 else ' is'} empty"
+                        + (f" (its speakers {'; '.join(wanted)})" if wanted else ""))
     if problems:
-        raise SplitError("; ".join(problems) + " (build without them with allow_missing_speakers=True)")
+        raise SplitError("; ".join(problems) + f" (build without them with {option('allow_missing_speakers', True)})")
 
 
 def measure(clips: "pandas.DataFrame | Sequence[str | os.PathLike]", config: Config = Config(), *,
@@ -151,11 +162,17 @@ def measure(clips: "pandas.DataFrame | Sequence[str | os.PathLike]", config: Con
         jobs: Threads (default: every core).
         progress: Show a progress bar.
     """
+    return local.measure(BuildPlan(config, _named(clips)), jobs=jobs, progress=progress)
+
+
+def _named(clips) -> "pandas.DataFrame":
+    """An inventory, or files named by their paths as one."""
+    import pandas as pd
+
     if hasattr(clips, "columns"):
-        named = list(zip(clips["clip_name"].astype(str), clips["path"].astype(str)))
-    else:
-        named = [(str(path), str(path)) for path in clips]
-    return measure_pass(named, jobs=jobs, progress=progress, **config.measure_kwargs())
+        return clips
+    paths = [str(path) for path in clips]
+    return pd.DataFrame({"clip_name": paths, "path": paths})
 
 
 def trim(path: str | os.PathLike, config: Config = Config()) -> tuple[np.ndarray, ClipOffsets]:
@@ -177,27 +194,22 @@ def pad(samples: np.ndarray, target_length_samples: int, config: Config = Config
 def model_files(config: Config = Config(), files=None, *, cache_dir=None, progress: bool = True) -> ModelFiles:
     """Stage model files: the config's embedder's files, the official ones (fetched on first
     use) or those ``files`` names (for VGGish a :class:`VGGishFiles`), verified."""
-    folder = None if cache_dir is None else cache_root(cache_dir) / config.embedder.name
-    return config.embedder.model_files(files, cache_dir=folder, progress=progress)
+    return BuildPlan(config, _named(()), files=files).model_files(cache_dir=cache_dir, progress=progress)
 
 
 def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_dir=None, jobs: int | None = None,
           progress: bool = False, fast: bool = True) -> EmbedResult:
-    """Stages pad + embed: the embeddings of every kept clip, in measurement order, reusing
-    clips cached by an earlier (or interrupted) run. ``fast=False`` takes the straightforward
-    path (pad, resample every sample, the model on every example), which gives the same bytes."""
-    target = target_of(measurement, config.embedder)
-    return embed_clips(
-        measurement.kept, target_length_samples=target.length_samples,
-        open_session=functools.partial(ModelSession, config.embedder, files),
-        cache=clip_cache(cache_root(cache_dir), config=config, target=target, files=files),
-        jobs=jobs, progress=progress, fast=fast, **config.prepare_kwargs(),
-    )
+    """Stages pad + embed: the output of every kept clip, in measurement order, reusing clips
+    cached by an earlier (or interrupted) run. ``fast=False`` takes the straightforward path
+    (pad, resample every sample, the model on every example), which gives the same bytes."""
+    plan = BuildPlan(config, _named(()), cache_root=cache_root(cache_dir))
+    return local.embed(plan, measurement, files, jobs=jobs, progress=progress, fast=fast)
 
 
 def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: EmbedResult, config: Config,
-          files: ModelFiles) -> Path:
-    """Stage write: bundles per split, ``manifest.json`` and ``metadata.csv``, atomically.
+          files: ModelFiles) -> Manifest:
+    """Stage write: bundles per split, ``manifest.json``, ``metadata.csv`` and the data card,
+    atomically.
 
     Args:
         out: The output folder.
@@ -206,39 +218,14 @@ def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: Em
         embedded: The embed stage's result, aligned with ``measurement.kept``.
         config: The settings (saved in the manifest).
         files: The embedder's files (their SHA-256 go in the manifest).
+
+    Returns:
+        The manifest written.
     """
-    return write_dataset(out, clips, measurement, list(embedded.embeddings), embedded.audio_sha256, config=config,
-                         files=files, examples_per_clip=target_of(measurement, config.embedder).examples_per_clip,
-                         source_roots=clips.attrs.get("source_roots", ()))
+    return BuildPlan(config, clips, out=Path(out).absolute()).write(measurement, embedded, files)
 
 
 # --- the whole build -----------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class BuildResult:
-    """What :func:`build` did.
-
-    Attributes:
-        out: The output folder.
-        manifest: The manifest written there.
-        seconds: Wall time per stage (``source``, ``split``, then the executor's stages).
-        computed: Clips that went through the model.
-        cached: Clips taken from the cache.
-        model_calls: Model runs.
-        model_loads: Times the model was loaded: 1 (0 if every clip was cached); with the
-            Beam runner, once per worker process that embedded something.
-        rejected: Damaged cache entries found and computed again, ``(path, why)``.
-    """
-
-    out: Path
-    manifest: dict
-    seconds: dict
-    computed: int
-    cached: int
-    model_calls: int
-    model_loads: int
-    rejected: tuple = ()
 
 
 def build(
@@ -258,29 +245,28 @@ def build(
         source: A folder, a zip, or None/``"zenodo"`` to download the corpus (a sequence of
             these is one source).
         files: Where the embedder's files are (for VGGish a :class:`VGGishFiles`; None: the
-            official files, fetched on first use).
-        speakers: Build from these speakers only (None: all).
+            official files, fetched on first use), or :class:`ModelFiles` already verified.
+        speakers: Build from these speakers only (the same as ``config.speakers``).
         run: How to run it (threads, cache, progress, executor; see :class:`Run`).
 
     Returns:
         A :class:`BuildResult`. Nothing is written to ``out`` unless every clip succeeded.
     """
+    if speakers is not None:
+        config = config.replace(speakers=tuple(int(speaker) for speaker in speakers))
     clock = StageClock()
     out = Path(out).expanduser().absolute()
     recover_leftovers(out)
     with OutputLock(out):
         protected = _protected(source, files, cache_root(run.cache_dir), get_corpus(config.corpus).download_names)
         out = check_output(out, protected=protected)
-        clips = _inventory(source, config, speakers=speakers, run=run)
+        clips, excluded = _survey(source, config, cache_dir=run.cache_dir, progress=run.progress)
         clock.lap("source")
         clips = split(clips, config)
         clock.lap("split")
-        plan = BuildPlan(config, clips, out=out, cache_root=cache_root(run.cache_dir), files=files,
-                         source_roots=tuple(clips.attrs.get("source_roots", ())),
-                         speakers=None if speakers is None else tuple(int(speaker) for speaker in speakers))
-        report = RUNNERS[run.runner](plan, run)
-    return BuildResult(report.out, read_manifest(report.out), {**clock.seconds, **report.seconds}, report.computed,
-                       report.cached, report.model_calls, report.model_loads, report.rejected)
+        plan = BuildPlan(config, clips, out=out, cache_root=cache_root(run.cache_dir), files=files, excluded=excluded)
+        result = EXECUTORS[run.runner](plan, run)
+    return dataclasses.replace(result, seconds={**clock.seconds, **result.seconds})
 
 
 def _protected(source, files, cache: Path, download_names: Sequence[str]) -> list[tuple[str, Path]]:
@@ -296,10 +282,6 @@ def _protected(source, files, cache: Path, download_names: Sequence[str]) -> lis
         protected += [(f"model file ({field.name})", Path(value)) for field in dataclasses.fields(files)
                       if isinstance(value := getattr(files, field.name), (str, os.PathLike)) and "://" not in str(value)]
     return protected
-
-
-def _inventory(src, config: Config, *, speakers, run: Run) -> "pandas.DataFrame":
-    return source(src, corpus=config.corpus, speakers=speakers, cache_dir=run.cache_dir, progress=run.progress)
 
 
 def rebuild(
@@ -318,36 +300,33 @@ def rebuild(
     out byte-identical.
 
     Args:
-        dataset: A folder written by :func:`build`, or its ``manifest.json``.
+        dataset: A folder written by :func:`build`, or its manifest file.
         out: The new output folder.
-        source: The sources (as for :func:`build`).
+        source: The sources (as for :func:`build`; None: the folders the manifest records).
         files: Where the model files are now, if they moved (as for :func:`embed_files`).
         run: How to run it.
 
     Raises:
+        ManifestError: The manifest is missing or not valid; the message names it.
         SourceError: A clip is missing from the source, or the source has one the dataset did
             not, or a file's SHA-256 differs; the message names it.
         ModelFileError: A model file is missing or differs from the recorded one.
     """
     import pandas as pd
 
-    folder = Path(dataset)
-    folder = folder.parent if folder.name == MANIFEST else folder
-    manifest = read_manifest(folder)
-    config = Config.from_dict(manifest["config"])
-    record = _recorded_files(manifest)
-    given = {} if files is None else {role: path for role, path in dataclasses.asdict(files).items()
-                                      if role in record["files"] and path is not None}
-    model = ModelFiles.from_record(record, paths=given)
-    speakers = manifest.get("build", {}).get("speakers")
-    clips = _inventory(source, config, speakers=speakers, run=run)
+    manifest = Manifest.read(dataset)
+    folder = manifest.path.parent
+    model = recorded_files(manifest, files)
+    source = manifest.source.get("roots") if source is None else source
+    clips, _ = _survey(source, manifest.config, cache_dir=run.cache_dir, progress=run.progress)
     recorded = pd.read_csv(folder / METADATA, keep_default_na=False)
+    dropped = set(recorded.loc[recorded["split"] == "dropped", "clip_name"])
     recorded = recorded[recorded["split"] != "dropped"].set_index("clip_name")["audio_sha256"]
     found = dict(zip(clips["clip_name"], clips["path"]))
     for name in recorded.index:
         if name not in found:
             raise SourceError(f"clip {name} of {folder} is not in the source")
-    extra = sorted(set(found) - set(recorded.index) - _dropped_clips(folder))
+    extra = sorted(set(found) - set(recorded.index) - dropped)
     if extra:
         raise SourceError(f"{found[extra[0]]}: clip {extra[0]} is in the source but not in {folder} "
                           f"({len(extra)} such clips)")
@@ -356,14 +335,8 @@ def rebuild(
         if digest != expected:
             raise SourceError(f"{found[name]}: SHA-256 {digest} differs from {expected}, which {folder} was built "
                               f"from (clip {name})")
-    return build(config, out=out, source=clips.attrs["source_roots"], files=model, speakers=speakers, run=run)
-
-
-def _dropped_clips(folder: Path) -> set[str]:
-    import pandas as pd
-
-    table = pd.read_csv(folder / METADATA, keep_default_na=False)
-    return set(table.loc[table["split"] == "dropped", "clip_name"])
+    roots = list(dict.fromkeys(clips[ROOT_COLUMN].astype(str)))
+    return build(manifest.config, out=out, source=roots, files=model, run=run)
 
 
 # --- new recordings, embedded as a dataset was ------------------------------------------
@@ -390,49 +363,33 @@ def embed_files(
         on_too_long: Override the dataset's policy for clips longer than its target.
 
     Returns:
-        float32 array shaped like one bundle row per path: ``(len(paths), examples, dim)``, or
-        ``(len(paths), dim)`` for pooled and clip-level datasets.
+        float32 array shaped like one bundle row per path: ``(len(paths), *row shape)``.
 
     A file a policy handles (silent, cropped) is noted on the ``ravdess_prep`` logger.
 
     Raises:
+        ManifestError: The dataset's manifest is missing or not valid.
         ModelFileError: A model file is missing or differs from the one the dataset was built with.
         ClipTooLongError: A clip is longer than the target and the policy is ``"error"``.
         AudioError: A file is unreadable.
     """
-    manifest = read_manifest(dataset)
-    target, rate = int(manifest["target_length_samples"]), int(manifest["sample_rate_hz"])
-    config = Config.from_dict(manifest["config"])
-    config = config.replace(target_length_samples=target, sample_rate_hz=rate,
-                            on_silent="keep" if config.on_silent == "drop" else config.on_silent,
-                            **({"on_too_long": on_too_long} if on_too_long else {}))
-    embedder = config.embedder
-    record = _recorded_files(manifest)
+    manifest = Manifest.read(dataset)
+    plan = BuildPlan.from_manifest(manifest, _named(paths), files=recorded_files(manifest, files),
+                                   **({"on_too_long": on_too_long} if on_too_long else {}))
+    if not len(paths):
+        return np.zeros((0,) + manifest.row_shape, np.float32)
+    measurement = local.measure(plan, jobs=1)
+    for clip in measurement.handled:
+        hint = f" ({option('channel', 'mean')} takes every channel)" if clip.active_channels else ""
+        _log.info("%s: %s%s", clip.name, clip.handled, hint)
+    files = plan.model_files()
+    return plan.rows(local.embed(plan, measurement, files, jobs=1).embeddings)
+
+
+def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
+    """The model files a manifest records, each where it was (or where ``files``, an instance
+    of the embedder's files type, says it is now), checked against its recorded SHA-256."""
+    record = manifest.files_record()
     given = {} if files is None else {role: path for role, path in dataclasses.asdict(files).items()
                                       if role in record["files"] and path is not None}
-    model = ModelFiles.from_record(record, paths=given)
-    offsets = [measure_file(path, name=str(path), **config.measure_kwargs()) for path in paths]
-    for clip in offsets:
-        if clip.handled:
-            _log.info("%s: %s", clip.name, clip.handled)
-    examples = decide_target(target, rate, longest=None, embedder=embedder).examples_per_clip
-    if not offsets:
-        stacked = np.zeros((0, examples, embedder.output_dim), np.float32)
-    else:
-        stacked = embed_clips(offsets, target_length_samples=target, jobs=1,
-                              open_session=functools.partial(ModelSession, embedder, model),
-                              **config.prepare_kwargs()).embeddings
-    return stacked[:, 0] if embedder.clip_level else pool_embeddings(stacked, pool=config.pool)
-
-
-def _recorded_files(manifest: dict) -> dict:
-    """The model files a manifest records, ``{"official", "files": {role: {"path", "sha256"}}}``
-    (version 1 manifests kept them under ``model``)."""
-    if "embedder" in manifest:
-        return manifest["embedder"]
-    model = manifest.get("model")
-    if not model:
-        raise ParameterError("the dataset's manifest records no model files")
-    return {"official": model.get("official", False),
-            "files": {role: {"path": model[role], "sha256": model[f"{role}_sha256"]}
-                      for role in ("checkpoint", "pca_params")}}
+    return ModelFiles.from_record(record, paths=given)

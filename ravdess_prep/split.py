@@ -1,5 +1,6 @@
-"""Speaker-disjoint splits: the one helper that assigns clips to train/dev/test, the named
-split presets, and the cross-validation iterators (leave one speaker out, k folds by speaker).
+"""Speaker-disjoint splits: the one helper that assigns clips to train/dev/test, named split
+presets (a corpus lists its own), and the cross-validation iterators (leave one speaker out,
+k folds by speaker).
 
 Every function takes the clips' speaker ids (one per clip) and never puts one speaker in two
 sets. In RAVDESS the speaker is the actor.
@@ -7,11 +8,12 @@ sets. In RAVDESS the speaker is the actor.
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+import dataclasses
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from .exceptions import SplitError
+from .exceptions import SplitError, option
 
 
 def assign_splits(
@@ -43,50 +45,66 @@ def assign_splits(
     return result
 
 
-#: Named splits: ``original`` (the corpus's customary split), ``folds6`` (six folds of
-#: consecutive speakers: fold K is test, fold K + 1 dev, wrapping), ``loso`` (speaker K is test,
-#: the next speaker dev, wrapping).
-SPLIT_PRESETS = ("original", "folds6", "loso")
-NUM_PRESET_FOLDS = {"folds6": 6}
+@dataclasses.dataclass(frozen=True)
+class SplitPreset:
+    """A named split of a corpus's speakers into dev and test (train is the rest), with folds.
 
-
-def preset_speakers(
-    preset: str, *, fold: int | None, speakers: Sequence[int], default_dev: Sequence[int] = (),
-    default_test: Sequence[int] = (),
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """The dev and test speakers of a named split.
-
-    Args:
-        preset: One of :data:`SPLIT_PRESETS`.
-        fold: The fold, 1-based (``folds6``: 1..6; ``loso``: 1..number of speakers); None for
-            ``original``.
-        speakers: Every speaker of the corpus, in its order (RAVDESS: actors 1..24).
-        default_dev: The corpus's customary dev speakers (``original``).
-        default_test: Its test speakers.
-
-    Returns:
-        ``(dev speakers, test speakers)``.
-
-    Raises:
-        SplitError: Unknown preset, or a fold missing or out of range; the message says which.
+    Attributes:
+        name: Its name (``--split-preset``).
+        description: One line for ``--help`` and the data card.
+        groups: None: the corpus's customary split (no folds). Else a function from the
+            corpus's speakers (in its order) to the folds' groups of speakers: fold K has group
+            K as test and group K + 1 as dev (wrapping).
     """
-    speakers = tuple(int(speaker) for speaker in speakers)
-    if preset not in SPLIT_PRESETS:
-        raise SplitError(f"split preset has to be one of {', '.join(map(repr, SPLIT_PRESETS))}, not {preset!r}")
-    if preset == "original":
-        if fold is not None:
-            raise SplitError(f"the original split has no folds (fold {fold}, --fold)")
-        return tuple(default_dev), tuple(default_test)
-    count = NUM_PRESET_FOLDS.get(preset, len(speakers))
-    if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold <= count:
-        raise SplitError(f"the {preset} split needs a fold from 1 to {count} (--fold K), not {fold!r}")
-    groups = [speakers[len(speakers) * index // count : len(speakers) * (index + 1) // count] for index in range(count)]
-    return groups[fold % count], groups[fold - 1]
+
+    name: str
+    description: str
+    groups: Callable[[tuple[int, ...]], list[tuple[int, ...]]] | None = None
+
+    def fold_count(self, speakers: Sequence[int]) -> int:
+        """How many folds it has over ``speakers`` (0: none)."""
+        return 0 if self.groups is None else len(self.groups(tuple(int(s) for s in speakers)))
+
+    def speakers(self, *, fold: int | None, speakers: Sequence[int], default_dev: Sequence[int] = (),
+                 default_test: Sequence[int] = ()) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """``(dev speakers, test speakers)`` of a fold (None for a split without folds).
+
+        Raises:
+            SplitError: A fold missing, given where there are none, or out of range.
+        """
+        if self.groups is None:
+            if fold is not None:
+                raise SplitError(f"the {self.name} split has no folds ({option('fold', fold)})")
+            return tuple(default_dev), tuple(default_test)
+        groups = self.groups(tuple(int(speaker) for speaker in speakers))
+        if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold <= len(groups):
+            raise SplitError(f"the {self.name} split needs a fold from 1 to {len(groups)} "
+                             f"({option('fold')} K), not {fold!r}")
+        return groups[fold % len(groups)], groups[fold - 1]
 
 
-def preset_folds(preset: str) -> int | None:
-    """How many folds a preset has (None: as many as speakers), 0 for ``original``."""
-    return 0 if preset == "original" else NUM_PRESET_FOLDS.get(preset)
+def customary_split(name: str = "original") -> SplitPreset:
+    """The corpus's customary dev and test speakers, no folds."""
+    return SplitPreset(name, "the corpus's customary dev and test speakers")
+
+
+def consecutive_folds(name: str, count: int) -> SplitPreset:
+    """``count`` folds of consecutive speakers (in the corpus's order)."""
+    def groups(speakers):
+        return [speakers[len(speakers) * index // count : len(speakers) * (index + 1) // count] for index in range(count)]
+    return SplitPreset(name, f"{count} folds of consecutive speakers: fold K test, fold K+1 dev", groups)
+
+
+def leave_one_speaker_out_split(name: str = "loso") -> SplitPreset:
+    """One fold per speaker: speaker K test, the next one dev."""
+    return SplitPreset(name, "one fold per speaker: speaker K test, the next one dev",
+                       lambda speakers: [(speaker,) for speaker in speakers])
+
+
+def speaker_groups(name: str, groups: Sequence[Sequence[int]], description: str) -> SplitPreset:
+    """Folds of fixed groups of speakers (sessions, say): group K test, group K+1 dev."""
+    fixed = [tuple(int(speaker) for speaker in group) for group in groups]
+    return SplitPreset(name, description, lambda speakers: fixed)
 
 
 def check_speaker_disjoint(speakers: Sequence[int] | np.ndarray, splits: Sequence[str] | np.ndarray) -> None:

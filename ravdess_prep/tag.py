@@ -18,6 +18,9 @@ from .cache import cache_root
 from .embedders import YAMNetEmbedder, YAMNetFiles
 from .exceptions import AudioError, ModelFileError
 
+#: The embedder whose model tags (its files type says where the model is).
+TAGGER = YAMNetEmbedder
+
 
 def tag_files(paths: Sequence[str | os.PathLike], *, files: YAMNetFiles | None = None,
               cache_dir: str | os.PathLike | None = None, top: int = 5) -> list[dict]:

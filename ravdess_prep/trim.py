@@ -15,12 +15,14 @@ import os
 import numpy as np
 
 from .audio import empty_message, open_audio, unreadable_message
-from .exceptions import AudioError, ParameterError, SilentClipError
+from .exceptions import AudioError, ParameterError, SilentClipError, option
 
 TRIM_METHODS = ("rolling", "energy")
 SILENT_POLICIES = ("keep", "drop", "error")
-KEPT_SILENT = "no active sample: kept whole"
-DROPPED_SILENT = "no active sample: dropped"
+#: What the silent-clip policy decided, by decision (``"kept"``, ``"dropped"``), for reports.
+SILENT_DECISIONS = {"kept": "no active sample: kept whole", "dropped": "no active sample: dropped"}
+KEPT_SILENT = SILENT_DECISIONS["kept"]
+DROPPED_SILENT = SILENT_DECISIONS["dropped"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,28 +206,28 @@ def silent_policy(offsets: tuple[int, int] | None, *, num_samples: int, on_silen
 
     Args:
         note: More about a silent clip (for example, another channel is not silent), added to
-            the policy's report and to the error.
+            the error.
 
     Returns:
-        ``(start, end, handled)``: the offsets, or the whole clip ``(0, num_samples)`` for a
-        silent one, and None or what the policy did (:data:`KEPT_SILENT`, :data:`DROPPED_SILENT`,
-        with the note after a semicolon).
+        ``(start, end, decision)``: the offsets, or the whole clip ``(0, num_samples)`` for a
+        silent one, and None or what the policy decided: ``"kept"`` or ``"dropped"`` (see
+        :data:`SILENT_DECISIONS`).
 
     Raises:
         SilentClipError: No active sample and ``on_silent="error"``; the message names the clip
             and the options that keep or drop it.
     """
     if on_silent not in SILENT_POLICIES:
-        raise ParameterError(f"on_silent has to be one of {', '.join(SILENT_POLICIES)}, not {on_silent!r}")
+        raise ParameterError(f"{option('on_silent')} has to be one of {', '.join(SILENT_POLICIES)}, not {on_silent!r}")
     if offsets is not None:
         return int(offsets[0]), int(offsets[1]), None
-    more = f"; {note}" if note else ""
     if on_silent == "error":
+        more = f"; {note}" if note else ""
         raise SilentClipError(
-            f"{name}: no active sample under the {method} trim rule{more} (keep it whole with on_silent='keep', "
-            "or drop it with on_silent='drop')"
+            f"{name}: no active sample under the {method} trim rule{more} (keep it whole with "
+            f"{option('on_silent', 'keep')}, or drop it with {option('on_silent', 'drop')})"
         )
-    return 0, int(num_samples), (KEPT_SILENT if on_silent == "keep" else DROPPED_SILENT) + more
+    return 0, int(num_samples), "kept" if on_silent == "keep" else "dropped"
 
 
 # Subtypes whose samples are multiples of 2**-15 or 2**-23: every window sum is exact whichever

@@ -11,21 +11,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ravdess_prep.cli import UsageError, add_build_arguments, parse_args, run_build
-from ravdess_prep.exceptions import RavdessPrepError
+from ravdess_prep.cli import build, run_command
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="build_dataset.py", description=__doc__.splitlines()[0])
-    add_build_arguments(parser)
-    args = parse_args(parser, argv)
-    try:
-        return run_build(args)
-    except UsageError as error:
-        parser.error(str(error))
-    except RavdessPrepError as error:
-        print(f"build_dataset.py: error: {error}", file=sys.stderr)
-        return 1
+    parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    build.add_arguments(parser)
+    parser.set_defaults(run=build.run, subparser=parser)
+    return run_command(parser.parse_args(argv), prog="build_dataset.py")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import soundfile
 
 from conftest import SPEECH, copy_clips, write_audio
 from http_server import FileServer
+from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, pipeline
-from ravdess_prep.bundle import read_manifest
 from ravdess_prep.exceptions import ModelFileError, OutputError, SourceError, SplitError
 from ravdess_prep.output import OutputLock, recover_leftovers, replace_folder, staging_folder
 
@@ -103,7 +103,7 @@ def test_a_folder_this_library_wrote_is_replaced(built, tree, model_files_kwargs
     shutil.copytree(built.out, out)
     again = pipeline.build(SMALL.replace(shuffle_seed=3), out=out, source=tree,
                            run=pipeline.Run(cache_dir=built.out.parent / "cache", progress=False), **model_files_kwargs)
-    assert again.cached == 9 and read_manifest(out)["config"]["shuffle_seed"] == 3
+    assert again.cached == 9 and Manifest.read(out)["config"]["shuffle_seed"] == 3
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out"]  # no staging or old folder left
 
 
@@ -227,8 +227,9 @@ def test_missing_speakers_and_empty_splits_are_named_unless_allowed(tree):
     with pytest.raises(SplitError, match="the test split is empty"):
         pipeline.split(clips, pipeline.Config(dev_speakers=(1, 8), test_speakers=(2,), allow_missing_speakers=False))
     assert len(pipeline.split(clips, pipeline.Config(allow_missing_speakers=True))) == 9
-    chosen = pipeline.source(tree, speakers=(1, 8, 11))  # actors left out on purpose are not missing
-    assert len(pipeline.split(chosen, pipeline.Config())) == 9
+    three = pipeline.Config(speakers=(1, 8, 11))
+    chosen = pipeline.source(tree, three)  # actors left out on purpose are not missing
+    assert len(pipeline.split(chosen, three)) == 9
 
 
 def test_channel_policy_and_a_clip_silent_only_in_the_chosen_channel(ravdess_dir, model_files_kwargs, tmp_path):
@@ -239,10 +240,10 @@ def test_channel_policy_and_a_clip_silent_only_in_the_chosen_channel(ravdess_dir
     write_audio(victim, stereo, sample_rate_hz=rate)
     result = pipeline.build(SMALL, out=tmp_path / "first", source=tree,
                             run=pipeline.Run(cache_dir=tmp_path / "cache", progress=False), **model_files_kwargs)
-    handled = {entry["clip"]: entry["policy"] for entry in result.manifest["handled_by_policy"]}
+    handled = {entry["clip"]: (entry["policy"], entry["active_channels"])
+               for entry in result.manifest["handled_by_policy"]}
     assert handled == {"speech/Actor_01/03-01-08-02-02-02-01.wav":
-                       "no active sample: kept whole; silent in channel 1 but not in channel 2 "
-                       "(channel='mean' takes every channel)"}
+                       ("no active sample: kept whole; silent in channel 1 but not in channel 2", [2])}
     mean = pipeline.build(SMALL.replace(channel="mean"), out=tmp_path / "mean", source=tree,
                           run=pipeline.Run(cache_dir=tmp_path / "cache", progress=False), **model_files_kwargs)
     assert mean.manifest["handled_by_policy"] == [] and mean.manifest["config"]["channel"] == "mean"

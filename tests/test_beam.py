@@ -23,7 +23,7 @@ if os.environ.get("CI"):  # CI installs the beam extra: missing Beam is a failur
 else:
     pytest.importorskip("apache_beam")
 
-from ravdess_prep import beam  # noqa: E402
+from ravdess_prep.build import beam  # noqa: E402
 
 ACTORS = (1, 8, 11)  # train, dev, test
 WORKERS = 2

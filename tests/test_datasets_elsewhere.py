@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from conftest import copy_clips
+from ravdess_prep.manifest import Manifest
 from ravdess_prep import classifier, cli, pipeline
-from ravdess_prep.bundle import read_bundles, read_manifest
+from ravdess_prep.bundle import read_bundles
 from ravdess_prep.exceptions import ModelFileError, ParameterError, SourceError, SplitError
-from ravdess_prep.split import preset_speakers
+from ravdess_prep.corpora.ravdess import RAVDESS
 
 ACTORS = (1, 2, 5, 6, 9)  # folds6 puts 01, 02 in fold 1, 05, 06 in fold 2, 09 in fold 3
 
@@ -48,7 +49,7 @@ def fold1(tree, cache, model_files_kwargs, tmp_path_factory):
     ("folds6", None, SplitError, "needs a fold"),
     ("loso", 0, SplitError, "from 1 to 24"),
     ("original", 2, SplitError, "no folds"),
-    ("thirds", 1, ParameterError, "one of 'original'"),
+    ("thirds", 1, ParameterError, "no split preset 'thirds' .its presets: original, folds6, loso"),
 ])
 def test_split_presets(preset, fold, dev, test):
     if isinstance(dev, type):
@@ -190,26 +191,29 @@ def test_config_file_with_options_overriding_it(tree, cache, vggish_files, fold1
     config = tmp_path / "build.toml"
     config.write_text(f"""
 source = [{json.dumps(str(tree))}]
-cache-dir = {json.dumps(str(cache))}
-checkpoint = {json.dumps(str(vggish_files.checkpoint))}
-pca-params = {json.dumps(str(vggish_files.pca_params))}
-custom-checkpoint = true
-split-preset = "folds6"
+cache_dir = {json.dumps(str(cache))}
+progress = false
+split_preset = "folds6"
 fold = 2
-target-length = 200000
-on-too-long = "crop"
-no-progress = true
-allow-missing-speakers = true
+target_length_samples = 200000
+on_too_long = "crop"
+allow_missing_speakers = true
+
+[files]
+checkpoint = {json.dumps(str(vggish_files.checkpoint))}
+pca_params = {json.dumps(str(vggish_files.pca_params))}
+allow_custom_checkpoint = true
 """)
     assert cli.main(["build", "--config", str(config), "--out", str(tmp_path / "out"), "--fold", "1"]) == 0
     assert "clips embedded: 0, from the cache: 20" in capsys.readouterr().out
-    manifest = read_manifest(tmp_path / "out")
+    manifest = Manifest.read(tmp_path / "out")
     assert manifest["config"]["fold"] == 1  # the command line wins
     first = {path.name: path.read_bytes() for path in fold1.out.rglob("*.npy")}
     assert {path.name: path.read_bytes() for path in (tmp_path / "out").rglob("*.npy")} == first
     for text, message in (('hopp = 0.5', "unknown key 'hopp'"), ('fold = "two"', "key 'fold' has to be an integer"),
-                          ('dev-actors = "8"', "key 'dev-actors' has to be a list of numbers"),
-                          ('embedder = "wav2vec"', "key 'embedder' has to be one of"), ("fold = ", "--config")):
+                          ('dev_speakers = "8"', "key 'dev_speakers' has to be a list of numbers"),
+                          ('split-preset = "folds6"', "unknown key 'split-preset' (the key is 'split_preset')"),
+                          ('embedder = "wav2vec"', "key 'embedder': --embedder has to be one of 'vggish'"), ("fold = ", "--config")):
         config.write_text(text + "\n")
         with pytest.raises(SystemExit) as caught:
             cli.main(["build", "--config", str(config), "--out", str(tmp_path / "never")])
@@ -223,4 +227,4 @@ def test_crossval_over_a_presets_folds(fold1):
     # the folds with a test speaker present: 01-04 (01, 02), 05-08 (05, 06), 09-12 (09)
     assert [fold["held_out_speakers"] for fold in result["folds"]] == [[1, 2], [5, 6], [9]]
     assert [fold["clips"] for fold in result["folds"]] == [8, 8, 4]
-    assert preset_speakers("folds6", fold=3, speakers=range(1, 25)) == ((13, 14, 15, 16), (9, 10, 11, 12))
+    assert RAVDESS().preset("folds6").speakers(fold=3, speakers=range(1, 25)) == ((13, 14, 15, 16), (9, 10, 11, 12))

@@ -116,7 +116,7 @@ def test_fast_examples_equal_the_straightforward_ones_for_every_clip(ravdess_dir
     config = pipeline.Config()
     clips = pipeline.source(ravdess_dir)
     measurement = pipeline.measure(clips, config, jobs=2)
-    assert measurement.target_length_samples == 259431
+    assert measurement.target.length_samples == 259431
     silent_example = vggish.silent_example()
 
     def compare(offsets):

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import SONG, SPEECH, copy_clips
+from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, pipeline
-from ravdess_prep.bundle import read_bundles, read_manifest
+from ravdess_prep.bundle import read_bundles
 from ravdess_prep.embedders import EGeMAPSEmbedder
 from ravdess_prep.pad import pad_center
 
@@ -54,7 +55,7 @@ def test_functionals_are_opensmile_on_the_trimmed_clip(functionals, tree):
             trimmed, _ = pipeline.trim(_path(tree, name))
             expected = reference.process_signal(trimmed.astype(np.float32), 48000).to_numpy(np.float32)[0]
             np.testing.assert_array_equal(bundles[split].embeddings[row], expected)
-    manifest = read_manifest(functionals.out)
+    manifest = Manifest.read(functionals.out)
     assert manifest["embedder"]["feature_set"] == "eGeMAPSv02" and manifest["embedder"]["level"] == "functionals"
     assert manifest["embedder"]["padded"] is False and manifest["embedder"]["opensmile"] == opensmile.__version__
     names = (functionals.out / "feature_names.txt").read_text().splitlines()
@@ -64,7 +65,7 @@ def test_functionals_are_opensmile_on_the_trimmed_clip(functionals, tree):
 def test_lld_are_opensmile_on_the_padded_clip_with_its_frame_count(tree, tmp_path):
     result = pipeline.build(_config("lld"), out=tmp_path / "out", source=tree,
                             run=pipeline.Run(cache_dir=tmp_path / "cache", jobs=2, progress=False))
-    manifest = read_manifest(result.out)
+    manifest = Manifest.read(result.out)
     target = manifest["target_length_samples"]
     frames = manifest["examples_per_clip"]
     reference = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
@@ -105,7 +106,7 @@ def test_cache_rebuild_beam_and_new_files(functionals, tree, tmp_path):
 
 def test_pooling_functionals_is_refused_and_the_level_is_checked():
     with pytest.raises(ValueError, match="one vector per clip: there is nothing to pool"):
-        _config(pool="mean")
+        pipeline.Config(embedder=EGeMAPSEmbedder(pool="mean"))
     with pytest.raises(ValueError, match="level has to be one of 'functionals', 'lld'"):
         EGeMAPSEmbedder(level="frames")
 

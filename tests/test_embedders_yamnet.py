@@ -14,8 +14,9 @@ import soundfile
 import yamnet
 from conftest import SONG, SPEECH, copy_clips
 from http_server import FileServer
+from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, pipeline
-from ravdess_prep.bundle import read_bundles, read_manifest
+from ravdess_prep.bundle import read_bundles
 from ravdess_prep.embedders import YAMNetEmbedder, YAMNetFiles
 from ravdess_prep.embedders import yamnet as adapter
 from ravdess_prep.exceptions import ModelFileError
@@ -40,12 +41,12 @@ def built(tree, yamnet_dir, tmp_path_factory):
 
 
 def test_bundle_rows_are_the_network_on_the_trimmed_padded_resampled_clip(built, tree, yamnet_dir):
-    manifest = read_manifest(built.out)
+    manifest = Manifest.read(built.out)
     target = manifest["target_length_samples"]
     examples = manifest["examples_per_clip"]
     assert examples == yamnet.num_patches(int(target / 3))
     assert manifest["embedder"]["name"] == "yamnet" and manifest["embedder"]["settings"] == {
-        "hop_seconds": 0.48, "batch_size": 128}
+        "pool": "none", "hop_seconds": 0.48, "batch_size": 128}
     assert manifest["embedder"]["files"]["model_dir"]["sha256"] == pipeline.model_files(
         pipeline.Config(embedder=YAMNetEmbedder()), YAMNetFiles(yamnet_dir))["model_dir"].sha256
     bundles = read_bundles(built.out)
@@ -77,7 +78,7 @@ def test_rebuild_and_beam_are_byte_identical(built, tree, yamnet_dir, tmp_path):
 
 
 def test_pooled_build_and_embed_of_new_files(tree, yamnet_dir, built, tmp_path):
-    config = pipeline.Config(embedder=YAMNetEmbedder(), pool="mean-std", dev_speakers=(8,), test_speakers=(11,))
+    config = pipeline.Config(embedder=YAMNetEmbedder(pool="mean-std"), dev_speakers=(8,), test_speakers=(11,))
     out = pipeline.build(config, out=tmp_path / "pooled", source=tree, files=YAMNetFiles(yamnet_dir),
                          run=pipeline.Run(cache_dir=built.out.parent / "cache", jobs=2, progress=False))
     assert out.cached == 15 and out.computed == 0  # pooling does not change a clip's cached embeddings

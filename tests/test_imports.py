@@ -1,5 +1,11 @@
 """The package's structure: nothing happens at import time, no import cycle, no import of the
-project's own modules hidden in a function, and model packages that stand alone."""
+project's own modules hidden in a function, and model packages that stand alone.
+
+The project's packages are found by rule: every top-level folder of the repository with an
+``__init__.py`` (``ravdess_prep`` and the model packages beside it: ``vggish``, ``yamnet``, and
+any added later). A module that imports an optional heavy library at its top (the Beam
+executor) is reached only through a registry, never imported by another module.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +15,10 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("ravdess_prep", "vggish")
+PACKAGES = tuple(sorted(path.parent.name for path in ROOT.glob("*/__init__.py")
+                        if path.parent.name not in ("tests", "benchmarks", "scripts", "docs")))
 HEAVY = ("tensorflow", "tf_slim", "keras", "pandas", "librosa", "resampy", "numba", "matplotlib", "apache_beam",
-         "opensmile")
+         "opensmile", "torch", "transformers", "safetensors", "pyarrow", "datasets", "dask", "distributed")
 
 
 def _modules() -> dict[str, Path]:
@@ -24,12 +31,13 @@ def _modules() -> dict[str, Path]:
     return found
 
 
-def _imports(name: str, path: Path) -> tuple[set[str], list[str]]:
-    """The project modules ``name`` imports at module level, and the project imports it makes
-    inside functions (``file:line``)."""
+def _imports(name: str, path: Path) -> tuple[set[str], list[str], set[str]]:
+    """The project modules ``name`` imports at module level, the project imports it makes
+    inside functions (``file:line``), and the third-party top-level packages it imports at
+    module level."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     modules = _modules()
-    top, hidden = set(), []
+    top, hidden, outside = set(), [], set()
 
     def targets(node) -> list[str]:
         if isinstance(node, ast.Import):
@@ -43,16 +51,19 @@ def _imports(name: str, path: Path) -> tuple[set[str], list[str]]:
     def visit(node, inside_function):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.Import, ast.ImportFrom)):
-                project = [target for target in targets(child) if target.split(".")[0] in PACKAGES]
+                found = targets(child)
+                project = [target for target in found if target.split(".")[0] in PACKAGES]
                 if project and inside_function:
                     hidden.append(f"{path.relative_to(ROOT)}:{child.lineno}")
                 elif project and not _under_type_checking(child, tree):
                     top.update(target for target in project if target in modules)
+                elif not inside_function and not _under_type_checking(child, tree):
+                    outside.update(target.split(".")[0] for target in found if target.split(".")[0] not in PACKAGES)
             visit(child, inside_function or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)))
 
     tree = ast.parse(path.read_text())
     visit(tree, False)
-    return top, hidden
+    return top, hidden, outside
 
 
 def _under_type_checking(node, tree) -> bool:
@@ -63,11 +74,32 @@ def _under_type_checking(node, tree) -> bool:
     return False
 
 
+def _registered() -> set[str]:
+    """The modules the library's registries name (imported when first used)."""
+    from ravdess_prep.build import EXECUTORS
+    from ravdess_prep.corpora import CORPORA
+    from ravdess_prep.embedders import EMBEDDERS
+
+    return {reference.partition(":")[0] for registry in (EMBEDDERS, CORPORA, EXECUTORS)
+            for reference in registry.builtin().values()}
+
+
+def _lazy() -> set[str]:
+    """Modules that import a heavy library at their top."""
+    return {name for name, path in _modules().items() if _imports(name, path)[2] & set(HEAVY)}
+
+
+def test_the_packages_are_found_by_rule():
+    assert {"ravdess_prep", "vggish", "yamnet"} <= set(PACKAGES)
+
+
 def test_importing_every_module_loads_no_heavy_library():
+    eager = sorted(set(_modules()) - _lazy())
+    assert len(eager) > 40
     code = (
         "import sys, os\n"
         "os.environ.clear()\n"  # a module reading the environment at import would see nothing: fine either way
-        f"for name in {sorted(_modules())!r}: __import__(name)\n"
+        f"for name in {eager!r}: __import__(name)\n"
         f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
@@ -76,9 +108,17 @@ def test_importing_every_module_loads_no_heavy_library():
     assert result.stdout.strip() == ""
 
 
+def test_a_module_with_a_heavy_import_is_reached_only_through_a_registry():
+    lazy = _lazy()
+    assert "ravdess_prep.build.beam" in lazy
+    assert lazy <= _registered(), lazy - _registered()
+    importers = {name: sorted(_imports(name, path)[0] & lazy) for name, path in _modules().items()}
+    assert {name: found for name, found in importers.items() if found} == {}
+
+
 def test_the_import_graph_has_no_cycle():
     graph = {name: _imports(name, path)[0] - {name} for name, path in _modules().items()}
-    assert len(graph) > 30
+    assert len(graph) > 40
     state: dict[str, str] = {}
     cycles = []
 
@@ -103,13 +143,18 @@ def test_no_project_module_is_imported_inside_a_function():
 
 
 def test_the_model_packages_import_nothing_of_the_library():
-    for name, path in _modules().items():
-        if name.split(".")[0] != "ravdess_prep":
-            top, hidden = _imports(name, path)
-            assert not [target for target in top if target.startswith("ravdess_prep")], name
-            assert hidden == [], name
     models = sorted(name for name in _modules() if name.split(".")[0] != "ravdess_prep")
+    assert {name.split(".")[0] for name in models} == set(PACKAGES) - {"ravdess_prep"}
+    for name in models:
+        top, hidden, _ = _imports(name, _modules()[name])
+        assert not [target for target in top if target.split(".")[0] != name.split(".")[0]], name
+        assert hidden == [], name
     code = f"import sys\nfor name in {models!r}: __import__(name)\nprint(sorted(m for m in sys.modules if m.startswith('ravdess_prep')))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_no_module_is_much_over_400_lines():
+    long = {name: lines for name, path in _modules().items() if (lines := len(path.read_text().splitlines())) > 450}
+    assert long == {}

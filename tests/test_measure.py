@@ -42,8 +42,8 @@ def test_target_is_the_longest_trimmed_clip(three_clips, jobs):
     lengths = [clip.trimmed_length_samples for clip in result.clips]
     # tones of 0.1/0.2/0.15 s at 48 kHz; the cut ends up to two windows past the tone (slice end b + 50)
     assert all(expected <= length <= expected + 100 for length, expected in zip(lengths, (4800, 9600, 7200)))
-    assert result.target_length_samples == max(lengths)
-    assert result.longest == "speech/Actor_02/03-01-04-01-01-01-02.wav"
+    assert result.target.length_samples == max(lengths)
+    assert result.target.longest == "speech/Actor_02/03-01-04-01-01-01-02.wav"
     assert [clip.name for clip in result.clips] == list(three_clips["clip_name"])
     assert result.handled == ()
 
@@ -73,10 +73,10 @@ def test_silent_clip_policies(tmp_path, on_silent, expected):
     silent = [clip for clip in result.clips if clip.name == silent_name][0]
     assert (silent.start, silent.end) == (0, 48000)
     if on_silent == "keep":  # kept whole, so it sets the target
-        assert result.target_length_samples == 48000 and result.longest == silent_name
+        assert result.target.length_samples == 48000 and result.target.longest == silent_name
         assert len(result.kept) == 2
     else:
-        assert result.target_length_samples < 48000 and len(result.kept) == 1
+        assert result.target.length_samples < 48000 and len(result.kept) == 1
 
 
 def test_all_silent_and_dropped_is_an_error(tmp_path):
@@ -93,7 +93,7 @@ def test_fixed_target_shorter_than_a_clip(three_clips, on_too_long):
             measure(three_clips, config, jobs=1)
         return
     result = measure(three_clips, config, jobs=1)
-    assert result.target_length_samples == 6000 and result.longest is None
+    assert result.target.length_samples == 6000 and result.target.longest is None
     assert {clip.name: clip.handled for clip in result.handled} == {
         "speech/Actor_02/03-01-04-01-01-01-02.wav": CROPPED,
         "speech/Actor_02/03-01-05-01-01-01-02.wav": CROPPED,
@@ -108,12 +108,12 @@ def test_different_sample_rates_are_an_error_unless_resampling(tmp_path):
     with pytest.raises(SampleRateError, match=r"03-01-04-01-01-01-02\.wav: sample rate 16000 Hz differs from 48000 Hz"):
         measure(clips, jobs=1)
     result = measure(clips, Config(sample_rate_hz=48000), jobs=1)
-    assert result.sample_rate_hz == 48000
+    assert result.target.sample_rate_hz == 48000
     resampled = result.clips[1]
     assert resampled.source_sample_rate_hz == 16000 and resampled.sample_rate_hz == 48000
     assert resampled.num_samples == 0.3 * 48000
     assert 9600 <= resampled.trimmed_length_samples <= 9600 + 150  # the 0.2 s tone (and filter ringing) at 48 kHz
-    assert result.longest == resampled.name
+    assert result.target.longest == resampled.name
 
 
 @pytest.mark.parametrize("case, message", [
@@ -149,7 +149,7 @@ def test_measure_command_json(three_clips, tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert status == 0
     assert report["longest"] == "speech/Actor_02/03-01-04-01-01-01-02.wav"
-    assert report["target_length_samples"] == measure(three_clips, jobs=1).target_length_samples
+    assert report["target_length_samples"] == measure(three_clips, jobs=1).target.length_samples
     assert report["handled"] == []
 
 
@@ -178,9 +178,9 @@ def test_preprocess_command_refuses_a_too_short_target(seed_dir, tmp_path, capsy
 def test_full_set_target_length(ravdess_dir):
     """FACTS.md: the maximum trimmed length of the 2452 clips is 259431 samples."""
     result = measure(inventory(ravdess_dir), jobs=2)
-    assert result.target_length_samples == 259431
-    assert result.longest == "song/Actor_01/03-02-05-02-01-01-01.wav"
-    assert result.sample_rate_hz == 48000 and len(result.clips) == 2452
+    assert result.target.length_samples == 259431
+    assert result.target.longest == "song/Actor_01/03-02-05-02-01-01-01.wav"
+    assert result.target.sample_rate_hz == 48000 and len(result.clips) == 2452
     assert result.handled == ()
 
 
@@ -188,13 +188,13 @@ def _offsets(name, length, *, rate=48000, dropped=False):
     from ravdess_prep.measure import ClipOffsets
 
     return ClipOffsets(name=name, path=name, source_sample_rate_hz=rate, sample_rate_hz=rate, num_samples=length + 10,
-                       start=5, end=5 + length, handled=DROPPED_SILENT if dropped else None)
+                       start=5, end=5 + length, silent="dropped" if dropped else None)
 
 
 def test_length_tallies_merge_in_any_order_and_grouping():
     """The Beam runner's combine merges tallies of arbitrary parts: the result must not depend
     on how the clips were grouped. Ties go to the first clip in input order."""
-    from ravdess_prep.measure import LengthTally
+    from ravdess_prep.measure import LengthTally, Target
 
     clips = [_offsets("a", 300), _offsets("b", 700), _offsets("c", 100, dropped=True), _offsets("d", 700),
              _offsets("e", 900, dropped=True), _offsets("f", 650)]
@@ -202,7 +202,7 @@ def test_length_tallies_merge_in_any_order_and_grouping():
     in_order = LengthTally()
     for single in singles:
         in_order = in_order.merge(single)
-    assert in_order.target() == (700, 48000, "b")  # "d" is as long but later; "e" is dropped
+    assert in_order.target() == Target(700, 48000, "b")  # "d" is as long but later; "e" is dropped
     assert (in_order.clips, in_order.kept) == (6, 4)
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -214,9 +214,8 @@ def test_length_tallies_merge_in_any_order_and_grouping():
         for index in order[cut:]:
             right = right.merge(singles[index])
         assert right.merge(left) == in_order == left.merge(right)
-    assert in_order.measurement(clips).longest == "b"
-    assert in_order.target(target_length_samples=800) == (800, 48000, None)
-    assert in_order.target(target_length_samples=700) == (700, 48000, "b")
+    assert in_order.target(target_length_samples=800) == Target(800, 48000, None)
+    assert in_order.target(target_length_samples=700) == Target(700, 48000, "b")
 
 
 def test_length_tally_names_the_first_clip_of_another_rate():
@@ -228,7 +227,7 @@ def test_length_tally_names_the_first_clip_of_another_rate():
         tally = tally.merge(LengthTally.of(clips[position], position=position))
     with pytest.raises(SampleRateError, match="^y: sample rate 16000 Hz differs from 48000 Hz of x"):
         tally.target()
-    assert tally.target(sample_rate_hz=48000)[0] == 10
+    assert tally.target(sample_rate_hz=48000).length_samples == 10
     with pytest.raises(SourceError, match="every one of the 2 clips"):
         LengthTally.of(_offsets("p", 5, dropped=True), position=0).merge(
             LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target()

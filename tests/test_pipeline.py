@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from conftest import SONG, SPEECH, copy_clips, tone, write_audio
+from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, export, pipeline
-from ravdess_prep.bundle import read_bundle, read_bundles, read_manifest
+from ravdess_prep.bundle import read_bundle, read_bundles
 from ravdess_prep.config import Config, Run
 from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
 from ravdess_prep.exceptions import ClipTooLongError, SourceError
@@ -50,7 +51,7 @@ def test_bundles_have_the_original_layout(first_build, small_tree):
     out = first_build.out
     bundles = read_bundles(out, allow_pickled_names=False)
     assert list(bundles) == ["train", "dev", "test"]
-    manifest = read_manifest(out)
+    manifest = Manifest.read(out)
     examples = manifest["examples_per_clip"]
     assert examples > 0
     for name, actor in (("train", 1), ("dev", 8), ("test", 11)):
@@ -221,8 +222,8 @@ def test_existing_output_is_replaced_whole(first_build, small_tree, model_files_
     pipeline.build(Config(dev_speakers=(1,), test_speakers=(8,)), out=out, source=small_tree,
                    run=Run(cache_dir=first_build.out.parent / "cache", jobs=2, progress=False), **model_files_kwargs)
     assert not (out / "stale.txt").exists()
-    assert read_manifest(out)["splits"]["dev"]["speakers"] == [1]
-    assert read_manifest(out)["splits"]["train"]["speakers"] == [11]
+    assert Manifest.read(out)["splits"]["dev"]["speakers"] == [1]
+    assert Manifest.read(out)["splits"]["train"]["speakers"] == [11]
 
 
 def test_embed_files_matches_the_dataset(first_build, small_tree, tmp_path, capsys):
@@ -239,12 +240,12 @@ def test_embed_files_matches_the_dataset(first_build, small_tree, tmp_path, caps
 
 
 def test_embed_files_too_long_clip_follows_the_policy(first_build, tmp_path):
-    target = read_manifest(first_build.out)["target_length_samples"]
+    target = Manifest.read(first_build.out)["target_length_samples"]
     long_clip = write_audio(tmp_path / "long.wav", tone((target + 48000) / 48000, amplitude=0.3))
     with pytest.raises(ClipTooLongError, match="long.wav"):
         pipeline.embed_files([long_clip], first_build.out)
     cropped = pipeline.embed_files([long_clip], first_build.out, on_too_long="crop")
-    assert cropped.shape == (1, read_manifest(first_build.out)["examples_per_clip"], 128)
+    assert cropped.shape == (1, Manifest.read(first_build.out)["examples_per_clip"], 128)
 
 
 def test_original_format_bundles_still_load(first_build, tmp_path):
@@ -298,7 +299,7 @@ def test_build_command_and_script(small_tree, vggish_files, first_build, tmp_pat
 
 def _full_set_checks(out, actors):
     """What FACTS.md says of the original's bundles, for the splits present among ``actors``."""
-    manifest = read_manifest(out)
+    manifest = Manifest.read(out)
     expected_labels = {"train": [140, 280, 280, 280, 280, 280, 144, 144], "dev": [24, 48, 48, 48, 48, 48, 24, 24],
                        "test": [24, 48, 48, 48, 48, 48, 24, 24]}
     for name, bundle in read_bundles(out, allow_pickled_names=False).items():

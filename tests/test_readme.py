@@ -50,7 +50,7 @@ def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_
             exec(compile(block, f"README.md python block {index + 1}", "exec"), namespace)
         except Exception as error:  # name the block that failed
             pytest.fail(f"README python block {index + 1} failed: {error!r}\n{block}")
-    assert namespace["lengths"].target_length_samples > 0
+    assert namespace["lengths"].target.length_samples > 0
     assert namespace["embedded"].embeddings.shape[0] == 18
     assert namespace["codes"].dtype == np.uint8
     # taking the data elsewhere: a preset's fold, exported, its card, rebuilt from its manifest

@@ -13,11 +13,13 @@ import pytest
 
 import vggish
 from conftest import write_audio
+from ravdess_prep.manifest import Manifest
 from ravdess_prep import classifier, corpora, embedders, pipeline
-from ravdess_prep.bundle import read_bundles, read_manifest
+from ravdess_prep.bundle import read_bundles
 from ravdess_prep.corpora import Corpus
 from ravdess_prep.embedders import Embedder
 from ravdess_prep.exceptions import ClipNameError
+from ravdess_prep.outputs import SEQUENCE
 
 EMOTIONS = ("happy", "sad")
 
@@ -56,8 +58,17 @@ class ProjectionEmbedder(Embedder):
 
     name: ClassVar[str] = "projection"
     sample_rate_hz: ClassVar[int] = 16000
-    output_dim: ClassVar[int] = 8
     output: ClassVar[str] = "random projections of log-mel examples"
+
+    def clip_kind(self):
+        return SEQUENCE
+
+    @property
+    def batch_examples(self):
+        return 16
+
+    def clip_shape(self, *, examples, files):
+        return (examples, self.dim)
 
     def num_examples(self, num_samples, *, sample_rate_hz=16000):
         return vggish.num_examples(num_samples, hop_seconds=self.hop_seconds)
@@ -90,9 +101,12 @@ class ProjectionModel:
 
 
 @pytest.fixture
-def registered(monkeypatch):
-    monkeypatch.setitem(corpora.CORPORA, ToyCorpus.name, ToyCorpus())
-    monkeypatch.setitem(embedders.EMBEDDERS, ProjectionEmbedder.name, ProjectionEmbedder)
+def registered():
+    corpora.CORPORA.register(ToyCorpus.name, ToyCorpus())
+    embedders.EMBEDDERS.register(ProjectionEmbedder.name, ProjectionEmbedder)
+    yield
+    corpora.CORPORA.unregister(ToyCorpus.name)
+    embedders.EMBEDDERS.unregister(ProjectionEmbedder.name)
 
 
 def _toy_tree(folder: Path) -> Path:
@@ -113,11 +127,12 @@ def _toy_tree(folder: Path) -> Path:
 def test_a_registered_corpus_and_embedder_build_embed_and_train(registered, tmp_path):
     tree = _toy_tree(tmp_path / "toy")
     run = pipeline.Run(cache_dir=tmp_path / "cache", jobs=2, progress=False)
-    config = pipeline.Config(corpus="toy", embedder=ProjectionEmbedder(), pool="mean")
+    config = pipeline.Config(corpus="toy", embedder=ProjectionEmbedder(pool="mean"))
     result = pipeline.build(config, out=tmp_path / "bundles", source=tree, run=run)
-    manifest = read_manifest(result.out)
+    manifest = Manifest.read(result.out)
     assert manifest["embedder"]["name"] == "projection" and manifest["corpus"]["name"] == "toy"
-    assert manifest["config"]["embedder"] == {"name": "projection", "dim": 8, "seed": 0, "hop_seconds": 0.48}
+    assert manifest["config"]["embedder"] == {"name": "projection", "pool": "mean", "dim": 8, "seed": 0,
+                                              "hop_seconds": 0.48}
     bundles = read_bundles(result.out)
     assert {name: len(bundle) for name, bundle in bundles.items()} == {"train": 24, "dev": 6, "test": 6}
     assert bundles["train"].embeddings.shape == (24, 8) and bundles["train"].embeddings.dtype == np.float32

@@ -8,7 +8,7 @@ when a model is built or a waveform resampled).
 """
 
 from .errors import InputError, ModelFileError, VGGishError
-from .files import check_checkpoint_layout, check_checkpoint_values, model_file_sha256
+from .files import check_checkpoint_layout, check_checkpoint_values
 from .frontend import log_mel_examples, num_examples, silent_example, waveform_to_examples, wavfile_to_examples
 from .model import VGGish, define_vggish_slim
 from .postprocess import Postprocessor
@@ -16,6 +16,6 @@ from .postprocess import Postprocessor
 __all__ = [
     "InputError", "ModelFileError", "Postprocessor", "VGGish", "VGGishError", "check_checkpoint_layout",
     "check_checkpoint_values",
-    "define_vggish_slim", "log_mel_examples", "model_file_sha256", "num_examples", "silent_example",
+    "define_vggish_slim", "log_mel_examples", "num_examples", "silent_example",
     "waveform_to_examples", "wavfile_to_examples",
 ]

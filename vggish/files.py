@@ -1,52 +1,17 @@
-"""The model files: their identity (SHA-256) and their layout.
+"""The model files' layout: whether a checkpoint holds every VGGish variable with its official
+shape and finite values.
 
-Fetching the official files is left to the caller (their URLs, sizes and SHA-256 are in
-:mod:`vggish.params`); this module says whether a file on disk is the official one and whether
-a checkpoint holds every VGGish variable with its official shape.
+Fetching and identifying the official files is left to the caller (their URLs, sizes and
+SHA-256 are in :mod:`vggish.params`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from . import params
 from .errors import ModelFileError
-
-
-def model_file_sha256(path: str | os.PathLike) -> str:
-    """SHA-256 of a model file; for a multi-file (V2) checkpoint prefix, of its files' digests.
-
-    Raises:
-        ModelFileError: No such file or checkpoint prefix.
-    """
-    path = Path(path)
-    if path.is_file():
-        return _file_sha256(path)
-    parts = sorted(path.parent.glob(f"{path.name}.*")) if path.parent.is_dir() else []
-    if not parts:
-        raise ModelFileError(f"{path}: no such model file")
-    lines = "".join(f"{part.name} {_file_sha256(part)}\n" for part in parts)
-    return hashlib.sha256(lines.encode()).hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def is_official_checkpoint(sha256: str) -> bool:
-    """Whether a checkpoint's SHA-256 is that of the published checkpoint."""
-    return sha256 == params.CHECKPOINT_SHA256
-
-
-def is_official_pca_params(sha256: str) -> bool:
-    """Whether a PCA file's SHA-256 is that of the published PCA parameters."""
-    return sha256 == params.PCA_PARAMS_SHA256
 
 
 def check_checkpoint_layout(path: str | os.PathLike) -> dict[str, tuple[int, ...]]:

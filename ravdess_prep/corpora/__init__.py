@@ -1,19 +1,30 @@
-"""Corpora: one module per corpus, registered here by name.
+"""Corpora: one module per corpus, registered by name.
 
-Adding a corpus is one module with a :class:`~ravdess_prep.corpora.base.Corpus` subclass and
-one line in :data:`CORPORA` (or a call to :func:`register_corpus`).
+Adding a corpus is one module with a :class:`~ravdess_prep.corpora.base.Corpus` subclass, named
+in :data:`CORPORA` (the library's own) or, from another package, declared as an entry point of
+the group ``ravdess_prep.corpora`` (see :mod:`ravdess_prep.registry`).
 """
 
 from __future__ import annotations
 
-from ..exceptions import ParameterError
-from .base import Corpus, Survey
-from .ravdess import RAVDESS
+from typing import Sequence
 
-__all__ = ["CORPORA", "Corpus", "Survey", "get_corpus", "register_corpus"]
+from ..registry import Registry
+from .base import Corpus, Excluded, Survey
 
-#: Every known corpus by name.
-CORPORA: dict[str, Corpus] = {RAVDESS.name: RAVDESS()}
+__all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "get_corpus"]
+
+
+def _corpus(value) -> Corpus:
+    if isinstance(value, type) and issubclass(value, Corpus):
+        return value()
+    if isinstance(value, Corpus):
+        return value
+    raise TypeError(f"{value!r} is not a Corpus (or a Corpus subclass)")
+
+
+#: Every known corpus by name: the library's own, then those of entry points.
+CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS"}, adapt=_corpus)
 
 
 def get_corpus(name: str) -> Corpus:
@@ -22,13 +33,14 @@ def get_corpus(name: str) -> Corpus:
     Raises:
         ParameterError: No such corpus; the message lists the known ones.
     """
-    try:
-        return CORPORA[name]
-    except (KeyError, TypeError):
-        raise ParameterError(f"corpus has to be one of {', '.join(map(repr, CORPORA))}, not {name!r}") from None
+    return CORPORA.get_named(name)
 
 
-def register_corpus(corpus: Corpus) -> Corpus:
-    """Make ``corpus`` known by its name (replacing one of the same name); returns it."""
-    CORPORA[corpus.name] = corpus
-    return corpus
+def corpus_of_names(names: Sequence[str]) -> Corpus | None:
+    """The first registered corpus whose naming scheme every one of ``names`` follows (how
+    bundles without a manifest are read), or None."""
+    for name in CORPORA:
+        corpus = CORPORA[name]
+        if corpus.names_parse(names):
+            return corpus
+    return None

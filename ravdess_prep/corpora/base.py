@@ -1,23 +1,28 @@
-"""What every corpus is: a naming scheme, where its files come from, its speakers and labels.
+"""What every corpus is: where a clip's metadata comes from, its speakers, labels and splits.
 
-A corpus module defines one :class:`Corpus` subclass: how a file name maps to a row of
-metadata (:meth:`Corpus.parse_name`), the columns of its inventory, which column holds the
-speaker and which the label, its default split, and, if it has one, its download. Everything
-else (scanning folders and zips, reading audio headers, collecting every problem) is shared.
+A corpus module defines one :class:`Corpus` subclass: how a file maps to a row of metadata
+(:meth:`Corpus.clip_metadata`: from its name, :meth:`Corpus.parse_name`, or from annotation
+files the corpus reads once per source, :meth:`Corpus.annotations`), which files it leaves out
+(:class:`Excluded`: skipped and counted, not errors), the columns of its inventory, which
+column holds the speaker and which the label, its split presets, and, if it has one, its
+download. Everything else (scanning folders and zips, reading audio headers, collecting every
+problem) is shared.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import soundfile
 
 from ..audio import check_complete, empty_message, unreadable_message
-from ..exceptions import AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError
+from ..exceptions import AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError, SplitError
 from ..source import AUDIO_SUFFIXES, audio_files, resolve_path
+from ..split import SplitPreset, customary_split, leave_one_speaker_out_split
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -25,21 +30,39 @@ if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
 #: Inventory columns every corpus has, besides its own: the bundle name, the file, and the
 #: audio facts read from the file header.
 COMMON_COLUMNS = ("clip_name", "path", "sample_rate_hz", "channels", "num_samples")
+#: The column every inventory ends with: the source folder a clip was found under (it is not
+#: written to ``metadata.csv``; the manifest lists the folders).
+ROOT_COLUMN = "source_root"
+
+
+@dataclasses.dataclass(frozen=True)
+class Excluded:
+    """What :meth:`Corpus.clip_metadata` returns for a file the corpus leaves out on purpose
+    (a label outside its classes, say): skipped and counted, not an error."""
+
+    reason: str
 
 
 @dataclasses.dataclass(frozen=True)
 class Survey:
-    """What a source holds: the usable clips and every problem found.
+    """What a source holds: the usable clips, the files left out, and every problem found.
 
     Attributes:
-        clips: One row per usable clip, columns ``Corpus.columns``, in the corpus's order.
+        clips: One row per usable clip, columns ``Corpus.columns`` and :data:`ROOT_COLUMN`, in
+            the corpus's order.
         problems: One exception per file that cannot be used, in path order.
         roots: The folders that were scanned (a zip source is scanned where it was extracted).
+        excluded: ``(path, reason)`` of every file the corpus left out on purpose.
     """
 
     clips: "pandas.DataFrame"
     problems: tuple[RavdessPrepError, ...]
     roots: tuple[Path, ...]
+    excluded: tuple[tuple[str, str], ...] = ()
+
+    def excluded_counts(self) -> dict[str, int]:
+        """``{reason: files}`` of the files left out."""
+        return dict(Counter(reason for _, reason in self.excluded))
 
     def raise_for_problems(self) -> None:
         """Raise the first problem (its own type), counting the others in the message."""
@@ -53,7 +76,8 @@ class Survey:
 
 class Corpus:
     """A corpus of labelled speech recordings. Subclasses set the class attributes and
-    :meth:`parse_name`; :meth:`download` is optional.
+    :meth:`parse_name` (or :meth:`annotations` and :meth:`clip_metadata`); :meth:`download`
+    is optional.
 
     Attributes:
         name: Its name in the registry and in manifests.
@@ -71,6 +95,8 @@ class Corpus:
         speakers: Every speaker of the corpus, in its order (the split presets cut it).
         default_dev_speakers: The dev speakers of the corpus's customary split.
         default_test_speakers: Its test speakers.
+        split_presets: Its named splits, ``{name: SplitPreset}`` (see
+            :mod:`ravdess_prep.split`); the first is the default.
         download_names: Sources that mean "download the corpus" (None always does).
         license: ``{"name", "url"}`` of the corpus's license.
         citation: How to cite it.
@@ -89,6 +115,8 @@ class Corpus:
     speakers: ClassVar[tuple[int, ...]] = ()
     default_dev_speakers: ClassVar[tuple[int, ...]] = ()
     default_test_speakers: ClassVar[tuple[int, ...]] = ()
+    split_presets: ClassVar[Mapping[str, SplitPreset]] = {
+        "original": customary_split("original"), "loso": leave_one_speaker_out_split("loso")}
     download_names: ClassVar[tuple[str, ...]] = ()
     license: ClassVar[dict] = {}
     citation: ClassVar[str] = ""
@@ -101,6 +129,42 @@ class Corpus:
             ClipNameError: The name does not follow the corpus's scheme; the message names it.
         """
         raise NotImplementedError
+
+    def annotations(self, roots: tuple[Path, ...]) -> Any:
+        """What the corpus's annotation files hold, read once per survey from the scanned
+        ``roots`` and handed to :meth:`clip_metadata` (default: nothing; metadata comes from
+        the file names).
+
+        Raises:
+            SourceError: An annotation file is missing or unreadable; the message names it.
+        """
+        return None
+
+    def clip_metadata(self, path: Path, *, root: Path, annotations: Any) -> dict | Excluded:
+        """One audio file's row of metadata (see :meth:`parse_name`), or :class:`Excluded`
+        for a file the corpus leaves out. The default parses the file's name.
+
+        Args:
+            path: The file.
+            root: The scanned folder it is under.
+            annotations: What :meth:`annotations` returned.
+
+        Raises:
+            ClipNameError: The file cannot be described (a problem of the source, reported).
+        """
+        return self.parse_name(path)
+
+    def preset(self, name: str) -> SplitPreset:
+        """The split preset ``name``.
+
+        Raises:
+            SplitError: The corpus has no such preset; the message lists its presets.
+        """
+        try:
+            return self.split_presets[name]
+        except (KeyError, TypeError):
+            raise SplitError(f"the {self.name} corpus has no split preset {name!r} (its presets: "
+                             f"{', '.join(self.split_presets)}, or custom speaker lists)") from None
 
     def download(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
         """Fetch the corpus into the cache; the folders to scan.
@@ -127,43 +191,38 @@ class Corpus:
             DownloadError: The download failed.
         """
         import pandas as pd
-        roots = self.resolve(source, cache_dir=cache_dir, progress=progress)
-        paths = [path for root in roots for path in audio_files(root)]
-        if not paths:
+        roots = tuple(self.resolve(source, cache_dir=cache_dir, progress=progress))
+        found = [(root, path) for root in roots for path in audio_files(root)]
+        if not found:
             where = ", ".join(str(root) for root in roots)
             raise SourceError(f"{where}: no {' or '.join(AUDIO_SUFFIXES)} file found")
+        annotations = self.annotations(roots)
         rows: list[dict] = []
         problems: list[RavdessPrepError] = []
+        excluded: list[tuple[str, str]] = []
         first_path: dict[str, Path] = {}
-        for path in paths:
+        for root, path in found:
             try:
-                row = self.parse_name(path)
+                row = self.clip_metadata(path, root=root, annotations=annotations)
             except ClipNameError as error:
                 problems.append(error)
+                continue
+            if isinstance(row, Excluded):
+                excluded.append((str(path), row.reason))
                 continue
             name = row["clip_name"]
             if name in first_path:
                 problems.append(DuplicateClipError(f"{path}: clip name {name} is already taken by {first_path[name]}"))
                 continue
-            try:
-                audio = soundfile.info(str(path))
-            except Exception as error:  # soundfile raises its own error types for unreadable files
-                problems.append(SourceError(unreadable_message(path, error)))
-                continue
-            if audio.frames <= 0:
-                problems.append(SourceError(empty_message(path)))
-                continue
-            try:
-                check_complete(path)
-            except AudioError as error:
-                problems.append(SourceError(str(error)))
+            problem = _audio_problem(path)
+            if isinstance(problem, RavdessPrepError):
+                problems.append(problem)
                 continue
             first_path[name] = path
-            rows.append({**row, "path": str(path), "sample_rate_hz": int(audio.samplerate),
-                         "channels": int(audio.channels), "num_samples": int(audio.frames)})
-        clips = pd.DataFrame(rows, columns=list(self.columns))
+            rows.append({**row, "path": str(path), **problem, ROOT_COLUMN: str(root)})
+        clips = pd.DataFrame(rows, columns=list(self.columns) + [ROOT_COLUMN])
         clips = clips.sort_values(list(self.sort_columns), kind="stable").reset_index(drop=True)
-        return Survey(clips=clips, problems=tuple(problems), roots=tuple(roots))
+        return Survey(clips=clips, problems=tuple(problems), roots=roots, excluded=tuple(excluded))
 
     def inventory(self, source=None, *, cache_dir: str | os.PathLike | None = None,
                   progress: bool = False) -> "pandas.DataFrame":
@@ -194,9 +253,31 @@ class Corpus:
         """What a manifest records of the corpus."""
         return {"name": self.name, "title": self.title, "speaker_column": self.speaker_column,
                 "label_column": self.label_column, "label_names": list(self.label_names),
-                "facet_columns": list(self.facet_columns), "license": dict(self.license), "citation": self.citation}
+                "facet_columns": list(self.facet_columns), "speakers": list(self.speakers),
+                "license": dict(self.license), "citation": self.citation}
+
+    def names_parse(self, names) -> bool:
+        """Whether every one of ``names`` (bundle clip names) follows the corpus's naming
+        scheme (how bundles without a manifest, the original project's, are recognised)."""
+        try:
+            for name in names:
+                self.parse_name(name)
+        except ClipNameError:
+            return False
+        return True
 
 
-def speakers_named(speakers: Sequence[int]) -> str:
-    """Speaker ids as a comma-separated list of two-digit numbers."""
-    return ", ".join(f"{int(speaker):02d}" for speaker in speakers)
+def _audio_problem(path: Path) -> dict | RavdessPrepError:
+    """The audio facts of a file's header (``sample_rate_hz``, ``channels``, ``num_samples``),
+    or the problem that makes it unusable."""
+    try:
+        audio = soundfile.info(str(path))
+    except Exception as error:  # soundfile raises its own error types for unreadable files
+        return SourceError(unreadable_message(path, error))
+    if audio.frames <= 0:
+        return SourceError(empty_message(path))
+    try:
+        check_complete(path)
+    except AudioError as error:
+        return SourceError(str(error))
+    return {"sample_rate_hz": int(audio.samplerate), "channels": int(audio.channels), "num_samples": int(audio.frames)}

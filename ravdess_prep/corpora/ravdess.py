@@ -21,6 +21,7 @@ from ..cache import cache_root
 from ..download import USER_AGENT, fetch
 from ..exceptions import ClipNameError, DownloadError, SourceError
 from ..source import AUDIO_SUFFIXES, extract_zip, extraction_problem, read_extraction_record
+from ..split import consecutive_folds, customary_split, leave_one_speaker_out_split
 from .base import Corpus
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -234,6 +235,11 @@ class RAVDESS(Corpus):
     speakers = ACTORS
     default_dev_speakers = DEV_ACTORS
     default_test_speakers = TEST_ACTORS
+    split_presets = {
+        "original": customary_split("original"),  # the original project's: dev 08, 19, 24; test 11, 14, 15
+        "folds6": consecutive_folds("folds6", 6),  # 01-04 ... 21-24, each two male and two female actors
+        "loso": leave_one_speaker_out_split("loso"),
+    }
     download_names = (ZENODO,)
     license = {"name": "CC BY-NC-SA 4.0", "url": "https://creativecommons.org/licenses/by-nc-sa/4.0/"}
     citation = ("Livingstone SR, Russo FA (2018) The Ryerson Audio-Visual Database of Emotional Speech and Song "

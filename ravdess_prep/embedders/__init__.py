@@ -1,29 +1,40 @@
-"""Embedders: one adapter module per model, registered here by name.
+"""Embedders: one adapter module per model, registered by name.
 
 Adding a model is one adapter module with an :class:`~ravdess_prep.embedders.base.Embedder`
-subclass and one line in :data:`EMBEDDERS` (or a call to :func:`register_embedder`).
+subclass, named in :data:`EMBEDDERS` (the library's own) or, from another package, declared
+as an entry point of the group ``ravdess_prep.embedders`` (see :mod:`ravdess_prep.registry`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Mapping
 
 from ..exceptions import ParameterError
+from ..registry import Registry
+from ..settings import values_from_file
 from .base import Embedder, Model, ModelFile, ModelFiles
 from .egemaps import EGeMAPSEmbedder
 from .vggish import VGGishEmbedder, VGGishFiles
 from .yamnet import YAMNetEmbedder, YAMNetFiles
 
 __all__ = [
-    "EGeMAPSEmbedder", "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder",
-    "YAMNetFiles", "embedder_class", "embedder_from_dict", "register_embedder",
+    "EGeMAPSEmbedder", "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles",
+    "YAMNetEmbedder", "YAMNetFiles", "embedder_class", "embedder_from_dict",
 ]
 
-#: Every known embedder class by name.
-EMBEDDERS: dict[str, type[Embedder]] = {
-    cls.name: cls for cls in (VGGishEmbedder, YAMNetEmbedder, EGeMAPSEmbedder)
-}
+
+def _embedder_class(value) -> type[Embedder]:
+    if not (isinstance(value, type) and issubclass(value, Embedder)):
+        raise TypeError(f"{value!r} is not an Embedder subclass")
+    return value
+
+
+#: Every known embedder class by name: the library's own, then those of entry points.
+EMBEDDERS: Registry[type[Embedder]] = Registry("embedder", {
+    "vggish": "ravdess_prep.embedders.vggish:VGGishEmbedder",
+    "yamnet": "ravdess_prep.embedders.yamnet:YAMNetEmbedder",
+    "egemaps": "ravdess_prep.embedders.egemaps:EGeMAPSEmbedder",
+}, adapt=_embedder_class, missing_extra={"torch": "whisper", "transformers": "ssl", "opensmile": "egemaps"})
 
 
 def embedder_class(name: str) -> type[Embedder]:
@@ -32,25 +43,22 @@ def embedder_class(name: str) -> type[Embedder]:
     Raises:
         ParameterError: No such embedder; the message lists the known ones.
     """
-    try:
-        return EMBEDDERS[name]
-    except (KeyError, TypeError):
-        raise ParameterError(f"embedder has to be one of {', '.join(map(repr, EMBEDDERS))}, not {name!r}") from None
+    return EMBEDDERS.get_named(name)
 
 
-def embedder_from_dict(values: Mapping) -> Embedder:
-    """The embedder a config recorded (``{"name": ..., **settings}``); unknown settings are an
-    error naming them."""
+def embedder_from_dict(values: Mapping, *, where: str = "the configuration") -> Embedder:
+    """The embedder a config recorded (``{"name": ..., **settings}``).
+
+    Raises:
+        ParameterError: No name, an unknown embedder, or settings it does not have; the
+            message says ``where``.
+    """
     values = dict(values)
-    cls = embedder_class(values.pop("name", None))
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ParameterError(f"unknown settings of the {cls.name} embedder: {', '.join(unknown)}")
-    return cls(**values)
-
-
-def register_embedder(cls: type[Embedder]) -> type[Embedder]:
-    """Make an embedder class known by its name (replacing one of the same name); returns it."""
-    EMBEDDERS[cls.name] = cls
-    return cls
+    if "name" not in values:
+        raise ParameterError(f"{where}: the embedder has no name (one of {', '.join(map(repr, EMBEDDERS))})")
+    name = values.pop("name")
+    try:
+        cls = embedder_class(name)
+    except ParameterError as error:
+        raise ParameterError(f"{where}: {error}") from None
+    return cls(**values_from_file(cls, values, where=f"{where}: the {cls.name} embedder"))

@@ -1,18 +1,21 @@
-"""What every embedder is: a front-end, a model that runs on batches of its examples, and the
-files that identify the model.
+"""What every embedder is: a front-end, a model that runs on batches, and the files that
+identify the model.
 
-An embedder is a frozen dataclass whose fields are its settings (they are part of the build's
-:class:`~ravdess_prep.config.Config` and of every cache key). The pipeline knows an embedder
-only through this interface:
+An embedder is a frozen dataclass whose fields are its settings, each declared with
+:func:`ravdess_prep.settings.setting` (its flag, kind and help: the command line is generated
+from them). They are part of the build's :class:`~ravdess_prep.config.Config` and of every
+cache key. The pipeline knows an embedder only through this interface:
 
-- ``sample_rate_hz``: the rate its front-end reads (None: the clip's own rate);
-  ``pads``: whether clips are centre-padded to the target length before the front-end;
-  ``clip_level``: one output vector per clip (no example axis); ``output_dim``.
+- what a clip gives: :meth:`Embedder.clip_kind` (an :class:`~ravdess_prep.outputs.OutputKind`:
+  a vector, a sequence of examples, a stack of layers, or a sequence per layer) and
+  :meth:`Embedder.clip_shape`; ``pool`` (every embedder's setting) pools the examples axis;
+  ``sample_rate_hz``, the rate its front-end reads (None: the clip's own rate);
 - :meth:`Embedder.num_examples`, :meth:`Embedder.examples` (the front-end, pure numpy) and
-  :meth:`Embedder.silent_example` (the example of digital silence, run once per build).
+  :meth:`Embedder.silent_example` (the example of digital silence, run once per build);
 - :meth:`Embedder.model_files` (fetch or verify the model's files: :class:`ModelFiles`, each
   with its SHA-256) and :meth:`Embedder.load` (a :class:`Model` with ``embed``, ``postprocess``
-  and ``close``).
+  and ``close``), which runs on batches of :attr:`Embedder.batch_examples` examples (or, for
+  :attr:`Embedder.batching` ``"clips"``, whole clips).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import ClassVar, Mapping, Protocol
 import numpy as np
 
 from ..digest import path_sha256
-from ..exceptions import ModelFileError, ParameterError
+from ..exceptions import ModelFileError, ParameterError, option
+from ..outputs import POOLS, OutputKind
+from ..settings import setting
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,43 +110,110 @@ def check_sha256(path: str | os.PathLike, sha256: str, role: str, *, hint: str =
 class Model(Protocol):
     """A loaded model: what :meth:`Embedder.load` returns."""
 
-    def embed(self, examples: np.ndarray) -> np.ndarray:
-        """Raw outputs of a batch of examples, one row per example."""
+    def embed(self, batch):
+        """Raw outputs of a batch: for an embedder that batches examples, an array of examples
+        in, one row per example out; for one that batches clips, a list of clip inputs in, a
+        list of raw clip outputs out."""
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        """A clip's final outputs from its raw rows, ``(examples, output_dim)``."""
+        """A clip's output (see :meth:`Embedder.clip_shape`) from its raw output."""
 
     def close(self) -> None:
         """Free what the model holds."""
+
+
+EMBEDDER_GROUP = "the embedder"
 
 
 @dataclasses.dataclass(frozen=True)
 class Embedder:
     """Base class of the embedders: the interface the pipeline uses (see the module docstring).
 
-    Subclasses are frozen dataclasses whose fields are the embedder's settings, validated in
-    ``__post_init__``, and set the class attributes below.
+    Subclasses are frozen dataclasses whose fields are the embedder's settings, declared with
+    :func:`~ravdess_prep.settings.setting` and validated in ``__post_init__``, and set the class
+    attributes below.
+
+    Attributes:
+        pool: How a clip's examples (frames) become one vector: ``"none"`` (kept),
+            ``"mean"`` or ``"mean-std"`` (see :func:`ravdess_prep.outputs.pool_examples`).
     """
 
     name: ClassVar[str]
     files_type: ClassVar[type | None] = None  # where the user says the model's files are
     sample_rate_hz: ClassVar[int | None] = None
-    output_dim: ClassVar[int]
-    pads: ClassVar[bool] = True
-    clip_level: ClassVar[bool] = False
     output_dtype: ClassVar[str] = "float32"  # the type of a clip's post-processed outputs (and cache entries)
     output: ClassVar[str] = ""  # what a bundle's values are, for the manifest
     license: ClassVar[str] = ""  # the license of the model's weights, for the data card
     citation: ClassVar[str] = ""  # how to cite the model
+    #: ``"examples"``: the examples of successive clips fill model batches of
+    #: :attr:`batch_examples`; ``"clips"``: whole clips (inputs of any length) are batched.
+    batching: ClassVar[str] = "examples"
+    #: True: the embedder pools the frames of the unpadded clip itself, before the cache (its
+    #: clip output has no examples axis unless ``pool`` is ``"none"``); False: a pooled bundle
+    #: pools the cached examples of the padded clip.
+    pools_frames: ClassVar[bool] = False
+
+    pool: str = setting("none", flags="--pool", choices=POOLS, group=EMBEDDER_GROUP,
+                        help="none: every example (frame) kept; mean or mean-std: one vector per clip (per layer)")
+
+    # --- what a clip gives ---------------------------------------------------------------
+
+    def clip_kind(self) -> OutputKind:
+        """The kind of one clip's output, as computed and cached (before a bundle pools it)."""
+        raise NotImplementedError
+
+    def row_kind(self) -> OutputKind:
+        """The kind of a bundle row: the clip's output, pooled over its examples when asked."""
+        kind = self.clip_kind()
+        return kind.pooled() if self.pool != "none" and kind.has_examples else kind
+
+    @property
+    def pads(self) -> bool:
+        """Whether clips are centre-padded to the target length before the front-end (so that
+        every clip has as many examples)."""
+        return self.clip_kind().has_examples
 
     @property
     def batch_examples(self) -> int:
-        """Examples per model run."""
-        return getattr(self, "batch_size", 1)
+        """Examples (or, for ``batching == "clips"``, clips) per model run."""
+        return 1
+
+    def clip_shape(self, *, examples: int | None, files: "ModelFiles") -> tuple[int, ...]:
+        """The shape of one clip's output (see :meth:`clip_kind`).
+
+        Args:
+            examples: Examples of a padded clip (None for an embedder that does not pad).
+            files: The model's verified files (a model's size can decide the shape).
+        """
+        raise NotImplementedError
+
+    def check_pool(self) -> None:
+        """Raise :class:`ParameterError` unless ``pool`` suits this embedder's output."""
+        if self.pool not in POOLS:
+            raise ParameterError(f"{option('pool')} has to be one of {', '.join(map(repr, POOLS))}, not {self.pool!r}")
+        if self.pool != "none" and not self.pools_frames and not self.clip_kind().has_examples:
+            raise ParameterError(f"the {self.name} embedder gives one vector per clip: there is nothing to pool "
+                                 f"({option('pool', 'none')}, not {self.pool!r})")
+
+    def output_facts(self, files: "ModelFiles") -> dict:
+        """What the manifest says of the output's axes besides their names (for a stack of
+        layers, which layers), JSON-ready."""
+        return {}
+
+    # --- settings ------------------------------------------------------------------------
 
     def settings(self) -> dict:
         """The settings, JSON-ready."""
-        return dataclasses.asdict(self)
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
+
+    def cache_settings(self) -> dict:
+        """The settings that decide a clip's cached output: all of them, but ``pool`` when the
+        bundle pools cached examples."""
+        values = self.settings()
+        if not self.pools_frames:
+            values.pop("pool")
+        return values
 
     def to_dict(self) -> dict:
         """``{"name": ..., **settings}``: what a config records of its embedder."""
@@ -151,13 +223,16 @@ class Embedder:
         """A copy with some settings changed (validated like a new one)."""
         return dataclasses.replace(self, **changes)
 
+    # --- the front-end -------------------------------------------------------------------
+
     def num_examples(self, num_samples: int, *, sample_rate_hz: int) -> int:
         """Examples of a padded clip of ``num_samples`` samples at ``sample_rate_hz`` (the
         embedder's rate, or the clip's own when the embedder reads any)."""
         raise NotImplementedError
 
     def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
-        """The front-end: examples of one clip, ``(num_examples, ...)``.
+        """The front-end: examples of one clip, ``(num_examples, ...)`` (for an embedder that
+        batches clips, the clip's model input).
 
         Args:
             signal: The padded (or, when :attr:`pads` is False, trimmed) clip, float
@@ -182,6 +257,8 @@ class Embedder:
         """The name of each output column, when the embedder's columns have names."""
         return None
 
+    # --- the model -----------------------------------------------------------------------
+
     def model_files(self, files=None, *, cache_dir: str | os.PathLike | None = None,
                     progress: bool = True) -> ModelFiles:
         """The model's files, fetched (``files`` None: the official ones) or found where
@@ -193,6 +270,19 @@ class Embedder:
     def load(self, files: ModelFiles) -> Model:
         """The model, ready to embed (called once per process that embeds)."""
         raise NotImplementedError
+
+
+def sequence_shape(embedder: Embedder, examples: int | None, dim: int) -> tuple[int, ...]:
+    """``(examples, dim)`` for an embedder whose clips are sequences of examples."""
+    if examples is None:
+        raise ParameterError(f"the {embedder.name} embedder pads clips: their number of examples has to be known")
+    return (int(examples), int(dim))
+
+
+def check_positive(name: str, value) -> None:
+    """Raise :class:`ParameterError` unless ``value`` is a positive integer (names the setting)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ParameterError(f"{option(name)} has to be a positive integer, not {value!r}")
 
 
 def check_files_type(embedder: Embedder, files) -> None:

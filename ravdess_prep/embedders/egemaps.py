@@ -25,8 +25,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..exceptions import AudioError, ParameterError, RavdessPrepError
-from .base import Embedder, ModelFiles
+from ..exceptions import AudioError, ParameterError, RavdessPrepError, option
+from ..outputs import SEQUENCE, VECTOR, OutputKind
+from ..settings import setting
+from .base import EMBEDDER_GROUP, Embedder, ModelFiles, sequence_shape
 
 LEVELS = ("functionals", "lld")
 FEATURE_SET = "eGeMAPSv02"
@@ -67,7 +69,8 @@ class EGeMAPSEmbedder(Embedder):
             10 ms, on the padded clip).
     """
 
-    level: str = "functionals"
+    level: str = setting("functionals", flags="--egemaps-level", choices=LEVELS, group=EMBEDDER_GROUP,
+                         help="egemaps: functionals (88 per clip, default) or lld (25 every 10 ms)")
 
     name: ClassVar[str] = "egemaps"
     sample_rate_hz: ClassVar[None] = None  # the clip's own rate
@@ -80,23 +83,15 @@ class EGeMAPSEmbedder(Embedder):
 
     def __post_init__(self):
         if self.level not in LEVELS:
-            raise ParameterError(f"level has to be one of {', '.join(map(repr, LEVELS))}, not {self.level!r}")
+            raise ParameterError(f"{option('level')} has to be one of {', '.join(map(repr, LEVELS))}, not {self.level!r}")
 
-    @property
-    def pads(self) -> bool:
-        return self.level == "lld"
+    def clip_kind(self) -> OutputKind:
+        return VECTOR if self.level == "functionals" else SEQUENCE
 
-    @property
-    def clip_level(self) -> bool:
-        return self.level == "functionals"
-
-    @property
-    def output_dim(self) -> int:
-        return NUM_FEATURES[self.level]
-
-    @property
-    def batch_examples(self) -> int:
-        return 1  # the model step is the identity: nothing to gather
+    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
+        if self.level == "functionals":
+            return (NUM_FEATURES[self.level],)
+        return sequence_shape(self, examples, NUM_FEATURES[self.level])
 
     def num_examples(self, num_samples: int, *, sample_rate_hz: int) -> int:
         if self.level == "functionals":
@@ -123,23 +118,27 @@ class EGeMAPSEmbedder(Embedder):
         except PackageNotFoundError:
             package = None
         return {"feature_set": FEATURE_SET, "level": self.level, "opensmile": package,
-                "padded": self.pads, "resampled": False}
+                "padded": self.pads, "resampled": False, "clip_output": self.clip_kind().name}
 
     def feature_names(self) -> tuple[str, ...]:
         return tuple(smile(self.level).feature_names)
 
     def load(self, files: ModelFiles) -> "Identity":
-        return Identity()
+        return Identity(vector=self.level == "functionals")
 
 
 class Identity:
-    """The model step of an embedder whose front-end computes the features."""
+    """The model step of an embedder whose front-end computes the features (a clip's one row
+    of functionals is its vector)."""
+
+    def __init__(self, *, vector: bool = False):
+        self.vector = vector
 
     def embed(self, examples: np.ndarray) -> np.ndarray:
         return np.asarray(examples, np.float32)
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
-        return raw
+        return raw[0] if self.vector else raw
 
     def close(self) -> None:
         pass

@@ -21,13 +21,16 @@ from vggish import params as vggish_params
 from ..cache import cache_root
 from ..digest import path_sha256
 from ..download import fetch
-from ..exceptions import ModelFileError, ParameterError
-from .base import Embedder, ModelFile, ModelFiles, check_files_type
+from ..exceptions import ModelFileError, ParameterError, option
+from ..outputs import SEQUENCE, OutputKind
+from ..settings import NUMBER, PATH, POSITIVE, SWITCH, setting
+from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive, sequence_shape
 
 #: Where the official files go when no cache folder is given: ``$VGGISH_MODEL_DIR``, else
 #: ``<cache root>/vggish``.
 MODEL_DIR_ENV = "VGGISH_MODEL_DIR"
 FC2_ACTIVATIONS = ("relu", None)
+MODEL_FILES_GROUP = "the embedder's files"
 
 
 def model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -56,10 +59,18 @@ class VGGishFiles:
             ``https://storage.googleapis.com/audioset`` (None: that address).
     """
 
-    checkpoint: str | os.PathLike | None = None
-    pca_params: str | os.PathLike | None = None
-    allow_custom_checkpoint: bool = False
-    allow_custom_pca_params: bool = False
+    checkpoint: str | os.PathLike | None = setting(
+        None, flags="--checkpoint", kind=PATH, group=MODEL_FILES_GROUP,
+        help="vggish: the checkpoint (default: the official one, fetched once; SHA-256 checked)")
+    pca_params: str | os.PathLike | None = setting(
+        None, flags="--pca-params", kind=PATH, group=MODEL_FILES_GROUP,
+        help="vggish: the PCA parameters (default: the official ones, fetched once; SHA-256 checked)")
+    allow_custom_checkpoint: bool = setting(
+        False, flags="--custom-checkpoint", kind=SWITCH, group=MODEL_FILES_GROUP,
+        help="vggish: accept a checkpoint that is not the official file (its layout is checked)")
+    allow_custom_pca_params: bool = setting(
+        False, flags="--custom-pca-params", kind=SWITCH, group=MODEL_FILES_GROUP,
+        help="vggish: accept PCA parameters that are not the official file (their arrays are checked)")
     base_url: str | None = None
 
     def url(self, official_url: str) -> str:
@@ -82,14 +93,18 @@ class VGGishEmbedder(Embedder):
             shapes.
     """
 
-    hop_seconds: float = 0.23
-    fc2_activation: str | None = "relu"
-    batch_size: int = 128
+    hop_seconds: float = setting(0.23, flags="--hop", kind=NUMBER, group=EMBEDDER_GROUP,
+                                 help="example hop in seconds (vggish 0.23, the original's; yamnet 0.48)")
+    fc2_activation: str | None = setting("relu", flags="--fc2-activation", choices=FC2_ACTIVATIONS, none_word="none",
+                                         group=EMBEDDER_GROUP,
+                                         help="vggish: relu is the 2019 release, the original's (default); none the "
+                                         "current one")
+    batch_size: int = setting(128, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
+                              help="examples (or clips) per model run (vggish, yamnet 128)")
 
     name: ClassVar[str] = "vggish"
     files_type: ClassVar[type] = VGGishFiles
     sample_rate_hz: ClassVar[int] = vggish_params.SAMPLE_RATE_HZ
-    output_dim: ClassVar[int] = vggish_params.EMBEDDING_SIZE
     output_dtype: ClassVar[str] = "uint8"
     output: ClassVar[str] = "post-processed VGGish values 0..255 (PCA, clipped to [-2, 2], quantized to 8 bits)"
     license: ClassVar[str] = "Apache-2.0 (the published VGGish checkpoint and PCA parameters, tensorflow/models)"
@@ -98,11 +113,20 @@ class VGGishEmbedder(Embedder):
 
     def __post_init__(self):
         if self.fc2_activation not in FC2_ACTIVATIONS:
-            raise ParameterError(f"fc2_activation has to be 'relu' or None, not {self.fc2_activation!r}")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ParameterError(f"batch_size has to be a positive integer, not {self.batch_size!r}")
+            raise ParameterError(f"{option('fc2_activation')} has to be 'relu' or None, not {self.fc2_activation!r}")
+        check_positive("batch_size", self.batch_size)
         if isinstance(self.hop_seconds, bool) or not isinstance(self.hop_seconds, (int, float)) or not self.hop_seconds > 0:
-            raise ParameterError(f"hop_seconds has to be a positive number, not {self.hop_seconds!r}")
+            raise ParameterError(f"{option('hop_seconds')} has to be a positive number, not {self.hop_seconds!r}")
+
+    def clip_kind(self) -> OutputKind:
+        return SEQUENCE
+
+    @property
+    def batch_examples(self) -> int:
+        return self.batch_size
+
+    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
+        return sequence_shape(self, examples, vggish_params.EMBEDDING_SIZE)
 
     def num_examples(self, num_samples: int, *, sample_rate_hz: int = vggish_params.SAMPLE_RATE_HZ) -> int:
         return vggish.num_examples(num_samples, hop_seconds=self.hop_seconds)
@@ -134,13 +158,13 @@ class VGGishEmbedder(Embedder):
             files.checkpoint, url=files.url(vggish_params.CHECKPOINT_URL), fetched=folder / "vggish_model.ckpt",
             size_bytes=vggish_params.CHECKPOINT_SIZE_BYTES, sha256=vggish_params.CHECKPOINT_SHA256,
             allow_custom=files.allow_custom_checkpoint, what="checkpoint", check_layout=_checkpoint_meaning,
-            custom_hint="allow_custom_checkpoint=True", progress=progress,
+            custom_hint=option("allow_custom_checkpoint", True), progress=progress,
         )
         pca = _verified(
             files.pca_params, url=files.url(vggish_params.PCA_PARAMS_URL), fetched=folder / "vggish_pca_params.npz",
             size_bytes=vggish_params.PCA_PARAMS_SIZE_BYTES, sha256=vggish_params.PCA_PARAMS_SHA256,
             allow_custom=files.allow_custom_pca_params, what="PCA parameters", check_layout=vggish.Postprocessor,
-            custom_hint="allow_custom_pca_params=True", progress=progress,
+            custom_hint=option("allow_custom_pca_params", True), progress=progress,
         )
         official = (checkpoint.sha256 == vggish_params.CHECKPOINT_SHA256
                     and pca.sha256 == vggish_params.PCA_PARAMS_SHA256)

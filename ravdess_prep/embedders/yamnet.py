@@ -33,8 +33,10 @@ from ..atomic import atomic_path
 from ..cache import cache_root
 from ..digest import file_digest, path_sha256
 from ..download import fetch
-from ..exceptions import ModelFileError, ParameterError
-from .base import Embedder, ModelFile, ModelFiles, check_files_type
+from ..exceptions import ModelFileError, ParameterError, option
+from ..outputs import SEQUENCE, OutputKind
+from ..settings import NUMBER, PATH, POSITIVE, setting
+from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive, sequence_shape
 
 #: Where the fetched model goes when no cache folder is given: ``$YAMNET_MODEL_DIR``, else
 #: ``<cache root>/yamnet``.
@@ -52,7 +54,9 @@ class YAMNetFiles:
         url: Where the official compressed SavedModel is fetched from (None: TF Hub's address).
     """
 
-    model_dir: str | os.PathLike | None = None
+    model_dir: str | os.PathLike | None = setting(
+        None, flags="--yamnet-model", kind=PATH, group="the embedder's files",
+        help="yamnet: a SavedModel folder (default: the official model, fetched once)")
     url: str | None = None
 
 
@@ -66,13 +70,14 @@ class YAMNetEmbedder(Embedder):
             results can differ in the last bits between batch shapes.
     """
 
-    hop_seconds: float = yamnet_params.PATCH_HOP_SECONDS
-    batch_size: int = 128
+    hop_seconds: float = setting(yamnet_params.PATCH_HOP_SECONDS, flags="--hop", kind=NUMBER, group=EMBEDDER_GROUP,
+                                 help="example hop in seconds (vggish 0.23, the original's; yamnet 0.48)")
+    batch_size: int = setting(128, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
+                              help="examples (or clips) per model run (vggish, yamnet 128)")
 
     name: ClassVar[str] = "yamnet"
     files_type: ClassVar[type] = YAMNetFiles
     sample_rate_hz: ClassVar[int] = yamnet_params.SAMPLE_RATE_HZ
-    output_dim: ClassVar[int] = yamnet_params.EMBEDDING_SIZE
     output: ClassVar[str] = "YAMNet embeddings (float32; layer 14 averaged over time and frequency)"
     license: ClassVar[str] = "Apache-2.0 (YAMNet, TF Hub / Kaggle Models google/yamnet/1, tensorflow/models)"
     citation: ClassVar[str] = ("Plakal M, Ellis D (2020) YAMNet. https://github.com/tensorflow/models/tree/master/"
@@ -83,9 +88,18 @@ class YAMNetEmbedder(Embedder):
         try:
             yamnet.frontend.hop_frames(self.hop_seconds)
         except yamnet.InputError as error:
-            raise ParameterError(str(error)) from None
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ParameterError(f"batch_size has to be a positive integer, not {self.batch_size!r}")
+            raise ParameterError(str(error).replace("hop_seconds", option("hop_seconds"), 1)) from None
+        check_positive("batch_size", self.batch_size)
+
+    def clip_kind(self) -> OutputKind:
+        return SEQUENCE
+
+    @property
+    def batch_examples(self) -> int:
+        return self.batch_size
+
+    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
+        return sequence_shape(self, examples, yamnet_params.EMBEDDING_SIZE)
 
     def num_examples(self, num_samples: int, *, sample_rate_hz: int = yamnet_params.SAMPLE_RATE_HZ) -> int:
         return yamnet.num_patches(num_samples, hop_seconds=self.hop_seconds)

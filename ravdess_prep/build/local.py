@@ -1,0 +1,61 @@
+"""The default executor: the plan's steps on threads of this process.
+
+Worker threads measure every clip (decode and trim; the target is one running maximum), the
+model's files are verified, then worker threads prepare clips ahead of the model (decode, pad,
+resample, front-end), which runs in this thread on full batches, and one atomic write ends it.
+"""
+
+from __future__ import annotations
+
+from tqdm.auto import tqdm
+
+from ..config import Run
+from ..embed import EmbedResult
+from ..embedders import ModelFiles
+from ..measure import Measurement
+from ..parallel import map_calls, single_threaded_blas
+from .plan import BuildPlan, BuildResult, StageClock
+
+#: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip of 20 VGGish examples).
+AHEAD_CLIPS = 128
+
+
+def run(plan: BuildPlan, run: Run) -> BuildResult:
+    """Run every step of ``plan`` here: measure, target, model files, embed, write."""
+    clock = StageClock()
+    measurement = measure(plan, jobs=run.jobs, progress=run.progress)
+    plan.examples_per_clip(measurement.target)  # step target: a padded clip gives an example
+    clock.lap("measure")
+    files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
+    clock.lap("model_files")
+    embedded = embed(plan, measurement, files, jobs=run.jobs, progress=run.progress, fast=run.fast)
+    clock.lap("embed")
+    manifest = plan.write(measurement, embedded, files)
+    clock.lap("write")
+    return plan.result(manifest, embedded, clock.seconds, model_loads=int(embedded.computed > 0))
+
+
+def measure(plan: BuildPlan, *, jobs: int | None = None, progress: bool = False) -> Measurement:
+    """Steps measure and target: every clip's offsets on worker threads, in build order."""
+    calls = plan.clip_calls()
+    offsets = map_calls(plan.measure_clip, calls, jobs=jobs)
+    return plan.measurement(tqdm(offsets, total=len(calls), desc="measure", unit="clip", disable=not progress))
+
+
+def embed(plan: BuildPlan, measurement: Measurement, files: ModelFiles, *, jobs: int | None = None,
+          progress: bool = False, fast: bool = True) -> EmbedResult:
+    """Steps prepare and embed: worker threads prepare clips ahead of the model, which runs in
+    this thread; every finished clip is cached at once.
+
+    The model runs on every core; the workers prepare clips at the lowest scheduling priority,
+    so they take the cycles the model leaves idle (between runs, and where its threads wait for
+    each other) and yield a core as soon as the model wants it. At normal priority a worker
+    holding a core stalls the model's multi-threaded operations. numpy's BLAS runs on one
+    thread meanwhile (see :func:`ravdess_prep.parallel.single_threaded_blas`).
+    """
+    cache = plan.clip_cache(measurement.target, files)
+    calls = [{"offsets": clip, "target": measurement.target, "cache": cache, "fast": fast} for clip in measurement.kept]
+    prepared = map_calls(plan.prepare, calls, jobs=jobs, ahead=AHEAD_CLIPS, low_priority=True)
+    with single_threaded_blas():
+        return plan.embed(prepared, [clip.name for clip in measurement.kept], target=measurement.target, files=files,
+                          cache=cache, progress=progress)

@@ -1,0 +1,259 @@
+"""The build plan: every step of a build, per clip and global, in one place.
+
+Source and split run before the plan exists (:func:`ravdess_prep.pipeline.build`); the plan
+then holds the split inventory and the settings, and its steps are all an executor calls::
+
+    measure_clip (per clip) -> target (global) -> model_files (global)
+    -> prepare (per clip) -> the model on batches -> finish (per clip, cached) -> write (global)
+
+An executor (:mod:`.local`, :mod:`.beam`) decides only where and when each step runs; the
+plan decides what it computes, so every executor writes the same bytes. A plan made from a
+manifest (:meth:`BuildPlan.from_manifest`) embeds new recordings exactly as that dataset was.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
+
+import numpy as np
+
+from ..bundle import write_bundles
+from ..cache import ClipCache, cache_root, settings_key
+from ..config import Config
+from ..corpora import Corpus, get_corpus
+from ..dataset import dataset_extras, metadata_table, source_record, split_bundles, versions, written_metadata
+from ..embed import EmbedResult, ModelSession, PreparedClip, embed_prepared, prepare_clip
+from ..embedders import Embedder, ModelFiles
+from ..exceptions import ParameterError
+from ..manifest import Manifest, examples_per_clip, output_record
+from ..measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
+from ..outputs import pool_examples
+from ..params import CLIP_CACHE_FOLDER
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas
+
+
+class StageClock:
+    """Wall seconds per stage of a build: ``lap(stage)`` closes the stage that just ran."""
+
+    def __init__(self):
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildResult:
+    """What a build did (every executor returns one; :func:`ravdess_prep.pipeline.build` adds
+    the source and split stages' seconds).
+
+    Attributes:
+        out: The output folder.
+        manifest: The manifest written there.
+        seconds: Wall time per stage.
+        computed: Clips that went through the model.
+        cached: Clips taken from the cache.
+        model_calls: Model runs.
+        model_loads: Times the model was loaded: 1 (0 if every clip was cached); with the
+            Beam runner, once per worker process that embedded something.
+        rejected: Damaged cache entries found and computed again, ``(path, why)`` (the Beam
+            runner's workers log theirs).
+    """
+
+    out: Path
+    manifest: Manifest
+    seconds: dict
+    computed: int
+    cached: int
+    model_calls: int
+    model_loads: int
+    rejected: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildPlan:
+    """What a build computes, decided before any clip is read.
+
+    Attributes:
+        config: The settings.
+        clips: The split inventory (see :func:`ravdess_prep.pipeline.split`), in build order.
+        out: The output folder (None: nothing is written).
+        cache_root: The cache root (per-clip embeddings under ``<cache_root>/clips``; None: no
+            cache).
+        files: Where the embedder's files are (an instance of its ``files_type``; None: the
+            official ones), or :class:`ModelFiles` already verified (a plan from a manifest).
+        excluded: ``{reason: files}`` the corpus left out of the source (for the manifest).
+    """
+
+    config: Config
+    clips: "pandas.DataFrame"
+    out: Path | None = None
+    cache_root: Path | None = None
+    files: object | None = None
+    excluded: dict = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_manifest(cls, manifest: Manifest, clips: "pandas.DataFrame", *, files: ModelFiles,
+                      **changes) -> "BuildPlan":
+        """The plan that treats ``clips`` exactly as a dataset's clips were: its settings, its
+        target length and rate fixed, its model files (verified), a silent clip kept whole."""
+        config = manifest.config.replace(
+            target_length_samples=manifest.target.length_samples, sample_rate_hz=manifest.target.sample_rate_hz,
+            on_silent="keep" if manifest.config.on_silent == "drop" else manifest.config.on_silent, **changes)
+        return cls(config, clips, files=files)
+
+    @property
+    def corpus(self) -> Corpus:
+        return get_corpus(self.config.corpus)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.config.embedder
+
+    def clip_calls(self) -> list[dict]:
+        """The keyword arguments of :meth:`measure_clip` for every clip, in build order."""
+        return [{"name": name, "path": path}
+                for name, path in zip(self.clips["clip_name"].astype(str), self.clips["path"].astype(str))]
+
+    # --- the steps ---------------------------------------------------------------------
+
+    def measure_clip(self, name: str, path: str) -> ClipOffsets:
+        """Step measure (per clip): its trim offsets, with the policies applied."""
+        return measure_file(path, name=name, **self.config.measure_kwargs())
+
+    def measurement(self, offsets: Iterable[ClipOffsets]) -> Measurement:
+        """The measure pass: every clip's offsets in build order, and the target length.
+
+        Raises:
+            SourceError: No clip, or every clip was dropped.
+            SampleRateError: Clips have different rates and none are resampled.
+        """
+        tally, clips = tally_in_order(offsets, sample_rate_hz=self.config.sample_rate_hz)
+        return Measurement(tally.target(**self.config.target_kwargs()), tuple(clips))
+
+    def target(self, tally: LengthTally) -> Target:
+        """Step target (global), from the tally of every clip (one global combine on Beam),
+        checked against the embedder (see :meth:`examples_per_clip`)."""
+        target = tally.target(**self.config.target_kwargs())
+        self.examples_per_clip(target)
+        return target
+
+    def examples_per_clip(self, target: Target) -> int | None:
+        """Examples of a clip padded to ``target`` (None: the embedder does not pad).
+
+        Raises:
+            ParameterError: A padded clip would give no example.
+        """
+        if not self.embedder.pads:
+            return None
+        examples = examples_per_clip(self.embedder, target)
+        if examples < 1:
+            raise ParameterError(f"target length {target.length_samples} samples at {target.sample_rate_hz} Hz is "
+                                 f"shorter than one {self.embedder.name} example: no embedding would be computed")
+        return examples
+
+    def model_files(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = False) -> ModelFiles:
+        """Step model files (global): the embedder's files, fetched or verified."""
+        if isinstance(self.files, ModelFiles):
+            self.files.check()
+            return self.files
+        folder = None if cache_dir is None else cache_root(cache_dir) / self.embedder.name
+        return self.embedder.model_files(self.files, cache_dir=folder, progress=progress)
+
+    def clip_shape(self, target: Target, files: ModelFiles) -> tuple[int, ...]:
+        """The shape of one clip's output."""
+        return self.embedder.clip_shape(examples=self.examples_per_clip(target), files=files)
+
+    def clip_cache(self, target: Target, files: ModelFiles) -> ClipCache | None:
+        """The cache of clips embedded with these settings, this target and these files."""
+        if self.cache_root is None:
+            return None
+        key = settings_key(config=self.config.embedding_digest(), target_length_samples=target.length_samples,
+                           files=files.digests(), embedder=self.embedder.describe())
+        return ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=self.clip_shape(target, files),
+                         dtype=self.embedder.output_dtype)
+
+    def prepare(self, offsets: ClipOffsets, *, target: Target, cache: ClipCache | None,
+                fast: bool = True) -> PreparedClip:
+        """Step prepare (per clip): hashed and, unless cached, decoded, padded and through the
+        embedder's front-end (see :func:`ravdess_prep.embed.prepare_clip`)."""
+        return prepare_clip(offsets=offsets, target_length_samples=target.length_samples, cache=cache, fast=fast,
+                            **self.config.prepare_kwargs())
+
+    def open_session(self, files: ModelFiles) -> ModelSession:
+        """The model, loaded (once per process that embeds)."""
+        return ModelSession(self.embedder, files)
+
+    def embed(self, prepared: Iterable[PreparedClip], names: list[str], *, target: Target, files: ModelFiles,
+              cache: ClipCache | None, session: ModelSession | None = None, progress: bool = False) -> EmbedResult:
+        """Step embed: the model on batches of prepared clips, each clip post-processed and
+        cached as soon as it is done.
+
+        Args:
+            prepared: The clips, prepared (:meth:`prepare`), in any order.
+            names: Their names, in the order of the result.
+            target: The target.
+            files: The model's files.
+            cache: Where finished clips go.
+            session: A loaded model to run (kept open); None: loaded when a clip needs it, and
+                closed at the end.
+            progress: Show a progress bar.
+        """
+        return embed_prepared(prepared, names, embedder=self.embedder, clip_shape=self.clip_shape(target, files),
+                              open_session=lambda: self.open_session(files), session=session, cache=cache,
+                              progress=progress)
+
+    def rows(self, embeddings: np.ndarray) -> np.ndarray:
+        """Bundle rows from clip outputs ``(clips, *clip shape)``: pooled over their examples
+        when the embedder's ``pool`` asks for it and the clips kept their examples."""
+        kind, pool = self.embedder.clip_kind(), self.embedder.pool
+        if pool == "none" or not kind.has_examples:
+            return np.asarray(embeddings, np.float32)
+        return pool_examples(embeddings, pool=pool, axis=1 + kind.axes.index("examples"))
+
+    def write(self, measurement: Measurement, embedded: EmbedResult, files: ModelFiles) -> Manifest:
+        """Step write (global): bundles per split, ``manifest.json``, ``metadata.csv``, the card
+        and its figures, written atomically into :attr:`out`.
+
+        Args:
+            measurement: The measure pass (offsets, target, policies).
+            embedded: Every kept clip's output and file SHA-256, in ``measurement`` order.
+            files: The embedder's files (their SHA-256 go in the manifest).
+
+        Returns:
+            The manifest written.
+        """
+        table = metadata_table(self.clips, measurement, embedded.audio_sha256)
+        bundles, splits = split_bundles(table, self.rows(embedded.embeddings), corpus=self.corpus)
+        names = self.embedder.feature_names()
+        manifest = Manifest(
+            config=self.config, corpus=self.corpus.describe(),
+            embedder={"name": self.embedder.name, "settings": self.embedder.settings(), "output": self.embedder.output,
+                      "license": self.embedder.license, "citation": self.embedder.citation,
+                      **self.embedder.describe(), **files.record(), **({"feature_names": list(names)} if names else {})},
+            output=output_record(self.embedder, self.clip_shape(measurement.target, files),
+                                 self.embedder.output_facts(files)),
+            target=measurement.target, examples_per_clip=self.examples_per_clip(measurement.target), splits=splits,
+            handled_by_policy=tuple({"clip": clip.name, "policy": clip.handled,
+                                     **({"active_channels": list(clip.active_channels)} if clip.active_channels else {})}
+                                    for clip in measurement.handled),
+            source=source_record(table, excluded=self.excluded), versions=versions())
+        metadata = written_metadata(table)
+        out = write_bundles(self.out, bundles, manifest=manifest.to_json(), metadata=metadata,
+                            extra=dataset_extras(manifest.to_json(), metadata, corpus=self.corpus, feature_names=names))
+        return dataclasses.replace(manifest, path=out / "manifest.json")
+
+    def result(self, manifest: Manifest, embedded: EmbedResult, seconds: dict, *, model_loads: int) -> BuildResult:
+        """The :class:`BuildResult` of a finished build."""
+        computed = embedded.computed
+        return BuildResult(manifest.path.parent, manifest, seconds, computed, len(embedded.audio_sha256) - computed,
+                           embedded.model_calls, model_loads, embedded.rejected)

@@ -1,0 +1,55 @@
+"""``ravdess-prep embed``: new audio files embedded exactly as a dataset was."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .. import pipeline
+from ..atomic import atomic_path
+from ..config import Config
+from ..embedders import embedder_class
+from ..manifest import Manifest
+from ..output import check_new_file
+from ..settings import PATH
+from .options import add_settings, files_types, given_values, not_of, wording
+
+NAME = "embed"
+HELP = "embed new audio files exactly as a dataset was embedded"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="audio files")
+    parser.add_argument("--dataset", required=True, help="a folder written by 'ravdess-prep build'")
+    parser.add_argument("--out", required=True, help="the .npy to write: float32, one bundle row per file")
+    add_dataset_options(parser)
+
+
+def add_dataset_options(parser: argparse.ArgumentParser) -> None:
+    """Where the dataset's model files are now (if they moved), and its too-long policy."""
+    table = add_settings(parser, files_types(), kinds=(PATH,))
+    add_settings(parser, [Config], only=("on_too_long",), table=table)
+    parser.set_defaults(table=table, wording=wording([Config, *files_types()]))
+
+
+def dataset_files(args: argparse.Namespace, manifest: Manifest):
+    """Where the dataset's model files are now, from the options (None: where it recorded
+    them); an option of another embedder's files is a usage error."""
+    cls = embedder_class(manifest.config.embedder.name)
+    files_type = cls.files_type
+    not_of(args, {dest: entries for dest, entries in args.table.items() if dest != "on_too_long"},
+           [files_type] if files_type else [], what=f"the dataset's embedder ({cls.name})")
+    values = given_values(args, files_type, args.table) if files_type else {}
+    return files_type(**values) if values else None
+
+
+def run(args: argparse.Namespace) -> int:
+    check_new_file(args.out)
+    manifest = Manifest.read(args.dataset)
+    embeddings = pipeline.embed_files(args.files, args.dataset, files=dataset_files(args, manifest),
+                                      on_too_long=args.on_too_long)
+    with atomic_path(args.out, suffix=".npy") as temporary, open(temporary, "wb") as stream:
+        np.save(stream, embeddings, allow_pickle=False)
+    print(f"wrote {args.out}: {embeddings.shape[0]} files, embeddings of shape {embeddings.shape[1:]}")
+    return 0

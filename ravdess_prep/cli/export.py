@@ -1,0 +1,23 @@
+"""``ravdess-prep export``: bundles as Parquet or as a Hugging Face dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import export
+
+NAME = "export"
+HELP = "write bundles as Parquet or as a Hugging Face dataset"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundles", help="a folder written by 'ravdess-prep build'")
+    parser.add_argument("--format", required=True, choices=export.FORMATS,
+                        help="parquet: one file; hf: DatasetDict.save_to_disk")
+    parser.add_argument("--out", required=True, help="the file (parquet) or folder (hf) to write; must not exist")
+
+
+def run(args: argparse.Namespace) -> int:
+    path = export.export(args.bundles, format=args.format, out=args.out)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,59 @@
+"""``ravdess-prep info``: count the clips of a source and list every problem."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ..config import SOURCE, Config, Run
+from ..corpora import get_corpus
+from .options import add_settings, wording
+
+NAME = "info"
+HELP = "count the clips of a source and list every problem"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_source_options(parser, required=True)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tuple[dict, dict]:
+    """``--source``, ``--corpus`` and ``--cache-dir``; returns the table of the two settings and
+    the argument groups made so far."""
+    groups = {SOURCE: parser.add_argument_group(SOURCE)}
+    groups[SOURCE].add_argument("--source", action="append", required=required,
+                                help="a folder, a .zip, or 'zenodo' (download); repeatable"
+                                + ("" if required else " (default: download)"))
+    table = add_settings(parser, [Config], only=("corpus",), groups=groups)
+    add_settings(parser, [Run], only=("cache_dir",), table=table, groups=groups)
+    parser.set_defaults(wording=wording([Config, Run]))
+    return table, groups
+
+
+def run(args: argparse.Namespace) -> int:
+    corpus = get_corpus(args.corpus or Config().corpus)
+    result = corpus.survey(args.source, cache_dir=args.cache_dir, progress=not args.json)
+    report = {
+        "roots": [str(root) for root in result.roots],
+        "clips": len(result.clips),
+        "counts": corpus.counts(result.clips),
+        "excluded": result.excluded_counts(),
+        "problems": [{"error": type(problem).__name__, "message": str(problem)} for problem in result.problems],
+    }
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+    else:
+        print(f"{report['clips']} clips in {', '.join(report['roots'])}")
+        for facet, counts in report["counts"].items():
+            print(f"  by {facet.replace('_', ' ')}: " + ", ".join(f"{key} {value}" for key, value in counts.items()))
+        for reason, count in report["excluded"].items():
+            print(f"  left out by the corpus: {count} files ({reason})")
+        print(f"{len(result.problems)} problems" + (":" if result.problems else ""))
+        for problem in report["problems"]:
+            print(f"  {problem['error']}: {problem['message']}")
+    return 1 if result.problems else 0
+
+

@@ -1,0 +1,41 @@
+"""``ravdess-prep predict``: the emotion of audio files, by a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .. import classifier
+from ..manifest import Manifest
+from .embed import add_dataset_options, dataset_files
+
+NAME = "predict"
+HELP = "predict the emotion of audio files"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", help="audio files")
+    parser.add_argument("--dataset", required=True, help="the bundle folder the model was trained on")
+    parser.add_argument("--model-dir", required=True, help="the trained model's folder")
+    add_dataset_options(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def run(args: argparse.Namespace) -> int:
+    files = dataset_files(args, Manifest.read(args.dataset))
+    probabilities, names = classifier.predict_files(args.files, dataset=args.dataset, model_dir=args.model_dir,
+                                                    on_too_long=args.on_too_long, files=files)
+    report = [
+        {"file": path, "emotion": names[int(row.argmax())],
+         "probabilities": {name: round(float(value), 6) for name, value in zip(names, row)}}
+        for path, row in zip(args.files, probabilities)
+    ]
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        print()
+        return 0
+    for entry in report:
+        ranked = sorted(entry["probabilities"].items(), key=lambda item: -item[1])
+        print(f"{entry['file']}: {entry['emotion']}  (" + ", ".join(f"{name} {value:.2f}" for name, value in ranked) + ")")
+    return 0

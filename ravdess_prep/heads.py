@@ -1,0 +1,147 @@
+"""The classifier's heads: its hyperparameters (:class:`TrainConfig`) and the Keras model of
+each head (:func:`build_model`).
+
+Sequences of examples ``(examples, dim)`` go to the original project's recurrent model
+(FACTS.md): BatchNormalization -> Dropout(0.6) -> Bidirectional GRU(128) -> Dropout(0.6) ->
+BatchNormalization -> Dense(classes) logits; Adam with learning rate 1e-4, batches of 128, 160
+epochs, sparse softmax cross-entropy on logits. One vector per clip ``(dim,)`` goes to a
+linear head, standardisation (fitted on train) -> Dense(classes) with an L2 penalty
+(multinomial logistic regression, the usual baseline for eGeMAPS), or to a small MLP:
+standardisation -> Dropout -> Dense(hidden, ReLU) -> Dropout -> Dense(classes).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .exceptions import ParameterError, option
+from .settings import INTEGER, NUMBER, POSITIVE, SWITCH, setting
+
+HEADS = ("auto", "bigru", "mlp", "linear")
+TRAINING = "training (the BiGRU's defaults are the original recipe)"
+#: Each head's learning rate and epochs when the configuration leaves them open: the BiGRU's
+#: are the original recipe; the linear head's converge on eGeMAPS functionals (chosen on dev).
+HEAD_DEFAULTS = {"bigru": {"learning_rate": 1e-4, "epochs": 160}, "linear": {"learning_rate": 1e-2, "epochs": 500},
+                 "mlp": {"learning_rate": 1e-3, "epochs": 200}}
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Hyperparameters of the classifier; the BiGRU's defaults are the original project's.
+
+    Attributes:
+        head: ``"bigru"`` (sequences), ``"linear"`` or ``"mlp"`` (one vector per clip), or
+            ``"auto"``: the BiGRU for sequences, the linear head for vectors.
+        gru_units: Units of each direction of the bidirectional GRU.
+        hidden_units: Units of the MLP's hidden layer.
+        l2: The linear head's L2 penalty on its weights (multinomial logistic regression).
+        dropout: Dropout rate of both dropout layers.
+        learning_rate: Adam's learning rate (None: the head's, :data:`HEAD_DEFAULTS`).
+        batch_size: Clips per training step.
+        epochs: Passes over the training split (None: the head's).
+        seed: Seed of weight initialisation, dropout and shuffling.
+        num_classes: Output classes (None: the bundles' label count, 8 for RAVDESS).
+        early_stopping: None: train every epoch (the original recipe). An integer: stop when
+            dev accuracy has not improved for that many epochs and keep the weights of the best
+            epoch (needs a dev split).
+        speaker_norm: Standardise each speaker's features with that speaker's own clips before
+            training and evaluating (:func:`normalise_per_speaker`), the common practice with
+            eGeMAPS. It uses the unlabelled clips of the dev and test speakers; :func:`predict_files`
+            then needs several clips of one speaker.
+    """
+
+    head: str = setting("auto", flags="--head", choices=HEADS, group=TRAINING,
+                        help="bigru for (clips, examples, dim) bundles, linear or mlp for (clips, dim); auto "
+                        "(default): bigru or linear by shape")
+    gru_units: int = setting(128, flags="--gru-units", kind=POSITIVE, group=TRAINING, help="default 128")
+    hidden_units: int = setting(256, flags="--hidden-units", kind=POSITIVE, group=TRAINING, help="mlp: default 256")
+    l2: float = setting(3e-4, flags="--l2", kind=NUMBER, group=TRAINING, help="linear: L2 penalty, default 3e-4")
+    dropout: float = setting(0.6, flags="--dropout", kind=NUMBER, group=TRAINING, help="default 0.6")
+    learning_rate: float | None = setting(None, flags="--learning-rate", kind=NUMBER, group=TRAINING,
+                                          help="default: the head's (bigru 1e-4, the original's; linear 1e-2; "
+                                          "mlp 1e-3)")
+    batch_size: int = setting(128, flags="--batch-size", kind=POSITIVE, group=TRAINING, help="default 128")
+    epochs: int | None = setting(None, flags="--epochs", kind=POSITIVE, group=TRAINING,
+                                 help="default: the head's (bigru 160, the original's; linear 500; mlp 200)")
+    seed: int = setting(0, flags="--seed", kind=INTEGER, group=TRAINING, help="default 0")
+    num_classes: int | None = None
+    early_stopping: int | None = setting(None, flags="--early-stopping", kind=POSITIVE, group=TRAINING,
+                                         help="stop when dev accuracy has not improved for EPOCHS epochs; keep the "
+                                         "best weights")
+    speaker_norm: bool = setting(False, flags="--speaker-norm", kind=SWITCH, group=TRAINING,
+                                 help="standardise each speaker's features with that speaker's own clips (uses the "
+                                 "dev and test speakers' unlabelled clips; predict then needs several clips of one "
+                                 "speaker)")
+
+    def __post_init__(self):
+        if self.head not in HEADS:
+            raise ParameterError(f"{option('head')} has to be one of {', '.join(map(repr, HEADS))}, not {self.head!r}")
+        optional = tuple(name for name in ("num_classes", "early_stopping", "epochs") if getattr(self, name) is not None)
+        for name in ("gru_units", "hidden_units", "batch_size") + optional:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ParameterError(f"{option(name)} has to be a positive integer, not {value!r}")
+        if not 0 <= self.dropout < 1:
+            raise ParameterError(f"{option('dropout')} has to be in [0, 1), not {self.dropout!r}")
+        if not self.l2 >= 0:
+            raise ParameterError(f"{option('l2')} has to be a non-negative number, not {self.l2!r}")
+        if self.learning_rate is not None and not self.learning_rate > 0:
+            raise ParameterError(f"{option('learning_rate')} has to be positive, not {self.learning_rate!r}")
+
+    def head_for(self, input_shape: tuple[int, ...]) -> str:
+        """The head for inputs of ``input_shape``: the BiGRU for sequences, else linear (or
+        the one asked for)."""
+        head = self.head if self.head != "auto" else ("bigru" if len(input_shape) == 2 else "linear")
+        if (head == "bigru") != (len(input_shape) == 2):
+            raise ParameterError(f"the {head} head does not take inputs of shape {tuple(input_shape)}")
+        return head
+
+    def resolved(self, input_shape: tuple[int, ...]) -> "TrainConfig":
+        """This configuration with the head chosen and its learning rate and epochs filled."""
+        head = self.head_for(input_shape)
+        defaults = HEAD_DEFAULTS[head]
+        return dataclasses.replace(self, head=head, learning_rate=self.learning_rate or defaults["learning_rate"],
+                                   epochs=self.epochs or defaults["epochs"])
+
+
+def build_model(input_shape: tuple[int, ...], config: TrainConfig = TrainConfig(), *, num_classes: int = 8,
+                train_inputs: np.ndarray | None = None):
+    """The classifier as a Keras model with logits output.
+
+    Args:
+        input_shape: ``(examples, dim)`` for sequences, ``(dim,)`` for one vector per clip.
+        config: Hyperparameters (``head`` "auto" picks the BiGRU for sequences, the linear head
+            else; see :meth:`TrainConfig.resolved`).
+        num_classes: Output classes.
+        train_inputs: The training inputs; the linear head's and the MLP's standardisation is
+            fitted on them.
+    """
+    import keras
+
+    config = config.resolved(tuple(input_shape))
+    head = config.head
+    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")
+    if head == "bigru":
+        x = keras.layers.BatchNormalization(name="input_norm")(inputs)
+        x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
+        x = keras.layers.Bidirectional(keras.layers.GRU(config.gru_units, seed=config.seed), name="bigru")(x)
+        x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="gru_dropout")(x)
+        x = keras.layers.BatchNormalization(name="gru_norm")(x)
+    else:
+        norm = keras.layers.Normalization(name="standardise")
+        if train_inputs is not None:
+            norm.adapt(np.asarray(train_inputs, np.float32))
+        x = norm(inputs)
+        if head == "mlp":
+            x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
+            x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
+            x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="hidden_dropout")(x)
+    regularizer = keras.regularizers.L2(config.l2) if head == "linear" else None
+    outputs = keras.layers.Dense(num_classes, kernel_regularizer=regularizer, name="logits")(x)
+    model = keras.Model(inputs, outputs, name=f"emotion_classifier_{head}")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=config.learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model

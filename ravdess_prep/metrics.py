@@ -1,0 +1,93 @@
+"""Scores of a classifier's predictions: accuracy, balanced accuracy, per class, per facet, the
+confusion matrix, and its figure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from .atomic import atomic_path
+
+
+def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence[str],
+             facets: Mapping[str, np.ndarray] = {}) -> dict:
+    """Accuracy, balanced accuracy, per-class precision/recall/F1, the confusion matrix, and
+    accuracy per value of each facet.
+
+    Args:
+        labels: True labels, int ``(clips,)``.
+        predicted: Predicted labels, int ``(clips,)``.
+        label_names: The name of each class (their count is the number of classes).
+        facets: ``{column: values (clips,)}`` (for RAVDESS: intensity, vocal channel); each
+            gives ``accuracy_by_<column>``.
+
+    Returns:
+        A JSON-ready dictionary.
+    """
+    num_classes = len(label_names)
+    labels, predicted = np.asarray(labels, int), np.asarray(predicted, int)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (labels, predicted), 1)
+    true_counts, predicted_counts = confusion.sum(axis=1), confusion.sum(axis=0)
+    correct = np.diag(confusion)
+    recall = np.divide(correct, true_counts, out=np.zeros(num_classes), where=true_counts > 0)
+    precision = np.divide(correct, predicted_counts, out=np.zeros(num_classes), where=predicted_counts > 0)
+    denominator = precision + recall
+    f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
+    result = {
+        "clips": int(labels.size),
+        "accuracy": float(correct.sum() / labels.size) if labels.size else 0.0,
+        "balanced_accuracy": float(recall[true_counts > 0].mean()) if (true_counts > 0).any() else 0.0,
+        "per_class": {
+            name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
+                   "support": int(true_counts[i])}
+            for i, name in enumerate(label_names)
+        },
+        "class_names": list(label_names),
+        "confusion_matrix": confusion.tolist(),
+    }
+    hits = labels == predicted
+    for facet, values in facets.items():
+        values = np.asarray(values).astype(str)
+        result[f"accuracy_by_{facet}"] = {value: float(hits[values == value].mean())
+                                          for value in sorted(set(values.tolist()))}
+    return result
+
+
+def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -> Path:
+    """Draw each split's confusion matrix (counts, and rates normalised by true class) to a PNG.
+
+    The image has one panel per split: cells coloured by the row-normalised rate and labelled
+    with the count and the rate; emotion names on both axes.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    names = list(split_metrics)
+    figure, axes = plt.subplots(1, len(names), figsize=(6.4 * len(names), 6.0), squeeze=False, dpi=100)
+    for axis, name in zip(axes[0], names):
+        confusion = np.asarray(split_metrics[name]["confusion_matrix"], dtype=float)
+        classes = split_metrics[name]["class_names"]
+        rows = confusion.sum(axis=1, keepdims=True)
+        rates = np.divide(confusion, rows, out=np.zeros_like(confusion), where=rows > 0)
+        axis.imshow(rates, cmap="Blues", vmin=0, vmax=1)
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                axis.text(j, i, f"{int(confusion[i, j])}\n{rates[i, j]:.0%}", ha="center", va="center", fontsize=7,
+                          color="white" if rates[i, j] > 0.5 else "black")
+        axis.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+        axis.set_yticks(range(len(classes)), classes)
+        axis.set_xlabel("predicted emotion")
+        axis.set_ylabel("true emotion")
+        axis.set_title(f"{name}: accuracy {split_metrics[name]['accuracy']:.1%}")
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    plt.close(figure)
+    return path

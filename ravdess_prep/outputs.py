@@ -1,0 +1,119 @@
+"""What a clip's embedding is: its output kind, named by its axes.
+
+An embedder declares the kind of what one clip gives (and caches); a bundle row is that, or
+that pooled over its ``examples`` axis:
+
+=================== =========================== ======================================
+kind                a clip                      examples
+=================== =========================== ======================================
+``vector``          ``(dim,)``                  eGeMAPS functionals, pooled sequences
+``sequence``        ``(examples, dim)``         VGGish, YAMNet, eGeMAPS LLDs
+``layers``          ``(layers, dim)``           a speech encoder's layers, pooled over frames
+``layer-sequences`` ``(layers, examples, dim)`` a speech encoder's frames, layer by layer
+=================== =========================== ======================================
+
+A bundle adds the clip axis in front. The manifest records the kind and its axes, so that a
+stack of layers is never taken for a sequence of examples.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .exceptions import ParameterError, option
+
+#: How the examples (frames) of a clip become one vector: ``mean`` or ``mean-std`` (the mean,
+#: then the standard deviation), or ``none`` (kept).
+POOLS = ("none", "mean", "mean-std")
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputKind:
+    """A kind of clip output, named by its axes (the clip axis of a bundle not included)."""
+
+    name: str
+    axes: tuple[str, ...]
+
+    @property
+    def has_examples(self) -> bool:
+        return "examples" in self.axes
+
+    @property
+    def has_layers(self) -> bool:
+        return "layers" in self.axes
+
+    def pooled(self) -> "OutputKind":
+        """The kind after the examples axis is pooled away."""
+        return kind_of_axes(tuple(axis for axis in self.axes if axis != "examples"))
+
+    def bundle_axes(self) -> tuple[str, ...]:
+        """The axes of a bundle of such clips."""
+        return ("clips",) + self.axes
+
+
+VECTOR = OutputKind("vector", ("dim",))
+SEQUENCE = OutputKind("sequence", ("examples", "dim"))
+LAYERS = OutputKind("layers", ("layers", "dim"))
+LAYER_SEQUENCES = OutputKind("layer-sequences", ("layers", "examples", "dim"))
+KINDS = {kind.name: kind for kind in (VECTOR, SEQUENCE, LAYERS, LAYER_SEQUENCES)}
+
+
+def kind_of_axes(axes: tuple[str, ...]) -> OutputKind:
+    """The kind whose clip axes are ``axes``."""
+    for kind in KINDS.values():
+        if kind.axes == tuple(axes):
+            return kind
+    raise ParameterError(f"no output kind has the axes {axes}")
+
+
+def kind_named(name: str) -> OutputKind:
+    """The kind called ``name``.
+
+    Raises:
+        ParameterError: No such kind.
+    """
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise ParameterError(f"output kind has to be one of {', '.join(map(repr, KINDS))}, not {name!r}") from None
+
+
+def pooled_shape(kind: OutputKind, shape: tuple[int, ...], *, pool: str) -> tuple[int, ...]:
+    """The shape of a clip output of ``kind`` and ``shape`` after :func:`pool_examples`."""
+    if pool == "none" or not kind.has_examples:
+        return tuple(shape)
+    kept = tuple(size for axis, size in zip(kind.axes, shape) if axis != "examples")
+    return kept[:-1] + (kept[-1] * (2 if pool == "mean-std" else 1),)
+
+
+def pool_examples(embeddings: np.ndarray, *, pool: str = "none", axis: int = 1) -> np.ndarray:
+    """Pool the examples axis of a stack of clips.
+
+    Args:
+        embeddings: float array with an examples axis at ``axis`` (a bundle of sequences:
+            ``(clips, examples, dim)``, axis 1; of layer sequences: ``(clips, layers, examples,
+            dim)``, axis 2; or one clip's output without the clip axis).
+        pool: ``"none"`` (unchanged), ``"mean"`` (the mean over examples) or ``"mean-std"``
+            (the mean, then the standard deviation, side by side on the last axis). Both are
+            computed in float64 and returned as float32.
+        axis: Where the examples axis is.
+
+    Returns:
+        float32 array: the input without its examples axis, the last axis doubled for
+        ``mean-std``.
+
+    Raises:
+        ParameterError: Unknown pool, or no such axis.
+    """
+    if pool not in POOLS:
+        raise ParameterError(f"{option('pool')} has to be one of {', '.join(map(repr, POOLS))}, not {pool!r}")
+    embeddings = np.asarray(embeddings)
+    if pool == "none":
+        return embeddings.astype(np.float32, copy=False)
+    if not 0 <= axis < embeddings.ndim - 1:
+        raise ParameterError(f"embeddings of shape {embeddings.shape} have no examples axis {axis} to pool")
+    values = embeddings.astype(np.float64)
+    parts = [values.mean(axis=axis)] + ([values.std(axis=axis)] if pool == "mean-std" else [])
+    return np.concatenate(parts, axis=-1).astype(np.float32)

@@ -1,0 +1,132 @@
+"""Named plug-ins: the library's own, and those other packages declare as entry points.
+
+One shape serves embedders, corpora and executors. A :class:`Registry` maps names to objects:
+its built-in entries are ``"module:attribute"`` strings imported on first use, and every
+installed distribution can add entries under the registry's entry-point group, e.g. in its
+``pyproject.toml``::
+
+    [project.entry-points."ravdess_prep.embedders"]
+    my-model = "my_package.embedder:MyEmbedder"
+
+Nothing is imported or read when the registry is created; the entry points are read the first
+time a name is looked up or listed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Callable, Generic, Iterator, Mapping, TypeVar
+
+from .exceptions import ParameterError, RavdessPrepError, option
+
+T = TypeVar("T")
+
+#: Entry-point groups, by what they register.
+GROUPS = {"embedder": "ravdess_prep.embedders", "corpus": "ravdess_prep.corpora",
+          "executor": "ravdess_prep.executors"}
+
+
+def load_reference(reference: str):
+    """The object a ``"module:attribute"`` reference names, imported now."""
+    module, _, attribute = reference.partition(":")
+    found = importlib.import_module(module)
+    for part in attribute.split(".") if attribute else ():
+        found = getattr(found, part)
+    return found
+
+
+class Registry(Mapping[str, T], Generic[T]):
+    """Names to plug-ins of one kind, loaded when first asked for.
+
+    Args:
+        what: What the entries are (``"embedder"``), for messages; also picks the entry-point
+            group (:data:`GROUPS`).
+        setting: The setting that names an entry, for messages (default: ``what``).
+        builtin: ``{name: "module:attribute"}`` of the library's own entries, in their order.
+        adapt: Turns a loaded object into the entry (a corpus class into an instance, say).
+        missing_extra: ``{module name: extra}``: importing an entry that fails for want of that
+            module says which ``pip install -e ".[extra]"`` brings it.
+    """
+
+    def __init__(self, what: str, builtin: Mapping[str, str], *, adapt: Callable[[object], T] = lambda value: value,
+                 missing_extra: Mapping[str, str] = {}, setting: str | None = None):
+        self.what = what
+        self.setting = setting or what
+        self.group = GROUPS[what]
+        self._builtin = dict(builtin)
+        self._references: dict[str, str] = dict(builtin)
+        self._loaded: dict[str, T] = {}
+        self._adapt = adapt
+        self._missing_extra = dict(missing_extra)
+        self._discovered = False
+
+    def _discover(self) -> None:
+        if self._discovered:
+            return
+        self._discovered = True
+        for point in sorted(entry_points(group=self.group), key=lambda point: point.name):
+            self._references.setdefault(point.name, point.value)
+
+    def __getitem__(self, name: str) -> T:
+        if name in self._loaded:
+            return self._loaded[name]
+        if name not in self:
+            raise KeyError(name)
+        try:
+            value = self._adapt(load_reference(self._references[name]))
+        except ImportError as error:
+            extra = self._missing_extra.get((error.name or "").split(".")[0])
+            hint = f": pip install -e \".[{extra}]\"" if extra else ""
+            raise RavdessPrepError(f"the {self.what} {name!r} needs {error.name or error}{hint}") from None
+        except Exception as error:
+            raise RavdessPrepError(f"the {self.what} {name!r} ({self._references[name]}) cannot be loaded: "
+                                   f"{type(error).__name__}: {error}") from None
+        self._loaded[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        self._discover()
+        return iter(self._references)
+
+    def __len__(self) -> int:
+        self._discover()
+        return len(self._references)
+
+    def __contains__(self, name) -> bool:
+        if not isinstance(name, str):
+            return False
+        if name not in self._references:  # the library's own need no look at the entry points
+            self._discover()
+        return name in self._references
+
+    def builtin(self) -> dict[str, str]:
+        """``{name: "module:attribute"}`` of the library's own entries."""
+        return dict(self._builtin)
+
+    def get_named(self, name: str) -> T:
+        """The entry ``name``.
+
+        Raises:
+            ParameterError: No such entry; the message lists the known names.
+        """
+        try:
+            return self[name]
+        except KeyError:
+            raise ParameterError(f"{option(self.setting)} has to be one of {', '.join(map(repr, self))}, "
+                                 f"not {name!r}") from None
+
+    def register(self, name: str, value: T) -> T:
+        """Make ``value`` known as ``name`` (replacing an entry of that name); returns it."""
+        self._discover()
+        self._references[name] = f"<registered {self.what} {name}>"
+        self._loaded[name] = self._adapt(value)
+        return value
+
+    def unregister(self, name: str) -> None:
+        """Forget ``name`` (a built-in entry comes back on the next lookup)."""
+        self._loaded.pop(name, None)
+        self._references.pop(name, None)
+        if name in self._builtin:
+            self._references[name] = self._builtin[name]
+        self._discovered = False
