@@ -7,25 +7,23 @@
     <out>/metadata.csv                    one row per clip
 
 The whole folder is written beside ``<out>`` under a temporary name and put in place of the old
-one in one step (:func:`ravdess_prep.output.replace_folder`), so a reader sees the old bundles
-or the new ones, never a mix or a half-written file.
+one in one step (:func:`ravdess_prep.output.write_folder`), so a reader sees the old bundles
+or the new ones, never a mix or a half-written file. This module reads them back.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
-import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .corpora import corpus_of_names
 from .exceptions import SourceError
 from .manifest import Manifest
-from .output import replace_folder, staging_folder
+from .output import bundle_paths
 from .params import MANIFEST, METADATA, SPLITS
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -55,59 +53,6 @@ class Bundle:
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
-
-
-def bundle_paths(out: str | os.PathLike, split: str) -> dict[str, Path]:
-    """The three files of a split: ``{"names": ..., "embeddings": ..., "labels": ...}``."""
-    folder = Path(out) / split
-    return {
-        "names": folder / f"{split}_filenames.npy",
-        "embeddings": folder / f"{split}_embeddings.npy",
-        "labels": folder / f"{split}_labels.npy",
-    }
-
-
-def write_bundles(
-    out: str | os.PathLike,
-    bundles: Mapping[str, Bundle],
-    *,
-    manifest: dict,
-    metadata: "pandas.DataFrame",
-    extra: Mapping[str, str | bytes] = {},
-) -> Path:
-    """Write every split, the manifest and the metadata into ``out``, atomically.
-
-    Args:
-        out: The output folder; an existing one is replaced as a whole.
-        bundles: ``{split: Bundle}``.
-        manifest: JSON-ready dictionary, written with sorted keys.
-        metadata: One row per clip, written as CSV without the index.
-        extra: ``{file name: text or bytes}`` of other files to write beside them.
-
-    Returns:
-        ``out``.
-    """
-    out = Path(out).absolute()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = staging_folder(out)
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        for split, bundle in bundles.items():
-            paths = bundle_paths(staging, split)
-            paths["names"].parent.mkdir(parents=True)
-            np.save(paths["names"], np.asarray(bundle.names, dtype=str), allow_pickle=False)
-            np.save(paths["embeddings"], np.asarray(bundle.embeddings, dtype=np.float32), allow_pickle=False)
-            np.save(paths["labels"], np.asarray(bundle.labels, dtype=np.int32), allow_pickle=False)
-        with open(staging / MANIFEST, "w", encoding="utf-8") as stream:
-            json.dump(manifest, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-        metadata.to_csv(staging / METADATA, index=False, lineterminator="\n")
-        for name, content in extra.items():
-            (staging / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
-        replace_folder(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
 
 
 def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: bool) -> Bundle:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .params import SPLITS
+from .params import FEATURE_NAMES, SPLITS
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -213,3 +213,16 @@ def _png(figure, plt) -> bytes:
     figure.savefig(buffer, format="png", metadata={"Software": None})  # no version: the same bytes every build
     plt.close(figure)
     return buffer.getvalue()
+
+
+def card_files(manifest: dict, metadata: "pandas.DataFrame", *, count_columns: tuple[str, ...], label_column: str,
+               label_names: Sequence[str], feature_names: Sequence[str] | None = None) -> dict[str, str | bytes]:
+    """The files beside the bundles: the data card, its two figures, and the feature names."""
+    return {
+        CARD: render_card(manifest, metadata, count_columns=count_columns),
+        LENGTHS_FIGURE: lengths_figure(metadata, sample_rate_hz=manifest["sample_rate_hz"],
+                                       target_length_samples=manifest["target_length_samples"]),
+        COUNTS_FIGURE: counts_figure(metadata, label_column=label_column, label_names=list(label_names)),
+        **({FEATURE_NAMES: "".join(f"{name}\n" for name in feature_names)} if feature_names else {}),
+    }
+

@@ -1,8 +1,9 @@
 """The parts of a dataset folder a build assembles: the metadata table, the bundle of each
-split, the source record, the data card and its figures.
+split and its summary, the source record, the versions.
 
 Pure functions of the build's results; :meth:`ravdess_prep.build.plan.BuildPlan.write` puts
-them together and :func:`ravdess_prep.bundle.write_bundles` writes them atomically.
+them together with the data card (:mod:`ravdess_prep.card`) and
+:func:`ravdess_prep.output.write_folder` writes them atomically.
 """
 
 from __future__ import annotations
@@ -15,11 +16,10 @@ import numpy as np
 
 from . import __version__
 from .bundle import Bundle
-from .card import CARD, COUNTS_FIGURE, LENGTHS_FIGURE, counts_figure, lengths_figure, render_card
 from .corpora import Corpus
 from .corpora.base import ROOT_COLUMN
 from .measure import Measurement
-from .params import FEATURE_NAMES, SPLITS
+from .params import SPLITS
 from .source import read_extraction_record
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -48,7 +48,7 @@ def metadata_table(clips: "pandas.DataFrame", measurement: Measurement,
     offsets["trimmed_length_samples"] = offsets["trim_end"] - offsets["trim_start"]
     kept = [clip.name for clip in measurement.clips if not clip.dropped]
     hashes = pd.DataFrame({"clip_name": kept, "audio_sha256": list(audio_sha256)})
-    table = clips.merge(offsets, on="clip_name", how="left").merge(hashes, on="clip_name", how="left")
+    table = pd.merge(pd.merge(clips, offsets, on="clip_name", how="left"), hashes, on="clip_name", how="left")
     return table.assign(split=table["split"].where(table["clip_name"].isin(set(kept)), "dropped"))
 
 
@@ -62,7 +62,8 @@ def split_bundles(table: "pandas.DataFrame", rows: np.ndarray, *, corpus: Corpus
 
     Args:
         table: The metadata table (:func:`metadata_table`).
-        rows: Every kept clip's bundle row, in the order of the kept clips in ``table``.
+        rows: Every kept clip's output (or bundle row), in the order of the kept clips in
+            ``table``.
         corpus: The corpus (its speaker, label and facet columns).
 
     Returns:
@@ -110,15 +111,3 @@ def versions() -> dict:
         except PackageNotFoundError:
             continue
     return found
-
-
-def dataset_extras(manifest: dict, metadata: "pandas.DataFrame", *, corpus: Corpus,
-                   feature_names: Sequence[str] | None) -> dict[str, str | bytes]:
-    """The files beside the bundles: the data card, its two figures, and the feature names."""
-    return {
-        CARD: render_card(manifest, metadata, count_columns=corpus.card_columns),
-        LENGTHS_FIGURE: lengths_figure(metadata, sample_rate_hz=manifest["sample_rate_hz"],
-                                       target_length_samples=manifest["target_length_samples"]),
-        COUNTS_FIGURE: counts_figure(metadata, label_column=corpus.label_column, label_names=list(corpus.label_names)),
-        **({FEATURE_NAMES: "".join(f"{name}\n" for name in feature_names)} if feature_names else {}),
-    }

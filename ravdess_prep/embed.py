@@ -292,6 +292,31 @@ class EmbedResult:
     rejected: tuple[tuple[Path, str], ...] = ()
 
 
+def model_outputs(prepared: Iterable[PreparedClip], *, embedder: Embedder, open_session: Callable[[], ModelSession],
+                  session: ModelSession | None = None) -> Iterator[tuple[PreparedClip, np.ndarray, bool]]:
+    """Every prepared clip's output, as soon as it is known: ``(clip, output, computed)``.
+
+    A cached clip passes through at once; the others go to the model in batches across clips
+    (see :func:`batcher`). The session is opened when the first clip needs it (with
+    ``open_session``, and closed at the end) unless ``session`` is given (left open).
+    """
+    gatherer, waiting = None, {}
+    try:
+        for clip in prepared:
+            if clip.cached is not None:
+                yield clip, clip.cached, False
+                continue
+            gatherer = gatherer or batcher(session or open_session(), embedder)
+            waiting[clip.name] = clip
+            for name, output in gatherer.add(clip.name, clip.examples, clip.silent):
+                yield waiting.pop(name), output, True
+        for name, output in gatherer.flush() if gatherer is not None else ():
+            yield waiting.pop(name), output, True
+    finally:
+        if gatherer is not None and session is None:
+            gatherer.session.close()
+
+
 def embed_prepared(prepared: Iterable[PreparedClip], names: Sequence[str], *, embedder: Embedder,
                    clip_shape: tuple[int, ...], open_session: Callable[[], ModelSession],
                    session: ModelSession | None = None, cache: ClipCache | None = None,
@@ -313,38 +338,20 @@ def embed_prepared(prepared: Iterable[PreparedClip], names: Sequence[str], *, em
         An :class:`EmbedResult`, in the order of ``names``.
     """
     index = {name: position for position, name in enumerate(names)}
-    calls_before = session.calls if session is not None else 0
     results: list[np.ndarray | None] = [None] * len(names)
     hashes: list[str] = [""] * len(names)
-    gatherer = None
+    before = session.calls if session is not None else 0
+    opened: list[ModelSession] = []  # the session opened here, if one was
     computed = 0
-    bar = tqdm(total=len(names), desc="embed", unit="clip", disable=not progress)
-
-    def store(finished):
-        for (name, digest), embedding in finished:
-            if cache is not None:
-                cache.put(digest, embedding)
-            results[index[name]] = embedding
+    with tqdm(total=len(names), desc="embed", unit="clip", disable=not progress) as bar:
+        for clip, output, fresh in model_outputs(prepared, embedder=embedder, session=session,
+                                                 open_session=lambda: opened.append(open_session()) or opened[0]):
+            results[index[clip.name]], hashes[index[clip.name]] = output, clip.audio_sha256
+            computed += fresh
+            if fresh and cache is not None:
+                cache.put(clip.audio_sha256, output)
             bar.update(1)
-
-    try:
-        for clip in prepared:
-            position = index[clip.name]
-            hashes[position] = clip.audio_sha256
-            if clip.cached is not None:
-                results[position] = clip.cached
-                bar.update(1)
-                continue
-            if gatherer is None:
-                gatherer = batcher(session or open_session(), embedder)
-            computed += 1
-            store(gatherer.add((clip.name, clip.audio_sha256), clip.examples, clip.silent))
-        if gatherer is not None:
-            store(gatherer.flush())
-    finally:
-        bar.close()
-        if gatherer is not None and session is None:
-            gatherer.session.close()
     stacked = np.stack(results).astype(np.float32) if results else np.zeros((0,) + tuple(clip_shape), np.float32)
-    calls = gatherer.session.calls - (calls_before or 0) if gatherer else 0
-    return EmbedResult(stacked, tuple(hashes), computed, calls, tuple(cache.rejected) if cache is not None else ())
+    ran = session or (opened[0] if opened else None)
+    return EmbedResult(stacked, tuple(hashes), computed, ran.calls - before if ran is not None else 0,
+                       tuple(cache.rejected) if cache is not None else ())

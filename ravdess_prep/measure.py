@@ -2,7 +2,7 @@
 clip is padded to (:class:`Target`), decided by a :class:`LengthTally` of every clip.
 
 Only offsets are kept (a few integers per clip), never audio, so peak memory does not grow
-with the number of clips. Tallies of parts merge in any order, so the maximum is one
+with the number of clips. Tallies of parts add up in any order, so the maximum is one
 associative combine: a loop in the default executor, one global combine on Apache Beam.
 """
 
@@ -228,7 +228,7 @@ def channels_note(active_channels: tuple[int, ...], *, hint: bool = False) -> st
 class LengthTally:
     """What the target length depends on, summed over any set of clips.
 
-    Tallies of parts merge, in any order and grouping, into the tally of the whole, so the
+    Tallies of parts add up, in any order and grouping, to the tally of the whole, so the
     maximum is one associative combine: a loop here, a global combine on Apache Beam (see
     :mod:`ravdess_prep.beam`). Clips are identified by their position in the input, so ties
     go to the first clip in input order, wherever it was measured.
@@ -256,8 +256,8 @@ class LengthTally:
         return cls(clips=1, kept=1, longest=(offsets.trimmed_length_samples, -position, offsets.name),
                    first_kept=(position, offsets.sample_rate_hz), rates=rates)
 
-    def merge(self, other: "LengthTally") -> "LengthTally":
-        """The tally of both parts."""
+    def __add__(self, other: "LengthTally") -> "LengthTally":
+        """The tally of both parts (``first + second``)."""
         longest = max((t for t in (self.longest, other.longest) if t is not None), default=None)
         first_kept = min((t for t in (self.first_kept, other.first_kept) if t is not None), default=None)
         rates = {}
@@ -307,7 +307,7 @@ def tally_in_order(offsets: Iterable[ClipOffsets], *, sample_rate_hz: int | None
     at once (when clips are not resampled), naming it and the first clip."""
     tally, clips = LengthTally(), []
     for position, clip in enumerate(offsets):
-        tally = tally.merge(LengthTally.of(clip, position=position))
+        tally = tally + LengthTally.of(clip, position=position)
         tally.check_rates(sample_rate_hz=sample_rate_hz)
         clips.append(clip)
     return tally, clips

@@ -1,4 +1,5 @@
-"""The output folder: checked before a build, locked while one writes it, replaced atomically.
+"""The output folder: checked before a build, locked while one writes it, its layout, and
+written whole into a staging folder that replaces the old one atomically.
 
 - :func:`check_output` refuses, before any work, an ``--out`` that is a file, that is or holds a
   source folder, the cache or a model file, or that is a non-empty folder this library did not
@@ -22,10 +23,17 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+import numpy as np
 
 from .exceptions import OutputError, ParameterError
-from .params import MANIFEST, MANIFEST_FORMAT_PREFIX
+from .params import MANIFEST, MANIFEST_FORMAT_PREFIX, METADATA
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas
+
+    from .bundle import Bundle
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -201,3 +209,58 @@ def check_new_file(path: str | os.PathLike, *, flag: str = "--out") -> Path:
     if path.is_dir():
         raise ParameterError(f"{path}: is a folder; {flag} names the file to write")
     return path
+
+
+def bundle_paths(out: str | os.PathLike, split: str) -> dict[str, Path]:
+    """The three files of a split: ``{"names": ..., "embeddings": ..., "labels": ...}``."""
+    folder = Path(out) / split
+    return {
+        "names": folder / f"{split}_filenames.npy",
+        "embeddings": folder / f"{split}_embeddings.npy",
+        "labels": folder / f"{split}_labels.npy",
+    }
+
+
+def write_folder(
+    out: str | os.PathLike,
+    bundles: Mapping[str, "Bundle"],
+    *,
+    manifest: dict,
+    metadata: "pandas.DataFrame",
+    extra: Mapping[str, str | bytes] = {},
+) -> Path:
+    """Write every split, the manifest and the metadata into ``out``, atomically.
+
+    Args:
+        out: The output folder; an existing one is replaced as a whole.
+        bundles: ``{split: bundle}``, each with ``names``, ``embeddings`` and ``labels``
+            (see :class:`ravdess_prep.bundle.Bundle`).
+        manifest: JSON-ready dictionary, written with sorted keys.
+        metadata: One row per clip, written as CSV without the index.
+        extra: ``{file name: text or bytes}`` of other files to write beside them.
+
+    Returns:
+        ``out``.
+    """
+    out = Path(out).absolute()
+    relative = {split: bundle_paths("", split) for split in bundles}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = staging_folder(out)
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        for split, bundle in bundles.items():
+            paths = {part: staging / path for part, path in relative[split].items()}
+            paths["names"].parent.mkdir(parents=True)
+            np.save(paths["names"], np.asarray(bundle.names, dtype=str), allow_pickle=False)
+            np.save(paths["embeddings"], np.asarray(bundle.embeddings, dtype=np.float32), allow_pickle=False)
+            np.save(paths["labels"], np.asarray(bundle.labels, dtype=np.int32), allow_pickle=False)
+        with open(staging / MANIFEST, "w", encoding="utf-8") as stream:
+            json.dump(manifest, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        metadata.to_csv(staging / METADATA, index=False, lineterminator="\n")
+        for name, content in extra.items():
+            (staging / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        replace_folder(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out

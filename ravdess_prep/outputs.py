@@ -88,6 +88,14 @@ def pooled_shape(kind: OutputKind, shape: tuple[int, ...], *, pool: str) -> tupl
     return kept[:-1] + (kept[-1] * (2 if pool == "mean-std" else 1),)
 
 
+def bundle_rows(outputs: np.ndarray, *, kind: OutputKind, pool: str) -> np.ndarray:
+    """Bundle rows from clip outputs of ``kind`` stacked ``(clips, *clip shape)``: pooled over
+    their examples when ``pool`` asks for it and they have examples; float32."""
+    if pool == "none" or not kind.has_examples:
+        return np.asarray(outputs, np.float32)
+    return pool_examples(outputs, pool=pool, axis=1 + kind.axes.index("examples"))
+
+
 def pool_examples(embeddings: np.ndarray, *, pool: str = "none", axis: int = 1) -> np.ndarray:
     """Pool the examples axis of a stack of clips.
 

@@ -203,7 +203,7 @@ def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_
     cached by an earlier (or interrupted) run. ``fast=False`` takes the straightforward path
     (pad, resample every sample, the model on every example), which gives the same bytes."""
     plan = BuildPlan(config, _named(()), cache_root=cache_root(cache_dir))
-    return local.embed(plan, measurement, files, jobs=jobs, progress=progress, fast=fast)
+    return local.embed(plan, measurement, plan.setup(measurement.target, files), jobs=jobs, progress=progress, fast=fast)
 
 
 def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: EmbedResult, config: Config,
@@ -222,7 +222,8 @@ def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: Em
     Returns:
         The manifest written.
     """
-    return BuildPlan(config, clips, out=Path(out).absolute()).write(measurement, embedded, files)
+    plan = BuildPlan(config, clips, out=Path(out).absolute())
+    return plan.write(measurement, embedded, plan.setup(measurement.target, files))
 
 
 # --- the whole build -----------------------------------------------------------------------
@@ -382,8 +383,8 @@ def embed_files(
     for clip in measurement.handled:
         hint = f" ({option('channel', 'mean')} takes every channel)" if clip.active_channels else ""
         _log.info("%s: %s%s", clip.name, clip.handled, hint)
-    files = plan.model_files()
-    return plan.rows(local.embed(plan, measurement, files, jobs=1).embeddings)
+    setup = plan.setup(measurement.target, plan.model_files())
+    return plan.rows(local.embed(plan, measurement, setup, jobs=1).embeddings)
 
 
 def recorded_files(manifest: Manifest, files=None) -> ModelFiles:

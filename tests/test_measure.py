@@ -201,7 +201,7 @@ def test_length_tallies_merge_in_any_order_and_grouping():
     singles = [LengthTally.of(clip, position=position) for position, clip in enumerate(clips)]
     in_order = LengthTally()
     for single in singles:
-        in_order = in_order.merge(single)
+        in_order = in_order + single
     assert in_order.target() == Target(700, 48000, "b")  # "d" is as long but later; "e" is dropped
     assert (in_order.clips, in_order.kept) == (6, 4)
     rng = np.random.default_rng(0)
@@ -210,10 +210,10 @@ def test_length_tallies_merge_in_any_order_and_grouping():
         cut = int(rng.integers(1, len(singles)))
         left, right = LengthTally(), LengthTally()
         for index in order[:cut]:
-            left = left.merge(singles[index])
+            left = left + singles[index]
         for index in order[cut:]:
-            right = right.merge(singles[index])
-        assert right.merge(left) == in_order == left.merge(right)
+            right = right + singles[index]
+        assert right + left == in_order == left + right
     assert in_order.target(target_length_samples=800) == Target(800, 48000, None)
     assert in_order.target(target_length_samples=700) == Target(700, 48000, "b")
 
@@ -224,13 +224,13 @@ def test_length_tally_names_the_first_clip_of_another_rate():
     clips = [_offsets("x", 10), _offsets("y", 10, rate=16000), _offsets("z", 10, rate=22050)]
     tally = LengthTally()
     for position in (2, 0, 1):  # merged out of order
-        tally = tally.merge(LengthTally.of(clips[position], position=position))
+        tally = tally + LengthTally.of(clips[position], position=position)
     with pytest.raises(SampleRateError, match="^y: sample rate 16000 Hz differs from 48000 Hz of x"):
         tally.target()
     assert tally.target(sample_rate_hz=48000).length_samples == 10
     with pytest.raises(SourceError, match="every one of the 2 clips"):
-        LengthTally.of(_offsets("p", 5, dropped=True), position=0).merge(
-            LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target()
+        (LengthTally.of(_offsets("p", 5, dropped=True), position=0)
+         + LengthTally.of(_offsets("q", 5, dropped=True), position=1)).target()
 
 
 # --- the edge scan: offsets from the clip's edges equal those from the whole clip --------

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import operator
 import os
 import threading
 import uuid
@@ -47,7 +48,7 @@ from apache_beam.utils.shared import Shared
 from .. import exceptions
 from ..atomic import atomic_path
 from ..config import Run
-from ..embed import EmbedResult, PreparedClip
+from ..embed import EmbedResult, ModelSession, PreparedClip
 from ..embedders import ModelFiles
 from ..exceptions import ParameterError, RavdessPrepError
 from ..manifest import Manifest
@@ -112,7 +113,7 @@ class SharedSession:
 
     def __init__(self, plan: BuildPlan, files: ModelFiles):
         files.check()  # the worker's copy of every file has to be the one the launcher verified
-        self.session = plan.open_session(files)
+        self.session = ModelSession(plan.embedder, files)
         self.id = uuid.uuid4().hex
         self.lock = threading.Lock()
 
@@ -125,10 +126,10 @@ class MergeTallies(beam.CombineFn):
 
     def add_input(self, tally, item):
         position, offsets = item
-        return tally.merge(LengthTally.of(offsets, position=position))
+        return tally + LengthTally.of(offsets, position=position)
 
     def merge_accumulators(self, tallies):
-        return functools.reduce(LengthTally.merge, tallies, LengthTally())
+        return functools.reduce(operator.add, tallies, LengthTally())
 
     def extract_output(self, tally):
         return tally
@@ -144,9 +145,8 @@ class Prepare(beam.DoFn):
         if isinstance(target, Failure):
             return
         position, offsets = item
-        cache = self.plan.clip_cache(target, self.files)
-        yield position, attempt("Prepare", position, self.plan.prepare, offsets, target=target, cache=cache,
-                                fast=self.fast)
+        setup = self.plan.setup(target, self.files)
+        yield position, attempt("Prepare", position, self.plan.prepare, offsets, setup=setup, fast=self.fast)
 
 
 class Embed(beam.DoFn):
@@ -169,8 +169,7 @@ class Embed(beam.DoFn):
         prepared = [dataclasses.replace(clip, name=str(position)) for position, clip in batch]
         with shared.lock:  # the process's threads take turns with the model
             result = attempt("Embed", batch[0][0], self.plan.embed, prepared, [clip.name for clip in prepared],
-                             target=target, files=self.files, cache=self.plan.clip_cache(target, self.files),
-                             session=shared.session)
+                             setup=self.plan.setup(target, self.files), session=shared.session)
         if isinstance(result, Failure):
             for position, _ in batch:
                 yield dataclasses.replace(result, position=position)
@@ -212,7 +211,7 @@ class Write(beam.DoFn):
         rows = [embedded[position] for position in kept]
         result = EmbedResult(np.stack([row.embedding for row in rows]), tuple(row.audio_sha256 for row in rows),
                              sum(row.session is not None for row in rows), sum(row.model_calls for row in rows))
-        manifest = self.plan.write(Measurement(target, tuple(offsets)), result, self.files)
+        manifest = self.plan.write(Measurement(target, tuple(offsets)), result, self.plan.setup(target, self.files))
         return {"manifest": manifest.to_json(), "path": str(manifest.path), "computed": result.computed,
                 "cached": len(rows) - result.computed, "model_calls": result.model_calls,
                 "model_loads": len({row.session for row in rows if row.session is not None})}

@@ -11,10 +11,9 @@ from tqdm.auto import tqdm
 
 from ..config import Run
 from ..embed import EmbedResult
-from ..embedders import ModelFiles
 from ..measure import Measurement
 from ..parallel import map_calls, single_threaded_blas
-from .plan import BuildPlan, BuildResult, StageClock
+from .plan import BuildPlan, BuildResult, EmbedSetup, StageClock
 
 #: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip of 20 VGGish examples).
 AHEAD_CLIPS = 128
@@ -24,25 +23,28 @@ def run(plan: BuildPlan, run: Run) -> BuildResult:
     """Run every step of ``plan`` here: measure, target, model files, embed, write."""
     clock = StageClock()
     measurement = measure(plan, jobs=run.jobs, progress=run.progress)
-    plan.examples_per_clip(measurement.target)  # step target: a padded clip gives an example
     clock.lap("measure")
+    plan.examples_per_clip(measurement.target)  # step target: a padded clip gives an example
     files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
+    setup = plan.setup(measurement.target, files)
     clock.lap("model_files")
-    embedded = embed(plan, measurement, files, jobs=run.jobs, progress=run.progress, fast=run.fast)
+    embedded = embed(plan, measurement, setup, jobs=run.jobs, progress=run.progress, fast=run.fast)
     clock.lap("embed")
-    manifest = plan.write(measurement, embedded, files)
+    manifest = plan.write(measurement, embedded, setup)
     clock.lap("write")
-    return plan.result(manifest, embedded, clock.seconds, model_loads=int(embedded.computed > 0))
+    return BuildResult(manifest.path.parent, manifest, clock.seconds, embedded.computed,
+                       len(embedded.audio_sha256) - embedded.computed, embedded.model_calls,
+                       int(embedded.computed > 0), embedded.rejected)
 
 
 def measure(plan: BuildPlan, *, jobs: int | None = None, progress: bool = False) -> Measurement:
     """Steps measure and target: every clip's offsets on worker threads, in build order."""
     calls = plan.clip_calls()
-    offsets = map_calls(plan.measure_clip, calls, jobs=jobs)
-    return plan.measurement(tqdm(offsets, total=len(calls), desc="measure", unit="clip", disable=not progress))
+    return plan.measurement(tqdm(map_calls(plan.measure_clip, calls, jobs=jobs), total=len(calls), desc="measure",
+                                 unit="clip", disable=not progress))
 
 
-def embed(plan: BuildPlan, measurement: Measurement, files: ModelFiles, *, jobs: int | None = None,
+def embed(plan: BuildPlan, measurement: Measurement, setup: EmbedSetup, *, jobs: int | None = None,
           progress: bool = False, fast: bool = True) -> EmbedResult:
     """Steps prepare and embed: worker threads prepare clips ahead of the model, which runs in
     this thread; every finished clip is cached at once.
@@ -53,9 +55,7 @@ def embed(plan: BuildPlan, measurement: Measurement, files: ModelFiles, *, jobs:
     holding a core stalls the model's multi-threaded operations. numpy's BLAS runs on one
     thread meanwhile (see :func:`ravdess_prep.parallel.single_threaded_blas`).
     """
-    cache = plan.clip_cache(measurement.target, files)
-    calls = [{"offsets": clip, "target": measurement.target, "cache": cache, "fast": fast} for clip in measurement.kept]
-    prepared = map_calls(plan.prepare, calls, jobs=jobs, ahead=AHEAD_CLIPS, low_priority=True)
+    calls = [{"offsets": clip, "setup": setup, "fast": fast} for clip in measurement.kept]
     with single_threaded_blas():
-        return plan.embed(prepared, [clip.name for clip in measurement.kept], target=measurement.target, files=files,
-                          cache=cache, progress=progress)
+        return plan.embed(map_calls(plan.prepare, calls, jobs=jobs, ahead=AHEAD_CLIPS, low_priority=True),
+                          [clip.name for clip in measurement.kept], setup=setup, progress=progress)

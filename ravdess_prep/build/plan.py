@@ -14,6 +14,7 @@ manifest (:meth:`BuildPlan.from_manifest`) embeds new recordings exactly as that
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import time
 from pathlib import Path
@@ -21,17 +22,18 @@ from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
-from ..bundle import write_bundles
 from ..cache import ClipCache, cache_root, settings_key
 from ..config import Config
 from ..corpora import Corpus, get_corpus
-from ..dataset import dataset_extras, metadata_table, source_record, split_bundles, versions, written_metadata
+from ..card import card_files
+from ..dataset import metadata_table, source_record, split_bundles, versions, written_metadata
 from ..embed import EmbedResult, ModelSession, PreparedClip, embed_prepared, prepare_clip
 from ..embedders import Embedder, ModelFiles
 from ..exceptions import ParameterError
 from ..manifest import Manifest, examples_per_clip, output_record
 from ..measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
-from ..outputs import pool_examples
+from ..output import write_folder
+from ..outputs import bundle_rows
 from ..params import CLIP_CACHE_FOLDER
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -77,6 +79,17 @@ class BuildResult:
     model_calls: int
     model_loads: int
     rejected: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedSetup:
+    """What every clip of a build is embedded with (see :meth:`BuildPlan.setup`)."""
+
+    target: Target
+    files: ModelFiles
+    examples_per_clip: int | None
+    clip_shape: tuple[int, ...]
+    cache: ClipCache | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,91 +182,77 @@ class BuildPlan:
         folder = None if cache_dir is None else cache_root(cache_dir) / self.embedder.name
         return self.embedder.model_files(self.files, cache_dir=folder, progress=progress)
 
-    def clip_shape(self, target: Target, files: ModelFiles) -> tuple[int, ...]:
-        """The shape of one clip's output."""
-        return self.embedder.clip_shape(examples=self.examples_per_clip(target), files=files)
-
-    def clip_cache(self, target: Target, files: ModelFiles) -> ClipCache | None:
-        """The cache of clips embedded with these settings, this target and these files."""
-        if self.cache_root is None:
-            return None
+    def setup(self, target: Target, files: ModelFiles) -> "EmbedSetup":
+        """What every clip is embedded with: the target, the model's files, the shape of a
+        clip's output and the cache of clips embedded with these settings, target and files."""
+        examples = self.examples_per_clip(target)
+        shape = self.embedder.clip_shape(examples=examples, files=files)
         key = settings_key(config=self.config.embedding_digest(), target_length_samples=target.length_samples,
                            files=files.digests(), embedder=self.embedder.describe())
-        return ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=self.clip_shape(target, files),
-                         dtype=self.embedder.output_dtype)
+        cache = None if self.cache_root is None else ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=shape,
+                                                                 dtype=self.embedder.output_dtype)
+        return EmbedSetup(target, files, examples, shape, cache)
 
-    def prepare(self, offsets: ClipOffsets, *, target: Target, cache: ClipCache | None,
-                fast: bool = True) -> PreparedClip:
+    def prepare(self, offsets: ClipOffsets, *, setup: "EmbedSetup", fast: bool = True) -> PreparedClip:
         """Step prepare (per clip): hashed and, unless cached, decoded, padded and through the
         embedder's front-end (see :func:`ravdess_prep.embed.prepare_clip`)."""
-        return prepare_clip(offsets=offsets, target_length_samples=target.length_samples, cache=cache, fast=fast,
-                            **self.config.prepare_kwargs())
+        return prepare_clip(offsets=offsets, target_length_samples=setup.target.length_samples, cache=setup.cache,
+                            fast=fast, **self.config.prepare_kwargs())
 
-    def open_session(self, files: ModelFiles) -> ModelSession:
-        """The model, loaded (once per process that embeds)."""
-        return ModelSession(self.embedder, files)
-
-    def embed(self, prepared: Iterable[PreparedClip], names: list[str], *, target: Target, files: ModelFiles,
-              cache: ClipCache | None, session: ModelSession | None = None, progress: bool = False) -> EmbedResult:
+    def embed(self, prepared: Iterable[PreparedClip], names: list[str], *, setup: "EmbedSetup",
+              session: ModelSession | None = None, progress: bool = False) -> EmbedResult:
         """Step embed: the model on batches of prepared clips, each clip post-processed and
         cached as soon as it is done.
 
         Args:
             prepared: The clips, prepared (:meth:`prepare`), in any order.
             names: Their names, in the order of the result.
-            target: The target.
-            files: The model's files.
-            cache: Where finished clips go.
+            setup: See :meth:`setup`.
             session: A loaded model to run (kept open); None: loaded when a clip needs it, and
                 closed at the end.
             progress: Show a progress bar.
         """
-        return embed_prepared(prepared, names, embedder=self.embedder, clip_shape=self.clip_shape(target, files),
-                              open_session=lambda: self.open_session(files), session=session, cache=cache,
-                              progress=progress)
+        return embed_prepared(prepared, names, embedder=self.embedder, clip_shape=setup.clip_shape,
+                              open_session=functools.partial(ModelSession, self.embedder, setup.files),
+                              session=session, cache=setup.cache, progress=progress)
 
     def rows(self, embeddings: np.ndarray) -> np.ndarray:
-        """Bundle rows from clip outputs ``(clips, *clip shape)``: pooled over their examples
-        when the embedder's ``pool`` asks for it and the clips kept their examples."""
-        kind, pool = self.embedder.clip_kind(), self.embedder.pool
-        if pool == "none" or not kind.has_examples:
-            return np.asarray(embeddings, np.float32)
-        return pool_examples(embeddings, pool=pool, axis=1 + kind.axes.index("examples"))
+        """Bundle rows from clip outputs ``(clips, *clip shape)`` (see
+        :func:`ravdess_prep.outputs.bundle_rows`)."""
+        return bundle_rows(embeddings, kind=self.embedder.clip_kind(), pool=self.embedder.pool)
 
-    def write(self, measurement: Measurement, embedded: EmbedResult, files: ModelFiles) -> Manifest:
+    def write(self, measurement: Measurement, embedded: EmbedResult, setup: EmbedSetup) -> Manifest:
         """Step write (global): bundles per split, ``manifest.json``, ``metadata.csv``, the card
         and its figures, written atomically into :attr:`out`.
 
         Args:
             measurement: The measure pass (offsets, target, policies).
             embedded: Every kept clip's output and file SHA-256, in ``measurement`` order.
-            files: The embedder's files (their SHA-256 go in the manifest).
+            setup: What the clips were embedded with (the files' SHA-256 go in the manifest).
 
         Returns:
             The manifest written.
         """
         table = metadata_table(self.clips, measurement, embedded.audio_sha256)
-        bundles, splits = split_bundles(table, self.rows(embedded.embeddings), corpus=self.corpus)
-        names = self.embedder.feature_names()
+        bundles, splits = split_bundles(table, embedded.embeddings, corpus=self.corpus)
+        source, metadata, recorded = source_record(table, excluded=self.excluded), written_metadata(table), versions()
+        names, files = self.embedder.feature_names(), setup.files
         manifest = Manifest(
             config=self.config, corpus=self.corpus.describe(),
             embedder={"name": self.embedder.name, "settings": self.embedder.settings(), "output": self.embedder.output,
                       "license": self.embedder.license, "citation": self.embedder.citation,
                       **self.embedder.describe(), **files.record(), **({"feature_names": list(names)} if names else {})},
-            output=output_record(self.embedder, self.clip_shape(measurement.target, files),
-                                 self.embedder.output_facts(files)),
-            target=measurement.target, examples_per_clip=self.examples_per_clip(measurement.target), splits=splits,
+            output=output_record(self.embedder, setup.clip_shape, self.embedder.output_facts(files)),
+            target=measurement.target, examples_per_clip=setup.examples_per_clip, splits=splits,
             handled_by_policy=tuple({"clip": clip.name, "policy": clip.handled,
                                      **({"active_channels": list(clip.active_channels)} if clip.active_channels else {})}
                                     for clip in measurement.handled),
-            source=source_record(table, excluded=self.excluded), versions=versions())
-        metadata = written_metadata(table)
-        out = write_bundles(self.out, bundles, manifest=manifest.to_json(), metadata=metadata,
-                            extra=dataset_extras(manifest.to_json(), metadata, corpus=self.corpus, feature_names=names))
+            source=source, versions=recorded)
+        extra = card_files(manifest.to_json(), metadata, count_columns=self.corpus.card_columns,
+                           label_column=self.corpus.label_column, label_names=self.corpus.label_names,
+                           feature_names=names)
+        kind, pool = self.embedder.clip_kind(), self.embedder.pool
+        rows = {split: dataclasses.replace(bundle, embeddings=bundle_rows(bundle.embeddings, kind=kind, pool=pool))
+                for split, bundle in bundles.items()}
+        out = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
         return dataclasses.replace(manifest, path=out / "manifest.json")
-
-    def result(self, manifest: Manifest, embedded: EmbedResult, seconds: dict, *, model_loads: int) -> BuildResult:
-        """The :class:`BuildResult` of a finished build."""
-        computed = embedded.computed
-        return BuildResult(manifest.path.parent, manifest, seconds, computed, len(embedded.audio_sha256) - computed,
-                           embedded.model_calls, model_loads, embedded.rejected)

@@ -1,0 +1,223 @@
+"""An embedder and a corpus from outside the library, installed as a package would be (a folder
+on ``sys.path`` with a ``*.dist-info`` declaring entry points), built from the command line
+with their own options, without touching the library.
+
+The corpus takes its labels from an annotation file (not from the file names), leaves out the
+utterances its annotators could not agree on (counted, not errors), and brings its own split
+preset (leave one session out), as IEMOCAP-like corpora need.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_audio
+
+PLUGIN = textwrap.dedent('''
+    """A corpus labelled by an annotation file, and an embedder of random projections."""
+
+    import csv
+    import dataclasses
+    from pathlib import Path
+    from typing import ClassVar
+
+    import numpy as np
+
+    import vggish
+    from ravdess_prep.corpora import Corpus, Excluded
+    from ravdess_prep.embedders import Embedder
+    from ravdess_prep.exceptions import ClipNameError, SourceError
+    from ravdess_prep.outputs import SEQUENCE
+    from ravdess_prep.settings import INTEGER, POSITIVE, setting
+    from ravdess_prep.split import customary_split, speaker_groups
+
+    EMOTIONS = ("happy", "sad")
+
+
+    class SessionsCorpus(Corpus):
+        """Files named <session>_<speaker>_<utterance>.wav; labels in labels.csv; 'xxx' left out."""
+
+        name = "sessions"
+        title = "A corpus of sessions, labelled by annotators"
+        columns = ("clip_name", "path", "speaker", "session", "emotion", "label", "sample_rate_hz", "channels",
+                   "num_samples")
+        label_names = EMOTIONS
+        sort_columns = ("speaker", "clip_name")
+        facet_columns = ("session",)
+        card_columns = ("emotion", "session")
+        speakers = (1, 2, 3, 4, 5, 6)
+        default_dev_speakers = (5,)
+        default_test_speakers = (6,)
+        split_presets = {"original": customary_split("original"), "sessions": speaker_groups("sessions", [(1, 2), (3, 4), (5, 6)],
+                                                    "leave one session out: session K test, K+1 dev")}
+
+        def annotations(self, roots):
+            labels = {}
+            for root in roots:
+                path = Path(root) / "labels.csv"
+                if not path.is_file():
+                    raise SourceError(f"{path}: no annotation file")
+                with open(path, newline="") as stream:
+                    labels.update({row["utterance"]: row["emotion"] for row in csv.DictReader(stream)})
+            return labels
+
+        def clip_metadata(self, path, *, root, annotations):
+            parts = Path(path).stem.split("_")
+            if len(parts) != 3:
+                raise ClipNameError(f"{path}: not named <session>_<speaker>_<utterance>.wav")
+            emotion = annotations.get(Path(path).stem)
+            if emotion is None:
+                raise ClipNameError(f"{path}: no label in labels.csv")
+            if emotion not in EMOTIONS:
+                return Excluded(f"annotators did not agree ({emotion})")
+            return {"clip_name": f"{parts[0]}/{Path(path).name}", "speaker": int(parts[1]), "session": int(parts[0]),
+                    "emotion": emotion, "label": EMOTIONS.index(emotion)}
+
+
+    @dataclasses.dataclass(frozen=True)
+    class ProjectionEmbedder(Embedder):
+        """A fixed random projection of VGGish's log-mel examples."""
+
+        dim: int = setting(8, flags="--projection-dim", kind=POSITIVE, group="the embedder",
+                           help="projection: output width")
+        seed: int = setting(0, flags="--projection-seed", kind=INTEGER, group="the embedder",
+                            help="projection: the weights' seed")
+
+        name: ClassVar[str] = "projection"
+        sample_rate_hz: ClassVar[int] = 16000
+        output: ClassVar[str] = "random projections of log-mel examples"
+
+        def clip_kind(self):
+            return SEQUENCE
+
+        @property
+        def batch_examples(self):
+            return 16
+
+        def clip_shape(self, *, examples, files):
+            return (examples, self.dim)
+
+        def num_examples(self, num_samples, *, sample_rate_hz=16000):
+            return vggish.num_examples(num_samples, hop_seconds=0.48)
+
+        def examples(self, signal, *, sample_rate_hz, sound=None):
+            return vggish.log_mel_examples(signal, hop_seconds=0.48, sound=sound)
+
+        def load(self, files):
+            return Projection(np.random.default_rng(self.seed).standard_normal((96 * 64, self.dim)) / 96.0)
+
+
+    class Projection:
+        def __init__(self, weights):
+            self.weights = weights.astype(np.float32)
+
+        def embed(self, examples):
+            return examples.reshape(len(examples), -1) @ self.weights
+
+        def postprocess(self, raw):
+            return raw
+
+        def close(self):
+            pass
+''')
+
+ENTRY_POINTS = """[ravdess_prep.corpora]
+sessions = toy_plugin:SessionsCorpus
+
+[ravdess_prep.embedders]
+projection = toy_plugin:ProjectionEmbedder
+"""
+
+
+@pytest.fixture(scope="module")
+def plugin(tmp_path_factory) -> Path:
+    """A folder holding the package and its ``*.dist-info``, as pip would install it."""
+    site = tmp_path_factory.mktemp("site")
+    (site / "toy_plugin").mkdir()
+    (site / "toy_plugin" / "__init__.py").write_text(PLUGIN)
+    info = site / "toy_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(ENTRY_POINTS)
+    return site
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """Six speakers in three sessions, two utterances of each emotion each, 16 kHz; happy is a
+    1760 Hz tone, sad a 220 Hz one; one utterance per speaker the annotators did not agree on."""
+    root = tmp_path_factory.mktemp("sessions")
+    rng = np.random.default_rng(0)
+    rows = ["utterance,emotion"]
+    for speaker in range(1, 7):
+        session = (speaker + 1) // 2
+        for take, (emotion, frequency) in enumerate([("happy", 1760.0), ("sad", 220.0)] * 2 + [("xxx", 440.0)]):
+            stem = f"{session}_{speaker}_{take}"
+            t = np.arange(int(rng.uniform(0.9, 1.5) * 16000)) / 16000
+            sound = 0.3 * np.sin(2 * np.pi * frequency * t) + rng.normal(0, 0.02, t.size)
+            write_audio(root / f"session{session}" / f"{stem}.wav",
+                        np.concatenate([np.zeros(1600), sound, np.zeros(1600)]), sample_rate_hz=16000)
+            rows.append(f"{stem},{emotion}")
+    (root / "labels.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def _command(args, plugin: Path, cwd: Path):
+    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(plugin), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "ravdess_prep.cli", *args], capture_output=True, text=True,
+                          timeout=600, env=environment, cwd=cwd)
+
+
+def test_an_installed_embedder_and_corpus_build_from_the_command_line_with_their_own_options(plugin, source, tmp_path):
+    out = tmp_path / "bundles"
+    helped = _command(["build", "--help"], plugin, tmp_path)
+    assert helped.returncode == 0
+    assert "--projection-dim" in helped.stdout and "projection" in helped.stdout and "sessions" in helped.stdout
+    built = _command(["build", "--corpus", "sessions", "--source", str(source), "--out", str(out), "--embedder",
+                      "projection", "--projection-dim", "6", "--projection-seed", "3", "--pool", "mean",
+                      "--split-preset", "sessions", "--fold", "1", "--cache-dir", str(tmp_path / "cache"),
+                      "--no-progress"], plugin, tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert "files left out by the corpus: 6 (annotators did not agree (xxx))" in built.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["config"]["embedder"] == {"name": "projection", "pool": "mean", "dim": 6, "seed": 3}
+    assert manifest["config"]["corpus"] == "sessions" and manifest["source"]["excluded"] == {
+        "annotators did not agree (xxx)": 6}
+    assert {name: split["speakers"] for name, split in manifest["splits"].items()} == {
+        "train": [5, 6], "dev": [3, 4], "test": [1, 2]}
+    assert manifest["output"] == {"kind": "vector", "axes": ["clips", "dim"], "row_shape": [6]}
+    embeddings = np.load(out / "test" / "test_embeddings.npy")
+    labels = np.load(out / "test" / "test_labels.npy")
+    assert embeddings.shape == (8, 6) and sorted(labels.tolist()) == [0] * 4 + [1] * 4
+
+    # the plug-in's own setting is checked like the library's, and named by its flag
+    refused = _command(["build", "--corpus", "sessions", "--source", str(source), "--out", str(tmp_path / "no"),
+                        "--embedder", "projection", "--projection-dim", "0"], plugin, tmp_path)
+    assert refused.returncode == 2 and "--projection-dim: has to be a positive integer" in refused.stderr
+    other = _command(["build", "--corpus", "sessions", "--source", str(source), "--out", str(tmp_path / "no"),
+                      "--projection-dim", "4"], plugin, tmp_path)
+    assert other.returncode == 2 and "--projection-dim is not a setting of the vggish embedder" in other.stderr
+    assert not (tmp_path / "no").exists()
+
+    # a dataset's manifest given to --config builds the same bytes again
+    again = _command(["build", "--config", str(out / "manifest.json"), "--source", str(source), "--out",
+                      str(tmp_path / "again"), "--cache-dir", str(tmp_path / "other-cache"), "--no-progress"],
+                     plugin, tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert "clips embedded: 24" in again.stdout
+    for path in sorted(out.rglob("*.npy")):
+        assert (tmp_path / "again" / path.relative_to(out)).read_bytes() == path.read_bytes()
+
+
+def test_without_the_plugin_its_names_are_unknown(source, tmp_path):
+    finished = subprocess.run([sys.executable, "-m", "ravdess_prep.cli", "build", "--corpus", "sessions", "--source",
+                               str(source), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 2 and "--corpus: has to be one of ravdess, not 'sessions'" in finished.stderr
