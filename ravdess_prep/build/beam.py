@@ -59,6 +59,8 @@ __all__ = ["run", "build_graph", "pipeline_options"]
 
 # examples per batch of the Embed step, in model batches: fewer partly filled model batches
 MODEL_BATCHES_PER_BATCH = 8
+#: Runners Beam ships that its short names do not reach (by their full names).
+RUNNERS_BY_NAME = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # the order in which the default executor meets failures: measure, target, then the rest
 STEP_ORDER = ("Measure", "Target", "Prepare", "Embed", "Write")
 
@@ -291,7 +293,7 @@ def pipeline_options(options: Mapping[str, object] | Sequence[str] = (), *, jobs
     Raises:
         ParameterError: An unknown runner, an option Beam does not know, or a malformed one.
     """
-    pairs = _option_pairs(options)
+    pairs = [(key, RUNNERS_BY_NAME.get(value, value) if key == "runner" else value) for key, value in _option_pairs(options)]
     given = dict(pairs)
     runner = given.get("runner") or "DirectRunner"
     if runner in ("DirectRunner", "direct"):
@@ -345,7 +347,12 @@ def run(plan: BuildPlan, run: Run) -> BuildResult:
     root = beam.Pipeline(options=options)
     build_graph(root, plan, files, outcome=outcome, fast=run.fast)
     try:
-        root.run().wait_until_finish()
+        result = root.run()
+        try:
+            result.wait_until_finish()
+        finally:
+            if getattr(result, "client", None) is not None:  # the DaskRunner's connection to its scheduler
+                result.client.close()
         record = json.loads(outcome.read_text())
     except FileNotFoundError:
         raise RavdessPrepError(f"the Beam run ended without recording its outcome in {outcome}") from None

@@ -1,0 +1,109 @@
+"""The Beam pipeline on a real engine: Beam's Dask runner against a local Dask cluster (a
+scheduler and two worker processes on 127.0.0.1, started and stopped here), byte-identical to
+the default executor, and a failing clip reported as on any runner."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import SONG, copy_clips, write_audio
+from ravdess_prep import pipeline
+from ravdess_prep.config import Config, Run
+from ravdess_prep.exceptions import SilentClipError
+
+if os.environ.get("CI"):  # CI installs the beam extra, which brings Dask: missing is a failure there
+    importlib.import_module("distributed")
+else:
+    pytest.importorskip("distributed")
+
+SMALL = Config(allow_missing_speakers=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """``tcp://127.0.0.1:PORT`` of a Dask scheduler with two single-threaded worker processes."""
+    logs = tmp_path_factory.mktemp("dask")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    command = [sys.executable, "-m", "dask"]
+    processes = [subprocess.Popen(command + ["scheduler", "--host", "127.0.0.1", "--port", address.rsplit(":", 1)[1],
+                                             "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                  stderr=open(logs / "scheduler.log", "w"))]
+    for index in range(2):
+        processes.append(subprocess.Popen(command + ["worker", address, "--nworkers", "1", "--nthreads", "1",
+                                                     "--no-dashboard", "--name", f"worker-{index}"],
+                                          stdout=subprocess.DEVNULL, stderr=open(logs / f"worker-{index}.log", "w")))
+    from distributed import Client
+
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with Client(address, timeout=5) as client:
+                if len(client.scheduler_info()["workers"]) == 2:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Dask cluster did not start: {(logs / 'scheduler.log').read_text()[-2000:]}")
+        time.sleep(1)
+    yield address
+    for process in reversed(processes):  # the workers, then the scheduler
+        process.terminate()
+    for process in processes:
+        process.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def tree(ravdess_dir, tmp_path_factory):
+    """18 real clips: actors 01, 08, 11; four speech and two song clips each."""
+    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("dask-tree"), (1, 8, 11), speech=4, song=2,
+                      pick=slice(None, None, 4))
+
+
+def _dask(address: str, **options) -> tuple[str, ...]:
+    return ("runner=DaskRunner", f"dask_client_address={address}", "dask_partition_size=4",
+            *(f"{key}={value}" for key, value in options.items()))
+
+
+def _output_bytes(out):
+    return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
+
+
+def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, model_files_kwargs, tmp_path):
+    local = pipeline.build(SMALL, out=tmp_path / "local", source=tree,
+                           run=Run(cache_dir=tmp_path / "cache-local", jobs=2, progress=False), **model_files_kwargs)
+    on_dask = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
+                             run=Run(cache_dir=tmp_path / "cache-dask", progress=False, runner="beam",
+                                     beam_options=_dask(cluster)), **model_files_kwargs)
+    assert on_dask.computed == 18 and on_dask.cached == 0 and 1 <= on_dask.model_loads <= 2
+    assert _output_bytes(on_dask.out) == _output_bytes(local.out)
+    again = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
+                           run=Run(cache_dir=tmp_path / "cache-dask", progress=False, runner="beam",
+                                   beam_options=_dask(cluster)), **model_files_kwargs)
+    assert (again.computed, again.cached, again.model_loads) == (0, 18, 0)
+
+
+def test_a_failing_clip_on_dask_is_named_and_nothing_is_written(cluster, tree, model_files_kwargs, tmp_path):
+    source = tmp_path / "tree"
+    shutil.copytree(tree, source)
+    write_audio(source / SONG / "Actor_11" / "03-02-01-01-01-01-11.flac", np.zeros(48000))
+    with pytest.raises(SilentClipError, match=r"song/Actor_11/03-02-01-01-01-01-11\.wav: no active sample.*"
+                                              r"Beam step 'Measure'"):
+        pipeline.build(SMALL.replace(on_silent="error"), out=tmp_path / "out", source=source,
+                       run=Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
+                               beam_options=_dask(cluster)), **model_files_kwargs)
+    assert not (tmp_path / "out").exists()
