@@ -36,12 +36,16 @@ class Bundle:
 
     Attributes:
         names: str array ``(N,)``, clip names (``speech/Actor_08/<stem>.wav``).
-        embeddings: float32 array ``(N, num_examples, dim)``, or ``(N, dim)`` when pooled or
-            clip-level.
+        embeddings: float32 array ``(N, *row shape)``: ``(N, num_examples, dim)``, ``(N, dim)``
+            when pooled or clip-level, ``(N, layers, dim)`` for a stack of layers (see
+            :mod:`ravdess_prep.outputs`).
         labels: int32 array ``(N,)``.
         speakers: int array ``(N,)``, each clip's speaker (None when unknown).
         facets: ``{column: array (N,)}``: the corpus's columns that accuracy is broken down by.
         label_names: The name of each label (None when unknown).
+        axes: A row's axes (``("layers", "dim")``...), as the manifest records them (None:
+            unknown; a row of rank 2 is then a sequence of examples).
+        layer_numbers: For a stack of layers, each layer's number in the model (None: unknown).
     """
 
     names: np.ndarray
@@ -50,6 +54,8 @@ class Bundle:
     speakers: np.ndarray | None = None
     facets: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     label_names: tuple[str, ...] | None = None
+    axes: tuple[str, ...] | None = None
+    layer_numbers: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -73,7 +79,7 @@ def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: boo
     names = np.asarray([str(name) for name in names]) if names.dtype == object else names
     embeddings = np.load(paths["embeddings"], allow_pickle=False).astype(np.float32, copy=False)
     labels = np.load(paths["labels"], allow_pickle=False).astype(np.int32, copy=False)
-    if not (names.shape[0] == embeddings.shape[0] == labels.shape[0]) or embeddings.ndim not in (2, 3):
+    if not (names.shape[0] == embeddings.shape[0] == labels.shape[0]) or embeddings.ndim not in (2, 3, 4):
         raise SourceError(
             f"{Path(out) / split}: inconsistent bundle: {names.shape[0]} names, embeddings of shape "
             f"{embeddings.shape}, {labels.shape[0]} labels"
@@ -108,21 +114,25 @@ def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) ->
     return {split: _with_clip_facts(bundle, facts) for split, bundle in arrays.items()}
 
 
-def _read_clip_facts(out: str | os.PathLike) -> "tuple[dict, pandas.DataFrame, Path] | None":
-    """The corpus description, the metadata table indexed by clip name, and its path; ``None``
-    for a folder without a manifest and metadata (the original project's bundles)."""
+def _read_clip_facts(out: str | os.PathLike) -> "tuple[Manifest, pandas.DataFrame, Path] | None":
+    """The manifest, the metadata table indexed by clip name, and its path; ``None`` for a
+    folder without a manifest and metadata (the original project's bundles)."""
     import pandas as pd
 
     manifest_path, metadata_path = Path(out) / MANIFEST, Path(out) / METADATA
     if not (manifest_path.is_file() and metadata_path.is_file()):
         return None
-    return Manifest.read(out).corpus, pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
+    return Manifest.read(out), pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
 
 
-def _with_clip_facts(bundle: Bundle, facts: "tuple[dict, pandas.DataFrame, Path] | None") -> Bundle:
-    """``bundle`` with speakers, facets and label names from the dataset's metadata."""
+def _with_clip_facts(bundle: Bundle, facts: "tuple[Manifest, pandas.DataFrame, Path] | None") -> Bundle:
+    """``bundle`` with speakers, facets, label names and axes from the dataset's records."""
+    axes = layers = None
     if facts is not None:
-        corpus, table, metadata_path = facts
+        manifest, table, metadata_path = facts
+        corpus = manifest.corpus
+        axes = tuple(manifest.output.get("axes", ())[1:]) or None
+        layers = tuple(manifest.output["layers"]) if "layers" in manifest.output else None
         missing = [name for name in bundle.names.tolist() if name not in table.index]
         if missing:
             raise SourceError(f"{metadata_path}: no row for clip {missing[0]} ({len(missing)} clips missing)")
@@ -138,4 +148,5 @@ def _with_clip_facts(bundle: Bundle, facts: "tuple[dict, pandas.DataFrame, Path]
         speakers = np.asarray([row[corpus.speaker_column] for row in parsed])
         facets = {column: np.asarray([str(row[column]) for row in parsed]) for column in corpus.facet_columns}
         label_names = corpus.label_names
-    return dataclasses.replace(bundle, speakers=speakers, facets=facets, label_names=label_names)
+    return dataclasses.replace(bundle, speakers=speakers, facets=facets, label_names=label_names, axes=axes,
+                               layer_numbers=layers)

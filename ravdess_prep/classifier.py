@@ -26,14 +26,15 @@ from .manifest import Manifest
 from .corpora import CORPORA
 from .exceptions import ParameterError, SourceError, option
 from .pipeline import embed_files
-from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, build_model
-from .metrics import evaluate, plot_confusion
+from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, axes_of, build_model, custom_objects, layer_weights
+from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .split import k_fold_by_speaker, leave_one_speaker_out
 
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 CONFUSION_FILE = "confusion_matrix.png"
+LAYER_WEIGHTS_FILE = "layer_weights.png"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,17 +73,20 @@ def train(
     bundles = read_bundles(data) if not isinstance(data, Mapping) else dict(data)
     if "train" not in bundles or len(bundles["train"]) == 0:
         raise SourceError(f"{data}: no training clips")
+    layer_numbers = bundles["train"].layer_numbers
+    bundles = {name: model_inputs(bundle, config) for name, bundle in bundles.items()}
     if config.speaker_norm:
         if any(bundle.speakers is None for bundle in bundles.values()):
             raise SourceError(f"{data}: speaker normalisation needs each clip's speaker, and the bundles lack them")
-        bundles = {name: dataclasses.replace(bundle, embeddings=normalise_per_speaker(bundle.embeddings, bundle.speakers))
-                   for name, bundle in bundles.items()}
+        bundles = {name: dataclasses.replace(bundle, embeddings=normalise_per_speaker(
+            bundle.embeddings, bundle.speakers, axes=bundle.axes)) for name, bundle in bundles.items()}
     keras.utils.set_random_seed(config.seed)
     train_bundle = bundles["train"]
-    config = config.resolved(train_bundle.embeddings.shape[1:])
+    axes = axes_of(train_bundle.embeddings.shape[1:], train_bundle.axes)
+    config = config.resolved(axes)
     label_names = class_names(train_bundle, config)
     model = build_model(train_bundle.embeddings.shape[1:], config, num_classes=len(label_names),
-                        train_inputs=train_bundle.embeddings)
+                        train_inputs=train_bundle.embeddings, axes=axes)
     dev = bundles.get("dev")
     has_dev = dev is not None and len(dev) > 0
     if config.early_stopping and not has_dev:
@@ -98,7 +102,13 @@ def train(
     model_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
         model.save(temporary)
-    metrics = {"config": dataclasses.asdict(config), "class_names": list(label_names), "splits": {}}
+    metrics = {"config": dataclasses.asdict(config), "class_names": list(label_names), "axes": list(axes),
+               "splits": {}}
+    weights = layer_weights(model)
+    if weights is not None:
+        numbers = list(layer_numbers or range(len(weights)))
+        metrics["layer_weights"] = {str(number): weight for number, weight in zip(numbers, weights)}
+        plot_layer_weights(metrics["layer_weights"], model_dir / LAYER_WEIGHTS_FILE)
     for name, bundle in bundles.items():
         if len(bundle):
             predicted = predict_classes(model, bundle.embeddings)
@@ -117,7 +127,7 @@ def load_model(model_dir: str | os.PathLike):
     path = Path(model_dir) / MODEL_FILE
     if not path.is_file():
         raise SourceError(f"{path}: no trained model (run `ravdess-prep train` first)")
-    return keras.saving.load_model(path)
+    return keras.saving.load_model(path, custom_objects=custom_objects())
 
 
 def predict_probabilities(model, embeddings: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
@@ -133,27 +143,50 @@ def predict_classes(model, embeddings: np.ndarray) -> np.ndarray:
     return np.argmax(predict_probabilities(model, embeddings), axis=-1).astype(np.int32)
 
 
-def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray) -> np.ndarray:
+def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *,
+                          axes: Sequence[str] | None = None) -> np.ndarray:
     """Each speaker's features standardised with that speaker's own clips.
 
     Args:
-        embeddings: float array ``(clips, dim)`` or ``(clips, examples, dim)``.
+        embeddings: float array ``(clips, *row shape)``.
         speakers: The speaker of each clip, ``(clips,)``.
+        axes: A row's axes (default: by rank, a vector or a sequence of examples).
 
     Returns:
-        float32, the same shape: ``(x - mean) / std`` per feature, the mean and standard
-        deviation taken over the speaker's clips (and their examples); a feature constant
-        within a speaker becomes 0.
+        float32, the same shape: ``(x - mean) / std`` per feature (and per layer of a stack),
+        the mean and standard deviation taken over the speaker's clips and their examples; a
+        feature constant within a speaker becomes 0.
     """
     embeddings, speakers = np.asarray(embeddings), np.asarray(speakers)
+    names = ("clips",) + axes_of(embeddings.shape[1:], tuple(axes) if axes is not None else None)
+    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
     normalised = np.empty(embeddings.shape, np.float32)
     for speaker in np.unique(speakers):
         rows = speakers == speaker
         values = embeddings[rows].astype(np.float64)
-        axes = tuple(range(values.ndim - 1))
-        mean, std = values.mean(axis=axes), values.std(axis=axes)
+        mean, std = values.mean(axis=reduce, keepdims=True), values.std(axis=reduce, keepdims=True)
         normalised[rows] = (values - mean) / np.where(std > 0, std, 1.0)
     return normalised
+
+
+def model_inputs(bundle: Bundle, config: TrainConfig) -> Bundle:
+    """A bundle as the model takes it: one layer of a stack when ``config.layer`` says so.
+
+    Raises:
+        ParameterError: ``layer`` given for clips without layers, or a layer the stack lacks.
+    """
+    if config.layer is None:
+        return bundle
+    axes = axes_of(bundle.embeddings.shape[1:], bundle.axes)
+    if "layers" not in axes:
+        raise ParameterError(f"{option('layer', config.layer)}: the clips are not a stack of layers "
+                             f"(their axes: {', '.join(axes)})")
+    numbers = list(bundle.layer_numbers or range(bundle.embeddings.shape[1 + axes.index("layers")]))
+    if config.layer not in numbers:
+        raise ParameterError(f"{option('layer', config.layer)}: the bundles hold layers {numbers}")
+    taken = np.take(bundle.embeddings, numbers.index(config.layer), axis=1 + axes.index("layers"))
+    return dataclasses.replace(bundle, embeddings=taken, axes=tuple(axis for axis in axes if axis != "layers"),
+                               layer_numbers=None)
 
 
 def class_names(bundle: Bundle, config: TrainConfig = TrainConfig()) -> tuple[str, ...]:
@@ -179,13 +212,20 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
         metrics = json.loads((model_dir / METRICS_FILE).read_text())
     except (OSError, ValueError):
         metrics = {}
-    speaker_norm = metrics.get("config", {}).get("speaker_norm", False)
+    trained = metrics.get("config", {})
+    speaker_norm = trained.get("speaker_norm", False)
     if speaker_norm and len(paths) < 2:
         raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give several clips "
                              "of one speaker (they are standardised together), not one")
-    embeddings = embed_files(paths, dataset, on_too_long=on_too_long, files=files)
+    manifest = Manifest.read(dataset)
+    rows = embed_files(paths, dataset, on_too_long=on_too_long, files=files)
+    clips = model_inputs(Bundle(np.asarray([str(path) for path in paths]), rows, np.zeros(len(paths), np.int32),
+                                axes=tuple(manifest.output.get("axes", ())[1:]) or None,
+                                layer_numbers=tuple(manifest.output["layers"]) if "layers" in manifest.output else None),
+                         TrainConfig(layer=trained.get("layer")))
+    embeddings = clips.embeddings
     if speaker_norm:
-        embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int))
+        embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int), axes=clips.axes)
     probabilities = predict_probabilities(model, embeddings)
     names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
     return probabilities, names
@@ -246,7 +286,8 @@ def cross_validate(
     def subset(index):
         index = np.asarray(index, dtype=int)
         return Bundle(names[index], embeddings[index], labels[index], speakers[index],
-                      {facet: values[index] for facet, values in facets.items()}, first.label_names)
+                      {facet: values[index] for facet, values in facets.items()}, first.label_names, first.axes,
+                      first.layer_numbers)
 
     results = []
     with tempfile.TemporaryDirectory() as scratch:

@@ -8,11 +8,18 @@ epochs, sparse softmax cross-entropy on logits. One vector per clip ``(dim,)`` g
 linear head, standardisation (fitted on train) -> Dense(classes) with an L2 penalty
 (multinomial logistic regression, the usual baseline for eGeMAPS), or to a small MLP:
 standardisation -> Dropout -> Dense(hidden, ReLU) -> Dropout -> Dense(classes).
+
+A stack of layers (a speech encoder's hidden states, ``(layers, dim)`` or ``(layers, examples,
+dim)``) is first reduced to one layer by a learned softmax weighting of the layers (the SUPERB
+practice), each layer standardised on train before it is weighted; or one layer is taken
+(``layer``). The axes of a bundle come from its manifest, so a stack of layers is never taken
+for a sequence of examples.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -48,6 +55,8 @@ class TrainConfig:
             training and evaluating (:func:`normalise_per_speaker`), the common practice with
             eGeMAPS. It uses the unlabelled clips of the dev and test speakers; :func:`predict_files`
             then needs several clips of one speaker.
+        layer: For a stack of layers: take this layer (its number as the manifest lists the
+            layers) instead of learning a weighting of all of them.
     """
 
     head: str = setting("auto", flags="--head", choices=HEADS, group=TRAINING,
@@ -72,6 +81,9 @@ class TrainConfig:
                                  help="standardise each speaker's features with that speaker's own clips (uses the "
                                  "dev and test speakers' unlabelled clips; predict then needs several clips of one "
                                  "speaker)")
+    layer: int | None = setting(None, flags="--layer", kind=INTEGER, group=TRAINING,
+                                help="a layer stack: take layer K (as the manifest numbers them) instead of learning a "
+                                "weighting of every layer")
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -88,50 +100,103 @@ class TrainConfig:
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ParameterError(f"{option('learning_rate')} has to be positive, not {self.learning_rate!r}")
 
-    def head_for(self, input_shape: tuple[int, ...]) -> str:
-        """The head for inputs of ``input_shape``: the BiGRU for sequences, else linear (or
-        the one asked for)."""
-        head = self.head if self.head != "auto" else ("bigru" if len(input_shape) == 2 else "linear")
-        if (head == "bigru") != (len(input_shape) == 2):
-            raise ParameterError(f"the {head} head does not take inputs of shape {tuple(input_shape)}")
+    def head_for(self, axes: tuple[str, ...]) -> str:
+        """The head for clips of these axes (``("examples", "dim")``, ...): the BiGRU for
+        sequences, else linear (or the one asked for)."""
+        sequence = "examples" in axes
+        head = self.head if self.head != "auto" else ("bigru" if sequence else "linear")
+        if (head == "bigru") != sequence:
+            raise ParameterError(f"the {head} head does not take clips of axes ({', '.join(axes)})")
         return head
 
-    def resolved(self, input_shape: tuple[int, ...]) -> "TrainConfig":
+    def resolved(self, axes: tuple[str, ...]) -> "TrainConfig":
         """This configuration with the head chosen and its learning rate and epochs filled."""
-        head = self.head_for(input_shape)
+        head = self.head_for(axes)
         defaults = HEAD_DEFAULTS[head]
         return dataclasses.replace(self, head=head, learning_rate=self.learning_rate or defaults["learning_rate"],
                                    epochs=self.epochs or defaults["epochs"])
 
 
+def axes_of(shape: tuple[int, ...], axes: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """A clip's axes: ``axes`` when the bundle says them, else by rank (a vector or a sequence)."""
+    if axes is not None:
+        if len(axes) != len(shape):
+            raise ParameterError(f"clips of shape {tuple(shape)} do not have the axes ({', '.join(axes)})")
+        return tuple(axes)
+    return ("dim",) if len(shape) == 1 else ("examples", "dim")
+
+
+@functools.lru_cache(maxsize=1)
+def custom_objects() -> dict:
+    """The Keras layers of this module's heads (made on first use: Keras is imported then)."""
+    import keras
+
+    @keras.saving.register_keras_serializable(package="ravdess_prep")
+    class LayerWeights(keras.layers.Layer):
+        """A softmax-weighted sum over axis 1 (the layers of a stack)."""
+
+        def build(self, input_shape):
+            self.logits = self.add_weight(shape=(input_shape[1],), initializer="zeros", name="logits")
+
+        def weights_of_layers(self):
+            return keras.ops.softmax(self.logits)
+
+        def call(self, inputs):
+            shape = (1, -1) + (1,) * (len(inputs.shape) - 2)
+            return keras.ops.sum(inputs * keras.ops.reshape(self.weights_of_layers(), shape), axis=1)
+
+    return {"LayerWeights": LayerWeights}
+
+
+def layer_weights(model) -> list[float] | None:
+    """The learned weight of each layer of a layer-stack head (None for other heads)."""
+    try:
+        layer = model.get_layer("layer_weights")
+    except ValueError:
+        return None
+    return [float(value) for value in np.asarray(layer.weights_of_layers())]
+
+
 def build_model(input_shape: tuple[int, ...], config: TrainConfig = TrainConfig(), *, num_classes: int = 8,
-                train_inputs: np.ndarray | None = None):
+                train_inputs: np.ndarray | None = None, axes: tuple[str, ...] | None = None):
     """The classifier as a Keras model with logits output.
 
     Args:
-        input_shape: ``(examples, dim)`` for sequences, ``(dim,)`` for one vector per clip.
+        input_shape: A clip's shape: ``(dim,)``, ``(examples, dim)``, ``(layers, dim)`` or
+            ``(layers, examples, dim)``.
         config: Hyperparameters (``head`` "auto" picks the BiGRU for sequences, the linear head
             else; see :meth:`TrainConfig.resolved`).
         num_classes: Output classes.
         train_inputs: The training inputs; the linear head's and the MLP's standardisation is
-            fitted on them.
+            fitted on them (a stack's, per layer).
+        axes: The clip's axes (default: by rank, a vector or a sequence).
     """
     import keras
 
-    config = config.resolved(tuple(input_shape))
+    axes = axes_of(tuple(input_shape), axes)
+    config = config.resolved(axes)
     head = config.head
     inputs = keras.Input(shape=tuple(input_shape), name="embeddings")
+    x = inputs
+    if "layers" in axes:  # standardised per layer (vectors) and weighted
+        if head != "bigru":
+            norm = keras.layers.Normalization(axis=(1, 2), name="standardise_layers")
+            if train_inputs is not None:
+                norm.adapt(np.asarray(train_inputs, np.float32))
+            x = norm(x)
+        x = custom_objects()["LayerWeights"](name="layer_weights")(x)
     if head == "bigru":
-        x = keras.layers.BatchNormalization(name="input_norm")(inputs)
+        x = keras.layers.BatchNormalization(name="input_norm")(x)
         x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
         x = keras.layers.Bidirectional(keras.layers.GRU(config.gru_units, seed=config.seed), name="bigru")(x)
         x = keras.layers.Dropout(config.dropout, seed=config.seed + 1, name="gru_dropout")(x)
         x = keras.layers.BatchNormalization(name="gru_norm")(x)
     else:
-        norm = keras.layers.Normalization(name="standardise")
-        if train_inputs is not None:
-            norm.adapt(np.asarray(train_inputs, np.float32))
-        x = norm(inputs)
+        if "layers" not in axes:
+            norm = keras.layers.Normalization(name="standardise")
+            if train_inputs is not None:
+                norm.adapt(np.asarray(train_inputs, np.float32))
+            x = norm(x)
         if head == "mlp":
             x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
             x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)

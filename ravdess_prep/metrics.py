@@ -91,3 +91,23 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
         figure.savefig(temporary, format="png")
     plt.close(figure)
     return path
+
+
+def plot_layer_weights(weights: Mapping[str, float], path: str | os.PathLike) -> Path:
+    """A bar plot of a layer-stack head's learned weight of each layer, to a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    axis.bar(list(weights), list(weights.values()), color="tab:blue")
+    axis.set_xlabel("layer (0: the input of the first block)")
+    axis.set_ylabel("learned weight (softmax)")
+    axis.set_title("which layers the classifier uses")
+    figure.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png")
+    plt.close(figure)
+    return path

@@ -391,6 +391,5 @@ def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
     """The model files a manifest records, each where it was (or where ``files``, an instance
     of the embedder's files type, says it is now), checked against its recorded SHA-256."""
     record = manifest.files_record()
-    given = {} if files is None else {role: path for role, path in dataclasses.asdict(files).items()
-                                      if role in record["files"] and path is not None}
+    given = {} if files is None else manifest.config.embedder.relocated(files, record["files"])
     return ModelFiles.from_record(record, paths=given)

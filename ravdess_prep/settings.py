@@ -70,6 +70,9 @@ SWITCH = Kind("true or false", bool, lambda value: isinstance(value, bool))
 TEXTS = Kind("a string or a list of strings", str,
              lambda value: isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)),
              lambda value: tuple([value] if isinstance(value, str) else value))
+LAYER_LIST = Kind("all, a layer number or a list of them", _speaker_list,
+                  lambda value: _is_int(value) or (isinstance(value, list) and all(_is_int(item) for item in value)),
+                  lambda value: (value,) if isinstance(value, int) else tuple(value), "all|K|K1,K2,...")
 ANY = Kind("a value", str, lambda value: True, lambda value: tuple(value) if isinstance(value, list) else value)
 SPEAKERS = Kind("a list of numbers", _speaker_list,
                 lambda value: isinstance(value, list) and all(_is_int(item) for item in value), tuple, "N,N,...")

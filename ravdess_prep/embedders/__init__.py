@@ -15,11 +15,12 @@ from ..settings import values_from_file
 from .base import Embedder, Model, ModelFile, ModelFiles
 from .egemaps import EGeMAPSEmbedder
 from .vggish import VGGishEmbedder, VGGishFiles
+from .whisper import WhisperEmbedder, WhisperFiles
 from .yamnet import YAMNetEmbedder, YAMNetFiles
 
 __all__ = [
     "EGeMAPSEmbedder", "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles",
-    "YAMNetEmbedder", "YAMNetFiles", "embedder_class", "embedder_from_dict",
+    "WhisperEmbedder", "WhisperFiles", "YAMNetEmbedder", "YAMNetFiles", "embedder_class", "embedder_from_dict",
 ]
 
 
@@ -34,6 +35,7 @@ EMBEDDERS: Registry[type[Embedder]] = Registry("embedder", {
     "vggish": "ravdess_prep.embedders.vggish:VGGishEmbedder",
     "yamnet": "ravdess_prep.embedders.yamnet:YAMNetEmbedder",
     "egemaps": "ravdess_prep.embedders.egemaps:EGeMAPSEmbedder",
+    "whisper": "ravdess_prep.embedders.whisper:WhisperEmbedder",
 }, adapt=_embedder_class, missing_extra={"torch": "whisper", "transformers": "ssl", "opensmile": "egemaps"})
 
 

@@ -267,6 +267,12 @@ class Embedder:
             raise ParameterError(f"the {self.name} embedder has no model files, not {files!r}")
         return ModelFiles()
 
+    def relocated(self, files, roles) -> dict[str, Path]:
+        """``{role: path}`` of a dataset's model files where ``files`` (an instance of
+        :attr:`files_type`) says they are now; by default its fields named as the roles."""
+        return {role: Path(path) for role, path in dataclasses.asdict(files).items()
+                if role in roles and path is not None and not isinstance(path, bool)}
+
     def load(self, files: ModelFiles) -> Model:
         """The model, ready to embed (called once per process that embeds)."""
         raise NotImplementedError

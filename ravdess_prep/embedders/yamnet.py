@@ -73,7 +73,7 @@ class YAMNetEmbedder(Embedder):
     hop_seconds: float = setting(yamnet_params.PATCH_HOP_SECONDS, flags="--hop", kind=NUMBER, group=EMBEDDER_GROUP,
                                  help="example hop in seconds (vggish 0.23, the original's; yamnet 0.48)")
     batch_size: int = setting(128, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
-                              help="examples (or clips) per model run (vggish, yamnet 128)")
+                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, whisper 1)")
 
     name: ClassVar[str] = "yamnet"
     files_type: ClassVar[type] = YAMNetFiles

@@ -1,0 +1,259 @@
+"""Whisper's encoder behind the embedder interface: the :mod:`whisper` package, its folder (local,
+or fetched from the Hub), every layer's hidden states pooled over the clip's frames.
+
+The clip is trimmed like every clip and resampled to 16 kHz by the pipeline. With ``pool``
+``mean`` (the default) or ``mean-std`` it is not padded (silence would dilute the pooled
+vectors): its log-mel frames run through the encoder, and each chosen layer's hidden states
+are pooled over the clip's own encoder frames, ``(layers, D)`` or ``(layers, 2D)`` per clip,
+computed in float64 and stored as float32. With ``pool`` ``none`` the centre-padded clip's
+frames are kept, ``(layers, frames, D)``. Layer 0 is the input of the first block, layer K the
+output of block K, the last after the final LayerNorm, as Transformers' ``hidden_states``
+count them.
+
+``input`` ``clip`` (the default) runs only the clip's frames, the positional table cut to them;
+``30s`` runs the published input (the clip padded with zeros to 30 s, 3000 frames) and keeps
+the clip's frames afterwards (``num_samples // 160`` log-mel frames, halved rounding up).
+
+PyTorch is the optional extra ``whisper`` (``pip install -e ".[whisper]"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+import whisper
+from whisper import params as whisper_params
+
+from ..digest import file_digest
+from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
+from ..hub import hub_folder, is_hub_id
+from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
+from ..settings import LAYER_LIST, POSITIVE, TEXT, setting
+from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive
+
+#: What a layer number means, for the manifest and the data card.
+LAYER_MEANING = ("0: the input of the first block (convolutions and positions); K: the output of block K; the last: "
+                 "after the final LayerNorm (Transformers' hidden_states)")
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperFiles:
+    """Where the Whisper model is.
+
+    Attributes:
+        model: A Transformers Whisper folder, or a Hub id (``openai/whisper-base``) fetched once
+            into the cache.
+        endpoint: The Hub's address (None: ``$HF_ENDPOINT``, else huggingface.co).
+        revision: The Hub revision.
+    """
+
+    model: str | os.PathLike | None = setting(
+        None, flags="--whisper-model", kind=TEXT, group="the embedder's files",
+        help="whisper: a Transformers Whisper folder, or a Hub id (openai/whisper-base) fetched once into the cache")
+    endpoint: str | None = None
+    revision: str = "main"
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperInput:
+    """A clip's model input: its log-mel frames, and how many encoder frames are the clip's."""
+
+    mel: np.ndarray
+    frames: int
+
+
+@dataclasses.dataclass(frozen=True)
+class WhisperEmbedder(Embedder):
+    """Whisper's encoder (Radford et al. 2023), every layer's hidden states.
+
+    Attributes:
+        pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
+            frames of the centre-padded clip.
+        input: ``clip`` (the clip's frames alone) or ``30s`` (the published padded input).
+        layers: Which hidden states (None: all, 0 .. encoder layers).
+        batch_size: Clips per run of the encoder (a clip's result does not depend on its
+            batch-mates; it is part of the settings because float32 results of a clip can
+            differ in the last bits between batch shapes).
+    """
+
+    pool: str = setting("mean", flags="--pool", choices=POOLS, group=EMBEDDER_GROUP,
+                        help="none: every example (frame) kept; mean or mean-std: one vector per clip (per layer)")
+    input: str = setting("clip", flags="--whisper-input", choices=whisper_params.INPUTS, group=EMBEDDER_GROUP,
+                         help="whisper: clip (the clip's frames, default) or 30s (the published padded input)")
+    layers: tuple[int, ...] | None = setting(None, flags="--layers", kind=LAYER_LIST, none_word="all",
+                                             group=EMBEDDER_GROUP,
+                                             help="whisper, hf: which hidden states, all (default), K or K1,K2,...")
+    batch_size: int = setting(1, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
+                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, whisper 1)")
+
+    name: ClassVar[str] = "whisper"
+    files_type: ClassVar[type] = WhisperFiles
+    sample_rate_hz: ClassVar[int] = whisper_params.SAMPLE_RATE_HZ
+    batching: ClassVar[str] = "clips"
+    pools_frames: ClassVar[bool] = True
+    output: ClassVar[str] = "Whisper encoder hidden states (float32), per layer"
+    license: ClassVar[str] = "MIT (OpenAI Whisper weights, Copyright (c) 2022 OpenAI)"
+    citation: ClassVar[str] = ("Radford A et al. (2023) Robust Speech Recognition via Large-Scale Weak Supervision. "
+                               "ICML 2023. https://arxiv.org/abs/2212.04356")
+
+    def __post_init__(self):
+        if self.input not in whisper_params.INPUTS:
+            raise ParameterError(f"{option('input')} has to be one of {', '.join(map(repr, whisper_params.INPUTS))}, "
+                                 f"not {self.input!r}")
+        check_positive("batch_size", self.batch_size)
+        check_layers(self.layers)
+
+    def clip_kind(self) -> OutputKind:
+        return LAYERS if self.pool != "none" else LAYER_SEQUENCES
+
+    @property
+    def batch_examples(self) -> int:
+        return self.batch_size
+
+    def chosen_layers(self, files: ModelFiles) -> list[int]:
+        """The hidden states kept, checked against the model's depth."""
+        return resolve_layers(self.layers, whisper.read_config(model_folder(files)).hidden_states)
+
+    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
+        config = whisper.read_config(model_folder(files))
+        layers = len(self.chosen_layers(files))
+        if self.pool == "none":
+            return (layers, int(examples), config.d_model)
+        return (layers, config.d_model * (2 if self.pool == "mean-std" else 1))
+
+    def output_facts(self, files: ModelFiles) -> dict:
+        config = whisper.read_config(model_folder(files))
+        return {"layers": self.chosen_layers(files), "layer_meaning": LAYER_MEANING,
+                "model": dataclasses.asdict(config)}
+
+    def num_examples(self, num_samples: int, *, sample_rate_hz: int = whisper_params.SAMPLE_RATE_HZ) -> int:
+        return whisper.encoder_frames(whisper.num_frames(num_samples))
+
+    def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> WhisperInput:
+        """The clip's log-mel frames (:func:`whisper.log_mel`) and its encoder frames."""
+        if sample_rate_hz != self.sample_rate_hz:
+            raise ParameterError(f"Whisper's frames are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
+        try:
+            mel = whisper.log_mel(signal, input=self.input)
+        except whisper.InputError as error:
+            kind = ClipTooLongError if "longer" in str(error) else ParameterError
+            raise kind(str(error)) from None
+        return WhisperInput(mel, self.num_examples(signal.shape[0]))
+
+    def describe(self) -> dict:
+        try:
+            torch = version("torch")
+        except PackageNotFoundError:
+            torch = None
+        return {"framework": "pytorch", "torch": torch, "device": _device()}
+
+    def model_files(self, files: WhisperFiles | None = None, *, cache_dir: str | os.PathLike | None = None,
+                    progress: bool = True) -> ModelFiles:
+        """Every file of the folder the encoder reads (``config.json``, the weights), each with
+        its SHA-256; a Hub id is fetched once into ``cache_dir`` (see :mod:`ravdess_prep.hub`).
+
+        Raises:
+            ParameterError: No model named.
+            ModelFileError: Not a Whisper folder (what is missing is named).
+            DownloadError, ChecksumError: Fetching from the Hub failed.
+        """
+        check_files_type(self, files)
+        if files is None or files.model is None:
+            raise ParameterError(f"the whisper embedder needs a model: {option('model')} DIR or a Hub id such as "
+                                 "openai/whisper-base")
+        folder = Path(files.model)
+        if is_hub_id(str(files.model)):
+            if cache_dir is None:
+                raise ParameterError("a Hub id needs a cache folder to fetch it into")
+            folder = hub_folder(str(files.model), cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
+                                progress=progress)
+        elif not folder.is_dir():
+            raise ModelFileError(f"{folder}: no such Whisper model folder (nor a Hub id owner/name)")
+        try:
+            whisper.read_config(folder)
+            names = [whisper_params.CONFIG_FILE] + [path.name for path in whisper.weight_files(folder)]
+        except whisper.ModelFileError as error:
+            raise ModelFileError(str(error)) from None
+        index = folder / whisper_params.WEIGHTS_INDEX_FILE
+        names += [index.name] if index.is_file() else []
+        return ModelFiles({name: ModelFile((folder / name).resolve(), file_digest(folder / name)) for name in names},
+                          official=False)
+
+    def relocated(self, files: WhisperFiles, roles) -> dict[str, Path]:
+        """Where a dataset's files are now, when its folder moved to ``files.model``."""
+        return {role: Path(files.model) / role for role in roles}
+
+    def load(self, files: ModelFiles) -> "WhisperModel":
+        return WhisperModel(model_folder(files), embedder=self, layers=self.chosen_layers(files))
+
+
+class WhisperModel:
+    """The encoder, and the pooling of a clip's hidden states (see :class:`Model`)."""
+
+    def __init__(self, folder: Path, *, embedder: WhisperEmbedder, layers: list[int]):
+        try:
+            self.encoder = whisper.WhisperEncoder(folder, batch_size=embedder.batch_size)
+        except whisper.ModelFileError as error:
+            raise ModelFileError(str(error)) from None
+        self.embedder, self.layers = embedder, layers
+
+    def embed(self, batch: list[WhisperInput]) -> list[np.ndarray]:
+        try:
+            return self.encoder.hidden_states([clip.mel for clip in batch], input=self.embedder.input,
+                                              frames=[clip.frames for clip in batch], layers=self.layers)
+        except whisper.InputError as error:
+            raise RavdessPrepError(str(error)) from None
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        """``(layers, frames, D)`` pooled over frames in float64, as float32."""
+        if self.embedder.pool == "none":
+            return np.asarray(raw, np.float32)
+        values = raw.astype(np.float64)
+        parts = [values.mean(axis=1)] + ([values.std(axis=1)] if self.embedder.pool == "mean-std" else [])
+        return np.concatenate(parts, axis=-1).astype(np.float32)
+
+    def close(self) -> None:
+        self.encoder.close()
+
+
+def model_folder(files: ModelFiles) -> Path:
+    """The folder of a Whisper model's verified files."""
+    return files[whisper_params.CONFIG_FILE].path.parent
+
+
+def resolve_layers(layers: tuple[int, ...] | None, count: int) -> list[int]:
+    """The hidden states kept of a model with ``count`` of them (None: all).
+
+    Raises:
+        ParameterError: A layer the model does not have.
+    """
+    if layers is None:
+        return list(range(count))
+    beyond = [layer for layer in layers if not 0 <= layer < count]
+    if beyond:
+        raise ParameterError(f"{option('layers', list(layers))}: the model has hidden states 0 to {count - 1}, not "
+                             f"{', '.join(map(str, beyond))}")
+    return list(layers)
+
+
+def check_layers(layers) -> None:
+    """Raise :class:`ParameterError` unless ``layers`` is None or distinct non-negative numbers."""
+    if layers is None:
+        return
+    if not isinstance(layers, tuple) or not layers or any(isinstance(layer, bool) or not isinstance(layer, int)
+                                                           or layer < 0 for layer in layers) \
+            or len(set(layers)) != len(layers):
+        raise ParameterError(f"{option('layers')} has to be all, or distinct layer numbers from 0, not {layers!r}")
+
+
+def _device() -> str:
+    try:
+        return whisper.torch_device()
+    except ImportError:
+        return "cpu"

@@ -1,0 +1,201 @@
+"""The whisper embedder: bundles of real clips equal Transformers' own Whisper on the trimmed,
+resampled clip (pooled per layer), in every mode; rebuilt, on Beam, embedded again and predicted
+as the dataset was; weights from a folder or fetched from a Hub (a local server here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import whisper  # noqa: E402
+from conftest import SONG, SPEECH, copy_clips  # noqa: E402
+from http_server import FileServer  # noqa: E402
+from ravdess_prep import classifier, cli, pipeline  # noqa: E402
+from ravdess_prep.bundle import read_bundles  # noqa: E402
+from ravdess_prep.embedders import WhisperEmbedder, WhisperFiles  # noqa: E402
+from ravdess_prep.exceptions import ModelFileError, ParameterError  # noqa: E402
+from ravdess_prep.manifest import Manifest  # noqa: E402
+from ravdess_prep.resample import resample  # noqa: E402
+from whisper_models import random_whisper, reference_states  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tree(ravdess_dir, tmp_path_factory):
+    """Actors 08 (dev), 11 (test), 12 (train): two speech clips and one song each."""
+    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("whisper-tree"), (8, 11, 12), speech=2, song=1,
+                      pick=slice(1, None, 7))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return random_whisper(tmp_path_factory.mktemp("whisper-model") / "tiny", seed=1)
+
+
+def _config(**settings):
+    return pipeline.Config(embedder=WhisperEmbedder(**settings), dev_speakers=(8,), test_speakers=(11,))
+
+
+def _build(tree, model, out, cache, **settings):
+    return pipeline.build(_config(**settings), out=out, source=tree, files=WhisperFiles(model),
+                          run=pipeline.Run(cache_dir=cache, jobs=2, progress=False))
+
+
+@pytest.fixture(scope="module")
+def built(tree, model, tmp_path_factory):
+    root = tmp_path_factory.mktemp("whisper-build")
+    return _build(tree, model, root / "out", root / "cache")
+
+
+def _path(tree, name):
+    channel, actor, stem = name.split("/")
+    return tree / (SPEECH if channel == "speech" else SONG) / actor / stem.replace(".wav", ".flac")
+
+
+def _reference(model, tree, name, *, input="clip", pool="mean", target=None):
+    """Transformers' Whisper on the trimmed clip resampled to 16 kHz (centre-padded to the
+    target first for pool none), pooled per layer over the clip's frames in float64."""
+    trimmed, _ = pipeline.trim(_path(tree, name))
+    if target is not None:
+        trimmed = pipeline.pad(trimmed, target)
+    signal = resample(trimmed, from_hz=48000, to_hz=16000)
+    extractor = transformers.WhisperFeatureExtractor.from_pretrained(model)
+    features = extractor(signal, sampling_rate=16000, return_tensors="np",
+                         **({} if input == "30s" else {"padding": "longest"})).input_features[0]
+    frames = whisper.encoder_frames(signal.size // 160)
+    states = np.stack([state[:frames] for state in reference_states(model, features, cut=input == "clip")])
+    values = states.astype(np.float64)
+    if pool == "none":
+        return states
+    parts = [values.mean(axis=1)] + ([values.std(axis=1)] if pool == "mean-std" else [])
+    return np.concatenate(parts, axis=-1)
+
+
+def test_bundle_rows_are_transformers_whisper_pooled_per_layer(built, tree, model):
+    manifest = Manifest.read(built.out)
+    assert manifest.output["kind"] == "layers" and manifest.output["axes"] == ["clips", "layers", "dim"]
+    assert manifest.output["row_shape"] == [3, 64] and manifest.output["layers"] == [0, 1, 2]
+    assert "the last: after the final LayerNorm" in manifest.output["layer_meaning"]
+    assert manifest.embedder["settings"] == {"pool": "mean", "input": "clip", "layers": None, "batch_size": 1}
+    assert sorted(manifest.embedder["files"]) == ["config.json", "model.safetensors"]
+    bundles = read_bundles(built.out)
+    assert bundles["train"].axes == ("layers", "dim") and bundles["train"].layer_numbers == (0, 1, 2)
+    for split in ("train", "test"):
+        for row, name in enumerate(bundles[split].names):
+            expected = _reference(model, tree, name)
+            np.testing.assert_allclose(bundles[split].embeddings[row], expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("settings", [{"pool": "mean-std"}, {"input": "30s", "layers": (0, 2)}, {"pool": "none"}])
+def test_every_mode_is_transformers_whisper(settings, built, tree, model, tmp_path):
+    result = _build(tree, model, tmp_path / "out", built.out.parent / "cache", **settings)
+    dev = read_bundles(result.out)["dev"]
+    target = Manifest.read(result.out).target.length_samples
+    expected = _reference(model, tree, dev.names[0], input=settings.get("input", "clip"),
+                          pool=settings.get("pool", "mean"), target=target if settings.get("pool") == "none" else None)
+    expected = expected[list(settings["layers"])] if "layers" in settings else expected
+    assert dev.embeddings.shape[1:] == expected.shape
+    np.testing.assert_allclose(dev.embeddings[0], expected, rtol=1e-5, atol=1e-4)
+    if settings.get("pool") == "none":
+        assert dev.axes == ("layers", "examples", "dim")
+        assert dev.embeddings.shape[2] == Manifest.read(result.out).examples_per_clip
+
+
+def test_rebuild_cache_and_beam_give_the_same_bytes(built, tree, model, tmp_path):
+    pytest.importorskip("apache_beam")
+    original = {path.relative_to(built.out): path.read_bytes() for path in sorted(built.out.rglob("*.npy"))}
+    again = _build(tree, model, tmp_path / "again", built.out.parent / "cache")
+    assert again.computed == 0 and again.cached == 9
+    run = pipeline.Run(cache_dir=tmp_path / "beam-cache", progress=False, runner="beam",
+                       beam_options=("direct_running_mode=multi_threading", "direct_num_workers=2"))
+    on_beam = pipeline.build(_config(), out=tmp_path / "beam", source=tree, files=WhisperFiles(model), run=run)
+    for result in (again, on_beam):
+        assert {path.relative_to(result.out): path.read_bytes() for path in sorted(result.out.rglob("*.npy"))} == original
+
+
+def test_batched_clips_equal_clips_alone(built, tree, model, tmp_path):
+    batched = _build(tree, model, tmp_path / "out", tmp_path / "cache", batch_size=4)
+    for split, bundle in read_bundles(batched.out).items():
+        np.testing.assert_allclose(bundle.embeddings, read_bundles(built.out)[split].embeddings, rtol=1e-4, atol=1e-4)
+
+
+def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, capsys):
+    test = read_bundles(built.out)["test"]
+    again = pipeline.embed_files([_path(tree, test.names[1])], built.out)
+    np.testing.assert_array_equal(again[0], test.embeddings[1])
+    trained = classifier.train(built.out, tmp_path / "model", classifier.TrainConfig(epochs=5))
+    assert set(trained.metrics["layer_weights"]) == {"0", "1", "2"}
+    assert abs(sum(trained.metrics["layer_weights"].values()) - 1) < 1e-5
+    assert (tmp_path / "model" / "layer_weights.png").is_file()
+    files = [str(_path(tree, name)) for name in test.names]
+    assert cli.main(["predict", *files, "--dataset", str(built.out), "--model-dir", str(tmp_path / "model"),
+                     "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+    one = classifier.train(built.out, tmp_path / "layer", classifier.TrainConfig(epochs=5, layer=2))
+    assert one.metrics["axes"] == ["dim"] and "layer_weights" not in one.metrics
+    probabilities, _ = classifier.predict_files(files[:1], dataset=built.out, model_dir=tmp_path / "layer")
+    assert probabilities.shape == (1, 8)
+
+
+def test_a_damaged_or_moved_model_file_is_named(built, model, tree, tmp_path):
+    moved = tmp_path / "moved"
+    shutil.copytree(model, moved)
+    clip = _path(tree, read_bundles(built.out)["dev"].names[0])
+    with pytest.raises(ModelFileError, match="nowhere/config.json: the dataset's config.json cannot be read"):
+        pipeline.embed_files([clip], built.out, files=WhisperFiles(tmp_path / "nowhere"))
+    np.testing.assert_array_equal(pipeline.embed_files([clip], built.out, files=WhisperFiles(moved)),
+                                  pipeline.embed_files([clip], built.out))
+    weights = moved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    with pytest.raises(ModelFileError, match=f"{weights}: the dataset's model.safetensors has SHA-256"):
+        pipeline.embed_files([clip], built.out, files=WhisperFiles(moved))
+    with pytest.raises(ModelFileError, match="no such Whisper model folder"):
+        pipeline.model_files(_config(), WhisperFiles(tmp_path / "nowhere"))
+    with pytest.raises(ParameterError, match="hidden states 0 to 2, not 5"):
+        _build(tree, model, tmp_path / "never", tmp_path / "cache", layers=(0, 5))
+
+
+def test_a_hub_model_is_fetched_once_and_verified(model, tree, tmp_path):
+    import hashlib
+
+    files = {}
+    listing = []
+    for path in sorted(model.iterdir()):
+        data = path.read_bytes()
+        files[f"/org/tiny/resolve/main/{path.name}"] = data
+        entry = {"type": "file", "path": path.name, "size": len(data),
+                 "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+        if path.suffix == ".safetensors":
+            entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data)}
+        listing.append(entry)
+    files["/api/models/org/tiny/tree/main"] = json.dumps(listing).encode()
+    with FileServer(files) as server:
+        hub = WhisperFiles("org/tiny", endpoint=server.url)
+        run = pipeline.Run(cache_dir=tmp_path / "cache", progress=False)
+        first = pipeline.build(_config(), out=tmp_path / "first", source=tree, files=hub, run=run)
+        fetched = len(server.requests)
+        again = pipeline.build(_config(), out=tmp_path / "again", source=tree, files=hub, run=run)
+        assert len(server.requests) == fetched and again.cached == 9  # no request the second time
+        assert sorted(first.manifest.embedder["files"]) == ["config.json", "model.safetensors"]
+        folder = tmp_path / "cache" / "whisper" / "org--tiny" / "main"
+        (folder / "config.json").write_text((folder / "config.json").read_text() + " ")
+        with pytest.raises(ModelFileError, match="changed since .* delete"):
+            pipeline.build(_config(), out=tmp_path / "third", source=tree, files=hub, run=run)
+
+
+def test_the_build_command_takes_the_whisper_options(built, tree, model, tmp_path, capsys):
+    args = ["build", "--source", str(tree), "--out", str(tmp_path / "cli"), "--embedder", "whisper", "--whisper-model",
+            str(model), "--layers", "1,2", "--pool", "mean-std", "--whisper-input", "30s", "--dev-actors", "8",
+            "--test-actors", "11", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert cli.main(args) == 0
+    assert "(clips, layers, dim) = (2, 128)" in capsys.readouterr().out
+    manifest = Manifest.read(tmp_path / "cli")
+    assert manifest.config.embedder == WhisperEmbedder(pool="mean-std", input="30s", layers=(1, 2))
+    with pytest.raises(SystemExit):
+        cli.main(args + ["--hop", "0.5"])
+    assert "--hop is not a setting of the whisper embedder" in capsys.readouterr().err

@@ -1,0 +1,147 @@
+"""The whisper package against Transformers' own Whisper: the log-mel front-end against
+``WhisperFeatureExtractor``, the encoder against ``WhisperEncoder(..., output_hidden_states=True)``,
+with real OpenAI weights (base and tiny.en, made by ``../shared/whisper/make_whisper.py``) and
+with a small random model made here; the ``clip`` input against the same computation, with the
+positional table cut, written here with Transformers' own layers."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import numpy as np
+import pytest
+import soundfile
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import whisper  # noqa: E402
+from conftest import tone  # noqa: E402
+from whisper_models import random_whisper, real_whisper, reference_states  # noqa: E402
+
+SPEECH = "Audio_Speech_Actors_01-24/Actor_01/03-01-05-02-02-01-01.flac"
+SONG = "Audio_Song_Actors_01-24/Actor_02/03-02-03-02-01-02-02.flac"
+
+
+@pytest.fixture(scope="module")
+def signals(ravdess_dir):
+    """Speech, song, silence and a 1 kHz sine at 16 kHz."""
+    import resampy
+
+    found = {}
+    for name, relative in (("speech", SPEECH), ("song", SONG)):
+        samples, rate = soundfile.read(str(ravdess_dir / relative))
+        found[name] = resampy.resample(samples, rate, 16000, filter="kaiser_best")
+    found["silence"] = np.zeros(16000)
+    found["sine"] = tone(1.0, frequency_hz=1000.0, sample_rate_hz=16000)
+    return found
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return random_whisper(tmp_path_factory.mktemp("whisper-random") / "model", seed=0)
+
+
+def _close(found: np.ndarray, expected: np.ndarray, tolerance: float) -> float:
+    """The largest difference, relative above 1."""
+    return float((np.abs(found - expected) / np.maximum(1.0, np.abs(expected))).max())
+
+
+@pytest.mark.parametrize("name", ["speech", "song", "silence", "sine"])
+def test_log_mel_is_the_feature_extractors(signals, name, tiny):
+    extractor = transformers.WhisperFeatureExtractor.from_pretrained(tiny)
+    signal = signals[name]
+    padded = extractor(signal, sampling_rate=16000, return_tensors="np").input_features[0]
+    alone = extractor(signal, sampling_rate=16000, return_tensors="np", padding="longest").input_features[0]
+    assert np.abs(whisper.log_mel(signal, input="30s") - padded).max() <= 1e-5
+    assert np.abs(whisper.log_mel(signal) - alone).max() <= 1e-5
+    assert whisper.log_mel(signal).shape == (80, signal.size // 160) and padded.shape == (80, 3000)
+
+
+def test_frame_counts_and_bad_input():
+    assert whisper.num_frames(16000) == 100 and whisper.encoder_frames(100) == 50 and whisper.encoder_frames(101) == 51
+    for samples, message in ((np.zeros(100), "too short"), (np.zeros(16000 * 31), "longer than Whisper's 30 s"),
+                             (np.zeros((2, 16000)), "one-dimensional")):
+        with pytest.raises(whisper.InputError, match=message):
+            whisper.log_mel(samples)
+
+
+@pytest.mark.parametrize("size", ["random", "tiny.en", "base"])
+def test_every_hidden_state_of_a_30s_input_is_transformers(size, signals, tiny, tmp_path_factory):
+    folder = tiny if size == "random" else real_whisper(size)
+    config = whisper.read_config(folder)
+    mel = whisper.log_mel(signals["speech"], num_mel_bins=config.num_mel_bins, input="30s")
+    expected = reference_states(folder, mel, cut=False)
+    with whisper.WhisperEncoder(folder) as encoder:
+        found = encoder.hidden_states([mel], input="30s")[0]
+    assert found.shape == (config.layers + 1, 1500, config.d_model) == (len(expected),) + expected[0].shape
+    for layer, state in enumerate(expected):
+        assert _close(found[layer], state, 1e-4) <= 1e-4, layer
+
+
+@pytest.mark.parametrize("size", ["random", "base"])
+def test_a_clip_input_is_the_same_computation_with_the_positional_table_cut(size, signals, tiny):
+    folder = tiny if size == "random" else real_whisper(size)
+    for name in ("speech", "sine"):
+        mel = whisper.log_mel(signals[name])
+        expected = reference_states(folder, mel, cut=True)
+        with whisper.WhisperEncoder(folder) as encoder:
+            found = encoder.hidden_states([mel])[0]
+        assert found.shape[1] == whisper.encoder_frames(mel.shape[1]) == expected[0].shape[0]
+        for layer, state in enumerate(expected):
+            assert _close(found[layer], state, 1e-4) <= 1e-4, (name, layer)
+
+
+def test_a_clips_result_does_not_depend_on_its_batch_mates(signals, tiny):
+    mels = [whisper.log_mel(signals[name]) for name in ("speech", "song", "sine")]
+    with whisper.WhisperEncoder(tiny, batch_size=3) as encoder:
+        together = encoder.hidden_states(mels)
+        alone = [encoder.hidden_states([mel])[0] for mel in mels]
+        reordered = encoder.hidden_states(mels[::-1])[::-1]
+    for mates, single, again in zip(together, alone, reordered):
+        np.testing.assert_array_equal(mates, single)
+        np.testing.assert_array_equal(mates, again)
+    with whisper.WhisperEncoder(tiny, batch_size=1) as encoder:
+        unbatched = encoder.hidden_states(mels)
+    for batched, plain in zip(together, unbatched):  # another batch shape: the same numbers, to rounding
+        assert _close(batched, plain, 1e-4) <= 1e-4
+
+
+def test_sharded_and_half_precision_weights_read_as_the_single_file(tiny, tmp_path):
+    model = transformers.WhisperModel.from_pretrained(tiny)
+    model.save_pretrained(tmp_path / "sharded", max_shard_size="200KB")
+    model.half().save_pretrained(tmp_path / "half")
+    assert len(whisper.weight_files(tmp_path / "sharded")) > 1
+    single = whisper.read_encoder_weights(tiny)
+    sharded = whisper.read_encoder_weights(tmp_path / "sharded")
+    half = whisper.read_encoder_weights(tmp_path / "half")
+    assert sorted(sharded) == sorted(single) == sorted(half)
+    for name, value in single.items():
+        np.testing.assert_array_equal(sharded[name], value)
+        np.testing.assert_array_equal(half[name], value.astype(np.float16).astype(np.float32))
+
+
+def test_damaged_folders_are_named(tiny, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny, broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(whisper.ModelFileError, match=r"model\.safetensors: tensor .* ends after the file"):
+        whisper.read_encoder_weights(broken)
+    weights.write_bytes(b"not a safetensors file")
+    with pytest.raises(whisper.ModelFileError, match="not a safetensors file"):
+        whisper.read_encoder_weights(broken)
+    (broken / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(whisper.ModelFileError, match="config.json: model_type is 'bert'"):
+        whisper.read_config(broken)
+    shutil.copytree(tiny, tmp_path / "other", ignore=shutil.ignore_patterns("model.safetensors"))
+    config = json.loads((tmp_path / "other" / "config.json").read_text())
+    config["d_model"] *= 2
+    (tmp_path / "other" / "config.json").write_text(json.dumps(config))
+    header = json.dumps({"encoder.conv1.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    (tmp_path / "other" / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
+    with pytest.raises(whisper.ModelFileError, match="do not match its config: conv1.weight has shape"):
+        whisper.read_encoder_weights(tmp_path / "other")

@@ -1,0 +1,178 @@
+"""Whisper's encoder built in code (PyTorch) with the weights of a Transformers folder.
+
+Two convolutions with GELU (the second halves the frame rate), the sinusoidal positional
+table (stored as weights), pre-LayerNorm blocks (self-attention with the query scaled before
+the product, then a GELU feed-forward layer), and the final LayerNorm. Every hidden state
+comes out, as Transformers' ``hidden_states`` counts them: state 0 is the input of the first
+block, state K the output of block K, the last one after the final LayerNorm.
+
+Inputs are log-mel frames (:mod:`whisper.frontend`): ``30s`` inputs of 3000 frames (the
+published model: every position, nothing masked), or ``clip`` inputs of any length up to 30 s,
+whose positional table is cut to their frames. Transformers' ``WhisperEncoder`` refuses the
+latter. A batch of clip inputs is padded to a multiple of :data:`params.BUCKET_FRAMES` frames
+with the padding's keys masked, and every run sees exactly ``batch_size`` inputs (zeros fill a
+last one), so a clip's result depends on neither its batch-mates nor their number; with
+``batch_size`` 1 a clip runs alone on its own frames.
+
+PyTorch is imported when an encoder is made, not with this package; a GPU is used when
+PyTorch sees one.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+
+from . import params
+from .errors import InputError
+from .files import EncoderConfig, read_config, read_encoder_weights
+from .frontend import encoder_frames
+
+
+def torch_device(device: str | None = None) -> str:
+    """``device``, or ``"cuda"`` when PyTorch sees a GPU, else ``"cpu"``."""
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class WhisperEncoder:
+    """The encoder of a Whisper folder, ready to run on log-mel frames.
+
+    Args:
+        folder: A Transformers Whisper folder (see :mod:`whisper.files`).
+        batch_size: Inputs per run (a last run is filled with zeros).
+        device: A PyTorch device (default: a GPU when there is one, else the CPU).
+
+    Raises:
+        ModelFileError: The folder's config or weights are missing, damaged or do not match.
+        InputError: ``batch_size`` is not a positive integer.
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, batch_size: int = 1, device: str | None = None):
+        import torch
+
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size has to be a positive integer, not {batch_size!r}")
+        self.config: EncoderConfig = read_config(folder)
+        self.batch_size = batch_size
+        self.device = torch.device(torch_device(device))
+        self.weights = {name: torch.from_numpy(np.array(array)).to(self.device)
+                        for name, array in read_encoder_weights(folder, self.config).items()}
+
+    def hidden_states(self, mels: Sequence[np.ndarray], *, input: str = "clip", frames: Sequence[int] | None = None,
+                      layers: Sequence[int] | None = None) -> list[np.ndarray]:
+        """Every clip's hidden states.
+
+        Args:
+            mels: Each clip's log-mel frames, float32 ``(num_mel_bins, frames)``: 3000 frames
+                for ``30s`` inputs, any number up to 3000 for ``clip`` inputs.
+            input: ``"clip"`` or ``"30s"`` (see the module docstring).
+            frames: Encoder frames to keep of each clip (default: all of a ``clip`` input, all
+                1500 of a ``30s`` one).
+            layers: Which hidden states (0 .. layers; default: all).
+
+        Returns:
+            One float32 array per clip, ``(len(layers), frames, d_model)``.
+
+        Raises:
+            InputError: An input of the wrong shape or mode.
+        """
+        import torch
+
+        chosen = list(range(self.config.hidden_states)) if layers is None else [int(layer) for layer in layers]
+        lengths = [self._check(mel, input) for mel in mels]
+        keep = [encoder_frames(length) if frames is None or frames[index] is None else int(frames[index])
+                for index, length in enumerate(lengths)]
+        results: list[np.ndarray | None] = [None] * len(mels)
+        groups: dict[int, list[int]] = {}
+        for index, length in enumerate(lengths):
+            padded = length if input == "30s" or self.batch_size == 1 else \
+                -(-length // params.BUCKET_FRAMES) * params.BUCKET_FRAMES
+            groups.setdefault(min(padded, params.CHUNK_FRAMES), []).append(index)
+        with torch.inference_mode():
+            for padded, members in groups.items():
+                for first in range(0, len(members), self.batch_size):
+                    batch = members[first : first + self.batch_size]
+                    states = self._run([mels[index] for index in batch], [lengths[index] for index in batch],
+                                       padded=padded, masked=input == "clip" and self.batch_size > 1, layers=chosen)
+                    for row, index in enumerate(batch):
+                        results[index] = states[row][:, : keep[index]]
+        return results
+
+    def _check(self, mel: np.ndarray, input: str) -> int:
+        if input not in params.INPUTS:
+            raise InputError(f"input has to be one of {', '.join(map(repr, params.INPUTS))}, not {input!r}")
+        shape = np.shape(mel)
+        if len(shape) != 2 or shape[0] != self.config.num_mel_bins or not 1 <= shape[1] <= params.CHUNK_FRAMES:
+            raise InputError(f"log-mel frames of shape {shape}: the model takes ({self.config.num_mel_bins}, 1 to "
+                             f"{params.CHUNK_FRAMES} frames)")
+        if input == "30s" and shape[1] != params.CHUNK_FRAMES:
+            raise InputError(f"a 30s input has {params.CHUNK_FRAMES} frames, not {shape[1]}")
+        return int(shape[1])
+
+    def _run(self, mels: list, lengths: list[int], *, padded: int, masked: bool, layers: list[int]) -> np.ndarray:
+        """One run of exactly ``batch_size`` inputs of ``padded`` frames (zeros past each
+        input's end; a batch of fewer inputs is filled with zero inputs)."""
+        import torch
+        import torch.nn.functional as F
+
+        size = self.batch_size
+        batch = np.zeros((size, self.config.num_mel_bins, padded), np.float32)
+        for row, (mel, length) in enumerate(zip(mels, lengths)):
+            batch[row, :, :length] = mel
+        w = self.weights
+        x = torch.from_numpy(batch).to(self.device)
+        x = F.gelu(F.conv1d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
+        valid = None
+        if masked:  # past an input's end the second convolution reads zeros, as it would alone
+            frames = torch.arange(padded, device=self.device)
+            ends = torch.tensor(lengths + [padded] * (size - len(lengths)), device=self.device)  # fillers: all valid
+            x = x * (frames[None, :] < ends[:, None])[:, None, :]
+            valid = torch.arange(-(-padded // 2), device=self.device)[None, :] < -(-ends[:, None] // 2)
+        x = F.gelu(F.conv1d(x, w["conv2.weight"], w["conv2.bias"], stride=params.CONV_STRIDE, padding=1))
+        x = x.permute(0, 2, 1) + w["embed_positions.weight"][: x.shape[2]]
+        mask = None if valid is None else valid[:, None, None, :]
+        states = [x]
+        for layer in range(self.config.layers):
+            x = self._block(x, f"layers.{layer}.", mask)
+            states.append(x)
+        d = self.config.d_model
+        states[-1] = F.layer_norm(x, (d,), w["layer_norm.weight"], w["layer_norm.bias"], params.LAYER_NORM_EPSILON)
+        return torch.stack([states[layer] for layer in layers], dim=1).float().cpu().numpy()[: len(mels)]
+
+    def _block(self, x, base: str, mask):
+        """One pre-LayerNorm block: self-attention, then the feed-forward layer, each added."""
+        import torch.nn.functional as F
+
+        w, d, heads = self.weights, self.config.d_model, self.config.heads
+        epsilon = params.LAYER_NORM_EPSILON
+        h = F.layer_norm(x, (d,), w[base + "self_attn_layer_norm.weight"], w[base + "self_attn_layer_norm.bias"], epsilon)
+        batch, length = h.shape[0], h.shape[1]
+
+        def split(t):
+            return t.view(batch, length, heads, d // heads).transpose(1, 2)
+
+        query = split(F.linear(h, w[base + "self_attn.q_proj.weight"], w[base + "self_attn.q_proj.bias"])
+                      * (d // heads) ** -0.5)
+        key = split(F.linear(h, w[base + "self_attn.k_proj.weight"]))
+        value = split(F.linear(h, w[base + "self_attn.v_proj.weight"], w[base + "self_attn.v_proj.bias"]))
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=1.0)
+        attended = attended.transpose(1, 2).reshape(batch, length, d)
+        x = x + F.linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"])
+        h = F.layer_norm(x, (d,), w[base + "final_layer_norm.weight"], w[base + "final_layer_norm.bias"], epsilon)
+        h = F.linear(F.gelu(F.linear(h, w[base + "fc1.weight"], w[base + "fc1.bias"])), w[base + "fc2.weight"],
+                     w[base + "fc2.bias"])
+        return x + h
+
+    def close(self) -> None:
+        """Free the weights (and the GPU memory they hold)."""
+        self.weights = {}
+
+    def __enter__(self) -> "WhisperEncoder":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
