@@ -14,12 +14,13 @@ from ..registry import Registry
 from ..settings import values_from_file
 from .base import Embedder, Model, ModelFile, ModelFiles
 from .egemaps import EGeMAPSEmbedder
+from .hf import HFEmbedder, HFFiles
 from .vggish import VGGishEmbedder, VGGishFiles
 from .whisper import WhisperEmbedder, WhisperFiles
 from .yamnet import YAMNetEmbedder, YAMNetFiles
 
 __all__ = [
-    "EGeMAPSEmbedder", "EMBEDDERS", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles",
+    "EGeMAPSEmbedder", "EMBEDDERS", "HFEmbedder", "HFFiles", "Embedder", "Model", "ModelFile", "ModelFiles", "VGGishEmbedder", "VGGishFiles",
     "WhisperEmbedder", "WhisperFiles", "YAMNetEmbedder", "YAMNetFiles", "embedder_class", "embedder_from_dict",
 ]
 
@@ -36,6 +37,7 @@ EMBEDDERS: Registry[type[Embedder]] = Registry("embedder", {
     "yamnet": "ravdess_prep.embedders.yamnet:YAMNetEmbedder",
     "egemaps": "ravdess_prep.embedders.egemaps:EGeMAPSEmbedder",
     "whisper": "ravdess_prep.embedders.whisper:WhisperEmbedder",
+    "hf": "ravdess_prep.embedders.hf:HFEmbedder",
 }, adapt=_embedder_class, missing_extra={"torch": "whisper", "transformers": "ssl", "opensmile": "egemaps"})
 
 

@@ -1,0 +1,345 @@
+"""Self-supervised speech encoders of Transformers behind the embedder interface: wav2vec 2.0
+(and XLS-R), HuBERT, WavLM, data2vec-audio and wav2vec 2.0-Conformer, chosen by the folder's
+``config.json``; every layer's hidden states pooled over the clip's frames.
+
+The clip is trimmed like every clip and resampled to 16 kHz by the pipeline; the model's own
+feature extractor (``preprocessor_config.json``) prepares it exactly as for the model (zero
+mean and unit variance per clip when it says ``do_normalize``), and
+``model(..., output_hidden_states=True)`` runs on it. Hidden states are numbered as
+Transformers returns them (0: the input of the first block; the last: the output of the last),
+pooled over the clip's frames in float64 (``mean``, ``mean-std``), or kept for the
+centre-padded clip (``none``).
+
+Batches: a model whose feature extractor returns an attention mask runs clips padded to a
+multiple of :data:`BUCKET_SAMPLES` with the mask; the others (group-normalised, as wav2vec 2.0
+base and HuBERT base) run only clips of equal length together. Every run sees exactly
+``batch_size`` inputs (zeros fill a last one), so a clip's result does not depend on its
+batch-mates. A clip longer than ``max_seconds`` is an error naming it, or, with
+``window_seconds``, runs in consecutive windows of that length whose frames are pooled
+together.
+
+PyTorch and Transformers are the optional extra ``ssl`` (``pip install -e ".[ssl]"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from ..digest import file_digest
+from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
+from ..hub import hub_folder, is_hub_id
+from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
+from ..settings import LAYER_LIST, NUMBER, POSITIVE, TEXT, setting
+from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive
+from .whisper import check_layers, resolve_layers
+
+#: The model types of config.json this embedder runs, by their Transformers class.
+MODEL_TYPES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",
+               "data2vec-audio": "Data2VecAudioModel", "wav2vec2-conformer": "Wav2Vec2ConformerModel"}
+SAMPLE_RATE_HZ = 16000
+#: Clip inputs of a masked batch are padded to a multiple of this many samples.
+BUCKET_SAMPLES = 8000
+#: The standard feature encoder of these models: one frame per 20 ms.
+CONV_KERNELS = (10, 3, 3, 3, 3, 2, 2)
+CONV_STRIDES = (5, 2, 2, 2, 2, 2, 2)
+LAYER_MEANING = ("0: the input of the first block (after the feature encoder and the positional convolution); K: "
+                 "the output of block K (Transformers' hidden_states)")
+
+
+@dataclasses.dataclass(frozen=True)
+class HFFiles:
+    """Where the model is.
+
+    Attributes:
+        model: A Transformers folder (``save_pretrained``), or a Hub id
+            (``microsoft/wavlm-base-plus``) fetched once into the cache.
+        endpoint: The Hub's address (None: ``$HF_ENDPOINT``, else huggingface.co).
+        revision: The Hub revision.
+    """
+
+    model: str | os.PathLike | None = setting(
+        None, flags="--hf-model", kind=TEXT, group="the embedder's files",
+        help="hf: a Transformers folder of a wav2vec 2.0, HuBERT, WavLM or data2vec-audio model, or a Hub id "
+        "(microsoft/wavlm-base-plus) fetched once into the cache")
+    endpoint: str | None = None
+    revision: str = "main"
+
+
+def frames_of(num_samples: int, kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
+    """Frames of the feature encoder for ``num_samples`` samples (each convolution without
+    padding)."""
+    frames = int(num_samples)
+    for kernel, stride in zip(kernels, strides):
+        frames = max(0, (frames - kernel) // stride + 1)
+    return frames
+
+
+@dataclasses.dataclass(frozen=True)
+class HFEmbedder(Embedder):
+    """A self-supervised speech encoder of Transformers, every layer's hidden states.
+
+    Attributes:
+        pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
+            frames of the centre-padded clip.
+        layers: Which hidden states (None: all).
+        batch_size: Clips per run (see the module docstring).
+        max_seconds: A longer clip is an error naming it, unless ``window_seconds`` is set.
+        window_seconds: Run longer clips in consecutive windows of this length (None: off).
+    """
+
+    pool: str = setting("mean", flags="--pool", choices=POOLS, group=EMBEDDER_GROUP,
+                        help="none: every example (frame) kept; mean or mean-std: one vector per clip (per layer)")
+    layers: tuple[int, ...] | None = setting(None, flags="--layers", kind=LAYER_LIST, none_word="all",
+                                             group=EMBEDDER_GROUP,
+                                             help="whisper, hf: which hidden states, all (default), K or K1,K2,...")
+    batch_size: int = setting(1, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
+                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, "
+                              "whisper 1)")
+    max_seconds: float = setting(30.0, flags="--hf-max-seconds", kind=NUMBER, group=EMBEDDER_GROUP,
+                                 help="hf: a clip longer than this is an error (default 30), unless --hf-window")
+    window_seconds: float | None = setting(None, flags="--hf-window", kind=NUMBER, group=EMBEDDER_GROUP,
+                                           help="hf: run clips longer than --hf-max-seconds in windows of SECONDS")
+
+    name: ClassVar[str] = "hf"
+    files_type: ClassVar[type] = HFFiles
+    sample_rate_hz: ClassVar[int] = SAMPLE_RATE_HZ
+    batching: ClassVar[str] = "clips"
+    pools_frames: ClassVar[bool] = True
+    output: ClassVar[str] = "a Transformers speech encoder's hidden states (float32), per layer"
+    license: ClassVar[str] = "the model's own (see its card on the Hub: MIT for WavLM, Apache-2.0 for wav2vec 2.0 and HuBERT)"
+    citation: ClassVar[str] = ("the model's paper; e.g. Chen S et al. (2022) WavLM. IEEE JSTSP 16(6); Hsu W-N et al. "
+                               "(2021) HuBERT. IEEE/ACM TASLP 29; Baevski A et al. (2020) wav2vec 2.0. NeurIPS 2020")
+
+    def __post_init__(self):
+        check_positive("batch_size", self.batch_size)
+        check_layers(self.layers)
+        for name in ("max_seconds", "window_seconds"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ParameterError(f"{option(name)} has to be a positive number, not {value!r}")
+
+    def clip_kind(self) -> OutputKind:
+        return LAYERS if self.pool != "none" else LAYER_SEQUENCES
+
+    @property
+    def batch_examples(self) -> int:
+        return self.batch_size
+
+    def model_config(self, files: ModelFiles) -> dict:
+        return read_model_config(model_folder(files))
+
+    def chosen_layers(self, files: ModelFiles) -> list[int]:
+        return resolve_layers(self.layers, int(self.model_config(files)["num_hidden_layers"]) + 1)
+
+    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
+        config = self.model_config(files)
+        width, layers = int(config["hidden_size"]), len(self.chosen_layers(files))
+        if self.pool == "none":
+            if (tuple(config.get("conv_kernel", CONV_KERNELS)), tuple(config.get("conv_stride", CONV_STRIDES))) != (
+                    CONV_KERNELS, CONV_STRIDES):
+                raise ParameterError(f"{option('pool', 'none')} needs the standard feature encoder (kernels "
+                                     f"{CONV_KERNELS}, strides {CONV_STRIDES}); this model's differs")
+            return (layers, int(examples), width)
+        return (layers, width * (2 if self.pool == "mean-std" else 1))
+
+    def output_facts(self, files: ModelFiles) -> dict:
+        config = self.model_config(files)
+        return {"layers": self.chosen_layers(files), "layer_meaning": LAYER_MEANING,
+                "model": {"model_type": config["model_type"], "hidden_size": config["hidden_size"],
+                          "num_hidden_layers": config["num_hidden_layers"]}}
+
+    def num_examples(self, num_samples: int, *, sample_rate_hz: int = SAMPLE_RATE_HZ) -> int:
+        return frames_of(num_samples)
+
+    def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
+        """The clip at 16 kHz itself (the model's feature extractor runs with the model)."""
+        if sample_rate_hz != SAMPLE_RATE_HZ:
+            raise ParameterError(f"the hf embedder reads {SAMPLE_RATE_HZ} Hz, not {sample_rate_hz} Hz")
+        seconds = signal.shape[0] / SAMPLE_RATE_HZ
+        if seconds > self.max_seconds and self.window_seconds is None:
+            raise ClipTooLongError(f"{seconds:.2f} s is longer than {option('max_seconds', self.max_seconds)} (run it "
+                                   f"in windows with {option('window_seconds', 30)})")
+        return np.asarray(signal, np.float32)
+
+    def describe(self) -> dict:
+        found = {}
+        for package in ("torch", "transformers"):
+            try:
+                found[package] = version(package)
+            except PackageNotFoundError:
+                found[package] = None
+        return {"framework": "pytorch", **found, "device": _device()}
+
+    def model_files(self, files: HFFiles | None = None, *, cache_dir: str | os.PathLike | None = None,
+                    progress: bool = True) -> ModelFiles:
+        """Every file the model reads (config, feature extractor, weights), each with its
+        SHA-256; a Hub id is fetched once into ``cache_dir``.
+
+        Raises:
+            ParameterError: No model named, or a Whisper model (use the whisper embedder).
+            ModelFileError: Not a folder of a supported model; the message names what is wrong.
+        """
+        check_files_type(self, files)
+        if files is None or files.model is None:
+            raise ParameterError(f"the hf embedder needs a model: {option('model')} DIR or a Hub id such as "
+                                 "microsoft/wavlm-base-plus")
+        folder = Path(files.model)
+        if is_hub_id(str(files.model)):
+            if cache_dir is None:
+                raise ParameterError("a Hub id needs a cache folder to fetch it into")
+            folder = hub_folder(str(files.model), cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
+                                progress=progress)
+        elif not folder.is_dir():
+            raise ModelFileError(f"{folder}: no such model folder (nor a Hub id owner/name)")
+        read_model_config(folder)
+        names = ["config.json", "preprocessor_config.json"] + weight_names(folder)
+        missing = [name for name in names if not (folder / name).is_file()]
+        if missing:
+            raise ModelFileError(f"{folder}: no {missing[0]} (a model folder holds config.json, "
+                                 "preprocessor_config.json and its weights)")
+        return ModelFiles({name: ModelFile((folder / name).resolve(), file_digest(folder / name)) for name in names},
+                          official=False)
+
+    def relocated(self, files: HFFiles, roles) -> dict[str, Path]:
+        return {role: Path(files.model) / role for role in roles}
+
+    def load(self, files: ModelFiles) -> "HFModel":
+        return HFModel(model_folder(files), embedder=self, layers=self.chosen_layers(files))
+
+
+def read_model_config(folder: Path) -> dict:
+    """A model folder's ``config.json``, checked to be one of :data:`MODEL_TYPES`.
+
+    Raises:
+        ParameterError: A Whisper folder (the whisper embedder runs it).
+        ModelFileError: Missing, unreadable, or another model type.
+    """
+    path = Path(folder) / "config.json"
+    try:
+        config = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{path}: not a readable config ({error})") from None
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    if model_type == "whisper":
+        raise ParameterError(f"{path}: a Whisper model: build it with {option('embedder', 'whisper')}")
+    if model_type not in MODEL_TYPES:
+        raise ModelFileError(f"{path}: model_type {model_type!r} is not one of {', '.join(MODEL_TYPES)}")
+    return config
+
+
+def weight_names(folder: Path) -> list[str]:
+    """The weight files of a model folder: safetensors (or its shards), or ``pytorch_model.bin``."""
+    if (folder / "model.safetensors").is_file():
+        return ["model.safetensors"]
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        return [index.name] + sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    return ["pytorch_model.bin"]
+
+
+def windows(signal: np.ndarray, step: int | None) -> list[np.ndarray]:
+    """``signal`` cut into the fewest windows of equal length (within a sample) of at most
+    ``step`` samples (None: whole)."""
+    if step is None or signal.size <= step:
+        return [signal]
+    count = -(-signal.size // step)
+    bounds = [signal.size * index // count for index in range(count + 1)]
+    return [signal[start:stop] for start, stop in zip(bounds, bounds[1:])]
+
+
+def model_folder(files: ModelFiles) -> Path:
+    return files["config.json"].path.parent
+
+
+class HFModel:
+    """The model, its feature extractor, and the pooling of a clip's hidden states."""
+
+    def __init__(self, folder: Path, *, embedder: HFEmbedder, layers: list[int]):
+        import torch
+        import transformers
+
+        self.torch = torch
+        self.embedder, self.layers = embedder, layers
+        config = read_model_config(folder)
+        self.device = torch.device(_device())
+        try:
+            self.extractor = transformers.AutoFeatureExtractor.from_pretrained(folder, local_files_only=True)
+            model_class = getattr(transformers, MODEL_TYPES[config["model_type"]])
+            self.model = model_class.from_pretrained(folder, local_files_only=True).to(self.device).eval()
+        except (OSError, ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{folder}: the model cannot be loaded ({error})") from None
+        self.masked = bool(getattr(self.extractor, "return_attention_mask", False))
+
+    def embed(self, batch: list[np.ndarray]) -> list[np.ndarray]:
+        """Each clip's chosen hidden states over its frames, ``(layers, frames, D)``."""
+        window = self.embedder.window_seconds
+        step = int(window * SAMPLE_RATE_HZ) if window else None
+        pieces = [windows(clip, step) for clip in batch]
+        flat = [piece for clip in pieces for piece in clip]
+        states = self._states(flat)
+        results, first = [], 0
+        for clip in pieces:
+            results.append(np.concatenate(states[first : first + len(clip)], axis=1))
+            first += len(clip)
+        return results
+
+    def _states(self, signals: list[np.ndarray]) -> list[np.ndarray]:
+        """Hidden states of each signal, run in fixed-shape batches (see the module docstring)."""
+        size = self.embedder.batch_size
+        groups: dict[int, list[int]] = {}
+        for index, signal in enumerate(signals):
+            length = -(-signal.size // BUCKET_SAMPLES) * BUCKET_SAMPLES if self.masked and size > 1 else signal.size
+            groups.setdefault(length, []).append(index)
+        results: list[np.ndarray | None] = [None] * len(signals)
+        for length, members in groups.items():
+            for first in range(0, len(members), size):
+                batch = members[first : first + size]
+                for index, states in zip(batch, self._run([signals[index] for index in batch], length, size)):
+                    results[index] = states
+        return results
+
+    def _run(self, signals: list[np.ndarray], length: int, size: int) -> list[np.ndarray]:
+        torch = self.torch
+        prepared = [self.extractor(signal, sampling_rate=SAMPLE_RATE_HZ, return_tensors="np").input_values[0]
+                    for signal in signals]
+        values = np.zeros((size, length), np.float32)
+        mask = np.ones((size, length), np.int64)  # fillers: all valid, so that nothing is empty
+        for row, signal in enumerate(prepared):
+            values[row, : signal.size] = signal
+            mask[row, signal.size :] = 0
+        inputs = {"input_values": torch.from_numpy(values).to(self.device)}
+        if self.masked:
+            inputs["attention_mask"] = torch.from_numpy(mask).to(self.device)
+        with torch.inference_mode():
+            states = self.model(**inputs, output_hidden_states=True).hidden_states
+            frames = self.model._get_feat_extract_output_lengths(torch.tensor([signal.size for signal in prepared]))
+            stacked = torch.stack([states[layer] for layer in self.layers], dim=1).float().cpu().numpy()
+        return [stacked[row, :, : int(frames[row])] for row in range(len(prepared))]
+
+    def postprocess(self, raw: np.ndarray) -> np.ndarray:
+        """``(layers, frames, D)`` pooled over frames in float64, as float32."""
+        if self.embedder.pool == "none":
+            return np.asarray(raw, np.float32)
+        values = raw.astype(np.float64)
+        parts = [values.mean(axis=1)] + ([values.std(axis=1)] if self.embedder.pool == "mean-std" else [])
+        return np.concatenate(parts, axis=-1).astype(np.float32)
+
+    def close(self) -> None:
+        self.model = None
+
+
+def _device() -> str:
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -1,0 +1,173 @@
+"""Self-supervised speech encoders of Transformers (wav2vec 2.0, HuBERT, WavLM, data2vec-audio):
+small random models made here from configs, built into bundles from real clips; every row
+equals Transformers' own forward pass on that clip alone, pooled per layer; batches, windows,
+rebuilds, Beam, new files and damaged files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from conftest import SONG, SPEECH, copy_clips  # noqa: E402
+from ravdess_prep import classifier, cli, pipeline  # noqa: E402
+from ravdess_prep.bundle import read_bundles  # noqa: E402
+from ravdess_prep.embedders import HFEmbedder, HFFiles  # noqa: E402
+from ravdess_prep.embedders.hf import windows  # noqa: E402
+from ravdess_prep.exceptions import ClipTooLongError, ModelFileError, ParameterError  # noqa: E402
+from ravdess_prep.manifest import Manifest  # noqa: E402
+from ravdess_prep.resample import resample  # noqa: E402
+from whisper_models import random_whisper  # noqa: E402
+
+#: Model types with their normalisation and mask, as the published base models have them.
+KINDS = {
+    "wav2vec2": ("Wav2Vec2Config", "Wav2Vec2Model", {"feat_extract_norm": "group"}, False),
+    "hubert": ("HubertConfig", "HubertModel", {"feat_extract_norm": "group"}, False),
+    "wavlm": ("WavLMConfig", "WavLMModel", {"feat_extract_norm": "layer"}, True),
+    "data2vec-audio": ("Data2VecAudioConfig", "Data2VecAudioModel", {}, True),
+}
+
+
+def random_model(folder, kind: str, seed: int = 0):
+    """A model of ``kind`` with random weights: two blocks 32 wide, the standard feature encoder."""
+    config_name, model_name, extra, masked = KINDS[kind]
+    torch.manual_seed(seed)
+    config = getattr(transformers, config_name)(hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                                                intermediate_size=64, conv_dim=(16,) * 7, num_conv_pos_embeddings=16,
+                                                num_conv_pos_embedding_groups=2, **extra)
+    getattr(transformers, model_name)(config).eval().save_pretrained(folder)
+    transformers.Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=masked).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tree(ravdess_dir, tmp_path_factory):
+    """Actors 08 (dev), 11 (test), 12 (train): two speech clips and one song each."""
+    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("hf-tree"), (8, 11, 12), speech=2, song=1,
+                      pick=slice(3, None, 7))
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("hf-models")
+    return {kind: random_model(root / kind, kind, seed=index) for index, kind in enumerate(KINDS)}
+
+
+def _config(**settings):
+    return pipeline.Config(embedder=HFEmbedder(**settings), dev_speakers=(8,), test_speakers=(11,))
+
+
+def _build(tree, model, out, cache, runner="local", **settings):
+    options = ("direct_running_mode=multi_threading", "direct_num_workers=2") if runner == "beam" else ()
+    return pipeline.build(_config(**settings), out=out, source=tree, files=HFFiles(model),
+                          run=pipeline.Run(cache_dir=cache, jobs=2, progress=False, runner=runner,
+                                           beam_options=options))
+
+
+def _path(tree, name):
+    channel, actor, stem = name.split("/")
+    return tree / (SPEECH if channel == "speech" else SONG) / actor / stem.replace(".wav", ".flac")
+
+
+def _reference(model, tree, name, *, window=None):
+    """Transformers on the trimmed clip at 16 kHz alone (each window alone), every hidden state
+    averaged over the clip's frames in float64."""
+    trimmed, _ = pipeline.trim(_path(tree, name))
+    signal = resample(trimmed, from_hz=48000, to_hz=16000).astype(np.float32)
+    extractor = transformers.AutoFeatureExtractor.from_pretrained(model)
+    network = transformers.AutoModel.from_pretrained(model).eval()
+    states = []
+    for piece in windows(signal, None if window is None else int(window * 16000)):
+        inputs = extractor(piece, sampling_rate=16000, return_tensors="pt")
+        with torch.no_grad():
+            hidden = network(**inputs, output_hidden_states=True).hidden_states
+        states.append(np.stack([state[0].numpy() for state in hidden]))
+    return np.concatenate(states, axis=1).astype(np.float64).mean(axis=1)
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_bundle_rows_are_the_models_forward_pass_on_the_clip_alone(kind, models, tree, tmp_path):
+    built = _build(tree, models[kind], tmp_path / "out", tmp_path / "cache")
+    manifest = Manifest.read(built.out)
+    assert manifest.output["kind"] == "layers" and manifest.output["row_shape"] == [3, 32]
+    assert manifest.output["model"]["model_type"] == kind
+    assert sorted(manifest.embedder["files"]) == ["config.json", "model.safetensors", "preprocessor_config.json"]
+    for split, bundle in read_bundles(built.out).items():
+        for row, name in enumerate(bundle.names):
+            np.testing.assert_allclose(bundle.embeddings[row], _reference(models[kind], tree, name), rtol=1e-5,
+                                       atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["wav2vec2", "wavlm"])  # without and with an attention mask
+def test_batching_does_not_change_a_clips_output(kind, models, tree, tmp_path):
+    alone = _build(tree, models[kind], tmp_path / "alone", tmp_path / "cache-1")
+    batched = _build(tree, models[kind], tmp_path / "batched", tmp_path / "cache-3", batch_size=3)
+    for split, bundle in read_bundles(batched.out).items():
+        np.testing.assert_allclose(bundle.embeddings, read_bundles(alone.out)[split].embeddings, rtol=1e-4, atol=1e-4)
+
+
+def test_rebuild_and_beam_give_the_same_bytes_and_new_files_their_rows(models, tree, tmp_path, capsys):
+    pytest.importorskip("apache_beam")
+    first = _build(tree, models["wavlm"], tmp_path / "first", tmp_path / "cache")
+    outputs = []
+    for name, runner in (("again", "local"), ("beam", "beam")):
+        result = _build(tree, models["wavlm"], tmp_path / name, tmp_path / f"cache-{name}", runner=runner)
+        outputs.append({path.relative_to(result.out): path.read_bytes() for path in sorted(result.out.rglob("*.npy"))})
+    assert outputs[0] == outputs[1] == {path.relative_to(first.out): path.read_bytes()
+                                        for path in sorted(first.out.rglob("*.npy"))}
+    test = read_bundles(first.out)["test"]
+    np.testing.assert_array_equal(pipeline.embed_files([_path(tree, test.names[0])], first.out)[0], test.embeddings[0])
+    classifier.train(first.out, tmp_path / "model", classifier.TrainConfig(epochs=3))
+    files = [str(_path(tree, name)) for name in test.names]
+    assert cli.main(["predict", *files, "--dataset", str(first.out), "--model-dir", str(tmp_path / "model"),
+                     "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 3
+
+
+def test_long_clips_are_refused_or_run_in_windows(models, tree, tmp_path):
+    with pytest.raises(ClipTooLongError, match=r"\.wav: .* s is longer than max_seconds=1\.0 .*window_seconds"):
+        _build(tree, models["wavlm"], tmp_path / "never", tmp_path / "cache", max_seconds=1.0)
+    assert not (tmp_path / "never").exists()
+    windowed = _build(tree, models["wavlm"], tmp_path / "windows", tmp_path / "cache", max_seconds=1.0,
+                      window_seconds=1.0)
+    dev = read_bundles(windowed.out)["dev"]
+    np.testing.assert_allclose(dev.embeddings[0], _reference(models["wavlm"], tree, dev.names[0], window=1.0),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_bad_models_are_named(models, tree, tmp_path):
+    import shutil
+
+    built = _build(tree, models["hubert"], tmp_path / "out", tmp_path / "cache")
+    moved = tmp_path / "moved"
+    shutil.copytree(models["hubert"], moved)
+    weights = moved / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-8] + b"\0" * 8)
+    clip = _path(tree, read_bundles(built.out)["dev"].names[0])
+    with pytest.raises(ModelFileError, match=f"{weights}: the dataset's model.safetensors has SHA-256"):
+        pipeline.embed_files([clip], built.out, files=HFFiles(moved))
+    whisper_folder = random_whisper(tmp_path / "whisper")
+    with pytest.raises(ParameterError, match="a Whisper model: build it with embedder='whisper'"):
+        pipeline.model_files(_config(), HFFiles(whisper_folder))
+    (moved / "config.json").write_text(json.dumps({"model_type": "bert"}))
+    with pytest.raises(ModelFileError, match="model_type 'bert' is not one of wav2vec2"):
+        pipeline.model_files(_config(), HFFiles(moved))
+
+
+def test_the_build_command_takes_the_hf_options(models, tree, tmp_path, capsys):
+    args = ["build", "--source", str(tree), "--out", str(tmp_path / "cli"), "--embedder", "hf", "--hf-model",
+            str(models["data2vec-audio"]), "--layers", "0,2", "--pool", "mean-std", "--dev-actors", "8",
+            "--test-actors", "11", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
+    assert cli.main(args) == 0
+    assert "(clips, layers, dim) = (2, 64)" in capsys.readouterr().out
+    assert Manifest.read(tmp_path / "cli").config.embedder == HFEmbedder(pool="mean-std", layers=(0, 2))
+    whisper_folder = random_whisper(tmp_path / "whisper")
+    args[args.index("--hf-model") + 1] = str(whisper_folder)
+    args[args.index("--out") + 1] = str(tmp_path / "never")
+    with pytest.raises(SystemExit) as caught:
+        cli.main(args)
+    assert caught.value.code == 2 and "build it with --embedder whisper" in capsys.readouterr().err
