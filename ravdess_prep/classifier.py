@@ -25,6 +25,7 @@ from .bundle import Bundle, read_bundles
 from .manifest import Manifest
 from .corpora import CORPORA
 from .exceptions import ParameterError, SourceError, option
+from .output import check_model_folder
 from .pipeline import embed_files
 from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, axes_of, build_model, custom_objects, layer_weights
 from .metrics import evaluate, plot_confusion, plot_layer_weights
@@ -70,6 +71,7 @@ def train(
     """
     import keras
 
+    check_model_folder(model_dir)
     bundles = read_bundles(data) if not isinstance(data, Mapping) else dict(data)
     if "train" not in bundles or len(bundles["train"]) == 0:
         raise SourceError(f"{data}: no training clips")

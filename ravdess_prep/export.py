@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_path
+from .output import check_new_file
 from .bundle import read_bundles
 from .manifest import Manifest
 from .exceptions import ParameterError, RavdessPrepError, SourceError
@@ -83,7 +84,7 @@ def write_parquet(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Pa
     """Every clip of a bundle folder as one Parquet file (a ``split`` column tells the splits).
 
     Raises:
-        ParameterError: ``path`` exists (nothing is replaced).
+        OutputError: ``path`` exists (nothing is replaced), or lies inside a dataset folder.
         SourceError: See :func:`clip_rows`.
     """
     try:
@@ -92,7 +93,7 @@ def write_parquet(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Pa
         raise _missing("pyarrow") from None
 
     path = Path(path)
-    _refuse_existing(path)
+    check_new_file(path)
     table, manifest = clip_rows(bundles_dir)
     arrow = _arrow_table(table).replace_schema_metadata({
         "ravdess_prep.manifest_format": manifest["format"], "ravdess_prep.embeddings": manifest["embeddings"],
@@ -140,10 +141,10 @@ def write_hf(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
     renamed into place.
 
     Raises:
-        ParameterError: ``path`` exists (nothing is replaced).
+        OutputError: ``path`` exists (nothing is replaced), or lies inside a dataset folder.
     """
     path = Path(path)
-    _refuse_existing(path)
+    check_new_file(path)
     dataset = to_hf_dataset(bundles_dir)
     staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -160,11 +161,6 @@ def export(bundles_dir: str | os.PathLike, *, format: str, out: str | os.PathLik
     if format not in FORMATS:
         raise ParameterError(f"format has to be one of {', '.join(map(repr, FORMATS))}, not {format!r}")
     return (write_parquet if format == "parquet" else write_hf)(bundles_dir, out)
-
-
-def _refuse_existing(path: Path) -> None:
-    if path.exists():
-        raise ParameterError(f"{path}: already exists; remove it or choose another --out (an export replaces nothing)")
 
 
 def _value_type(column) -> str:

@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import io
 import json
 import os
 import re
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 
 import numpy as np
 
-from .exceptions import OutputError, ParameterError
+from .exceptions import OutputError, option
 from .params import MANIFEST, MANIFEST_FORMAT_PREFIX, METADATA
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -47,6 +48,52 @@ def is_dataset_folder(folder: str | os.PathLike) -> bool:
             return str(json.load(stream).get("format", "")).startswith(MANIFEST_FORMAT_PREFIX)
     except (OSError, ValueError, AttributeError):
         return False
+
+
+#: The record of the files a build wrote into its folder (one relative path per line).
+WRITTEN = ".ravdess-prep-written"
+# What earlier versions wrote into a dataset folder (they kept no record).
+_EARLIER_LAYOUT = re.compile(r"^((train|dev|test)/(train|dev|test)_(filenames|embeddings|labels)\.npy|manifest\.json|"
+                             r"metadata\.csv|README\.md|lengths\.png|counts\.png|feature_names\.txt)$")
+
+
+def foreign_files(folder: str | os.PathLike) -> list[str]:
+    """The files of a dataset folder that its build did not write (relative paths, sorted)."""
+    folder = Path(folder)
+    record = folder / WRITTEN
+    written = set(record.read_text().splitlines()) | {WRITTEN} if record.is_file() else None
+    found = sorted(path.relative_to(folder).as_posix() for path in folder.rglob("*") if not path.is_dir())
+    return [name for name in found if (name not in written if written is not None else not _EARLIER_LAYOUT.match(name))]
+
+
+def dataset_holding(path: str | os.PathLike) -> Path | None:
+    """The dataset folder that ``path`` is inside of (or is), or None."""
+    path = Path(path).expanduser().absolute()
+    for folder in [path, *path.parents]:
+        if is_dataset_folder(folder):
+            return folder
+    return None
+
+
+def check_outside_datasets(path: str | os.PathLike, *, flag: str) -> Path:
+    """Refuse an output inside a dataset folder (its next build replaces the folder whole).
+
+    Raises:
+        OutputError: ``path`` is, or is inside, a folder ravdess-prep built; the message names it.
+    """
+    dataset = dataset_holding(path)
+    if dataset is not None:
+        raise OutputError(f"{path}: inside the dataset folder {dataset}, which only its build writes (and replaces as "
+                          f"a whole); choose a {option(flag)} outside it")
+    return Path(path)
+
+
+def write_cause(error: OSError) -> str:
+    """Why a write failed, in words (a full disk, a file-size limit, ...)."""
+    causes = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "the file is larger than the system allows",
+              errno.EDQUOT: "the disk quota is used up", errno.EACCES: "permission denied",
+              errno.EROFS: "a read-only file system"}
+    return causes.get(error.errno, error.strerror or str(error))
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -77,6 +124,11 @@ def check_output(out: str | os.PathLike, *, protected: Iterable[tuple[str, str |
     if out.is_dir() and any(out.iterdir()) and not is_dataset_folder(out):
         raise OutputError(f"{out}: a non-empty folder that ravdess-prep did not write (no manifest of its own); "
                           "choose another --out, or empty or remove this folder yourself")
+    foreign = foreign_files(out) if out.is_dir() and is_dataset_folder(out) else []
+    if foreign:
+        raise OutputError(f"{out}: the dataset folder holds files its build did not write ({', '.join(foreign[:3])}"
+                          + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "") + "), which replacing it "
+                          "would delete; move them out, or choose another --out")
     return out
 
 
@@ -203,11 +255,54 @@ def recover_leftovers(target: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def check_new_file(path: str | os.PathLike, *, flag: str = "--out") -> Path:
-    """Refuse a file output that names an existing folder (before any work)."""
+#: The rule every command follows for its outputs, for ``--help``.
+OUTPUT_RULE = ("an existing output is never replaced, except a folder the same command wrote (a dataset for build, a "
+               "model for train); nothing is written inside a dataset folder but by its build")
+
+
+def _check_parent(path: Path, flag: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OutputError(f"{path}: {parent} is a file, not a folder; choose another {option(flag)}")
+            return
+
+
+def check_new_file(path: str | os.PathLike, *, flag: str = "out") -> Path:
+    """Refuse, before any work, a file output that exists (file or folder), whose parent is a
+    file, or that lies inside a dataset folder (see :data:`OUTPUT_RULE`).
+
+    Raises:
+        OutputError: The message names the path and the option (``flag``: the setting's name).
+    """
     path = Path(path)
-    if path.is_dir():
-        raise ParameterError(f"{path}: is a folder; {flag} names the file to write")
+    if path.exists():
+        kind = "a folder" if path.is_dir() else "a file"
+        raise OutputError(f"{path}: already exists ({kind}); an existing output is never replaced: remove it or choose "
+                          f"another {option(flag)}")
+    _check_parent(path, flag)
+    check_outside_datasets(path, flag=flag)
+    return path
+
+
+#: The files ``train`` writes into a model folder (what makes a folder one it wrote).
+MODEL_FILES = ("model.keras", "metrics.json")
+
+
+def check_model_folder(path: str | os.PathLike, *, flag: str = "model_dir") -> Path:
+    """Refuse a model folder that is a file, lies inside a dataset folder, or is a non-empty
+    folder ``train`` did not write (see :data:`OUTPUT_RULE`).
+
+    Raises:
+        OutputError: The message names the path and the option.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: a file, not a folder; choose another {option(flag)}")
+    _check_parent(path, flag)
+    check_outside_datasets(path, flag=flag)
+    if path.is_dir() and any(path.iterdir()) and not any((path / name).is_file() for name in MODEL_FILES):
+        raise OutputError(f"{path}: a non-empty folder that train did not write; choose another {option(flag)}")
     return path
 
 
@@ -244,22 +339,31 @@ def write_folder(
     """
     out = Path(out).absolute()
     relative = {split: bundle_paths("", split) for split in bundles}
+    files: dict[str, bytes] = {}
+    for split, bundle in bundles.items():
+        for part, array in (("names", np.asarray(bundle.names, dtype=str)),
+                            ("embeddings", np.asarray(bundle.embeddings, dtype=np.float32)),
+                            ("labels", np.asarray(bundle.labels, dtype=np.int32))):
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            files[relative[split][part].as_posix()] = buffer.getvalue()
+    files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
+    files.update({name: content.encode("utf-8") if isinstance(content, str) else content
+                  for name, content in extra.items()})
+    files[WRITTEN] = "".join(f"{name}\n" for name in sorted([*files, WRITTEN])).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(out)
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        for split, bundle in bundles.items():
-            paths = {part: staging / path for part, path in relative[split].items()}
-            paths["names"].parent.mkdir(parents=True)
-            np.save(paths["names"], np.asarray(bundle.names, dtype=str), allow_pickle=False)
-            np.save(paths["embeddings"], np.asarray(bundle.embeddings, dtype=np.float32), allow_pickle=False)
-            np.save(paths["labels"], np.asarray(bundle.labels, dtype=np.int32), allow_pickle=False)
-        with open(staging / MANIFEST, "w", encoding="utf-8") as stream:
-            json.dump(manifest, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-        metadata.to_csv(staging / METADATA, index=False, lineterminator="\n")
-        for name, content in extra.items():
-            (staging / name).write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        for name, content in files.items():
+            path = staging / name
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(content)
+            except OSError as error:
+                raise OutputError(f"{out / name}: cannot be written ({write_cause(error)}); nothing was replaced, "
+                                  f"{out} is as it was") from None
         replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

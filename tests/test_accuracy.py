@@ -9,6 +9,7 @@ import json
 import pytest
 
 from ravdess_prep import cli
+from whisper_models import real_whisper
 
 
 @pytest.fixture(scope="module")
@@ -38,3 +39,13 @@ def test_egemaps_functionals_reach_052_and_060_with_speaker_normalisation(ravdes
     _build(ravdess_dir, tmp_path / "egemaps", cache, "--embedder", "egemaps")
     assert _test_accuracy(tmp_path / "egemaps", tmp_path / "plain") >= 0.52  # the linear head
     assert _test_accuracy(tmp_path / "egemaps", tmp_path / "normalised", "--speaker-norm") >= 0.60
+
+
+@pytest.mark.slow
+def test_whisper_base_layers_reach_070_and_078_with_speaker_normalisation(ravdess_dir, cache, tmp_path):
+    pytest.importorskip("torch")
+    _build(ravdess_dir, tmp_path / "whisper", cache, "--embedder", "whisper", "--whisper-model",
+           str(real_whisper("base")))
+    assert _test_accuracy(tmp_path / "whisper", tmp_path / "plain") >= 0.70  # the layer-weighted linear head
+    assert _test_accuracy(tmp_path / "whisper", tmp_path / "normalised", "--speaker-norm") >= 0.78
+

@@ -16,6 +16,7 @@ from ..config import Config, Run
 from ..embedders import embedder_class
 from ..exceptions import ParameterError, option, render
 from ..manifest import Manifest
+from ..output import OUTPUT_RULE
 from ..settings import values_from_file
 from .info import add_source_options
 from .options import (UsageError, add_settings, embedder_classes, files_from, files_types, given_flags, given_values,
@@ -31,7 +32,7 @@ RUN_SETTINGS = ("jobs", "runner", "beam_options")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``ravdess-prep build`` (and of ``scripts/build_dataset.py``)."""
     table, groups = add_source_options(parser, required=False)
-    parser.add_argument("--out", help="output folder for the bundles (required)")
+    parser.add_argument("--out", help="output folder for the bundles (required; " + OUTPUT_RULE + ")")
     parser.add_argument("--config", dest="config_file", metavar="FILE",
                         help="a TOML file of settings (keys: those of a manifest's config, the embedder's in "
                         "[embedder], model files in [files], source, jobs, ...) or a dataset's manifest.json; "

@@ -11,7 +11,7 @@ from ..atomic import atomic_path
 from ..config import Config
 from ..embedders import embedder_class
 from ..manifest import Manifest
-from ..output import check_new_file
+from ..output import OUTPUT_RULE, check_new_file
 from ..settings import PATH
 from .options import add_settings, files_types, given_values, not_of, wording
 
@@ -22,7 +22,8 @@ HELP = "embed new audio files exactly as a dataset was embedded"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", help="audio files")
     parser.add_argument("--dataset", required=True, help="a folder written by 'ravdess-prep build'")
-    parser.add_argument("--out", required=True, help="the .npy to write: float32, one bundle row per file")
+    parser.add_argument("--out", required=True, help="the .npy to write: float32, one bundle row per file (" + OUTPUT_RULE
+                        + ")")
     add_dataset_options(parser)
 
 
@@ -30,7 +31,8 @@ def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """Where the dataset's model files are now (if they moved), and its too-long policy."""
     table = add_settings(parser, files_types(), kinds=(PATH,))
     add_settings(parser, [Config], only=("on_too_long",), table=table)
-    parser.set_defaults(table=table, wording=wording([Config, *files_types()]))
+    parser.set_defaults(table=table, wording={**wording([Config, *files_types()]), "out": "--out",
+                                              "model_dir": "--model-dir"})
 
 
 def dataset_files(args: argparse.Namespace, manifest: Manifest):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import export
+from ..output import OUTPUT_RULE
 
 NAME = "export"
 HELP = "write bundles as Parquet or as a Hugging Face dataset"
@@ -14,7 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundles", help="a folder written by 'ravdess-prep build'")
     parser.add_argument("--format", required=True, choices=export.FORMATS,
                         help="parquet: one file; hf: DatasetDict.save_to_disk")
-    parser.add_argument("--out", required=True, help="the file (parquet) or folder (hf) to write; must not exist")
+    parser.add_argument("--out", required=True, help="the file (parquet) or folder (hf) to write (" + OUTPUT_RULE + ")")
+    parser.set_defaults(wording={"out": "--out", "format": "--format"})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from .. import classifier
+from ..output import OUTPUT_RULE
 from .options import add_settings, given_values, wording
 
 NAME = "train"
@@ -13,7 +14,7 @@ HELP = "train the emotion classifier on bundles"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="a bundle folder (this library's or the original's)")
-    parser.add_argument("--model-dir", required=True, help="where the model and its reports go")
+    parser.add_argument("--model-dir", required=True, help="where the model and its reports go (" + OUTPUT_RULE + ")")
     add_training_options(parser)
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="Keras verbosity")
 
@@ -21,7 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Every hyperparameter of :class:`ravdess_prep.classifier.TrainConfig`."""
     table = add_settings(parser, [classifier.TrainConfig])
-    parser.set_defaults(table=table, usage_errors=True, wording=wording([classifier.TrainConfig]))
+    parser.set_defaults(table=table, usage_errors=True, wording={**wording([classifier.TrainConfig]),
+                                                                 "model_dir": "--model-dir", "model_root": "--model-root"})
 
 
 def train_config(args: argparse.Namespace) -> classifier.TrainConfig:

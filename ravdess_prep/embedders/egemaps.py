@@ -18,8 +18,13 @@ an optional extra: ``pip install -e ".[egemaps]"``.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import importlib.util
+import os
+import sys
 import threading
+from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
 from typing import ClassVar
 
@@ -37,6 +42,20 @@ _SMILES = threading.local()  # one openSMILE instance per thread and level
 
 
 def _opensmile():
+    """The ``opensmile`` package, its library loaded so that it keeps its own symbols.
+
+    ``libSMILEapi.so`` and TensorFlow's libraries both export Takuya Ooura's FFT routines
+    (``rdft``, ``makewt``, ``bitrv2``, ...) in different versions, and TensorFlow makes its
+    symbols global: when TensorFlow is loaded first (``predict`` loads the Keras model before it
+    embeds), openSMILE's calls bind to TensorFlow's routines, which corrupt its heap
+    (``malloc(): invalid size``, the process aborts). Loading openSMILE's library first with
+    ``RTLD_DEEPBIND`` makes it resolve its own symbols first, whatever was loaded before.
+    """
+    if "opensmile" not in sys.modules and hasattr(os, "RTLD_DEEPBIND"):
+        spec = importlib.util.find_spec("opensmile")
+        if spec is not None and spec.origin:
+            for library in sorted(Path(spec.origin).parent.glob("core/bin/*/libSMILEapi.so")):
+                ctypes.CDLL(str(library), mode=os.RTLD_LAZY | os.RTLD_LOCAL | os.RTLD_DEEPBIND)
     try:
         import opensmile
     except ImportError:
