@@ -68,8 +68,8 @@ def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: boo
         if not path.is_file():
             raise SourceError(f"{path}: missing bundle file (split {split!r})")
     try:
-        names = np.load(paths["names"], allow_pickle=False)
-    except ValueError:
+        names = _load(paths["names"])
+    except _Pickled:
         if not allow_pickled_names:
             raise SourceError(
                 f"{paths['names']}: names are a pickled object array (the original's format); "
@@ -77,14 +77,35 @@ def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: boo
             ) from None
         names = np.load(paths["names"], allow_pickle=True)
     names = np.asarray([str(name) for name in names]) if names.dtype == object else names
-    embeddings = np.load(paths["embeddings"], allow_pickle=False).astype(np.float32, copy=False)
-    labels = np.load(paths["labels"], allow_pickle=False).astype(np.int32, copy=False)
+    embeddings = _load(paths["embeddings"]).astype(np.float32, copy=False)
+    labels = _load(paths["labels"]).astype(np.int32, copy=False)
     if not (names.shape[0] == embeddings.shape[0] == labels.shape[0]) or embeddings.ndim not in (2, 3, 4):
         raise SourceError(
             f"{Path(out) / split}: inconsistent bundle: {names.shape[0]} names, embeddings of shape "
             f"{embeddings.shape}, {labels.shape[0]} labels"
         )
     return Bundle(names=names, embeddings=embeddings, labels=labels)
+
+
+class _Pickled(Exception):
+    """A names file that is a pickled object array (the original project's)."""
+
+
+def _load(path: Path) -> np.ndarray:
+    """One ``.npy`` file, every value read.
+
+    Raises:
+        SourceError: The file is cut short or damaged; the message names it.
+        _Pickled: It holds pickled objects.
+    """
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as error:
+        if "allow_pickle" in str(error):
+            raise _Pickled() from None
+        raise SourceError(f"{path}: a damaged bundle file ({error}); build the dataset again") from None
+    except (OSError, EOFError) as error:
+        raise SourceError(f"{path}: a damaged bundle file ({error}); build the dataset again") from None
 
 
 def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool = True) -> Bundle:

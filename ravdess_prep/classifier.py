@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from .atomic import atomic_path
+from .audio import check_complete
+from .config import Config
 from .bundle import Bundle, read_bundles
 from .manifest import Manifest
 from .corpora import CORPORA
@@ -30,6 +33,8 @@ from .pipeline import embed_files
 from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, axes_of, build_model, custom_objects, layer_weights
 from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .split import k_fold_by_speaker, leave_one_speaker_out
+
+_log = logging.getLogger("ravdess_prep")
 
 MODEL_FILE = "model.keras"
 METRICS_FILE = "metrics.json"
@@ -80,6 +85,11 @@ def train(
     if config.speaker_norm:
         if any(bundle.speakers is None for bundle in bundles.values()):
             raise SourceError(f"{data}: speaker normalisation needs each clip's speaker, and the bundles lack them")
+        lonely = sorted({(int(speaker), name) for name, bundle in bundles.items()
+                         for speaker, count in zip(*np.unique(bundle.speakers, return_counts=True)) if count < 2})
+        if lonely:
+            raise SourceError(f"{data}: speaker normalisation needs at least two clips of every speaker; "
+                              + ", ".join(f"speaker {speaker:02d} has one (in {name})" for speaker, name in lonely[:3]))
         bundles = {name: dataclasses.replace(bundle, embeddings=normalise_per_speaker(
             bundle.embeddings, bundle.speakers, axes=bundle.axes)) for name, bundle in bundles.items()}
     keras.utils.set_random_seed(config.seed)
@@ -105,7 +115,7 @@ def train(
     with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
         model.save(temporary)
     metrics = {"config": dataclasses.asdict(config), "class_names": list(label_names), "axes": list(axes),
-               "splits": {}}
+               "dataset": None if isinstance(data, Mapping) else dataset_record_of(data), "splits": {}}
     weights = layer_weights(model)
     if weights is not None:
         numbers = list(layer_numbers or range(len(weights)))
@@ -209,17 +219,23 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
         ``(probabilities, class names)``: float32 ``(len(paths), classes)`` and each class's name.
     """
     model_dir = Path(model_dir)
-    model = load_model(model_dir)
+    path = model_dir / METRICS_FILE
     try:
-        metrics = json.loads((model_dir / METRICS_FILE).read_text())
-    except (OSError, ValueError):
-        metrics = {}
+        metrics = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file; is {model_dir} a model folder written by ravdess-prep train?") \
+            from None
+    except (OSError, ValueError) as error:
+        raise SourceError(f"{path}: not readable ({error})") from None
     trained = metrics.get("config", {})
     speaker_norm = trained.get("speaker_norm", False)
     if speaker_norm and len(paths) < 2:
         raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give several clips "
                              "of one speaker (they are standardised together), not one")
     manifest = Manifest.read(dataset)
+    check_same_dataset(metrics.get("dataset"), dataset_record(manifest), model_dir=model_dir, dataset=dataset)
+    for audio in paths:  # every file is checked before any model is loaded
+        check_complete(audio)
     rows = embed_files(paths, dataset, on_too_long=on_too_long, files=files)
     clips = model_inputs(Bundle(np.asarray([str(path) for path in paths]), rows, np.zeros(len(paths), np.int32),
                                 axes=tuple(manifest.output.get("axes", ())[1:]) or None,
@@ -228,9 +244,42 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
     embeddings = clips.embeddings
     if speaker_norm:
         embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int), axes=clips.axes)
-    probabilities = predict_probabilities(model, embeddings)
+    probabilities = predict_probabilities(load_model(model_dir), embeddings)
     names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
     return probabilities, names
+
+
+def dataset_record(manifest: Manifest) -> dict:
+    """What identifies the data a model is trained on: the settings that decide a clip's
+    embedding, the target length, the model files' digests and a row's shape."""
+    config = {key: value for key, value in manifest.config.to_dict().items() if key not in Config.SPLIT_FIELDS}
+    return {"config": config, "target_length_samples": manifest.target.length_samples,
+            "files": {role: entry["sha256"] for role, entry in sorted(manifest.embedder.get("files", {}).items())},
+            "row_shape": list(manifest.row_shape)}
+
+
+def dataset_record_of(folder) -> dict | None:
+    """:func:`dataset_record` of a bundle folder (None for the original project's bundles)."""
+    return dataset_record(Manifest.read(folder)) if (Path(folder) / "manifest.json").is_file() else None
+
+
+def check_same_dataset(trained: dict | None, given: dict, *, model_dir, dataset) -> None:
+    """Raise :class:`ParameterError` when a model was trained on data other than ``dataset``'s
+    (other settings, target, model files or shape), naming both and the first difference."""
+    if trained is None or trained == given:
+        return
+    for key in ("row_shape", "target_length_samples", "files", "config"):
+        if trained.get(key) != given.get(key):
+            first, second = trained.get(key), given.get(key)
+            if key == "config":
+                changed = sorted(name for name in set(first or {}) | set(second or {})
+                                 if (first or {}).get(name) != (second or {}).get(name))
+                detail = "; ".join(f"{name}: {(first or {}).get(name)!r} against {(second or {}).get(name)!r}"
+                                   for name in changed[:3])
+            else:
+                detail = f"{first!r} against {second!r}"
+            raise ParameterError(f"{model_dir} was trained on data other than {dataset}'s ({key} differs: {detail}); "
+                                 "give the dataset the model was trained on")
 
 
 def cross_validate(
@@ -316,15 +365,25 @@ def _corpus_of(data) -> "Corpus":
 
 def _preset_folds(preset: "SplitPreset", speakers: np.ndarray, *, order):
     """``(test speakers present, train, dev, test indices)`` of every fold of a split preset
-    over the speakers ``order`` (the corpus's), leaving out folds with no test clip."""
+    over the speakers ``order`` (the corpus's), leaving out folds with no test clip; each fold
+    left out or without a dev clip is noted on the ``ravdess_prep`` logger."""
     for fold in range(1, preset.fold_count(order) + 1):
         dev, test = preset.speakers(fold=fold, speakers=order)
         held = np.isin(speakers, test)
         if not held.any():
+            _log.info("%s fold %d left out: the bundles hold no clip of its test speakers %s", preset.name, fold,
+                      _speakers(test))
             continue
         watched = np.isin(speakers, dev)
+        if not watched.any():
+            _log.info("%s fold %d: the bundles hold no clip of its dev speakers %s; trained without a dev split",
+                      preset.name, fold, _speakers(dev))
         yield tuple(int(speaker) for speaker in np.unique(speakers[held])), np.flatnonzero(~held & ~watched), \
             np.flatnonzero(watched), np.flatnonzero(held)
+
+
+def _speakers(speakers) -> str:
+    return ", ".join(f"{int(speaker):02d}" for speaker in speakers)
 
 
 def _write_json(path: Path, value) -> None:

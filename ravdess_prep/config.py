@@ -20,7 +20,7 @@ from .build import EXECUTORS
 from .corpora import CORPORA, get_corpus
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
-from .exceptions import ParameterError, SplitError, option
+from .exceptions import ParameterError, SplitError, option, render
 from .pad import TOO_LONG_POLICIES
 from .settings import INTEGER, NUMBER, PATH, POSITIVE, SPEAKERS, SWITCH, TEXT, TEXTS, setting, settings_of, values_from_file
 from .trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
@@ -207,8 +207,8 @@ class Config:
         values["embedder"] = embedder if isinstance(embedder, Embedder) else embedder_from_dict(embedder, where=where)
         try:
             return cls(**values)
-        except ParameterError as error:
-            raise type(error)(f"{where}: {error.args[0]}") from None
+        except ParameterError as error:  # the file's keys are named, not the options
+            raise type(error)(f"{where}: {render(error.args[0], keys=True)}") from None
 
     def embedding_digest(self) -> str:
         """SHA-256 of the settings that decide a clip's embedding (all but :data:`SPLIT_FIELDS`,

@@ -40,11 +40,12 @@ def option(name: str, value=_ABSENT) -> str:
     return f"{_MARK}{payload}{_MARK}"
 
 
-def render(text: str) -> str:
-    """``text`` with every :func:`option` spelled for whoever reads it now."""
+def render(text: str, *, keys: bool = False) -> str:
+    """``text`` with every :func:`option` spelled for whoever reads it now (``keys``: as the
+    keys of a file, ``name='value'``, whoever reads it)."""
     if _MARK not in text:
         return text
-    flags = _FLAGS.get()
+    flags = None if keys else _FLAGS.get()
 
     def spelled(match: re.Match) -> str:
         name, value = match[1], None if match[2] is None else json.loads(match[2])

@@ -17,12 +17,14 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
+import numpy as np
+
 from .config import Config, upgrade_config
 from .exceptions import ManifestError, ParameterError
 from .measure import Target
 from .embedders import ModelFiles
 from .outputs import kind_named, pooled_shape
-from .params import MANIFEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX
+from .params import MANIFEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA
 
 #: The keys a manifest of this version must have.
 REQUIRED = ("format", "config", "corpus", "embedder", "output", "target_length_samples", "sample_rate_hz", "splits")
@@ -166,6 +168,9 @@ class Manifest:
         missing = [key for key in REQUIRED if key not in values]
         if missing:
             raise ManifestError(f"{where}: the key {missing[0]!r} is missing ({len(missing)} missing)")
+        for key in ("config", "corpus", "embedder", "output", "splits"):
+            if not isinstance(values[key], Mapping):
+                raise ManifestError(f"{where}: {key!r} has to be a mapping, not {values[key]!r}")
         try:
             config = Config.from_dict(values["config"], where=f"{where}: config")
             target = Target(_integer(values, "target_length_samples", where), _integer(values, "sample_rate_hz", where),
@@ -174,9 +179,10 @@ class Manifest:
             raise
         except ParameterError as error:
             raise ManifestError(error.args[0]) from None
-        for key in ("corpus", "embedder", "output", "splits"):
-            if not isinstance(values[key], Mapping):
-                raise ManifestError(f"{where}: {key!r} has to be a mapping, not {values[key]!r}")
+        for key, kind in (("handled_by_policy", list), ("source", Mapping), ("versions", Mapping)):
+            if key in values and not isinstance(values[key], kind):
+                raise ManifestError(f"{where}: {key!r} has to be a {'list' if kind is list else 'mapping'}, "
+                                    f"not {values[key]!r}")
         examples = values.get("examples_per_clip")
         manifest = cls(config=config, corpus=dict(values["corpus"]), embedder=dict(values["embedder"]),
                        output=dict(values["output"]), target=target,
@@ -194,8 +200,14 @@ class Manifest:
         if self.embedder.get("name") != embedder.name:
             raise ManifestError(f"{where}: the embedder is {self.embedder.get('name')!r} but the config's is "
                                 f"{embedder.name!r}")
+        shape = self.output.get("row_shape", [])
+        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                                  for n in shape):
+            raise ManifestError(f"{where}: output: 'row_shape' has to be a list of positive integers, not {shape!r}")
         try:
             kind = self.kind
+        except KeyError:
+            raise ManifestError(f"{where}: output: the key 'kind' is missing") from None
         except ParameterError as error:
             raise ManifestError(f"{where}: output: {error.args[0]}") from None
         if kind != embedder.row_kind():
@@ -207,6 +219,37 @@ class Manifest:
                 raise ManifestError(f"{where}: {self.examples_per_clip} examples per clip are recorded, but the "
                                     f"config's settings give {expected} for the target of "
                                     f"{self.target.length_samples} samples (was a setting edited?)")
+
+
+def check_folder(manifest: Manifest, folder: str | os.PathLike) -> None:
+    """Raise :class:`ManifestError` where a manifest contradicts its folder: a measured target
+    length that is not the longest kept clip of ``metadata.csv``, or bundles of another shape.
+
+    (A hand-edited manifest would otherwise embed new files other than its bundles were.)
+    """
+    import pandas as pd
+
+    folder = Path(folder)
+    where = str(manifest.path or folder / MANIFEST)
+    metadata = folder / METADATA
+    if manifest.config.target_length_samples is None and metadata.is_file():
+        table = pd.read_csv(metadata, keep_default_na=False)
+        kept = table[table["split"] != "dropped"]
+        if "trimmed_length_samples" in kept and len(kept):
+            longest = int(kept["trimmed_length_samples"].max())
+            if longest != manifest.target.length_samples:
+                raise ManifestError(f"{where}: target_length_samples {manifest.target.length_samples} is not the "
+                                    f"longest kept clip of {metadata} ({longest} samples): was the manifest edited?")
+    for split in manifest.splits:
+        path = folder / split / f"{split}_embeddings.npy"
+        if path.is_file():
+            try:
+                shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+            except (ValueError, OSError) as error:
+                raise ManifestError(f"{path}: a damaged bundle file ({error})") from None
+            if "row_shape" in manifest.output and tuple(shape[1:]) != manifest.row_shape:
+                raise ManifestError(f"{where}: rows of shape {manifest.row_shape} are recorded, but {path} holds rows "
+                                    f"of shape {tuple(shape[1:])}: was the manifest edited?")
 
 
 def examples_per_clip(embedder, target: Target) -> int:
@@ -230,8 +273,11 @@ def upgrade(values: Mapping) -> dict:
     values = dict(values)
     if str(values.get("format")) == MANIFEST_FORMAT:
         return values
+    if not isinstance(values.get("config", {}), Mapping):
+        return values  # refused, naming the key, by Manifest.from_json
     config = upgrade_config(values.get("config", {}))
-    speakers = (values.get("build") or {}).get("speakers")
+    build = values.get("build")
+    speakers = build.get("speakers") if isinstance(build, Mapping) else None
     if speakers is not None and "speakers" not in config:
         config["speakers"] = speakers
     values["config"] = config

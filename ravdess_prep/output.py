@@ -121,6 +121,7 @@ def check_output(out: str | os.PathLike, *, protected: Iterable[tuple[str, str |
                               "(a build replaces its output folder as a whole)")
     if out.exists() and not out.is_dir():
         raise OutputError(f"{out}: the output exists and is not a folder; choose another --out")
+    _check_parent(out, "out")
     if out.is_dir() and any(out.iterdir()) and not is_dataset_folder(out):
         raise OutputError(f"{out}: a non-empty folder that ravdess-prep did not write (no manifest of its own); "
                           "choose another --out, or empty or remove this folder yourself")
@@ -147,6 +148,7 @@ class OutputLock:
         self._created: list[Path] = []
 
     def __enter__(self) -> "OutputLock":
+        _check_parent(self.path.with_name(self.path.name[1:-5]), "out")
         missing = [folder for folder in [self.path.parent, *self.path.parent.parents] if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._created = missing  # removed again, if still empty, when the lock is released

@@ -39,7 +39,7 @@ from .digest import file_digest
 from .embed import EmbedResult
 from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles, YAMNetEmbedder, YAMNetFiles
 from .exceptions import SourceError, SplitError, option
-from .manifest import Manifest
+from .manifest import Manifest, check_folder
 from .measure import ClipOffsets, Measurement, clip_offsets
 from .output import OutputLock, check_output, recover_leftovers
 from .pad import pad_center
@@ -94,6 +94,10 @@ def _survey(src, config: Config, *, corpus=None, speakers=None, cache_dir=None, 
     result.raise_for_problems()
     clips = result.clips
     if speakers is not None:
+        absent = sorted(set(int(speaker) for speaker in speakers) - set(clips[found.speaker_column].astype(int)))
+        if absent:
+            _log.info("the speakers %s of %s have no clip in the source", ", ".join(f"{s:02d}" for s in absent),
+                      option("speakers"))
         clips = clips[clips[found.speaker_column].isin([int(speaker) for speaker in speakers])].reset_index(drop=True)
         if clips.empty:
             where = ", ".join(str(root) for root in result.roots)
@@ -317,6 +321,7 @@ def rebuild(
 
     manifest = Manifest.read(dataset)
     folder = manifest.path.parent
+    check_folder(manifest, folder)
     model = recorded_files(manifest, files)
     source = manifest.source.get("roots") if source is None else source
     clips, _ = _survey(source, manifest.config, cache_dir=run.cache_dir, progress=run.progress)
@@ -375,6 +380,7 @@ def embed_files(
         AudioError: A file is unreadable.
     """
     manifest = Manifest.read(dataset)
+    check_folder(manifest, manifest.path.parent)
     plan = BuildPlan.from_manifest(manifest, _named(paths), files=recorded_files(manifest, files),
                                    **({"on_too_long": on_too_long} if on_too_long else {}))
     if not len(paths):

@@ -74,11 +74,11 @@ class SplitPreset:
         """
         if self.groups is None:
             if fold is not None:
-                raise SplitError(f"the {self.name} split has no folds ({option('fold', fold)})")
+                raise SplitError(f"{option('split_preset', self.name)} has no folds ({option('fold', fold)})")
             return tuple(default_dev), tuple(default_test)
         groups = self.groups(tuple(int(speaker) for speaker in speakers))
         if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold <= len(groups):
-            raise SplitError(f"the {self.name} split needs a fold from 1 to {len(groups)} "
+            raise SplitError(f"{option('split_preset', self.name)} needs a fold from 1 to {len(groups)} "
                              f"({option('fold')} K), not {fold!r}")
         return groups[fold % len(groups)], groups[fold - 1]
 

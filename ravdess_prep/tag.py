@@ -36,9 +36,14 @@ def tag_files(paths: Sequence[str | os.PathLike], *, files: YAMNetFiles | None =
         One ``{"file", "patches", "top": [{"class", "index", "mean_score"}, ...]}`` per file.
 
     Raises:
-        AudioError: A file is unreadable or empty; the message names it.
+        AudioError: A file is missing, unreadable, empty, or holds NaN or infinite values; the
+            message names it (before any model is loaded).
         ModelFileError: The model folder is not a YAMNet SavedModel.
     """
+    try:  # every file is read before the model is loaded: a bad one is named at once
+        waveforms = [yamnet.read_waveform(path) for path in paths]
+    except yamnet.InputError as error:
+        raise AudioError(str(error)) from None
     folder = None if cache_dir is None else cache_root(cache_dir) / YAMNetEmbedder.name
     model_dir = YAMNetEmbedder().model_files(files, cache_dir=folder, progress=False)["model_dir"].path
     try:
@@ -48,11 +53,8 @@ def tag_files(paths: Sequence[str | os.PathLike], *, files: YAMNetFiles | None =
         raise ModelFileError(str(error)) from None
     report = []
     with network:
-        for path in paths:
-            try:
-                patches = yamnet.waveform_to_patches(yamnet.read_waveform(path))
-            except yamnet.InputError as error:
-                raise AudioError(str(error)) from None
+        for path, waveform in zip(paths, waveforms):
+            patches = yamnet.waveform_to_patches(waveform)
             scores = network.run(patches)[0].mean(axis=0)
             ranked = np.argsort(-scores, kind="stable")[:top]
             report.append({"file": str(path), "patches": int(patches.shape[0]),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -29,6 +30,14 @@ def require_shared(relative: str) -> Path:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_opensmile() -> None:
+    """Skip unless openSMILE is installed, without importing it: the library loads it with its
+    own symbols first (see ravdess_prep.embedders.egemaps), which an import by a test made after
+    TensorFlow would pre-empt."""
+    if importlib.util.find_spec("opensmile") is None:
+        pytest.skip("openSMILE is not installed (pip install -e \".[egemaps]\")", allow_module_level=True)
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from conftest import require_opensmile
 from ravdess_prep import cli
 from whisper_models import real_whisper
 
@@ -35,7 +36,7 @@ def test_yamnet_bundles_reach_045_on_the_original_split(ravdess_dir, yamnet_dir,
 
 @pytest.mark.slow
 def test_egemaps_functionals_reach_052_and_060_with_speaker_normalisation(ravdess_dir, cache, tmp_path):
-    pytest.importorskip("opensmile")
+    require_opensmile()
     _build(ravdess_dir, tmp_path / "egemaps", cache, "--embedder", "egemaps")
     assert _test_accuracy(tmp_path / "egemaps", tmp_path / "plain") >= 0.52  # the linear head
     assert _test_accuracy(tmp_path / "egemaps", tmp_path / "normalised", "--speaker-norm") >= 0.60

@@ -10,14 +10,16 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import SONG, SPEECH, copy_clips
+from conftest import SONG, SPEECH, copy_clips, require_opensmile
 from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, pipeline
 from ravdess_prep.bundle import read_bundles
 from ravdess_prep.embedders import EGeMAPSEmbedder
+from ravdess_prep.embedders.egemaps import opensmile_module
 from ravdess_prep.pad import pad_center
 
-opensmile = pytest.importorskip("opensmile")
+require_opensmile()
+opensmile = opensmile_module()  # openSMILE's library loaded with its own symbols first
 
 
 

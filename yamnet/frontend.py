@@ -17,6 +17,8 @@ in float64; patches are float32.
 
 from __future__ import annotations
 
+import os
+
 import functools
 
 import numpy as np
@@ -173,16 +175,21 @@ def read_waveform(path) -> np.ndarray:
     channels averaged, resampled to 16 kHz with resampy (``kaiser_best``).
 
     Raises:
-        InputError: The file is unreadable or holds no samples.
+        InputError: The file is missing or unreadable, holds no samples, or holds NaN or infinite
+            values.
     """
     import soundfile
 
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
     try:
         samples, rate = soundfile.read(str(path), dtype="float64", always_2d=True)
     except Exception as error:  # libsndfile's error types vary between versions
         raise InputError(f"{path}: not a readable audio file ({error})") from None
     if samples.shape[0] == 0:
         raise InputError(f"{path}: the audio file holds no samples")
+    if not np.isfinite(samples).all():
+        raise InputError(f"{path}: {int((~np.isfinite(samples).all(axis=1)).sum())} samples are NaN or infinite")
     waveform = samples.mean(axis=1)
     if rate != params.SAMPLE_RATE_HZ:
         import resampy

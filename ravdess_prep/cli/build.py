@@ -68,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _setting_table(args) -> dict:
-    """The options of settings (every option but the sources, the cache and how it runs)."""
+    """The options of settings (every option but the sources, the cache, how it runs, and where
+    the model's files are now)."""
     return {dest: entries for dest, entries in args.table.items()
-            if dest not in ("cache_dir", "jobs", "runner", "beam_option")}
+            if dest not in ("cache_dir", "jobs", "runner", "beam_option")
+            and not any(owner in files_types() for owner, _ in entries)}
 
 
 def settings(args: argparse.Namespace) -> tuple[Config, Run, list | None, object | None]:
@@ -109,6 +111,8 @@ def settings(args: argparse.Namespace) -> tuple[Config, Run, list | None, object
     args.wording.update(wording([cls, *([cls.files_type] if cls.files_type else [])], first=[cls]))
     settings_of_file = {key: value for key, value in file_embedder.items() if key != "name"} \
         if file_embedder.get("name") == name else {}
+    if args.config_file:  # the file has to be valid on its own: its errors name it and its keys
+        Config.from_dict({**values, "embedder": file_embedder or {"name": name}}, where=where)
     embedder = cls(**{**values_from_file(cls, settings_of_file, where=f"{where}: [embedder]"),
                       **given_values(args, cls, args.table)})
     config = Config(**config_values, embedder=embedder)

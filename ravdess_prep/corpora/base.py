@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 import soundfile
 
 from ..audio import check_complete, empty_message, unreadable_message
-from ..exceptions import AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError, SplitError
+from ..exceptions import (AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError, SplitError,
+                          option)
 from ..source import AUDIO_SUFFIXES, audio_files, resolve_path
 from ..split import SplitPreset, customary_split, leave_one_speaker_out_split
 
@@ -163,8 +164,8 @@ class Corpus:
         try:
             return self.split_presets[name]
         except (KeyError, TypeError):
-            raise SplitError(f"the {self.name} corpus has no split preset {name!r} (its presets: "
-                             f"{', '.join(self.split_presets)}, or custom speaker lists)") from None
+            raise SplitError(f"{option('split_preset', name)}: the {self.name} corpus has no such split preset (its "
+                             f"presets: {', '.join(self.split_presets)}, or custom speaker lists)") from None
 
     def download(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
         """Fetch the corpus into the cache; the folders to scan.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..exceptions import ParameterError
+from ..exceptions import ParameterError, render
 from ..registry import Registry
 from ..settings import values_from_file
 from .base import Embedder, Model, ModelFile, ModelFiles
@@ -64,5 +64,11 @@ def embedder_from_dict(values: Mapping, *, where: str = "the configuration") -> 
     try:
         cls = embedder_class(name)
     except ParameterError as error:
-        raise ParameterError(f"{where}: {error}") from None
-    return cls(**values_from_file(cls, values, where=f"{where}: the {cls.name} embedder"))
+        raise ParameterError(f"{where}: key 'embedder': {render(error.args[0], keys=True)}") from None
+    where = f"{where}: the {cls.name} embedder"
+    try:
+        return cls(**values_from_file(cls, values, where=where))
+    except ParameterError as error:
+        if error.args and str(error.args[0]).startswith(where):
+            raise
+        raise type(error)(f"{where}: {render(error.args[0], keys=True)}") from None

@@ -90,7 +90,7 @@ class ModelFiles:
             raise ParameterError(f"the dataset's model has no file {', '.join(unknown)} (it has: {', '.join(recorded)})")
         files = {}
         for role, entry in recorded.items():
-            path = Path(paths.get(role) or entry["path"])
+            path = Path(paths.get(role) or entry["path"]).expanduser().absolute()
             check_sha256(path, entry["sha256"], role, hint="the dataset's ")
             files[role] = ModelFile(path, entry["sha256"])
         return cls(files, bool(record.get("official", False)))

@@ -41,7 +41,7 @@ NUM_FEATURES = {"functionals": 88, "lld": 25}
 _SMILES = threading.local()  # one openSMILE instance per thread and level
 
 
-def _opensmile():
+def opensmile_module():
     """The ``opensmile`` package, its library loaded so that it keeps its own symbols.
 
     ``libSMILEapi.so`` and TensorFlow's libraries both export Takuya Ooura's FFT routines
@@ -69,7 +69,7 @@ def smile(level: str):
     """This thread's ``opensmile.Smile`` for eGeMAPSv02 at ``level`` (built once per thread)."""
     cached = getattr(_SMILES, level, None)
     if cached is None:
-        opensmile = _opensmile()
+        opensmile = opensmile_module()
         cached = opensmile.Smile(
             feature_set=opensmile.FeatureSet.eGeMAPSv02,
             feature_level={"functionals": opensmile.FeatureLevel.Functionals,

@@ -117,6 +117,9 @@ class VGGishEmbedder(Embedder):
         check_positive("batch_size", self.batch_size)
         if isinstance(self.hop_seconds, bool) or not isinstance(self.hop_seconds, (int, float)) or not self.hop_seconds > 0:
             raise ParameterError(f"{option('hop_seconds')} has to be a positive number, not {self.hop_seconds!r}")
+        if round(self.hop_seconds / vggish_params.STFT_HOP_LENGTH_SECONDS) < 1:
+            raise ParameterError(f"{option('hop_seconds', self.hop_seconds)} is shorter than one spectrogram frame "
+                                 f"({vggish_params.STFT_HOP_LENGTH_SECONDS} s): examples would not advance")
 
     def clip_kind(self) -> OutputKind:
         return SEQUENCE

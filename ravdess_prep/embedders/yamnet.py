@@ -125,6 +125,9 @@ class YAMNetEmbedder(Embedder):
         files = files or YAMNetFiles()
         if files.model_dir is not None:
             folder = Path(files.model_dir)
+            if folder.exists() and not folder.is_dir():
+                raise ModelFileError(f"{folder}: a file, not a YAMNet SavedModel folder (give the folder that holds "
+                                     "saved_model.pb)")
             if not folder.is_dir():
                 raise ModelFileError(f"{folder}: no such YAMNet model folder")
             check_model_dir(folder)
