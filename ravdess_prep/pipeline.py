@@ -37,7 +37,8 @@ from .corpora import get_corpus
 from .corpora.base import ROOT_COLUMN
 from .digest import file_digest
 from .embed import EmbedResult
-from .embedders import ModelFiles, VGGishEmbedder, VGGishFiles, YAMNetEmbedder, YAMNetFiles
+from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles, WhisperEmbedder,
+                        WhisperFiles, YAMNetEmbedder, YAMNetFiles)
 from .exceptions import SourceError, SplitError, option
 from .manifest import Manifest, check_folder
 from .measure import ClipOffsets, Measurement, clip_offsets
@@ -52,7 +53,8 @@ if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
 _log = logging.getLogger("ravdess_prep")
 
 __all__ = [
-    "BuildResult", "Config", "Manifest", "Run", "VGGishEmbedder", "VGGishFiles", "YAMNetEmbedder", "YAMNetFiles",
+    "BuildResult", "Config", "EGeMAPSEmbedder", "HFEmbedder", "HFFiles", "Manifest", "Run", "VGGishEmbedder",
+    "VGGishFiles", "WhisperEmbedder", "WhisperFiles", "YAMNetEmbedder", "YAMNetFiles",
     "build", "embed", "embed_files", "measure", "model_files", "pad", "rebuild", "source", "split", "trim", "write",
 ]
 

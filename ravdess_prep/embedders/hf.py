@@ -10,9 +10,10 @@ Transformers returns them (0: the input of the first block; the last: the output
 pooled over the clip's frames in float64 (``mean``, ``mean-std``), or kept for the
 centre-padded clip (``none``).
 
-Batches: a model whose feature extractor returns an attention mask runs clips padded to a
-multiple of :data:`BUCKET_SAMPLES` with the mask; the others (group-normalised, as wav2vec 2.0
-base and HuBERT base) run only clips of equal length together. Every run sees exactly
+Batches: a layer-normalised model whose feature extractor returns an attention mask runs clips
+padded to a multiple of :data:`BUCKET_SAMPLES` with the mask; the others run only clips of equal
+length together: those without a mask (wav2vec 2.0 base, HuBERT base) and the group-normalised
+ones with one (WavLM base-plus), whose first normalisation would take in the padding. Every run sees exactly
 ``batch_size`` inputs (zeros fill a last one), so a clip's result does not depend on its
 batch-mates. A clip longer than ``max_seconds`` is an error naming it, or, with
 ``window_seconds``, runs in consecutive windows of that length whose frames are pooled
@@ -278,6 +279,8 @@ class HFModel:
         except (OSError, ValueError, RuntimeError) as error:
             raise ModelFileError(f"{folder}: the model cannot be loaded ({error})") from None
         self.masked = bool(getattr(self.extractor, "return_attention_mask", False))
+        # A group norm's statistics span the padding, whatever the mask says (WavLM base-plus).
+        self.padded_together = self.masked and config.get("feat_extract_norm", "layer") == "layer"
 
     def embed(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         """Each clip's chosen hidden states over its frames, ``(layers, frames, D)``."""
@@ -297,7 +300,8 @@ class HFModel:
         size = self.embedder.batch_size
         groups: dict[int, list[int]] = {}
         for index, signal in enumerate(signals):
-            length = -(-signal.size // BUCKET_SAMPLES) * BUCKET_SAMPLES if self.masked and size > 1 else signal.size
+            length = (-(-signal.size // BUCKET_SAMPLES) * BUCKET_SAMPLES if self.padded_together and size > 1
+                      else signal.size)
             groups.setdefault(length, []).append(index)
         results: list[np.ndarray | None] = [None] * len(signals)
         for length, members in groups.items():
