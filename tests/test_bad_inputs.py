@@ -335,9 +335,10 @@ def _every_command(built, tree, tmp_path, server):
         (["embed", str(silent), "--dataset", str(built.out), "--out", str(folder)], str(folder)),
         (["embed", str(silent), "--dataset", str(not_a_dataset), "--out", str(tmp_path / "e.npy")], "manifest"),
         (["export", str(not_a_dataset), "--format", "parquet", "--out", str(tmp_path / "x.parquet")], "manifest"),
-        (["tag", str(bad_audio), "--yamnet-model", str(not_a_dataset)], str(not_a_dataset)),
+        (["tag", str(bad_audio), "--yamnet-model", str(not_a_dataset)], str(bad_audio)),  # inputs first
+        (["tag", str(silent), "--yamnet-model", str(not_a_dataset)], str(not_a_dataset)),
         (["train", "--data", str(not_a_dataset), "--model-dir", str(tmp_path / "m")], str(not_a_dataset)),
-        (["predict", str(silent), "--dataset", str(built.out), "--model-dir", str(not_a_dataset)], "model.keras"),
+        (["predict", str(silent), "--dataset", str(built.out), "--model-dir", str(not_a_dataset)], str(not_a_dataset)),
         (["crossval", "--data", str(not_a_dataset)], str(not_a_dataset)),
     ]
     for args, named in cases:

@@ -62,7 +62,7 @@ def beam_build(tree, model_files_kwargs, tmp_path_factory):
 def test_beam_bundles_and_manifest_are_byte_identical_to_the_default_executor(local_build, beam_build):
     local, on_beam = _output_bytes(local_build.out), _output_bytes(beam_build.out)
     assert sorted(on_beam) == sorted(local) == [
-        "README.md", "counts.png", "dev/dev_embeddings.npy", "dev/dev_filenames.npy", "dev/dev_labels.npy",
+        ".ravdess-prep-written", "README.md", "counts.png", "dev/dev_embeddings.npy", "dev/dev_filenames.npy", "dev/dev_labels.npy",
         "lengths.png", "manifest.json", "metadata.csv", "test/test_embeddings.npy", "test/test_filenames.npy",
         "test/test_labels.npy", "train/train_embeddings.npy", "train/train_filenames.npy", "train/train_labels.npy",
     ]

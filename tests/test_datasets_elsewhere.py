@@ -49,7 +49,7 @@ def fold1(tree, cache, model_files_kwargs, tmp_path_factory):
     ("folds6", None, SplitError, "needs a fold"),
     ("loso", 0, SplitError, "from 1 to 24"),
     ("original", 2, SplitError, "no folds"),
-    ("thirds", 1, ParameterError, "no split preset 'thirds' .its presets: original, folds6, loso"),
+    ("thirds", 1, ParameterError, "split_preset='thirds': the ravdess corpus has no such split preset .its presets: original, folds6, loso"),
 ])
 def test_split_presets(preset, fold, dev, test):
     if isinstance(dev, type):

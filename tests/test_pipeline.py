@@ -219,6 +219,8 @@ def test_existing_output_is_replaced_whole(first_build, small_tree, model_files_
     out = tmp_path / "out"
     shutil.copytree(first_build.out, out)
     (out / "stale.txt").write_text("from an older build")
+    with (out / ".ravdess-prep-written").open("a") as record:  # an older build's own file
+        record.write("stale.txt\n")
     pipeline.build(Config(dev_speakers=(1,), test_speakers=(8,)), out=out, source=small_tree,
                    run=Run(cache_dir=first_build.out.parent / "cache", jobs=2, progress=False), **model_files_kwargs)
     assert not (out / "stale.txt").exists()
