@@ -1,4 +1,5 @@
-"""The README's Python blocks run as written, in order, in a scratch folder.
+"""The Python blocks of the README and of the documentation's how-to pages run as written, in
+order, in one scratch folder (the tutorial has its own test, ``test_docs.py``).
 
 The scratch folder holds ``data/ravdess`` (18 real clips) and ``clip.wav``. The only thing
 changed is where the official VGGish files come from: they cannot be downloaded here, so the
@@ -17,15 +18,20 @@ import soundfile
 
 from conftest import copy_clips
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+#: The pages whose examples run, in this order (later ones use what earlier ones built).
+PAGES = ["README.md", "docs/getting-started.md", "docs/embedders/index.md", "docs/elsewhere.md", "docs/beam.md",
+         "docs/data.md", "docs/embedders/vggish.md"]
 
 
 def _python_blocks():
-    return re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    return [(page, index, block) for page in PAGES
+            for index, block in enumerate(re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), flags=re.S),
+                                          start=1)]
 
 
-def test_readme_has_python_blocks():
-    assert len(_python_blocks()) >= 4
+def test_every_page_listed_has_python_blocks():
+    assert {page for page, _, _ in _python_blocks()} == set(PAGES)
 
 
 def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_dir, tmp_path, monkeypatch):
@@ -45,11 +51,11 @@ def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_
     monkeypatch.setenv("RAVDESS_PREP_CACHE", str(tmp_path / "cache"))
 
     namespace: dict = {}
-    for index, block in enumerate(_python_blocks()):
+    for page, index, block in _python_blocks():
         try:
-            exec(compile(block, f"README.md python block {index + 1}", "exec"), namespace)
+            exec(compile(block, f"{page} python block {index}", "exec"), namespace)
         except Exception as error:  # name the block that failed
-            pytest.fail(f"README python block {index + 1} failed: {error!r}\n{block}")
+            pytest.fail(f"{page} python block {index} failed: {error!r}\n{block}")
     assert namespace["lengths"].target.length_samples > 0
     assert namespace["embedded"].embeddings.shape[0] == 18
     assert namespace["codes"].dtype == np.uint8
