@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _checkpoint import write_random_checkpoint_elsewhere  # noqa: E402
 from _memory import PeakTreeRSS  # noqa: E402
+from _common import shared_dir
 
 
 def _run_build(args: list[str]) -> tuple[float, float, str]:
@@ -44,7 +45,7 @@ def _files(out: Path) -> dict[str, bytes]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--pca-params", default=str(shared / "vggish" / "vggish_pca_params.npz"))
     parser.add_argument("--actors", default="8,11,18", help="comma-separated actors (default %(default)s)")

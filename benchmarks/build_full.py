@@ -40,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _checkpoint import write_random_checkpoint_elsewhere  # noqa: E402
+from _common import in_child, shared_dir  # noqa: E402
 from _memory import PeakTreeRSS  # noqa: E402
 
 
@@ -133,15 +134,6 @@ class _ModelClock:
         VGGish.embed = self._original
 
 
-def _in_child(function, *args):
-    """``function(*args)`` in a fresh Python process (nothing of it stays in this one)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(function, *args).result()
-
-
 def _references(checkpoint: Path, pca: Path, paths, target: int, num_examples: int, batch_size: int,
                 slices: int = 8):
     """``(per-file seconds for paths, bare seconds for num_examples)``, measured in ``slices``
@@ -164,7 +156,7 @@ def _references(checkpoint: Path, pca: Path, paths, target: int, num_examples: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--pca-params", default=str(shared / "vggish" / "vggish_pca_params.npz"))
     parser.add_argument("--actors", help="comma-separated subset of actors (default: all)")
@@ -186,17 +178,17 @@ def main() -> None:
         sample = list(clips_table["path"])[:: max(1, total // args.per_file_sample)][: args.per_file_sample]
         halves = (sample[0::2], sample[1::2])
         target = 259431  # the full set's target (asserted below)
-        best, rates = _in_child(_best_batch, checkpoint)
+        best, rates = in_child(_best_batch, checkpoint)
         print("bare_examples_per_s_by_batch=" + " ".join(f"{b}:{r:.1f}" for b, r in rates.items()))
 
-        per_file_before, bare_before = _in_child(_references, checkpoint, pca, halves[0], target, examples // 2, best)
+        per_file_before, bare_before = in_child(_references, checkpoint, pca, halves[0], target, examples // 2, best)
         with PeakTreeRSS() as peak, _ModelClock() as model_clock:
             started = time.perf_counter()
             result = pipeline.build(config, out=scratch / "out", source=args.source, speakers=actors,
                                     files=pipeline.VGGishFiles(checkpoint, pca, allow_custom_checkpoint=True),
                                     run=pipeline.Run(cache_dir=scratch / "cache", jobs=args.jobs, progress=False))
             build_seconds = time.perf_counter() - started
-        per_file_after, bare_after = _in_child(_references, checkpoint, pca, halves[1], target,
+        per_file_after, bare_after = in_child(_references, checkpoint, pca, halves[1], target,
                                                examples - examples // 2, best)
 
         manifest = result.manifest

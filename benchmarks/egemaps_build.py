@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
+from _common import shared_dir
 
 
 def _naive_seconds(paths) -> float:
@@ -43,7 +44,7 @@ def _naive_seconds(paths) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--sample", type=int, default=96)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())

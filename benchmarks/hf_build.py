@@ -21,18 +21,17 @@ last line is ``peak_rss_mb=`` of the build's process tree.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
+from _common import in_child, shared_dir, timed_loop
 
 
 def make_model(folder: Path) -> Path:
@@ -70,21 +69,13 @@ def _loop_seconds(folder: str, paths: list[str], same_input: bool) -> float:
             states = model(**inputs, output_hidden_states=True).hidden_states
         return np.stack([state[0].numpy().astype(np.float64).mean(axis=0) for state in states])
 
-    one(paths[0])  # the first call sets up its kernels
-    started = time.perf_counter()
-    for path in paths:
-        one(path)
-    return time.perf_counter() - started
+    return timed_loop(one, paths)
 
-
-def _in_child(function, *args):
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(function, *args).result()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--actors", default="1,8,11", help="actors, with one of dev and one of test (default: 1,8,11)")
     parser.add_argument("--batch-size", type=int, default=4)
@@ -98,9 +89,9 @@ def main() -> None:
     config = pipeline.Config(embedder=embedder, speakers=actors, allow_missing_speakers=True)
     paths = [str(path) for path in pipeline.source(args.source, config)["path"]]
     with tempfile.TemporaryDirectory() as scratch:
-        model = str(_in_child(make_model, Path(scratch) / "wavlm-base-random"))
+        model = str(in_child(make_model, Path(scratch) / "wavlm-base-random"))
         halves = (paths[0::2], paths[1::2])
-        before = [_in_child(_loop_seconds, model, halves[0], same) for same in (False, True)]
+        before = [in_child(_loop_seconds, model, halves[0], same) for same in (False, True)]
         with PeakTreeRSS() as peak:
             started = time.perf_counter()
             result = pipeline.build(config, out=Path(scratch) / "out", source=args.source,
@@ -108,7 +99,7 @@ def main() -> None:
                                     run=pipeline.Run(cache_dir=Path(scratch) / "cache", jobs=args.jobs,
                                                      progress=False))
             build_seconds = time.perf_counter() - started
-        after = [_in_child(_loop_seconds, model, halves[1], same) for same in (False, True)]
+        after = [in_child(_loop_seconds, model, halves[1], same) for same in (False, True)]
     clips = sum(split["clips"] for split in result.manifest["splits"].values())
     assert clips == len(paths), (clips, len(paths))
     print(f"clips={clips} actors={args.actors} batch_size={args.batch_size} jobs={args.jobs} "

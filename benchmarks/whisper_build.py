@@ -18,18 +18,17 @@ figures there: the build uses it when PyTorch sees one).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
+from _common import in_child, shared_dir, timed_loop
 
 
 def _per_file_seconds(folder: str, paths: list[str]) -> float:
@@ -56,21 +55,13 @@ def _per_file_seconds(folder: str, paths: list[str]) -> float:
             states = model.encoder(features, output_hidden_states=True).hidden_states
         return np.stack([state[0, :frames].cpu().numpy().astype(np.float64).mean(axis=0) for state in states])
 
-    one(paths[0])  # the first call sets up its kernels
-    started = time.perf_counter()
-    for path in paths:
-        one(path)
-    return time.perf_counter() - started
+    return timed_loop(one, paths)
 
-
-def _in_child(function, *args):
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(function, *args).result()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--model", required=True, help="a Transformers Whisper folder (see ../shared/whisper)")
     parser.add_argument("--per-file-sample", type=int, default=48)
@@ -85,14 +76,14 @@ def main() -> None:
     total = len(clips)
     sample = list(clips["path"])[:: max(1, total // args.per_file_sample)][: args.per_file_sample]
     halves = (sample[0::2], sample[1::2])
-    per_file_before = _in_child(_per_file_seconds, args.model, halves[0])
+    per_file_before = in_child(_per_file_seconds, args.model, halves[0])
     with tempfile.TemporaryDirectory() as scratch, PeakTreeRSS() as peak:
         started = time.perf_counter()
         result = pipeline.build(pipeline.Config(embedder=embedder), out=Path(scratch) / "out", source=args.source,
                                 files=pipeline.WhisperFiles(args.model),
                                 run=pipeline.Run(cache_dir=Path(scratch) / "cache", jobs=args.jobs, progress=False))
         build_seconds = time.perf_counter() - started
-    per_file_after = _in_child(_per_file_seconds, args.model, halves[1])
+    per_file_after = in_child(_per_file_seconds, args.model, halves[1])
     manifest = result.manifest
     assert sum(split["clips"] for split in manifest["splits"].values()) == total
     print(f"clips={total} device={manifest.embedder['device']} batch_size={embedder.batch_size} jobs={args.jobs} "

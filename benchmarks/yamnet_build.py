@@ -23,18 +23,17 @@ The last three lines are ``ratio_naive_to_build=``, ``ratio_build_to_bare_model=
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
+from _common import in_child, shared_dir
 
 TARGET = 259431  # the full set's target length at 48 kHz (asserted below)
 
@@ -82,14 +81,10 @@ def _references(model_dir: str, paths: list[str], patches: int, batch_size: int,
     return per_file, bare
 
 
-def _in_child(function, *args):
-    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
-        return child.submit(function, *args).result()
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = Path(os.environ.get("RAVDESS_PREP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+    shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--model", default=str(shared / "yamnet" / "yamnet_savedmodel"))
     parser.add_argument("--per-file-sample", type=int, default=96)
@@ -104,14 +99,14 @@ def main() -> None:
     patches = total * 11
     sample = list(clips["path"])[:: max(1, total // args.per_file_sample)][: args.per_file_sample]
     halves = (sample[0::2], sample[1::2])
-    per_file_before, bare_before = _in_child(_references, args.model, halves[0], patches // 2, embedder.batch_size)
+    per_file_before, bare_before = in_child(_references, args.model, halves[0], patches // 2, embedder.batch_size)
     with tempfile.TemporaryDirectory() as scratch, PeakTreeRSS() as peak:
         started = time.perf_counter()
         result = pipeline.build(pipeline.Config(embedder=embedder), out=Path(scratch) / "out", source=args.source,
                                 files=pipeline.YAMNetFiles(args.model),
                                 run=pipeline.Run(cache_dir=Path(scratch) / "cache", jobs=args.jobs, progress=False))
         build_seconds = time.perf_counter() - started
-    per_file_after, bare_after = _in_child(_references, args.model, halves[1], patches - patches // 2,
+    per_file_after, bare_after = in_child(_references, args.model, halves[1], patches - patches // 2,
                                            embedder.batch_size)
     manifest = result.manifest
     assert manifest["target_length_samples"] == TARGET and manifest["examples_per_clip"] == 11

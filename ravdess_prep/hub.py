@@ -26,7 +26,7 @@ import requests
 from .atomic import atomic_path
 from .digest import file_digest
 from .download import USER_AGENT, fetch
-from .exceptions import DownloadError, ModelFileError
+from .exceptions import DownloadError, ModelFileError, ParameterError
 
 #: The Hub's address; ``$HF_ENDPOINT`` names a mirror.
 ENDPOINT = "https://huggingface.co"
@@ -39,6 +39,23 @@ WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.b
 def is_hub_id(text: str | os.PathLike) -> bool:
     """Whether ``text`` reads as a Hub id (``owner/name``) and is not a folder on disk."""
     return isinstance(text, str) and bool(_HUB_ID.match(text)) and not Path(text).exists()
+
+
+def local_or_hub(model: str | os.PathLike, *, cache_dir: str | os.PathLike | None, endpoint: str | None = None,
+                 revision: str = "main", progress: bool = True, what: str = "model") -> Path:
+    """The folder ``model`` names: a folder on disk, or a Hub id fetched once into ``cache_dir``.
+
+    Raises:
+        ParameterError: A Hub id and no cache folder.
+        ModelFileError: Neither a folder nor a Hub id (``what`` names the kind of model).
+    """
+    if is_hub_id(str(model)):
+        if cache_dir is None:
+            raise ParameterError("a Hub id needs a cache folder to fetch it into")
+        return hub_folder(str(model), cache_dir=cache_dir, endpoint=endpoint, revision=revision, progress=progress)
+    if not Path(model).is_dir():
+        raise ModelFileError(f"{model}: no such {what} folder (nor a Hub id owner/name)")
+    return Path(model)
 
 
 def hub_folder(model_id: str, *, cache_dir: str | os.PathLike, endpoint: str | None = None, revision: str = "main",

@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
 
 import numpy as np
 
@@ -33,8 +33,6 @@ from .params import MANIFEST, MANIFEST_FORMAT_PREFIX, METADATA
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
-
-    from .bundle import Bundle
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -318,9 +316,17 @@ def bundle_paths(out: str | os.PathLike, split: str) -> dict[str, Path]:
     }
 
 
+class SplitArrays(Protocol):
+    """What :func:`write_folder` writes of a split (a :class:`ravdess_prep.bundle.Bundle` is one)."""
+
+    names: np.ndarray
+    embeddings: np.ndarray
+    labels: np.ndarray
+
+
 def write_folder(
     out: str | os.PathLike,
-    bundles: Mapping[str, "Bundle"],
+    bundles: Mapping[str, SplitArrays],
     *,
     manifest: dict,
     metadata: "pandas.DataFrame",

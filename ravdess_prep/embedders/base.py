@@ -27,7 +27,7 @@ from typing import ClassVar, Mapping, Protocol
 
 import numpy as np
 
-from ..digest import path_sha256
+from ..digest import file_digest, path_sha256
 from ..exceptions import ModelFileError, ParameterError, option
 from ..outputs import POOLS, OutputKind
 from ..settings import setting
@@ -52,6 +52,12 @@ class ModelFiles:
 
     files: Mapping[str, ModelFile] = dataclasses.field(default_factory=dict)
     official: bool = True
+
+    @classmethod
+    def in_folder(cls, folder: Path, names, *, official: bool = False) -> "ModelFiles":
+        """The files ``names`` of ``folder``, by name, each hashed now."""
+        return cls({name: ModelFile((folder / name).resolve(), file_digest(folder / name)) for name in names},
+                   official=official)
 
     def __getitem__(self, role: str) -> ModelFile:
         return self.files[role]

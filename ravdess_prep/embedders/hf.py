@@ -33,12 +33,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..digest import file_digest
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
-from ..hub import hub_folder, is_hub_id
+from ..hub import local_or_hub
 from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
 from ..settings import LAYER_LIST, NUMBER, POSITIVE, TEXT, setting
-from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive
+from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
 from .whisper import check_layers, resolve_layers
 
 #: The model types of config.json this embedder runs, by their Transformers class.
@@ -191,22 +190,15 @@ class HFEmbedder(Embedder):
         if files is None or files.model is None:
             raise ParameterError(f"the hf embedder needs a model: {option('model')} DIR or a Hub id such as "
                                  "microsoft/wavlm-base-plus")
-        folder = Path(files.model)
-        if is_hub_id(str(files.model)):
-            if cache_dir is None:
-                raise ParameterError("a Hub id needs a cache folder to fetch it into")
-            folder = hub_folder(str(files.model), cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
-                                progress=progress)
-        elif not folder.is_dir():
-            raise ModelFileError(f"{folder}: no such model folder (nor a Hub id owner/name)")
+        folder = local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
+                              progress=progress, what="model")
         read_model_config(folder)
         names = ["config.json", "preprocessor_config.json"] + weight_names(folder)
         missing = [name for name in names if not (folder / name).is_file()]
         if missing:
             raise ModelFileError(f"{folder}: no {missing[0]} (a model folder holds config.json, "
                                  "preprocessor_config.json and its weights)")
-        return ModelFiles({name: ModelFile((folder / name).resolve(), file_digest(folder / name)) for name in names},
-                          official=False)
+        return ModelFiles.in_folder(folder, names)
 
     def relocated(self, files: HFFiles, roles) -> dict[str, Path]:
         return {role: Path(files.model) / role for role in roles}

@@ -30,12 +30,11 @@ import numpy as np
 import whisper
 from whisper import params as whisper_params
 
-from ..digest import file_digest
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
-from ..hub import hub_folder, is_hub_id
+from ..hub import local_or_hub
 from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
 from ..settings import LAYER_LIST, POSITIVE, TEXT, setting
-from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive
+from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
 
 #: What a layer number means, for the manifest and the data card.
 LAYER_MEANING = ("0: the input of the first block (convolutions and positions); K: the output of block K; the last: "
@@ -167,14 +166,8 @@ class WhisperEmbedder(Embedder):
         if files is None or files.model is None:
             raise ParameterError(f"the whisper embedder needs a model: {option('model')} DIR or a Hub id such as "
                                  "openai/whisper-base")
-        folder = Path(files.model)
-        if is_hub_id(str(files.model)):
-            if cache_dir is None:
-                raise ParameterError("a Hub id needs a cache folder to fetch it into")
-            folder = hub_folder(str(files.model), cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
-                                progress=progress)
-        elif not folder.is_dir():
-            raise ModelFileError(f"{folder}: no such Whisper model folder (nor a Hub id owner/name)")
+        folder = local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
+                              progress=progress, what="Whisper model")
         try:
             whisper.read_config(folder)
             names = [whisper_params.CONFIG_FILE] + [path.name for path in whisper.weight_files(folder)]
@@ -182,8 +175,7 @@ class WhisperEmbedder(Embedder):
             raise ModelFileError(str(error)) from None
         index = folder / whisper_params.WEIGHTS_INDEX_FILE
         names += [index.name] if index.is_file() else []
-        return ModelFiles({name: ModelFile((folder / name).resolve(), file_digest(folder / name)) for name in names},
-                          official=False)
+        return ModelFiles.in_folder(folder, names)
 
     def relocated(self, files: WhisperFiles, roles) -> dict[str, Path]:
         """Where a dataset's files are now, when its folder moved to ``files.model``."""
