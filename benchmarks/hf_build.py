@@ -60,8 +60,8 @@ def _loop_seconds(folder: str, paths: list[str], same_input: bool) -> float:
 
     def one(path):
         if same_input:
-            trimmed, rate = pipeline.trim(path)
-            signal = resample(trimmed, from_hz=rate, to_hz=16000).astype(np.float32)
+            trimmed, offsets = pipeline.trim(path)
+            signal = resample(trimmed, from_hz=offsets.sample_rate_hz, to_hz=16000).astype(np.float32)
         else:
             signal, _ = librosa.load(path, sr=16000)
         inputs = extractor(signal, sampling_rate=16000, return_tensors="pt")
