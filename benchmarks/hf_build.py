@@ -1,6 +1,6 @@
 """A build with a self-supervised encoder of Transformers against the per-clip Transformers loop.
 
-    python benchmarks/hf_build.py [--source ../shared/ravdess] [--actors 1,8,11] [--batch-size 4]
+    python benchmarks/hf_build.py [--source ../shared/ravdess] [--actors 1,8,11] [--batch-size 1]
 
 The model is WavLM-base shaped (12 blocks 768 wide, the standard feature encoder, layer norm,
 an attention mask) with random weights, made here: speed does not depend on the weights, and
@@ -78,7 +78,7 @@ def main() -> None:
     shared = shared_dir()
     parser.add_argument("--source", default=str(shared / "ravdess"))
     parser.add_argument("--actors", default="1,8,11", help="actors, with one of dev and one of test (default: 1,8,11)")
-    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--batch-size", type=int, default=1)
     parser.add_argument("--jobs", type=int, default=os.cpu_count())
     args = parser.parse_args()
 

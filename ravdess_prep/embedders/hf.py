@@ -44,6 +44,8 @@ from .whisper import check_layers, resolve_layers
 MODEL_TYPES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",
                "data2vec-audio": "Data2VecAudioModel", "wav2vec2-conformer": "Wav2Vec2ConformerModel"}
 SAMPLE_RATE_HZ = 16000
+#: How many batches' worth of clips the model is handed at once, grouped there by length.
+GATHERED = 16
 #: Clip inputs of a masked batch are padded to a multiple of this many samples.
 BUCKET_SAMPLES = 8000
 #: The standard feature encoder of these models: one frame per 20 ms.
@@ -130,7 +132,10 @@ class HFEmbedder(Embedder):
 
     @property
     def batch_examples(self) -> int:
-        return self.batch_size
+        """Clips handed to the model at once: with ``batch_size`` above 1, :data:`GATHERED`
+        batches' worth, so that clips of one length bucket fill the fixed-shape batches (a
+        group smaller than a batch is topped up with zeros, which cost as much as clips)."""
+        return self.batch_size * GATHERED if self.batch_size > 1 else 1
 
     def model_config(self, files: ModelFiles) -> dict:
         return read_model_config(model_folder(files))
