@@ -32,7 +32,7 @@ from whisper import params as whisper_params
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
 from ..hub import local_or_hub
-from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
+from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind, pool_examples
 from ..settings import LAYER_LIST, POSITIVE, TEXT, setting
 from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
 
@@ -204,11 +204,7 @@ class WhisperModel:
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
         """``(layers, frames, D)`` pooled over frames in float64, as float32."""
-        if self.embedder.pool == "none":
-            return np.asarray(raw, np.float32)
-        values = raw.astype(np.float64)
-        parts = [values.mean(axis=1)] + ([values.std(axis=1)] if self.embedder.pool == "mean-std" else [])
-        return np.concatenate(parts, axis=-1).astype(np.float32)
+        return pool_examples(raw, pool=self.embedder.pool, axis=1)
 
     def close(self) -> None:
         self.encoder.close()
