@@ -28,3 +28,15 @@ def timed_loop(one, paths) -> float:
     for path in paths:
         one(path)
     return time.perf_counter() - started
+
+
+def extrapolated(label: str, before_s: float, after_s: float, halves, total: int) -> float:
+    """A per-clip reference timed on two halves of a sample, one before the build and one after:
+    print its ``<label>_ms_per_clip`` and the seconds it would take on ``total`` clips, and
+    return those seconds."""
+    count = len(halves[0]) + len(halves[1])
+    per_clip = (before_s + after_s) / count
+    print(f"{label}_ms_per_clip={per_clip * 1000:.0f} {label}_extrapolated_s={per_clip * total:.1f} "
+          f"(sample of {count} clips; {before_s * 1000 / len(halves[0]):.0f} ms before the build, "
+          f"{after_s * 1000 / len(halves[1]):.0f} after)")
+    return per_clip * total

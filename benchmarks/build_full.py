@@ -40,7 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _checkpoint import write_random_checkpoint_elsewhere  # noqa: E402
-from _common import in_child, shared_dir  # noqa: E402
+from _common import extrapolated, in_child, shared_dir  # noqa: E402
 from _memory import PeakTreeRSS  # noqa: E402
 
 
@@ -206,11 +206,7 @@ def main() -> None:
         print(f"bare_model_s={bare:.1f} at batch {best} ({examples / bare:.1f} examples/s; "
               f"{examples // 2 / bare_before:.1f} before the build, "
               f"{(examples - examples // 2) / bare_after:.1f} after)")
-        per_clip = (per_file_before + per_file_after) / len(sample)
-        per_file = per_clip * clips
-        print(f"per_file_ms_per_clip={per_clip * 1000:.0f} per_file_extrapolated_s={per_file:.1f} "
-              f"(sample of {len(sample)} clips; {per_file_before * 1000 / len(halves[0]):.0f} ms before the build, "
-              f"{per_file_after * 1000 / len(halves[1]):.0f} after)")
+        per_file = extrapolated("per_file", per_file_before, per_file_after, halves, clips)
     print(f"ratio_build_to_bare_model={build_seconds / bare:.3f}")
     print(f"ratio_per_file_to_build={per_file / build_seconds:.3f}")
     print(f"peak_rss_mb={peak.megabytes:.0f}")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
-from _common import shared_dir
+from _common import extrapolated, shared_dir
 
 
 def _naive_seconds(paths) -> float:
@@ -65,14 +65,10 @@ def main() -> None:
         build_seconds = time.perf_counter() - started
     naive_after = _naive_seconds(sample[1::2])
     assert sum(split["clips"] for split in result.manifest["splits"].values()) == total
-    per_clip = (naive_before + naive_after) / len(sample)
-    naive = per_clip * total
     print(f"clips={total} jobs={args.jobs}")
     print("seconds_per_stage=" + " ".join(f"{stage}:{value:.1f}" for stage, value in result.seconds.items()))
     print(f"build_wall_s={build_seconds:.1f} build_clips_per_s={total / build_seconds:.1f}")
-    print(f"naive_ms_per_clip={per_clip * 1000:.0f} naive_extrapolated_s={naive:.1f} (sample of {len(sample)} clips; "
-          f"{naive_before * 1000 / len(sample[0::2]):.0f} ms before the build, "
-          f"{naive_after * 1000 / len(sample[1::2]):.0f} after)")
+    naive = extrapolated("naive", naive_before, naive_after, (sample[0::2], sample[1::2]), total)
     print(f"ratio_naive_to_build={naive / build_seconds:.3f}")
     print(f"peak_rss_mb={peak.megabytes:.0f}")
 

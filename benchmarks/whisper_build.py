@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
-from _common import in_child, shared_dir, timed_loop
+from _common import extrapolated, in_child, shared_dir, timed_loop
 
 
 def _per_file_seconds(folder: str, paths: list[str]) -> float:
@@ -91,11 +91,7 @@ def main() -> None:
     print("seconds_per_stage=" + " ".join(f"{stage}:{value:.1f}" for stage, value in result.seconds.items()))
     print(f"build_wall_s={build_seconds:.1f} build_ms_per_clip={build_seconds * 1000 / total:.0f} "
           f"model_calls={result.model_calls}")
-    per_clip = (per_file_before + per_file_after) / len(sample)
-    naive = per_clip * total
-    print(f"naive_ms_per_clip={per_clip * 1000:.0f} naive_extrapolated_s={naive:.1f} (sample of {len(sample)} clips; "
-          f"{per_file_before * 1000 / len(halves[0]):.0f} ms before the build, "
-          f"{per_file_after * 1000 / len(halves[1]):.0f} after)")
+    naive = extrapolated("naive", per_file_before, per_file_after, halves, total)
     print(f"ratio_naive_to_build={naive / build_seconds:.3f}")
     print(f"peak_rss_mb={peak.megabytes:.0f}")
 

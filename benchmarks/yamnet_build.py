@@ -33,7 +33,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _memory import PeakTreeRSS  # noqa: E402
-from _common import in_child, shared_dir
+from _common import extrapolated, in_child, shared_dir
 
 TARGET = 259431  # the full set's target length at 48 kHz (asserted below)
 
@@ -118,11 +118,7 @@ def main() -> None:
     bare = bare_before + bare_after
     print(f"bare_network_s={bare:.1f} ({patches / bare:.1f} patches/s; {patches // 2 / bare_before:.1f} before the "
           f"build, {(patches - patches // 2) / bare_after:.1f} after)")
-    per_clip = (per_file_before + per_file_after) / len(sample)
-    naive = per_clip * total
-    print(f"naive_ms_per_clip={per_clip * 1000:.0f} naive_extrapolated_s={naive:.1f} (sample of {len(sample)} clips; "
-          f"{per_file_before * 1000 / len(halves[0]):.0f} ms before the build, "
-          f"{per_file_after * 1000 / len(halves[1]):.0f} after)")
+    naive = extrapolated("naive", per_file_before, per_file_after, halves, total)
     print(f"ratio_naive_to_build={naive / build_seconds:.3f}")
     print(f"ratio_build_to_bare_model={build_seconds / bare:.3f}")
     print(f"peak_rss_mb={peak.megabytes:.0f}")
