@@ -123,6 +123,7 @@ def render_card(manifest: dict, metadata: "pandas.DataFrame", *, count_columns: 
         f"Preset `{config.get('split_preset')}`" + (f", fold {config['fold']}" if config.get("fold") else "")
         + ": no speaker is in two splits.",
         "",
+        *_protocol_lines(corpus.get("protocol")),
         "| split | clips | speakers | label counts |",
         "|---|---|---|---|",
         split_rows,
@@ -160,6 +161,17 @@ def render_card(manifest: dict, metadata: "pandas.DataFrame", *, count_columns: 
         "",
     ]
     return "\n".join(lines)
+
+
+def _protocol_lines(protocol: dict | None) -> list[str]:
+    """The card's paragraph on the evaluation protocol a split preset is (none for others)."""
+    if protocol is None:
+        return []
+    renamed = ", ".join(f"{name} as {target}" for name, target in sorted(protocol["label_map"].items()))
+    return [f"The preset is the `{protocol['name']}` evaluation protocol: {protocol['title']}. Its classes: "
+            f"{', '.join(protocol['classes'])}" + (f" ({renamed}; the bundles keep the corpus's labels, and `train` "
+                                                   "and `crossval` map them)" if renamed else "") + ".",
+            f"Cite: {protocol['citation']}", *([protocol["differences"]] if protocol["differences"] else []), ""]
 
 
 def _size_category(count: int) -> str:

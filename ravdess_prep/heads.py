@@ -27,14 +27,18 @@ import functools
 import numpy as np
 
 from .exceptions import ParameterError, option
-from .settings import INTEGER, NUMBER, POSITIVE, SWITCH, setting
+from .settings import INTEGER, LAYER_CHOICE, NUMBER, POSITIVE, SHRINKAGE, SWITCH, setting
 
-HEADS = ("auto", "bigru", "mlp", "linear")
+HEADS = ("auto", "bigru", "mlp", "linear", "lda")
+#: The shrinkages the lda head chooses among on dev (``shrinkage="auto"``).
+SHRINKAGES = (0.1, 0.3, 0.5, 0.7, 0.9)
+#: The lda head's shrinkage and layers when there is no dev split to choose them on.
+LDA_FALLBACK = {"shrinkage": 0.5, "layers": None}
 TRAINING = "training (the BiGRU's defaults are the original recipe)"
 #: Each head's learning rate and epochs when the configuration leaves them open: the BiGRU's
 #: are the original recipe; the linear head's converge on eGeMAPS functionals (chosen on dev).
 HEAD_DEFAULTS = {"bigru": {"learning_rate": 1e-4, "epochs": 160}, "linear": {"learning_rate": 1e-2, "epochs": 500},
-                 "mlp": {"learning_rate": 1e-3, "epochs": 200}}
+                 "mlp": {"learning_rate": 1e-3, "epochs": 200}, "lda": {"learning_rate": None, "epochs": None}}
 #: The linear head's L2 penalty when the configuration leaves it open: for one vector per clip
 #: (chosen on the dev split of the eGeMAPS bundles), and for a stack of layers (chosen on the dev
 #: split of the Whisper-base bundles: 3e-4, 3e-3, 1e-2 and 3e-2 tried).
@@ -65,11 +69,20 @@ class TrainConfig:
             then needs several clips of one speaker.
         layer: For a stack of layers: take this layer (its number as the manifest lists the
             layers) instead of learning a weighting of all of them.
+        layers: For a stack of layers: these layers (numbers as the manifest lists them),
+            concatenated into one vector per clip; ``"auto"``: the contiguous range that scores
+            best on dev (see :func:`ravdess_prep.fitting.layer_ranges`). None: every layer,
+            concatenated for the lda head, weighted for the linear and MLP heads; the lda head
+            takes ``"auto"`` when there is a dev split.
+        shrinkage: The lda head's shrinkage of the within-class covariance towards the
+            identity, in (0, 1]; ``"auto"`` (also None with a dev split): the one of
+            :data:`SHRINKAGES` that scores best on dev.
     """
 
     head: str = setting("auto", flags="--head", choices=HEADS, group=TRAINING,
-                        help="bigru for (clips, examples, dim) bundles, linear or mlp for (clips, dim); auto "
-                        "(default): bigru or linear by shape")
+                        help="bigru for (clips, examples, dim) bundles; linear, mlp or lda (shrinkage LDA) for "
+                        "(clips, dim) and layer stacks; auto (default): bigru for sequences, lda for layer stacks, "
+                        "linear for vectors")
     gru_units: int = setting(128, flags="--gru-units", kind=POSITIVE, group=TRAINING, help="default 128")
     hidden_units: int = setting(256, flags="--hidden-units", kind=POSITIVE, group=TRAINING, help="mlp: default 256")
     l2: float | None = setting(None, flags="--l2", kind=NUMBER, group=TRAINING,
@@ -93,6 +106,14 @@ class TrainConfig:
     layer: int | None = setting(None, flags="--layer", kind=INTEGER, group=TRAINING,
                                 help="a layer stack: take layer K (as the manifest numbers them) instead of learning a "
                                 "weighting of every layer")
+    layers: tuple[int, ...] | str | None = setting(None, flags="--layers", kind=LAYER_CHOICE, group=TRAINING,
+                                                   help="a layer stack: these layers concatenated (a range 1-4 or a "
+                                                   "list 1,2,3,4, as the manifest numbers them); auto: the range "
+                                                   "that scores best on dev (the lda head's default)")
+    shrinkage: float | str | None = setting(None, flags="--shrinkage", kind=SHRINKAGE, group=TRAINING,
+                                            help="lda: shrinkage of the covariance towards the identity, in (0, 1]; "
+                                            "auto (default with a dev split): chosen on dev among "
+                                            + ", ".join(map(str, SHRINKAGES)))
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -108,12 +129,28 @@ class TrainConfig:
             raise ParameterError(f"{option('l2')} has to be a non-negative number, not {self.l2!r}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ParameterError(f"{option('learning_rate')} has to be positive, not {self.learning_rate!r}")
+        if self.shrinkage not in (None, "auto") and (isinstance(self.shrinkage, bool) or not isinstance(
+                self.shrinkage, (int, float)) or not 0 < self.shrinkage <= 1):
+            raise ParameterError(f"{option('shrinkage')} has to be auto or a number in (0, 1], not {self.shrinkage!r}")
+        if self.shrinkage is not None and self.head not in ("auto", "lda"):
+            raise ParameterError(f"{option('shrinkage', self.shrinkage)} is a setting of the lda head, not of "
+                                 f"{option('head', self.head)}")
+        if self.layers is not None:
+            if isinstance(self.layers, list):
+                object.__setattr__(self, "layers", tuple(self.layers))
+            if self.layers != "auto" and (not isinstance(self.layers, tuple) or not self.layers or not all(
+                    isinstance(number, int) and not isinstance(number, bool) for number in self.layers)):
+                raise ParameterError(f"{option('layers')} has to be auto or a list of layer numbers, not "
+                                     f"{self.layers!r}")
+            if self.layer is not None:
+                raise ParameterError(f"{option('layer', self.layer)} and {option('layers')} do not go together: "
+                                     "give one")
 
     def head_for(self, axes: tuple[str, ...]) -> str:
         """The head for clips of these axes (``("examples", "dim")``, ...): the BiGRU for
-        sequences, else linear (or the one asked for)."""
+        sequences, lda for a stack of layers, else linear (or the one asked for)."""
         sequence = "examples" in axes
-        head = self.head if self.head != "auto" else ("bigru" if sequence else "linear")
+        head = self.head if self.head != "auto" else ("bigru" if sequence else "lda" if "layers" in axes else "linear")
         if (head == "bigru") != sequence:
             raise ParameterError(f"the {head} head does not take clips of axes ({', '.join(axes)})")
         return head
@@ -224,3 +261,17 @@ def build_model(input_shape: tuple[int, ...], config: TrainConfig = TrainConfig(
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
     return model
+
+
+def lda_model(classifier, input_shape: tuple[int, ...]):
+    """A fitted :class:`ravdess_prep.lda.LinearClassifier` as a Keras model (standardisation,
+    then a dense layer of its weights) with logits output, saved and used like every head."""
+    import keras
+
+    inputs = keras.Input(shape=tuple(input_shape), name="embeddings")
+    norm = keras.layers.Normalization(mean=classifier.mean.astype(np.float32),
+                                      variance=np.square(classifier.scale).astype(np.float32), name="standardise")
+    logits = keras.layers.Dense(classifier.weights.shape[1], name="logits")
+    outputs = logits(norm(inputs))
+    logits.set_weights([classifier.weights.astype(np.float32), classifier.bias.astype(np.float32)])
+    return keras.Model(inputs, outputs, name="emotion_classifier_lda")

@@ -1,5 +1,10 @@
-"""Scores of a classifier's predictions: accuracy, balanced accuracy, per class, per facet, the
-confusion matrix, and its figure."""
+"""Scores of a classifier's predictions: the field's three (UA, WA, macro-F1), per class, per
+facet, the confusion matrix, and its figure.
+
+Speech-emotion papers report *UA* (unweighted accuracy: the mean of the per-class recalls, also
+called balanced accuracy or UAR), *WA* (weighted accuracy: the share of clips right) and
+*macro-F1* (the mean of the per-class F1 scores).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,8 @@ from .atomic import atomic_path
 
 def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence[str],
              facets: Mapping[str, np.ndarray] = {}) -> dict:
-    """Accuracy, balanced accuracy, per-class precision/recall/F1, the confusion matrix, and
-    accuracy per value of each facet.
+    """UA, WA and macro-F1, per-class precision/recall/F1, the confusion matrix, and accuracy
+    per value of each facet.
 
     Args:
         labels: True labels, int ``(clips,)``.
@@ -25,7 +30,11 @@ def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence
             gives ``accuracy_by_<column>``.
 
     Returns:
-        A JSON-ready dictionary.
+        A JSON-ready dictionary: ``ua`` (the mean recall over the classes present in
+        ``labels``; also under its older name ``balanced_accuracy``), ``wa`` (the share of
+        clips right; also ``accuracy``), ``macro_f1`` (the mean F1 over the classes present in
+        ``labels`` or ``predicted``, as scikit-learn's ``f1_score(average="macro")``), ``clips``,
+        ``per_class``, ``class_names``, ``confusion_matrix`` and ``accuracy_by_<facet>``.
     """
     num_classes = len(label_names)
     labels, predicted = np.asarray(labels, int), np.asarray(predicted, int)
@@ -37,10 +46,16 @@ def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence
     precision = np.divide(correct, predicted_counts, out=np.zeros(num_classes), where=predicted_counts > 0)
     denominator = precision + recall
     f1 = np.divide(2 * precision * recall, denominator, out=np.zeros(num_classes), where=denominator > 0)
+    present = (true_counts > 0) | (predicted_counts > 0)
+    wa = float(correct.sum() / labels.size) if labels.size else 0.0
+    ua = float(recall[true_counts > 0].mean()) if (true_counts > 0).any() else 0.0
     result = {
         "clips": int(labels.size),
-        "accuracy": float(correct.sum() / labels.size) if labels.size else 0.0,
-        "balanced_accuracy": float(recall[true_counts > 0].mean()) if (true_counts > 0).any() else 0.0,
+        "ua": ua,
+        "wa": wa,
+        "macro_f1": float(f1[present].mean()) if present.any() else 0.0,
+        "accuracy": wa,
+        "balanced_accuracy": ua,
         "per_class": {
             name: {"precision": float(precision[i]), "recall": float(recall[i]), "f1": float(f1[i]),
                    "support": int(true_counts[i])}

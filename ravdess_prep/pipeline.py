@@ -105,7 +105,15 @@ def _survey(src, config: Config, *, corpus=None, speakers=None, cache_dir=None, 
             where = ", ".join(str(root) for root in result.roots)
             raise SourceError(f"{where}: no clip of the speakers {', '.join(f'{int(s):02d}' for s in speakers)} "
                               f"({option('speakers')})")
-    return clips, result.excluded_counts()
+    excluded = result.excluded_counts()
+    preset = found.split_presets.get(config.split_preset)
+    if preset is not None and preset.selection:
+        keep = preset.keeps(clips)
+        if not keep.all():
+            reason = f"outside the {preset.name} split preset's clips"
+            excluded[reason] = excluded.get(reason, 0) + int((~keep).sum())
+            clips = clips[keep].reset_index(drop=True)
+    return clips, excluded
 
 
 def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":

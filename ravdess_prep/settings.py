@@ -73,6 +73,30 @@ TEXTS = Kind("a string or a list of strings", str,
 LAYER_LIST = Kind("all, a layer number or a list of them", _speaker_list,
                   lambda value: _is_int(value) or (isinstance(value, list) and all(_is_int(item) for item in value)),
                   lambda value: (value,) if isinstance(value, int) else tuple(value), "all|K|K1,K2,...")
+def _layer_choice(text: str):
+    if text == "auto":
+        return text
+    if "-" in text.strip("-"):
+        first, _, last = text.partition("-")
+        first, last = int(first), int(last)
+        if last < first:
+            raise ValueError(text)
+        return tuple(range(first, last + 1))
+    return _speaker_list(text)
+
+
+def _shrinkage_choice(text: str):
+    return text if text == "auto" else float(text)
+
+
+LAYER_CHOICE = Kind("auto, a range of layers K1-K2 or a list of them", _layer_choice,
+                    lambda value: value == "auto" or _is_int(value) or (isinstance(value, list) and value
+                                                                         and all(_is_int(item) for item in value)),
+                    lambda value: value if value == "auto" else (value,) if isinstance(value, int) else tuple(value),
+                    "auto|K1-K2|K1,K2,...")
+SHRINKAGE = Kind("auto or a number", _shrinkage_choice,
+                 lambda value: value == "auto" or _is_int(value) or isinstance(value, float),
+                 lambda value: value if value == "auto" else float(value), "auto|S")
 ANY = Kind("a value", str, lambda value: True, lambda value: tuple(value) if isinstance(value, list) else value)
 SPEAKERS = Kind("a list of numbers", _speaker_list,
                 lambda value: isinstance(value, list) and all(_is_int(item) for item in value), tuple, "N,N,...")

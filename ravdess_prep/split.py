@@ -9,11 +9,14 @@ sets. In RAVDESS the speaker is the actor.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .exceptions import SplitError, option
+
+if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
+    import pandas
 
 
 def assign_splits(
@@ -52,14 +55,24 @@ class SplitPreset:
     Attributes:
         name: Its name (``--split-preset``).
         description: One line for ``--help`` and the data card.
-        groups: None: the corpus's customary split (no folds). Else a function from the
-            corpus's speakers (in its order) to the folds' groups of speakers: fold K has group
-            K as test and group K + 1 as dev (wrapping).
+        groups: None: a split without folds (``fixed``, or else the corpus's customary split).
+            Else a function from the corpus's speakers (in its order) to the folds' groups of
+            speakers: fold K has group K as test and, unless ``dev_groups`` says otherwise,
+            group K + 1 as dev (wrapping).
+        selection: ``{metadata column: values kept}``: a preset that takes only some clips (a
+            protocol's: RAVDESS speech, say); empty: every clip.
+        protocol: The evaluation protocol it comes from (see :mod:`ravdess_prep.protocols`).
+        fixed: A split without folds: its ``(dev speakers, test speakers)``.
+        dev_groups: Each fold's dev speakers, when they are not the next fold's test speakers.
     """
 
     name: str
     description: str
     groups: Callable[[tuple[int, ...]], list[tuple[int, ...]]] | None = None
+    selection: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    protocol: str | None = None
+    fixed: tuple[tuple[int, ...], tuple[int, ...]] | None = None
+    dev_groups: Sequence[tuple[int, ...]] | None = None
 
     def fold_count(self, speakers: Sequence[int]) -> int:
         """How many folds it has over ``speakers`` (0: none)."""
@@ -75,12 +88,20 @@ class SplitPreset:
         if self.groups is None:
             if fold is not None:
                 raise SplitError(f"{option('split_preset', self.name)} has no folds ({option('fold', fold)})")
-            return tuple(default_dev), tuple(default_test)
+            return self.fixed if self.fixed is not None else (tuple(default_dev), tuple(default_test))
         groups = self.groups(tuple(int(speaker) for speaker in speakers))
         if isinstance(fold, bool) or not isinstance(fold, int) or not 1 <= fold <= len(groups):
             raise SplitError(f"{option('split_preset', self.name)} needs a fold from 1 to {len(groups)} "
                              f"({option('fold')} K), not {fold!r}")
-        return groups[fold % len(groups)], groups[fold - 1]
+        dev = self.dev_groups[fold - 1] if self.dev_groups is not None else groups[fold % len(groups)]
+        return tuple(dev), groups[fold - 1]
+
+    def keeps(self, clips: "pandas.DataFrame") -> np.ndarray:
+        """Which rows of an inventory the preset takes (its selection), bool ``(rows,)``."""
+        keep = np.ones(len(clips), dtype=bool)
+        for column, values in self.selection.items():
+            keep &= clips[column].astype(str).isin(list(values)).to_numpy()
+        return keep
 
 
 def customary_split(name: str = "original") -> SplitPreset:

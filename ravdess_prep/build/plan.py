@@ -238,7 +238,7 @@ class BuildPlan:
         source, metadata, recorded = source_record(table, excluded=self.excluded), written_metadata(table), versions()
         names, files = self.embedder.feature_names(), setup.files
         manifest = Manifest(
-            config=self.config, corpus=self.corpus.describe(),
+            config=self.config, corpus=self.corpus.describe(split_preset=self.config.split_preset),
             embedder={"name": self.embedder.name, "settings": self.embedder.settings(), "output": self.embedder.output,
                       "license": self.embedder.license, "citation": self.embedder.citation,
                       **self.embedder.describe(), **files.record(), **({"feature_names": list(names)} if names else {})},

@@ -13,7 +13,9 @@ HELP = "train the emotion classifier on bundles"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="a bundle folder (this library's or the original's)")
+    parser.add_argument("--data", required=True, action="append",
+                        help="a bundle folder (this library's or the original's); repeat it to put datasets of the "
+                        "same clips side by side (fusion)")
     parser.add_argument("--model-dir", required=True, help="where the model and its reports go (" + OUTPUT_RULE + ")")
     add_training_options(parser)
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="Keras verbosity")
@@ -31,9 +33,15 @@ def train_config(args: argparse.Namespace) -> classifier.TrainConfig:
 
 
 def run(args: argparse.Namespace) -> int:
-    result = classifier.train(args.data, args.model_dir, train_config(args), verbose=args.verbose)
-    print(f"{'split':6s} {'clips':>6s} {'accuracy':>9s} {'balanced':>9s}")
+    data = args.data[0] if len(args.data) == 1 else args.data
+    result = classifier.train(data, args.model_dir, train_config(args), verbose=args.verbose)
+    chosen = result.metrics.get("choices", {}).get("chosen")
+    if chosen:
+        print("chosen on dev: " + ", ".join(f"{key} {value}" for key, value in chosen.items()
+                                            if key != "dev_ua" and value is not None)
+              + f" (dev UA {chosen['dev_ua']:.1%})")
+    print(f"{'split':6s} {'clips':>6s} {'UA':>7s} {'WA':>7s} {'F1':>7s}")
     for name, split in result.metrics["splits"].items():
-        print(f"{name:6s} {split['clips']:6d} {split['accuracy']:9.1%} {split['balanced_accuracy']:9.1%}")
+        print(f"{name:6s} {split['clips']:6d} {split['ua']:7.1%} {split['wa']:7.1%} {split['macro_f1']:7.1%}")
     print(f"model, metrics.json and confusion_matrix.png in {result.model_dir}")
     return 0

@@ -28,6 +28,8 @@ from ..split import SplitPreset, customary_split, leave_one_speaker_out_split
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
 
+    from ..protocols import Protocol
+
 #: Inventory columns every corpus has, besides its own: the bundle name, the file, and the
 #: audio facts read from the file header.
 COMMON_COLUMNS = ("clip_name", "path", "sample_rate_hz", "channels", "num_samples")
@@ -98,6 +100,8 @@ class Corpus:
         default_test_speakers: Its test speakers.
         split_presets: Its named splits, ``{name: SplitPreset}`` (see
             :mod:`ravdess_prep.split`); the first is the default.
+        protocols: Its published evaluation protocols, ``{name: Protocol}`` (see
+            :mod:`ravdess_prep.protocols`); each is also a split preset.
         download_names: Sources that mean "download the corpus" (None always does).
         license: ``{"name", "url"}`` of the corpus's license.
         citation: How to cite it.
@@ -118,6 +122,7 @@ class Corpus:
     default_test_speakers: ClassVar[tuple[int, ...]] = ()
     split_presets: ClassVar[Mapping[str, SplitPreset]] = {
         "original": customary_split("original"), "loso": leave_one_speaker_out_split("loso")}
+    protocols: ClassVar[Mapping[str, "Protocol"]] = {}
     download_names: ClassVar[tuple[str, ...]] = ()
     license: ClassVar[dict] = {}
     citation: ClassVar[str] = ""
@@ -250,12 +255,14 @@ class Corpus:
             counts[facet] = {str(key): int(value) for key, value in values.value_counts(sort=False).items()}
         return counts
 
-    def describe(self) -> dict:
-        """What a manifest records of the corpus."""
+    def describe(self, *, split_preset: str | None = None) -> dict:
+        """What a manifest records of the corpus (and of the protocol a split preset is)."""
+        protocol = self.protocols.get(split_preset) if split_preset is not None else None
         return {"name": self.name, "title": self.title, "speaker_column": self.speaker_column,
                 "label_column": self.label_column, "label_names": list(self.label_names),
                 "facet_columns": list(self.facet_columns), "speakers": list(self.speakers),
-                "license": dict(self.license), "citation": self.citation}
+                "license": dict(self.license), "citation": self.citation,
+                **({"protocol": protocol.describe()} if protocol is not None else {})}
 
     def names_parse(self, names) -> bool:
         """Whether every one of ``names`` (bundle clip names) follows the corpus's naming

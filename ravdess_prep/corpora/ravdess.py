@@ -20,6 +20,7 @@ import requests
 from ..cache import cache_root
 from ..download import USER_AGENT, fetch
 from ..exceptions import ClipNameError, DownloadError, SourceError
+from ..protocols import Protocol
 from ..source import AUDIO_SUFFIXES, extract_zip, extraction_problem, read_extraction_record
 from ..split import consecutive_folds, customary_split, leave_one_speaker_out_split
 from .base import Corpus
@@ -211,6 +212,56 @@ def parse_clip_name(path: str | os.PathLike) -> ClipInfo:
     return info
 
 
+def clip_names(vocal_channels: Sequence[int] = tuple(VOCAL_CHANNELS)) -> tuple[str, ...]:
+    """The bundle name of every clip of the complete audio-only corpus on these vocal channels
+    (1440 of speech, 1012 of song), in no particular order."""
+    names = []
+    for channel in vocal_channels:
+        for emotion in EMOTIONS:
+            for intensity in INTENSITIES:
+                for statement in STATEMENTS:
+                    for repetition in REPETITIONS:
+                        for actor in ACTORS:
+                            info = ClipInfo(AUDIO_ONLY_MODALITY, channel, emotion, intensity, statement, repetition,
+                                            actor)
+                            try:
+                                names.append(parse_clip_name(info.stem + ".wav").clip_name)
+                            except ClipNameError:  # a combination the corpus does not have
+                                continue
+    return tuple(names)
+
+
+# --- Published evaluation protocols (see ravdess_prep.protocols) --------------------------
+_SPEECH = {"vocal_channel": ("speech",)}
+EMOBOX = Protocol(
+    "emobox", "ravdess", "EmoBox's RAVDESS protocol: speech only, 8 emotions, 6 folds of 4 actors",
+    "Ma Z, Chen M, Zhang H, Zheng Z, Chen W, Li X, Ye J, Chen X, Hain T (2024) EmoBox: Multilingual Multi-corpus "
+    "Speech Emotion Recognition Toolkit and Benchmark. Proc. Interspeech 2024. arXiv:2406.07162",
+    _SPEECH, EMOTION_NAMES,
+    test_folds=((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22)),
+    differences="EmoBox validates on a random fifth of each fold's training clips; here a fold's dev speakers "
+                "are the next fold's test speakers, so dev is speaker-disjoint too.",
+    expected_clips=lambda: clip_names((1,)))
+PEPINO2021 = Protocol(
+    "pepino2021", "ravdess", "Pepino, Riera and Ferrer's RAVDESS protocol: speech and song, calm merged into "
+    "neutral (7 classes), train 01-20, dev 21-22, test 23-24",
+    "Pepino L, Riera P, Ferrer L (2021) Emotion Recognition from Speech Using wav2vec 2.0 Embeddings. Proc. "
+    "Interspeech 2021. arXiv:2104.03502",
+    {"vocal_channel": ("speech", "song")}, tuple(name for name in EMOTION_NAMES if name != "calm"),
+    label_map={"calm": "neutral"}, test_folds=((23, 24),), dev_folds=((21, 22),), all_speakers=ACTORS,
+    expected_clips=lambda: clip_names((1, 2)))
+LUNA2022 = Protocol(
+    "luna2022", "ravdess", "Luna-Jimenez et al.'s RAVDESS protocol: speech only, 8 emotions, 5 speaker folds",
+    "Luna-Jimenez C, Kleinlein R, Griol D, Callejas Z, Montero JM, Fernandez-Martinez F (2022) A Proposal for "
+    "Multimodal Emotion Recognition Using Aural Transformers and Action Units on RAVDESS Dataset. Applied Sciences "
+    "12(1): 327. https://doi.org/10.3390/app12010327",
+    _SPEECH, EMOTION_NAMES,
+    test_folds=((2, 5, 14, 15, 16), (3, 6, 7, 13, 18), (10, 11, 12, 19, 20), (8, 17, 21, 23, 24), (1, 4, 9, 22)),
+    differences="A fold's dev speakers are the next fold's test speakers.",
+    expected_clips=lambda: clip_names((1,)))
+PROTOCOLS = {protocol.name: protocol for protocol in (EMOBOX, PEPINO2021, LUNA2022)}
+
+
 class RAVDESS(Corpus):
     """The RAVDESS audio-only corpus: speech and song, 24 actors, 8 emotions."""
 
@@ -239,7 +290,9 @@ class RAVDESS(Corpus):
         "original": customary_split("original"),  # the original project's: dev 08, 19, 24; test 11, 14, 15
         "folds6": consecutive_folds("folds6", 6),  # 01-04 ... 21-24, each two male and two female actors
         "loso": leave_one_speaker_out_split("loso"),
+        **{name: protocol.split_preset() for name, protocol in PROTOCOLS.items()},
     }
+    protocols = PROTOCOLS
     download_names = (ZENODO,)
     license = {"name": "CC BY-NC-SA 4.0", "url": "https://creativecommons.org/licenses/by-nc-sa/4.0/"}
     citation = ("Livingstone SR, Russo FA (2018) The Ryerson Audio-Visual Database of Emotional Speech and Song "
