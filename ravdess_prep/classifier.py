@@ -103,8 +103,9 @@ def train(
     with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
         fitted.model.save(temporary)
     recorded = dataclasses.replace(fitted.config, layers=config.layers) if fusion else fitted.config
+    inputs = model_inputs(train_bundle, fitted.config)  # a clip as the model takes it
     metrics = {"config": _json_ready(dataclasses.asdict(recorded)), "class_names": list(label_names),
-               "axes": list(axes_of(train_bundle.embeddings.shape[1:], train_bundle.axes)),
+               "axes": list(axes_of(inputs.embeddings.shape[1:], inputs.axes)),
                "dataset": None if isinstance(data, Mapping) or fusion else dataset_record_of(data),
                "trained_on": list(fitted.trained_on), "splits": {}}
     if fusion:

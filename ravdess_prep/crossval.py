@@ -77,22 +77,22 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
             raise ParameterError(f"{option('protocol', protocol)} fixes the folds; give no {option('folds')}")
         chosen = corpus_protocol(protocol, corpus=corpus.name)
         clips = take_protocol(chosen, clips, where=where)
-        plan = [(fold.test, fold.dev) for fold in chosen.folds()]
+        plan = [(f"{protocol} fold {index}", fold.test, fold.dev) for index, fold in enumerate(chosen.folds(), 1)]
     else:
         plan = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed))
     results = []
     with tempfile.TemporaryDirectory() as scratch:
-        for test, dev in plan:
+        for label, test, dev in plan:
             held, watched = np.isin(clips.speakers, test), np.isin(clips.speakers, dev)
             if not held.any():
-                _log.info("fold with test speakers %s left out: no clip of them", _speakers(test))
+                _log.info("%s left out: the bundles hold no clip of its test speakers %s", label, _speakers(test))
                 continue
             fold = {"train": subset(clips, np.flatnonzero(~held & ~watched)), "test": subset(clips, np.flatnonzero(held))}
             if watched.any():
                 fold["dev"] = subset(clips, np.flatnonzero(watched))
             elif dev:
-                _log.info("fold with test speakers %s: no clip of its dev speakers %s; trained without a dev split",
-                          _speakers(test), _speakers(dev))
+                _log.info("%s: the bundles hold no clip of its dev speakers %s; trained without a dev split", label,
+                          _speakers(dev))
             folder = Path(model_root or scratch) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
             outcome = train(fold, folder, config, refit=refit, verbose=verbose)
             scores = outcome.metrics["splits"]["test"]
@@ -140,16 +140,17 @@ def check_record_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterator[tuple[tuple[int, ...], tuple]]:
-    """``(test speakers, dev speakers)`` of each fold that ``folds`` names."""
+def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterator[tuple[str, tuple[int, ...], tuple]]:
+    """``(name, test speakers, dev speakers)`` of each fold that ``folds`` names."""
     if folds in ("speaker", "actor", None):
-        return (((int(speaker),), ()) for speaker in np.unique(speakers))
+        return ((f"speaker {int(speaker):02d}", (int(speaker),), ()) for speaker in np.unique(speakers))
     if isinstance(folds, str) and folds in corpus.split_presets and corpus.preset(folds).groups is not None:
         preset, order = corpus.preset(folds), tuple(corpus.speakers) or tuple(int(s) for s in np.unique(speakers))
-        return (tuple(reversed(preset.speakers(fold=fold, speakers=order)))
+        return ((f"{folds} fold {fold}", *reversed(preset.speakers(fold=fold, speakers=order)))
                 for fold in range(1, preset.fold_count(order) + 1))
     if isinstance(folds, int) and not isinstance(folds, bool):
-        return ((held, ()) for held, _, _ in k_fold_by_speaker(speakers, num_folds=folds, seed=seed))
+        return ((f"fold {index}", held, ())
+                for index, (held, _, _) in enumerate(k_fold_by_speaker(speakers, num_folds=folds, seed=seed), 1))
     with_folds = [name for name in corpus.split_presets if corpus.preset(name).groups]
     raise ParameterError(f"{option('folds')} has to be 'speaker', a number of folds, or a split preset with folds "
                          f"({', '.join(with_folds)}), not {folds!r}; a published protocol is {option('protocol')} "

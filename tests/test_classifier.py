@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ravdess_prep import classifier, cli
+from ravdess_prep import classifier, cli, crossval
 from ravdess_prep.bundle import Bundle, read_bundles
 from ravdess_prep.corpora.ravdess import EMOTION_NAMES, RAVDESS
 from ravdess_prep.exceptions import ParameterError
@@ -113,13 +113,14 @@ def test_evaluate_against_hand_counts():
 
 
 def test_cross_validation_by_speaker(separable):
-    result = classifier.cross_validate(separable, FAST.__class__(epochs=4, learning_rate=3e-3, batch_size=32), folds=3)
-    held = sorted(actor for fold in result["folds"] for actor in fold["held_out_speakers"])
+    result = crossval.cross_validate(separable, FAST.__class__(epochs=4, learning_rate=3e-3, batch_size=32), folds=3)
+    held = sorted(actor for fold in result["folds"] for actor in fold["test_speakers"])
     assert held == list(range(1, 25)) and len(result["folds"]) == 3
-    accuracies = [fold["accuracy"] for fold in result["folds"]]
-    assert result["mean_accuracy"] == pytest.approx(np.mean(accuracies))
-    assert result["std_accuracy"] == pytest.approx(np.std(accuracies))
-    assert result["mean_accuracy"] >= 0.9
+    assert all(fold["dev_speakers"] == [] and fold["trained_on"] == ["train"] for fold in result["folds"])
+    for name in ("ua", "wa", "macro_f1"):
+        values = [fold[name] for fold in result["folds"]]
+        assert result[name] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
+    assert result["wa"]["mean"] >= 0.9
 
 
 @pytest.mark.parametrize("head", ["linear", "mlp"])
@@ -159,7 +160,7 @@ def test_train_and_predict_commands_end_to_end(ravdess_dir, random_checkpoint, v
     assert cli.main(["train", "--data", str(tmp_path / "data"), "--model-dir", str(tmp_path / "model"),
                      "--epochs", "2"]) == 0
     table = capsys.readouterr().out
-    assert "train" in table and "dev" in table and "test" in table and "accuracy" in table
+    assert "train" in table and "dev" in table and "test" in table and "UA" in table and "macro" not in table
     import soundfile
 
     samples, rate = soundfile.read(str(sorted(tree.rglob("*.flac"))[0]), dtype="int16")

@@ -12,7 +12,7 @@ import yaml
 
 from conftest import copy_clips
 from ravdess_prep.manifest import Manifest
-from ravdess_prep import classifier, cli, pipeline
+from ravdess_prep import classifier, cli, crossval, pipeline
 from ravdess_prep.bundle import read_bundles
 from ravdess_prep.exceptions import ModelFileError, ParameterError, SourceError, SplitError
 from ravdess_prep.corpora.ravdess import RAVDESS
@@ -49,7 +49,14 @@ def fold1(tree, cache, model_files_kwargs, tmp_path_factory):
     ("folds6", None, SplitError, "needs a fold"),
     ("loso", 0, SplitError, "from 1 to 24"),
     ("original", 2, SplitError, "no folds"),
-    ("thirds", 1, ParameterError, "split_preset='thirds': the ravdess corpus has no such split preset .its presets: original, folds6, loso"),
+    ("emobox", 1, (4, 10, 12, 14), (1, 11, 20, 21)),
+    ("emobox", 6, (1, 11, 20, 21), (6, 13, 17, 22)),
+    ("luna2022", 5, (2, 5, 14, 15, 16), (1, 4, 9, 22)),
+    ("pepino2021", None, (21, 22), (23, 24)),
+    ("pepino2021", 1, SplitError, "no folds"),
+    ("emobox", 7, SplitError, "from 1 to 6"),
+    ("thirds", 1, ParameterError, "split_preset='thirds': the ravdess corpus has no such split preset .its presets: "
+                                  "original, folds6, loso, emobox, pepino2021, luna2022"),
 ])
 def test_split_presets(preset, fold, dev, test):
     if isinstance(dev, type):
@@ -223,8 +230,45 @@ allow_custom_checkpoint = true
 
 
 def test_crossval_over_a_presets_folds(fold1):
-    result = classifier.cross_validate(fold1.out, classifier.TrainConfig(epochs=1, batch_size=8), folds="folds6")
+    result = crossval.cross_validate(fold1.out, classifier.TrainConfig(epochs=1, batch_size=8), folds="folds6")
     # the folds with a test speaker present: 01-04 (01, 02), 05-08 (05, 06), 09-12 (09)
-    assert [fold["held_out_speakers"] for fold in result["folds"]] == [[1, 2], [5, 6], [9]]
+    assert [fold["test_speakers"] for fold in result["folds"]] == [[1, 2], [5, 6], [9]]
+    assert [fold["dev_speakers"] for fold in result["folds"]] == [[5, 6], [9], []]
     assert [fold["clips"] for fold in result["folds"]] == [8, 8, 4]
     assert RAVDESS().preset("folds6").speakers(fold=3, speakers=range(1, 25)) == ((13, 14, 15, 16), (9, 10, 11, 12))
+
+
+def test_a_protocol_preset_builds_its_clips_and_cites_it(tree, cache, model_files_kwargs, fold1, tmp_path):
+    # emobox fold 4: test 03, 05, 07, 24; dev (fold 5's test) 02, 15, 16, 18; of the tree's actors
+    # 01, 02, 05, 06, 09 that is test 05, dev 02, train 01, 06, 09; speech only
+    config = pipeline.Config(split_preset="emobox", fold=4, target_length_samples=200000, on_too_long="crop",
+                             allow_missing_speakers=True)
+    result = pipeline.build(config, out=tmp_path / "emobox", source=tree,
+                            run=pipeline.Run(cache_dir=cache, jobs=2, progress=False), **model_files_kwargs)
+    manifest = result.manifest
+    assert {name: split["speakers"] for name, split in manifest["splits"].items()} == {
+        "train": [1, 6, 9], "dev": [2], "test": [5]}
+    assert sum(split["clips"] for split in manifest["splits"].values()) == 15  # 3 speech clips of each actor
+    assert manifest["source"]["excluded"] == {"outside the emobox split preset's clips": 5}  # the song clips
+    assert all(name.startswith("speech/") for split in read_bundles(result.out).values() for name in split.names)
+    assert manifest["corpus"]["protocol"]["name"] == "emobox"
+    card = (result.out / "README.md").read_text()
+    assert "`emobox` evaluation protocol" in card and "EmoBox: Multilingual Multi-corpus" in card
+    assert "protocol" not in fold1.manifest["corpus"]  # other presets record no protocol
+
+
+def test_a_pepino2021_dataset_trains_in_its_seven_classes(tree, cache, model_files_kwargs, tmp_path):
+    config = pipeline.Config(split_preset="pepino2021", target_length_samples=200000, on_too_long="crop",
+                             allow_missing_speakers=True)  # the tree has none of its dev and test actors
+    result = pipeline.build(config, out=tmp_path / "pepino", source=tree,
+                            run=pipeline.Run(cache_dir=cache, jobs=2, progress=False), **model_files_kwargs)
+    assert result.manifest["splits"]["train"]["clips"] == 20  # speech and song
+    assert "calm as neutral" in (result.out / "README.md").read_text()
+    trained = classifier.train(result.out, tmp_path / "model", classifier.TrainConfig(epochs=1, batch_size=8))
+    names = ("neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+    assert tuple(trained.metrics["class_names"]) == names
+    bundle = read_bundles(result.out)["train"]
+    calm = np.asarray([name.split("/")[-1][6:8] == "02" for name in bundle.names])  # emotion 02, calm
+    assert calm.any()
+    assert trained.metrics["splits"]["train"]["per_class"]["neutral"]["support"] == int(
+        np.sum(bundle.labels[~calm] == 0) + calm.sum())

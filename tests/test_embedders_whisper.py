@@ -128,7 +128,7 @@ def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, 
     test = read_bundles(built.out)["test"]
     again = pipeline.embed_files([_path(tree, test.names[1])], built.out)
     np.testing.assert_array_equal(again[0], test.embeddings[1])
-    trained = classifier.train(built.out, tmp_path / "model", classifier.TrainConfig(epochs=5))
+    trained = classifier.train(built.out, tmp_path / "model", classifier.TrainConfig(head="linear", epochs=5))
     assert set(trained.metrics["layer_weights"]) == {"0", "1", "2"}
     assert abs(sum(trained.metrics["layer_weights"].values()) - 1) < 1e-5
     assert (tmp_path / "model" / "layer_weights.png").is_file()
@@ -136,8 +136,18 @@ def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, 
     assert cli.main(["predict", *files, "--dataset", str(built.out), "--model-dir", str(tmp_path / "model"),
                      "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 3
-    one = classifier.train(built.out, tmp_path / "layer", classifier.TrainConfig(epochs=5, layer=2))
+    one = classifier.train(built.out, tmp_path / "layer", classifier.TrainConfig(head="linear", epochs=5, layer=2))
     assert one.metrics["axes"] == ["dim"] and "layer_weights" not in one.metrics
+    # the default head of a stack: lda, its layers and shrinkage chosen on dev; predict takes its layers
+    chosen = classifier.train(built.out, tmp_path / "lda", classifier.TrainConfig())
+    assert chosen.metrics["config"]["head"] == "lda" and chosen.metrics["choices"]["chosen_on"] == "dev"
+    assert chosen.metrics["config"]["layers"] == chosen.metrics["choices"]["chosen"]["layers"]
+    assert cli.main(["predict", *files, "--dataset", str(built.out), "--model-dir", str(tmp_path / "lda"),
+                     "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    probabilities, _ = classifier.predict_files(files, dataset=built.out, model_dir=tmp_path / "lda")
+    assert [row["emotion"] for row in report] == [chosen.metrics["class_names"][index]
+                                                  for index in probabilities.argmax(axis=1)]
     probabilities, _ = classifier.predict_files(files[:1], dataset=built.out, model_dir=tmp_path / "layer")
     assert probabilities.shape == (1, 8)
 

@@ -1,0 +1,149 @@
+"""Cross-validation on published protocols, scored as the field scores, from Python and from the
+command line; choices made on dev; fusion of datasets of the same clips."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from ravdess_prep import classifier, cli, crossval
+from ravdess_prep.exceptions import ParameterError, SourceError
+from ravdess_prep.training_data import fuse, subset
+
+from protocol_data import INFORMATIVE, stack_bundle, write_original_format
+from test_protocols import EMOBOX_TEST
+
+
+@pytest.fixture(scope="module")
+def stacks(ravdess_dir):
+    return stack_bundle(ravdess_dir)
+
+
+@pytest.fixture(scope="module")
+def emobox(stacks):
+    return crossval.cross_validate({"train": stacks}, classifier.TrainConfig(), protocol="emobox")
+
+
+def test_emobox_folds_scores_and_choices(emobox):
+    folds = emobox["folds"]
+    assert [fold["test_speakers"] for fold in folds] == EMOBOX_TEST
+    assert [fold["dev_speakers"] for fold in folds] == EMOBOX_TEST[1:] + EMOBOX_TEST[:1]
+    assert [fold["clips"] for fold in folds] == [240] * 6  # speech only: 60 clips of each of four actors
+    for name in ("ua", "wa", "macro_f1"):
+        values = [fold[name] for fold in folds]
+        assert all(0 <= value <= 1 for value in values)
+        assert emobox[name] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
+    assert emobox["ua"]["mean"] >= 0.9  # layer 2 separates the emotions
+    for fold in folds:  # the default head of a stack: lda, its layers and shrinkage chosen on dev
+        assert fold["chosen"]["head"] == "lda" and INFORMATIVE in fold["chosen"]["layers"]
+        assert fold["chosen"]["shrinkage"] in (0.1, 0.3, 0.5, 0.7, 0.9)
+        assert fold["trained_on"] == ["train", "dev"]
+    assert emobox["protocol"] == "emobox" and emobox["refit"] is True
+
+
+def test_choices_are_made_on_dev_not_test(stacks, tmp_path):
+    """A fold's choice is the candidate of best dev UA, whatever test says."""
+    speech = subset(stacks, np.flatnonzero(stacks.facets["vocal_channel"] == "speech"))
+    fold = {split: subset(speech, np.flatnonzero(np.isin(speech.speakers, speakers)))
+            for split, speakers in (("train", range(1, 17)), ("dev", range(17, 21)), ("test", range(21, 25)))}
+    result = classifier.train(fold, tmp_path / "model", classifier.TrainConfig(head="lda"))
+    choices = result.metrics["choices"]
+    assert len(choices["candidates"]) == 10 * 5  # 10 ranges of 4 layers, 5 shrinkages
+    best = max(choices["candidates"], key=lambda choice: choice["dev_ua"])
+    assert choices["chosen"] == best and result.metrics["config"]["layers"] == best["layers"]
+    assert result.metrics["trained_on"] == ["train"]
+    assert result.metrics["splits"]["dev"]["ua"] == pytest.approx(best["dev_ua"])
+
+
+def test_pepino2021_is_one_fold_of_seven_classes(stacks, tmp_path):
+    record = crossval.cross_validate({"train": stacks}, classifier.TrainConfig(head="lda", layers=(INFORMATIVE,),
+                                                                               shrinkage=0.5),
+                                     protocol="pepino2021", model_root=tmp_path)
+    fold, = record["folds"]
+    assert (fold["test_speakers"], fold["dev_speakers"], fold["clips"]) == ([23, 24], [21, 22], 2 * 60 + 2 * 44)
+    metrics = json.loads((tmp_path / "fold-23-24" / "metrics.json").read_text())
+    assert len(metrics["class_names"]) == 7 and "calm" not in metrics["class_names"]
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"layers": (9,)}, "the stack has 4 layers, numbered 0 to 3 .not 9."),
+    ({"layers": (1, 2), "layer": 2}, "do not go together"),
+    ({"head": "linear", "shrinkage": 0.5}, "a setting of the lda head"),
+    ({"shrinkage": 1.5}, r"in \(0, 1\]"),
+])
+def test_bad_head_settings_are_named(stacks, settings, message):
+    with pytest.raises(ParameterError, match=message):
+        crossval.cross_validate({"train": stacks}, classifier.TrainConfig(**settings), protocol="emobox")
+
+
+def test_command_line_record(stacks, tmp_path, capsys):
+    data = write_original_format(stacks, tmp_path / "flat")
+    out = tmp_path / "emobox.json"
+    assert cli.main(["crossval", "--data", str(data), "--protocol", "emobox", "--head", "lda", "--shrinkage", "0.5",
+                     "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "over 6 folds of the emobox protocol: UA" in printed and "macro-F1" in printed
+    record = json.loads(out.read_text())
+    assert set(record) >= {"protocol", "folds", "ua", "wa", "macro_f1"} and record["protocol"] == "emobox"
+    assert [fold["test_speakers"] for fold in record["folds"]] == EMOBOX_TEST
+    assert all(isinstance(speaker, int) for fold in record["folds"] for speaker in fold["dev_speakers"])
+    assert all(0 <= record[name]["mean"] <= 1 and record[name]["std"] >= 0 for name in ("ua", "wa", "macro_f1"))
+    # the record may be written again; a file crossval did not write may not be replaced
+    assert cli.main(["crossval", "--data", str(data), "--protocol", "emobox", "--head", "lda", "--shrinkage", "0.5",
+                     "--json", str(out)]) == 0
+    other = tmp_path / "notes.json"
+    other.write_text('{"mine": 1}')
+    emobox = ["--data", str(data), "--protocol", "emobox"]
+    for arguments, message in ((emobox + ["--json", str(other)], "a file that crossval did not write"),
+                               (emobox + ["--json", str(tmp_path / "missing" / "r.json")], "does not exist"),
+                               (["--data", str(data), "--protocol", "emobax"], "its protocols: emobox, pepino2021, "
+                                                                               "luna2022"),
+                               (emobox + ["--folds", "folds6"], "give --protocol or --folds, not both")):
+        assert _status(["crossval", *arguments]) != 0, arguments
+        assert message in capsys.readouterr().err, arguments
+    assert other.read_text() == '{"mine": 1}'
+
+
+def test_fusion_puts_datasets_of_the_same_clips_side_by_side(stacks, tmp_path, capsys):
+    emotion = write_original_format(_layers(stacks, [INFORMATIVE]), tmp_path / "emotion")
+    noise = write_original_format(_layers(stacks, [0, 1, 3]), tmp_path / "noise")
+    assert cli.main(["train", "--data", str(noise), "--data", str(emotion), "--model-dir", str(tmp_path / "model"),
+                     "--head", "lda", "--shrinkage", "0.5"]) == 0
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert [record["folder"] for record in metrics["datasets"]] == [str(noise), str(emotion)]
+    model = classifier.load_model(tmp_path / "model")
+    assert model.input_shape == (None, 4 * 12)  # 3 layers and 1 layer of 12 features, side by side
+    assert metrics["splits"]["train"]["ua"] >= 0.9
+    names = np.load(emotion / "train" / "train_filenames.npy")
+    renamed = names.copy()
+    renamed[7] = names[8]  # clip 7 is gone from one of the two
+    np.save(emotion / "train" / "train_filenames.npy", renamed)
+    assert cli.main(["train", "--data", str(noise), "--data", str(emotion), "--model-dir", str(tmp_path / "m2")]) != 0
+    assert f"has clip {names[7]} in train" in capsys.readouterr().err
+
+
+def test_fused_bundles_must_hold_the_same_clips_and_labels(stacks):
+    first = {"train": subset(stacks, np.arange(100))}
+    shifted = {"train": subset(stacks, np.arange(1, 101))}
+    with pytest.raises(SourceError, match="the fused datasets hold other clips: a has clip .* in train, b has not"):
+        fuse([first, shifted], names=["a", "b"])
+    relabelled = {"train": dataclasses.replace(first["train"], labels=(first["train"].labels + 1) % 8)}
+    with pytest.raises(SourceError, match="has another label than in a"):
+        fuse([first, relabelled], names=["a", "b"])
+    with pytest.raises(ParameterError, match="layers='auto'"):
+        fuse([first, first], names=["a", "b"], layers="auto")
+
+
+def _layers(bundle, layers):
+    return dataclasses.replace(bundle, embeddings=bundle.embeddings[:, layers])
+
+
+def _status(arguments) -> int:
+    """A command's exit status, whether it returns it or exits (argparse's usage errors)."""
+    try:
+        return cli.main(arguments)
+    except SystemExit as exit:
+        return exit.code
