@@ -26,10 +26,10 @@ from .audio import check_complete
 from .config import Config
 from .bundle import Bundle
 from .manifest import Manifest
-from .exceptions import ParameterError, SourceError, option
+from .exceptions import ParameterError, SourceError
 from .output import check_model_folder
 from .pipeline import embed_files
-from .fitting import fit, model_inputs
+from .fitting import Fitted, fit, model_inputs
 from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, axes_of, custom_objects, layer_weights
 from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .training_data import is_fusion, normalise_per_speaker, read_data, speaker_normalised, where_of
@@ -80,52 +80,70 @@ def train(
         SourceError: No train split, bundles with another number of classes, datasets that
             cannot be fused.
     """
-    import keras
-
     check_model_folder(model_dir)
     if not isinstance(data, (str, os.PathLike, Mapping)) and len(data) == 1:
         data = data[0]
     where = where_of(data)
     fusion = is_fusion(data)
     bundles = read_data(data, layers=config.layers if fusion else None)
+    fitted, metrics = fit_and_score(bundles, dataclasses.replace(config, layers=None) if fusion else config,
+                                    refit=refit, verbose=verbose, where=where)
+    if fusion:
+        metrics["config"]["layers"] = _json_ready({"layers": config.layers})["layers"]
+        metrics["datasets"] = [{"folder": str(folder), **(dataset_record_of(folder) or {})} for folder in data]
+    metrics["dataset"] = None if isinstance(data, Mapping) or fusion else dataset_record_of(data)
+    model_dir = Path(model_dir)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
+        fitted.model.save(temporary)
+    if "layer_weights" in metrics:
+        plot_layer_weights(metrics["layer_weights"], model_dir / LAYER_WEIGHTS_FILE)
+    _write_json(model_dir / METRICS_FILE, metrics)
+    _write_json(model_dir / HISTORY_FILE, fitted.history)
+    plot_confusion(metrics["splits"], model_dir / CONFUSION_FILE)
+    return TrainResult(model_dir, metrics, fitted.history)
+
+
+def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConfig(), *, refit: bool = False,
+                  verbose: int = 0, where: str = "the bundles given",
+                  splits: Sequence[str] | None = None) -> tuple[Fitted, dict]:
+    """What :func:`train` computes, without writing: the fitted head and its metrics.
+
+    Args:
+        bundles: ``{split: Bundle}`` (a train split at least).
+        splits: The splits scored (None: every split).
+
+    Returns:
+        ``(fitted, metrics)``: see :class:`ravdess_prep.fitting.Fitted`; ``metrics`` as
+        ``metrics.json`` holds them, without the dataset's record.
+    """
+    import keras
+
     if "train" not in bundles or len(bundles["train"]) == 0:
         raise SourceError(f"{where}: no training clips")
-    fitted_config = dataclasses.replace(config, layers=None) if fusion else config
     if config.speaker_norm:
         bundles = speaker_normalised(bundles, where=where)
     keras.utils.set_random_seed(config.seed)
     train_bundle = bundles["train"]
     label_names = class_names(train_bundle, config)
-    fitted = fit(train_bundle, bundles.get("dev"), fitted_config, num_classes=len(label_names), refit=refit,
-                 verbose=verbose)
-    model_dir = Path(model_dir)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
-        fitted.model.save(temporary)
-    recorded = dataclasses.replace(fitted.config, layers=config.layers) if fusion else fitted.config
+    fitted = fit(train_bundle, bundles.get("dev"), config, num_classes=len(label_names), refit=refit, verbose=verbose)
     inputs = model_inputs(train_bundle, fitted.config)  # a clip as the model takes it
-    metrics = {"config": _json_ready(dataclasses.asdict(recorded)), "class_names": list(label_names),
+    metrics = {"config": _json_ready(dataclasses.asdict(fitted.config)), "class_names": list(label_names),
                "axes": list(axes_of(inputs.embeddings.shape[1:], inputs.axes)),
-               "dataset": None if isinstance(data, Mapping) or fusion else dataset_record_of(data),
                "trained_on": list(fitted.trained_on), "splits": {}}
-    if fusion:
-        metrics["datasets"] = [{"folder": str(folder), **(dataset_record_of(folder) or {})} for folder in data]
     if fitted.choices:
-        best = max(fitted.choices, key=lambda choice: choice["dev_ua"])
-        metrics["choices"] = {"chosen_on": "dev", "chosen": best, "candidates": fitted.choices}
+        ranked = sorted(fitted.choices, key=lambda choice: -choice["dev_ua"])  # stable: the first of equals
+        metrics["choices"] = {"chosen_on": "dev", "chosen": ranked[0], "members": ranked[:fitted.config.ensemble or 1],
+                              "candidates": fitted.choices}
     weights = layer_weights(fitted.model)
     if weights is not None:
         numbers = list(train_bundle.layer_numbers or range(len(weights)))
         metrics["layer_weights"] = {str(number): weight for number, weight in zip(numbers, weights)}
-        plot_layer_weights(metrics["layer_weights"], model_dir / LAYER_WEIGHTS_FILE)
     for name, bundle in bundles.items():
-        if len(bundle):
+        if len(bundle) and (splits is None or name in splits):
             predicted = predict_classes(fitted.model, model_inputs(bundle, fitted.config).embeddings)
             metrics["splits"][name] = evaluate(bundle.labels, predicted, label_names=label_names, facets=bundle.facets)
-    _write_json(model_dir / METRICS_FILE, metrics)
-    _write_json(model_dir / HISTORY_FILE, fitted.history)
-    plot_confusion(metrics["splits"], model_dir / CONFUSION_FILE)
-    return TrainResult(model_dir, metrics, fitted.history)
+    return fitted, metrics
 
 
 def _json_ready(values: dict) -> dict:

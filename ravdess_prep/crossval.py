@@ -13,14 +13,13 @@ import dataclasses
 import json
 import logging
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import numpy as np
 
 from .atomic import atomic_path
-from .classifier import train
+from .classifier import fit_and_score, train
 from .corpora import CORPORA, Corpus
 from .exceptions import OutputError, ParameterError, SourceError, option
 from .heads import TrainConfig
@@ -81,25 +80,27 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
     else:
         plan = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed))
     results = []
-    with tempfile.TemporaryDirectory() as scratch:
-        for label, test, dev in plan:
-            held, watched = np.isin(clips.speakers, test), np.isin(clips.speakers, dev)
-            if not held.any():
-                _log.info("%s left out: the bundles hold no clip of its test speakers %s", label, _speakers(test))
-                continue
-            fold = {"train": subset(clips, np.flatnonzero(~held & ~watched)), "test": subset(clips, np.flatnonzero(held))}
-            if watched.any():
-                fold["dev"] = subset(clips, np.flatnonzero(watched))
-            elif dev:
-                _log.info("%s: the bundles hold no clip of its dev speakers %s; trained without a dev split", label,
-                          _speakers(dev))
-            folder = Path(model_root or scratch) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
-            outcome = train(fold, folder, config, refit=refit, verbose=verbose)
-            scores = outcome.metrics["splits"]["test"]
-            results.append({"test_speakers": sorted(int(s) for s in np.unique(clips.speakers[held])),
-                            "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched])),
-                            "clips": scores["clips"], **{name: scores[name] for name in SCORES},
-                            "chosen": _chosen(outcome.metrics), "trained_on": outcome.metrics["trained_on"]})
+    for label, test, dev in plan:
+        held, watched = np.isin(clips.speakers, test), np.isin(clips.speakers, dev)
+        if not held.any():
+            _log.info("%s left out: the bundles hold no clip of its test speakers %s", label, _speakers(test))
+            continue
+        fold = {"train": subset(clips, np.flatnonzero(~held & ~watched)), "test": subset(clips, np.flatnonzero(held))}
+        if watched.any():
+            fold["dev"] = subset(clips, np.flatnonzero(watched))
+        elif dev:
+            _log.info("%s: the bundles hold no clip of its dev speakers %s; trained without a dev split", label,
+                      _speakers(dev))
+        if model_root is not None:
+            folder = Path(model_root) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
+            metrics = train(fold, folder, config, refit=refit, verbose=verbose).metrics
+        else:  # nothing kept: nothing written
+            _, metrics = fit_and_score(fold, config, refit=refit, verbose=verbose, where=where, splits=("test",))
+        scores = metrics["splits"]["test"]
+        results.append({"test_speakers": sorted(int(s) for s in np.unique(clips.speakers[held])),
+                        "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched])),
+                        "clips": scores["clips"], **{name: scores[name] for name in SCORES},
+                        "chosen": _chosen(metrics), "trained_on": metrics["trained_on"]})
     if not results:
         raise SourceError(f"{where}: no fold has a test clip")
     summary = {name: {"mean": float(np.mean([fold[name] for fold in results])),
@@ -168,10 +169,14 @@ def _corpus_of(data) -> Corpus:
 
 
 def _chosen(metrics: dict) -> dict:
-    """What a fold's model chose: its head, layers and shrinkage."""
+    """What a fold's model chose: its head, layers and shrinkage, and for an ensemble its
+    members (``[layers, shrinkage]`` each)."""
     config = metrics["config"]
+    members = metrics.get("choices", {}).get("members", [])
     return {"head": config["head"], "layers": config.get("layers"), "layer": config.get("layer"),
-            "shrinkage": config.get("shrinkage")}
+            "shrinkage": config.get("shrinkage"),
+            **({"members": [[member["layers"], member["shrinkage"]] for member in members]} if len(members) > 1
+               else {})}
 
 
 def _speakers(speakers) -> str:

@@ -2,9 +2,9 @@
 
 A head's open choices (which layers of a stack, the lda head's shrinkage) are made on the dev
 split, never on test: every candidate is trained on train and scored by UA on dev, and the best
-one (the first of equal ones) is kept. The reported model is then that candidate, or, with
-``refit``, the same choice trained again on train and dev together (what ``crossval`` does for
-the folds it reports).
+one (the first of equal ones) is kept; the lda head keeps the few best and averages their
+scores (``ensemble``). The reported model is then that choice trained on train, or, with
+``refit``, on train and dev together (what ``crossval`` does for the folds it reports).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 
 from .bundle import Bundle
 from .exceptions import ParameterError, option
-from .heads import LDA_FALLBACK, SHRINKAGES, TrainConfig, axes_of, build_model, lda_model
-from .lda import fit_shrinkage_lda
+from .heads import ENSEMBLE, LDA_FALLBACK, SHRINKAGES, TrainConfig, axes_of, build_model, lda_model
+from .lda import LinearClassifier, fit_shrinkage_lda
 
 #: At most this many layer boundaries are tried (``layers="auto"``): 28 contiguous ranges.
 MOST_BOUNDARIES = 8
@@ -33,7 +33,8 @@ class Fitted:
         config: The configuration with every choice filled (head, layers, shrinkage, rate, epochs).
         history: Keras's per-epoch values (empty for the lda head).
         choices: ``[{"layers", "shrinkage", "dev_ua"}, ...]``, every candidate scored on dev
-            (empty when there was nothing to choose).
+            (empty when there was nothing to choose); the lda head averages the best
+            ``config.ensemble`` of them.
         trained_on: The splits the model was trained on.
     """
 
@@ -159,19 +160,46 @@ def fit(train: Bundle, dev: Bundle | None, config: TrainConfig, *, num_classes: 
     head = config.head_for(axes)
     stack = layer_numbers_of(train) if "layers" in axes else None
     options = candidates(config, head=head, stack=stack, has_dev=has_dev)
-    choices = []
+    choices, members = [], options[:1]
     if len(options) > 1:
         scores = _dev_scores(train, dev, options, num_classes=num_classes)
         choices = [{"layers": None if option_config.layers is None else list(option_config.layers),
                     "shrinkage": option_config.shrinkage, "dev_ua": score}
                    for option_config, score in zip(options, scores)]
-        chosen = options[int(np.argmax(scores))]
-    else:
-        chosen = options[0]
+        size = (config.ensemble or ENSEMBLE) if head == "lda" else 1
+        members = [options[index] for index in np.argsort(-np.asarray(scores), kind="stable")[:size]]
     data = joined(train, dev) if refit and has_dev else train
+    trained_on = ("train", "dev") if refit and has_dev else ("train",)
+    if len(members) > 1:
+        model, chosen = _fit_ensemble(data, members, stack=stack, num_classes=num_classes)
+        return Fitted(model, chosen, {}, choices, trained_on)
     watched = dev if has_dev and not refit else None
-    model, history, chosen = _fit_one(data, watched, chosen, num_classes=num_classes, verbose=verbose)
-    return Fitted(model, chosen, history, choices, ("train", "dev") if refit and has_dev else ("train",))
+    model, history, chosen = _fit_one(data, watched, members[0], num_classes=num_classes, verbose=verbose)
+    return Fitted(model, chosen, history, choices, trained_on)
+
+
+def _fit_ensemble(data: Bundle, members: list[TrainConfig], *, stack: list[int] | None, num_classes: int):
+    """``(model, config)`` of the lda candidates ``members`` averaged: each member's scorer
+    written over the union of their layers (zero weight on the layers it does not take), the
+    weights and biases averaged. The standardisation of a feature is the same in every member
+    (the same clips), so the average is one linear scorer."""
+    span = tuple(number for number in (stack or ()) if any(number in member.layers for member in members))
+    whole = model_inputs(data, dataclasses.replace(members[0], layers=span))
+    width = whole.embeddings.shape[-1] // len(span)
+    weights = np.zeros((whole.embeddings.shape[-1], num_classes))
+    bias = np.zeros(num_classes)
+    for layers, group in itertools.groupby(members, key=lambda member: member.layers):
+        group = list(group)
+        rows = np.concatenate([np.arange(width) + span.index(number) * width for number in layers])
+        fitted = fit_shrinkage_lda(_flat(whole)[:, rows], whole.labels, num_classes=num_classes,
+                                   shrinkages=[member.shrinkage for member in group])
+        for classifier in fitted:
+            weights[rows] += classifier.weights / len(members)
+            bias += classifier.bias / len(members)
+    mean, scale = _flat(whole).mean(axis=0), _flat(whole).std(axis=0)
+    combined = LinearClassifier(mean, np.where(scale > 0, scale, 1.0), weights, bias)
+    config = dataclasses.replace(members[0], layers=span, shrinkage=None, ensemble=len(members)).resolved(("dim",))
+    return lda_model(combined, whole.embeddings.shape[1:]), config
 
 
 def _dev_scores(train: Bundle, dev: Bundle, options: list[TrainConfig], *, num_classes: int) -> list[float]:

@@ -34,6 +34,8 @@ HEADS = ("auto", "bigru", "mlp", "linear", "lda")
 SHRINKAGES = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: The lda head's shrinkage and layers when there is no dev split to choose them on.
 LDA_FALLBACK = {"shrinkage": 0.5, "layers": None}
+#: How many of the best candidates on dev the lda head averages (``ensemble`` left open).
+ENSEMBLE = 5
 TRAINING = "training (the BiGRU's defaults are the original recipe)"
 #: Each head's learning rate and epochs when the configuration leaves them open: the BiGRU's
 #: are the original recipe; the linear head's converge on eGeMAPS functionals (chosen on dev).
@@ -77,6 +79,10 @@ class TrainConfig:
         shrinkage: The lda head's shrinkage of the within-class covariance towards the
             identity, in (0, 1]; ``"auto"`` (also None with a dev split): the one of
             :data:`SHRINKAGES` that scores best on dev.
+        ensemble: The lda head, when it chooses on dev: average the scores of this many of the
+            best candidates (layers and shrinkage) instead of taking the best alone (None:
+            :data:`ENSEMBLE`; 1: the best alone). The average of linear scorers is one linear
+            scorer, so the model stays one dense layer.
     """
 
     head: str = setting("auto", flags="--head", choices=HEADS, group=TRAINING,
@@ -114,6 +120,9 @@ class TrainConfig:
                                             help="lda: shrinkage of the covariance towards the identity, in (0, 1]; "
                                             "auto (default with a dev split): chosen on dev among "
                                             + ", ".join(map(str, SHRINKAGES)))
+    ensemble: int | None = setting(None, flags="--ensemble", kind=POSITIVE, group=TRAINING,
+                                   help=f"lda, choosing on dev: average the {ENSEMBLE} (default) best candidates' "
+                                   "scores; 1: the best alone")
 
     def __post_init__(self):
         if self.head not in HEADS:
@@ -132,9 +141,13 @@ class TrainConfig:
         if self.shrinkage not in (None, "auto") and (isinstance(self.shrinkage, bool) or not isinstance(
                 self.shrinkage, (int, float)) or not 0 < self.shrinkage <= 1):
             raise ParameterError(f"{option('shrinkage')} has to be auto or a number in (0, 1], not {self.shrinkage!r}")
-        if self.shrinkage is not None and self.head not in ("auto", "lda"):
-            raise ParameterError(f"{option('shrinkage', self.shrinkage)} is a setting of the lda head, not of "
-                                 f"{option('head', self.head)}")
+        for name in ("shrinkage", "ensemble"):
+            if getattr(self, name) is not None and self.head not in ("auto", "lda"):
+                raise ParameterError(f"{option(name, getattr(self, name))} is a setting of the lda head, not of "
+                                     f"{option('head', self.head)}")
+        if self.ensemble is not None and (isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int)
+                                          or self.ensemble < 1):
+            raise ParameterError(f"{option('ensemble')} has to be a positive integer, not {self.ensemble!r}")
         if self.layers is not None:
             if isinstance(self.layers, list):
                 object.__setattr__(self, "layers", tuple(self.layers))

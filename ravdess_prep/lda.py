@@ -11,9 +11,9 @@ with ``w_c = S(a)^-1 m_c`` and ``b_c = -m_c @ w_c / 2 + log prior_c`` (``m_c`` t
 The priors are uniform, so that no class wins for being frequent (the field's UA weighs every
 class alike).
 
-The within-class residuals ``R`` (``clips x dim``) have rank at most ``clips``, so ``S`` is
-handled through the eigendecomposition of the small ``R R^T`` instead of the ``dim x dim``
-matrix, and every shrinkage costs one more product, not another decomposition.
+``S = R^T R`` for the within-class residuals ``R`` (``clips x dim``) is eigendecomposed once,
+through the smaller of ``R^T R`` and ``R R^T`` (a stack of layers has more features than
+clips), and every shrinkage costs one more product, not another decomposition.
 """
 
 from __future__ import annotations
@@ -87,10 +87,15 @@ def fit_shrinkage_lda(features: np.ndarray, labels: np.ndarray, *, num_classes: 
     for label in np.flatnonzero(present):
         means[label] = standard[labels == label].mean(axis=0)
     residuals = (standard - means[labels]) / np.sqrt(len(standard))  # S = residuals.T @ residuals
-    eigenvalues, vectors = np.linalg.eigh(residuals @ residuals.T)
-    kept = eigenvalues > eigenvalues.max() * 1e-10
-    eigenvalues = eigenvalues[kept]
-    basis = (vectors[:, kept] / np.sqrt(eigenvalues)).T @ residuals  # orthonormal rows spanning S's range
+    if residuals.shape[1] <= residuals.shape[0]:  # few features: S itself is the small matrix
+        eigenvalues, vectors = np.linalg.eigh(residuals.T @ residuals)
+        kept = eigenvalues > eigenvalues.max() * 1e-10
+        eigenvalues, basis = eigenvalues[kept], vectors[:, kept].T
+    else:  # few clips: S's range through the clips' Gram matrix
+        eigenvalues, vectors = np.linalg.eigh(residuals @ residuals.T)
+        kept = eigenvalues > eigenvalues.max() * 1e-10
+        eigenvalues = eigenvalues[kept]
+        basis = (vectors[:, kept] / np.sqrt(eigenvalues)).T @ residuals  # orthonormal rows spanning S's range
     target = eigenvalues.sum() / standard.shape[1]  # trace(S) / dim
     projected = means @ basis.T
     outside = means - projected @ basis  # the part of each mean outside S's range

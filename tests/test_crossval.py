@@ -11,6 +11,7 @@ import pytest
 
 from ravdess_prep import classifier, cli, crossval
 from ravdess_prep.exceptions import ParameterError, SourceError
+from ravdess_prep.lda import fit_shrinkage_lda
 from ravdess_prep.training_data import fuse, subset
 
 from protocol_data import INFORMATIVE, stack_bundle, write_original_format
@@ -37,25 +38,52 @@ def test_emobox_folds_scores_and_choices(emobox):
         assert all(0 <= value <= 1 for value in values)
         assert emobox[name] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
     assert emobox["ua"]["mean"] >= 0.9  # layer 2 separates the emotions
-    for fold in folds:  # the default head of a stack: lda, its layers and shrinkage chosen on dev
-        assert fold["chosen"]["head"] == "lda" and INFORMATIVE in fold["chosen"]["layers"]
-        assert fold["chosen"]["shrinkage"] in (0.1, 0.3, 0.5, 0.7, 0.9)
+    for fold in folds:  # the default head of a stack: lda, the 5 best layers and shrinkages on dev averaged
+        chosen = fold["chosen"]
+        assert chosen["head"] == "lda" and INFORMATIVE in chosen["layers"] and len(chosen["members"]) == 5
+        assert all(set(layers) <= set(chosen["layers"]) and shrinkage in (0.1, 0.3, 0.5, 0.7, 0.9)
+                   for layers, shrinkage in chosen["members"])
         assert fold["trained_on"] == ["train", "dev"]
     assert emobox["protocol"] == "emobox" and emobox["refit"] is True
 
 
-def test_choices_are_made_on_dev_not_test(stacks, tmp_path):
-    """A fold's choice is the candidate of best dev UA, whatever test says."""
+def _fold(stacks):
     speech = subset(stacks, np.flatnonzero(stacks.facets["vocal_channel"] == "speech"))
-    fold = {split: subset(speech, np.flatnonzero(np.isin(speech.speakers, speakers)))
+    return {split: subset(speech, np.flatnonzero(np.isin(speech.speakers, speakers)))
             for split, speakers in (("train", range(1, 17)), ("dev", range(17, 21)), ("test", range(21, 25)))}
-    result = classifier.train(fold, tmp_path / "model", classifier.TrainConfig(head="lda"))
+
+
+def test_choices_are_made_on_dev_not_test(stacks, tmp_path):
+    """The choice is the candidate of best dev UA, whatever test says."""
+    fold = _fold(stacks)
+    result = classifier.train(fold, tmp_path / "model", classifier.TrainConfig(head="lda", ensemble=1))
     choices = result.metrics["choices"]
     assert len(choices["candidates"]) == 10 * 5  # 10 ranges of 4 layers, 5 shrinkages
     best = max(choices["candidates"], key=lambda choice: choice["dev_ua"])
-    assert choices["chosen"] == best and result.metrics["config"]["layers"] == best["layers"]
+    assert choices["chosen"] == best and choices["members"] == [best]
+    assert (result.metrics["config"]["layers"], result.metrics["config"]["shrinkage"]) == (best["layers"],
+                                                                                          best["shrinkage"])
     assert result.metrics["trained_on"] == ["train"]
     assert result.metrics["splits"]["dev"]["ua"] == pytest.approx(best["dev_ua"])
+
+
+def test_the_ensemble_averages_the_best_candidates_scores(stacks, tmp_path):
+    fold = _fold(stacks)
+    result = classifier.train(fold, tmp_path / "model", classifier.TrainConfig(head="lda", ensemble=3))
+    members = result.metrics["choices"]["members"]
+    ranked = sorted(result.metrics["choices"]["candidates"], key=lambda choice: -choice["dev_ua"])
+    assert members == ranked[:3]
+    expected = 0
+    for member in members:  # each member fitted alone on its layers, on train
+        layers = [stacks.layer_numbers.index(number) for number in member["layers"]]
+        flat = lambda bundle: bundle.embeddings[:, layers].reshape(len(bundle), -1)  # noqa: E731
+        alone, = fit_shrinkage_lda(flat(fold["train"]), fold["train"].labels, num_classes=8,
+                                   shrinkages=[member["shrinkage"]])
+        expected = expected + alone.scores(flat(fold["test"])) / 3
+    span = result.metrics["config"]["layers"]
+    model = classifier.load_model(tmp_path / "model")
+    logits = model.predict(fold["test"].embeddings[:, span].reshape(len(fold["test"]), -1), verbose=0)
+    np.testing.assert_allclose(logits, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
 
 
 def test_pepino2021_is_one_fold_of_seven_classes(stacks, tmp_path):

@@ -49,10 +49,10 @@ def run(args: argparse.Namespace) -> int:
     for fold in record["folds"]:
         speakers = ",".join(f"{speaker:02d}" for speaker in fold["test_speakers"])
         chosen = fold["chosen"]
-        detail = chosen["head"] + "".join(f" {key} {_shown(chosen[key])}" for key in ("layers", "layer", "shrinkage")
-                                          if chosen.get(key) is not None)
+        detail = chosen["head"] + (f" average of {len(chosen['members'])}" if chosen.get("members") else "") + "".join(
+            f" {key} {_shown(chosen[key])}" for key in ("layers", "layer", "shrinkage") if chosen.get(key) is not None)
         print(f"{speakers:18s} {fold['clips']:5d} {fold['ua']:6.1%} {fold['wa']:6.1%} {fold['macro_f1']:6.1%}  {detail}")
-    print(f"over {len(record['folds'])} folds"
+    print(f"over {len(record['folds'])} fold{'s' if len(record['folds']) != 1 else ''}"
           + (f" of the {record['protocol']} protocol" if record["protocol"] else "") + ": "
           + ", ".join(f"{label} {record[key]['mean']:.1%} +/- {record[key]['std']:.1%}"
                       for key, label in (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1")))

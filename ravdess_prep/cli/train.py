@@ -35,13 +35,20 @@ def train_config(args: argparse.Namespace) -> classifier.TrainConfig:
 def run(args: argparse.Namespace) -> int:
     data = args.data[0] if len(args.data) == 1 else args.data
     result = classifier.train(data, args.model_dir, train_config(args), verbose=args.verbose)
-    chosen = result.metrics.get("choices", {}).get("chosen")
-    if chosen:
-        print("chosen on dev: " + ", ".join(f"{key} {value}" for key, value in chosen.items()
-                                            if key != "dev_ua" and value is not None)
-              + f" (dev UA {chosen['dev_ua']:.1%})")
+    choices = result.metrics.get("choices")
+    if choices:
+        members, count = choices["members"], len(choices["candidates"])
+        print(f"chosen on dev among {count} candidates: "
+              + ("; ".join(_candidate(member) for member in members)
+                 + (f" (the {len(members)} best, their scores averaged)" if len(members) > 1 else "")))
     print(f"{'split':6s} {'clips':>6s} {'UA':>7s} {'WA':>7s} {'F1':>7s}")
     for name, split in result.metrics["splits"].items():
         print(f"{name:6s} {split['clips']:6d} {split['ua']:7.1%} {split['wa']:7.1%} {split['macro_f1']:7.1%}")
     print(f"model, metrics.json and confusion_matrix.png in {result.model_dir}")
     return 0
+
+
+def _candidate(choice: dict) -> str:
+    """One candidate of the choices made on dev, in a few words."""
+    parts = [f"{key} {value}" for key, value in choice.items() if key != "dev_ua" and value is not None]
+    return ", ".join(parts) + f" (dev UA {choice['dev_ua']:.1%})"
