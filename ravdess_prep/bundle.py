@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from .corpora import corpus_of_names
 from .exceptions import SourceError
 from .manifest import Manifest
 from .output import bundle_paths
+from .outputs import LAYER_SEQUENCES, clip_frame_spans
 from .params import MANIFEST, METADATA, SPLITS
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -46,6 +47,8 @@ class Bundle:
         axes: A row's axes (``("layers", "dim")``...), as the manifest records them (None:
             unknown; a row of rank 2 is then a sequence of examples).
         layer_numbers: For a stack of layers, each layer's number in the model (None: unknown).
+        frames: For sequences of a padded input (``layer-sequences`` of a speech encoder):
+            int64 ``(N, 2)``, ``[first, end)`` of each clip's own frames (None: unknown).
     """
 
     names: np.ndarray
@@ -56,6 +59,7 @@ class Bundle:
     label_names: tuple[str, ...] | None = None
     axes: tuple[str, ...] | None = None
     layer_numbers: tuple[int, ...] | None = None
+    frames: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -148,7 +152,7 @@ def _read_clip_facts(out: str | os.PathLike) -> "tuple[Manifest, pandas.DataFram
 
 def _with_clip_facts(bundle: Bundle, facts: "tuple[Manifest, pandas.DataFrame, Path] | None") -> Bundle:
     """``bundle`` with speakers, facets, label names and axes from the dataset's records."""
-    axes = layers = None
+    axes = layers = frames = None
     if facts is not None:
         manifest, table, metadata_path = facts
         corpus = manifest.corpus
@@ -158,6 +162,7 @@ def _with_clip_facts(bundle: Bundle, facts: "tuple[Manifest, pandas.DataFrame, P
         if missing:
             raise SourceError(f"{metadata_path}: no row for clip {missing[0]} ({len(missing)} clips missing)")
         rows = table.loc[bundle.names.tolist()]
+        frames = _frame_spans(manifest, rows) if manifest.kind is LAYER_SEQUENCES else None
         speakers = rows[corpus["speaker_column"]].to_numpy()
         facets = {column: rows[column].astype(str).to_numpy() for column in corpus["facet_columns"]}
         label_names = tuple(corpus["label_names"])
@@ -170,4 +175,18 @@ def _with_clip_facts(bundle: Bundle, facts: "tuple[Manifest, pandas.DataFrame, P
         facets = {column: np.asarray([str(row[column]) for row in parsed]) for column in corpus.facet_columns}
         label_names = corpus.label_names
     return dataclasses.replace(bundle, speakers=speakers, facets=facets, label_names=label_names, axes=axes,
-                               layer_numbers=layers)
+                               layer_numbers=layers, frames=frames)
+
+
+def _frame_spans(manifest: Manifest, rows: "pandas.DataFrame") -> np.ndarray | None:
+    """Each clip's own frames among those of its padded input (see
+    :func:`ravdess_prep.outputs.clip_frame_spans`); None when the embedder does not say its
+    frame rate or the table lacks the trimmed lengths."""
+    embedder = manifest.config.embedder
+    if embedder.sample_rate_hz is None or "trimmed_length_samples" not in rows:
+        return None
+    return clip_frame_spans(rows["trimmed_length_samples"].to_numpy(),
+                            target_length_samples=manifest.target.length_samples,
+                            sample_rate_hz=manifest.target.sample_rate_hz, model_rate_hz=embedder.sample_rate_hz,
+                            frames_of=lambda samples: embedder.num_examples(samples,
+                                                                            sample_rate_hz=embedder.sample_rate_hz))

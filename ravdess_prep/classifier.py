@@ -28,7 +28,8 @@ from .bundle import Bundle
 from .manifest import Manifest
 from .exceptions import ParameterError, SourceError
 from .output import check_model_folder
-from .pipeline import embed_files
+from .outputs import clip_frame_spans
+from .pipeline import embed_files, trim
 from .fitting import Fitted, fit, model_inputs
 from .heads import HEAD_DEFAULTS, HEADS, TrainConfig, axes_of, custom_objects, layer_weights
 from .metrics import evaluate, plot_confusion, plot_layer_weights
@@ -214,16 +215,30 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
     for audio in paths:  # every file is checked before any model is loaded
         check_complete(audio)
     rows = embed_files(paths, dataset, on_too_long=on_too_long, files=files)
+    head = trained.get("head")
     clips = model_inputs(Bundle(np.asarray([str(path) for path in paths]), rows, np.zeros(len(paths), np.int32),
                                 axes=tuple(manifest.output.get("axes", ())[1:]) or None,
-                                layer_numbers=tuple(manifest.output["layers"]) if "layers" in manifest.output else None),
-                         TrainConfig(layer=trained.get("layer"), layers=trained.get("layers")))
+                                layer_numbers=tuple(manifest.output["layers"]) if "layers" in manifest.output else None,
+                                frames=_frames_of_files(paths, manifest) if head == "sequence" else None),
+                         TrainConfig(head="sequence" if head == "sequence" else "auto", layer=trained.get("layer"),
+                                     layers=trained.get("layers")))
     embeddings = clips.embeddings
     if speaker_norm:
         embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int), axes=clips.axes)
     probabilities = predict_probabilities(load_model(model_dir), embeddings)
     names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
     return probabilities, names
+
+
+def _frames_of_files(paths, manifest: Manifest) -> np.ndarray:
+    """Each new file's own frames among those of its padded input, as the dataset's clips'
+    (see :func:`ravdess_prep.outputs.clip_frame_spans`)."""
+    embedder = manifest.config.embedder
+    lengths = [trim(path, manifest.config)[0].shape[0] for path in paths]
+    return clip_frame_spans(lengths, target_length_samples=manifest.target.length_samples,
+                            sample_rate_hz=manifest.target.sample_rate_hz, model_rate_hz=embedder.sample_rate_hz,
+                            frames_of=lambda samples: embedder.num_examples(samples,
+                                                                            sample_rate_hz=embedder.sample_rate_hz))
 
 
 def dataset_record(manifest: Manifest) -> dict:

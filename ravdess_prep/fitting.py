@@ -19,6 +19,7 @@ from .bundle import Bundle
 from .exceptions import ParameterError, option
 from .heads import ENSEMBLE, LDA_FALLBACK, SHRINKAGES, TrainConfig, axes_of, build_model, lda_model
 from .lda import LinearClassifier, fit_shrinkage_lda
+from .outputs import zero_outside
 
 #: At most this many layer boundaries are tried (``layers="auto"``): 28 contiguous ranges.
 MOST_BOUNDARIES = 8
@@ -69,6 +70,8 @@ def model_inputs(bundle: Bundle, config: TrainConfig) -> Bundle:
         ParameterError: ``layer`` or ``layers`` given for clips without layers, or a layer the
             stack lacks (the message names the stack's layers).
     """
+    if config.head == "sequence":
+        bundle = _masked(bundle)
     wanted = config.layer if config.layer is not None else config.layers
     if wanted is None or wanted == "auto":
         return bundle
@@ -94,14 +97,34 @@ def model_inputs(bundle: Bundle, config: TrainConfig) -> Bundle:
     return dataclasses.replace(bundle, embeddings=taken, axes=rest, layer_numbers=None)
 
 
+def _masked(bundle: Bundle) -> Bundle:
+    """The bundle with every frame outside each clip's own frames zeroed (what the sequence
+    head's masked mean leaves out).
+
+    Raises:
+        ParameterError: The clips are not sequences, or their frames are not known.
+    """
+    axes = axes_of(bundle.embeddings.shape[1:], bundle.axes)
+    if "examples" not in axes:
+        raise ParameterError(f"{option('head', 'sequence')} takes sequences of frames (a build with "
+                             f"{option('pool', 'none')}), not clips of axes ({', '.join(axes)})")
+    if bundle.frames is None:
+        raise ParameterError(f"{option('head', 'sequence')} needs to know which frames are each clip's own: a dataset "
+                             "of a speech encoder built with --pool none records them, these bundles do not")
+    return dataclasses.replace(bundle, embeddings=zero_outside(bundle.embeddings, bundle.frames,
+                                                               axis=1 + axes.index("examples")))
+
+
 def joined(first: Bundle, second: Bundle) -> Bundle:
     """Two bundles of the same kind as one (train and dev, for a refit)."""
     facets = {key: np.concatenate([first.facets[key], second.facets[key]]) for key in first.facets}
-    speakers = None if first.speakers is None or second.speakers is None else np.concatenate(
-        [first.speakers, second.speakers])
-    return dataclasses.replace(first, names=np.concatenate([first.names, second.names]),
-                               embeddings=np.concatenate([first.embeddings, second.embeddings]),
-                               labels=np.concatenate([first.labels, second.labels]), speakers=speakers, facets=facets)
+
+    def both(field):
+        values = getattr(first, field), getattr(second, field)
+        return None if values[0] is None or values[1] is None else np.concatenate(values)
+
+    return dataclasses.replace(first, names=both("names"), embeddings=both("embeddings"), labels=both("labels"),
+                               speakers=both("speakers"), facets=facets, frames=both("frames"))
 
 
 def unweighted_accuracy(labels: np.ndarray, predicted: np.ndarray) -> float:

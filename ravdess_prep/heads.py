@@ -29,7 +29,7 @@ import numpy as np
 from .exceptions import ParameterError, option
 from .settings import INTEGER, LAYER_CHOICE, NUMBER, POSITIVE, SHRINKAGE, SWITCH, setting
 
-HEADS = ("auto", "bigru", "mlp", "linear", "lda")
+HEADS = ("auto", "bigru", "mlp", "linear", "lda", "sequence")
 #: The shrinkages the lda head chooses among on dev (``shrinkage="auto"``).
 SHRINKAGES = (0.1, 0.3, 0.5, 0.7, 0.9)
 #: The lda head's shrinkage and layers when there is no dev split to choose them on.
@@ -40,7 +40,8 @@ TRAINING = "training (the BiGRU's defaults are the original recipe)"
 #: Each head's learning rate and epochs when the configuration leaves them open: the BiGRU's
 #: are the original recipe; the linear head's converge on eGeMAPS functionals (chosen on dev).
 HEAD_DEFAULTS = {"bigru": {"learning_rate": 1e-4, "epochs": 160}, "linear": {"learning_rate": 1e-2, "epochs": 500},
-                 "mlp": {"learning_rate": 1e-3, "epochs": 200}, "lda": {"learning_rate": None, "epochs": None}}
+                 "mlp": {"learning_rate": 1e-3, "epochs": 200}, "lda": {"learning_rate": None, "epochs": None},
+                 "sequence": {"learning_rate": 1e-3, "epochs": 100}}
 #: The linear head's L2 penalty when the configuration leaves it open: for one vector per clip
 #: (chosen on the dev split of the eGeMAPS bundles), and for a stack of layers (chosen on the dev
 #: split of the Whisper-base bundles: 3e-4, 3e-3, 1e-2 and 3e-2 tried).
@@ -50,8 +51,11 @@ class TrainConfig:
     """Hyperparameters of the classifier; the BiGRU's defaults are the original project's.
 
     Attributes:
-        head: ``"bigru"`` (sequences), ``"linear"`` or ``"mlp"`` (one vector per clip), or
-            ``"auto"``: the BiGRU for sequences, the linear head for vectors.
+        head: ``"bigru"`` or ``"sequence"`` (sequences of examples or frames), ``"linear"``,
+            ``"mlp"`` or ``"lda"`` (one vector per clip, or a stack of layers), or ``"auto"``: the
+            BiGRU for sequences, lda for a stack of layers, the linear head for vectors. The
+            sequence head is SUPERB's and EmoBox's: Dense(hidden_units, ReLU) on every frame,
+            the mean over the clip's own frames (the padding masked), Dense(classes).
         gru_units: Units of each direction of the bidirectional GRU.
         hidden_units: Units of the MLP's hidden layer.
         l2: The linear head's L2 penalty on its weights (multinomial logistic regression; None:
@@ -86,11 +90,12 @@ class TrainConfig:
     """
 
     head: str = setting("auto", flags="--head", choices=HEADS, group=TRAINING,
-                        help="bigru for (clips, examples, dim) bundles; linear, mlp or lda (shrinkage LDA) for "
-                        "(clips, dim) and layer stacks; auto (default): bigru for sequences, lda for layer stacks, "
-                        "linear for vectors")
+                        help="bigru or sequence (Linear, ReLU, mean over the clip's frames, Linear) for sequences "
+                        "and layer sequences; linear, mlp or lda (shrinkage LDA) for (clips, dim) and layer stacks; "
+                        "auto (default): bigru for sequences, lda for layer stacks, linear for vectors")
     gru_units: int = setting(128, flags="--gru-units", kind=POSITIVE, group=TRAINING, help="default 128")
-    hidden_units: int = setting(256, flags="--hidden-units", kind=POSITIVE, group=TRAINING, help="mlp: default 256")
+    hidden_units: int = setting(256, flags="--hidden-units", kind=POSITIVE, group=TRAINING,
+                                help="mlp and sequence: default 256")
     l2: float | None = setting(None, flags="--l2", kind=NUMBER, group=TRAINING,
                                help="linear: L2 penalty (default 3e-4; 1e-2 for a stack of layers)")
     dropout: float = setting(0.6, flags="--dropout", kind=NUMBER, group=TRAINING, help="default 0.6")
@@ -164,7 +169,7 @@ class TrainConfig:
         sequences, lda for a stack of layers, else linear (or the one asked for)."""
         sequence = "examples" in axes
         head = self.head if self.head != "auto" else ("bigru" if sequence else "lda" if "layers" in axes else "linear")
-        if (head == "bigru") != sequence:
+        if (head in ("bigru", "sequence")) != sequence:
             raise ParameterError(f"the {head} head does not take clips of axes ({', '.join(axes)})")
         return head
 
@@ -239,13 +244,17 @@ def build_model(input_shape: tuple[int, ...], config: TrainConfig = TrainConfig(
     inputs = keras.Input(shape=tuple(input_shape), name="embeddings")
     x = inputs
     if "layers" in axes:  # standardised per layer (vectors) and weighted
-        if head != "bigru":
+        if head not in ("bigru", "sequence"):  # the sequence head's zeroed frames stay zero
             norm = keras.layers.Normalization(axis=(1, 2), name="standardise_layers")
             if train_inputs is not None:
                 norm.adapt(np.asarray(train_inputs, np.float32))
             x = norm(x)
         x = custom_objects()["LayerWeights"](name="layer_weights")(x)
-    if head == "bigru":
+    if head == "sequence":  # SUPERB's and EmoBox's: Linear(d, 256), ReLU, masked mean over frames, Linear
+        x = keras.layers.Masking(mask_value=0.0, name="clip_frames")(x)
+        x = keras.layers.Dense(config.hidden_units, activation="relu", name="hidden")(x)
+        x = keras.layers.GlobalAveragePooling1D(name="mean_over_frames")(x)
+    elif head == "bigru":
         x = keras.layers.BatchNormalization(name="input_norm")(x)
         x = keras.layers.Dropout(config.dropout, seed=config.seed, name="input_dropout")(x)
         x = keras.layers.Bidirectional(keras.layers.GRU(config.gru_units, seed=config.seed), name="bigru")(x)

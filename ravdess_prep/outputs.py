@@ -125,3 +125,43 @@ def pool_examples(embeddings: np.ndarray, *, pool: str = "none", axis: int = 1) 
     values = embeddings.astype(np.float64)
     parts = [values.mean(axis=axis)] + ([values.std(axis=axis)] if pool == "mean-std" else [])
     return np.concatenate(parts, axis=-1).astype(np.float32)
+
+
+def clip_frame_spans(trimmed_lengths_samples, *, target_length_samples: int, sample_rate_hz: int,
+                     model_rate_hz: int, frames_of) -> np.ndarray:
+    """Where each centre-padded clip's own frames are among the frames of its padded input.
+
+    A clip of ``L`` samples is padded to the target with ``ceil((target - L) / 2)`` zeros in
+    front (:func:`ravdess_prep.pad.center_amounts`); at the model's rate its sound starts after
+    ``left`` samples and ends after ``left + L``, and its frames are those between the frame
+    counts of these two prefixes.
+
+    Args:
+        trimmed_lengths_samples: Each clip's trimmed length at ``sample_rate_hz``, ``(clips,)``.
+        target_length_samples: The target length at ``sample_rate_hz``.
+        sample_rate_hz: The dataset's rate.
+        model_rate_hz: The rate the model's frames are made at.
+        frames_of: The frames a signal of so many samples at ``model_rate_hz`` gives.
+
+    Returns:
+        int64 ``(clips, 2)``: ``[first, end)`` of each clip's frames (the whole input for a
+        clip as long as the target, or cropped to it).
+    """
+    lengths = np.minimum(np.asarray(trimmed_lengths_samples, np.int64), target_length_samples)
+    left = -(-(target_length_samples - lengths) // 2)
+    scale = model_rate_hz / sample_rate_hz
+    starts = [frames_of(int(value * scale)) if value > 0 else 0 for value in left]
+    ends = [frames_of(int((start + length) * scale)) for start, length in zip(left, lengths)]
+    whole = frames_of(int(target_length_samples * scale))  # as the manifest counts a padded clip's examples
+    spans = np.asarray([[first, max(first + 1, min(end, whole))] for first, end in zip(starts, ends)], np.int64)
+    return spans.reshape(-1, 2)
+
+
+def zero_outside(embeddings: np.ndarray, spans: np.ndarray, *, axis: int) -> np.ndarray:
+    """A copy of ``embeddings`` with every example outside each clip's ``[first, end)`` span
+    (along ``axis``, the examples axis) set to zero: what a masked head ignores."""
+    frames = np.arange(embeddings.shape[axis])
+    inside = (frames[None, :] >= spans[:, :1]) & (frames[None, :] < spans[:, 1:])  # (clips, frames)
+    shape = [embeddings.shape[0]] + [1] * (embeddings.ndim - 1)
+    shape[axis] = embeddings.shape[axis]
+    return np.where(inside.reshape(shape), embeddings, 0).astype(embeddings.dtype, copy=False)

@@ -9,6 +9,7 @@ one after the other.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -18,7 +19,7 @@ import numpy as np
 from .bundle import Bundle, read_bundles
 from .corpora import CORPORA
 from .exceptions import ParameterError, SourceError, option
-from .fitting import model_inputs
+from .fitting import joined, model_inputs
 from .heads import TrainConfig, axes_of
 from .manifest import Manifest
 from .protocols import Protocol, named, select
@@ -111,18 +112,14 @@ def subset(bundle: Bundle, index) -> Bundle:
     return dataclasses.replace(
         bundle, names=bundle.names[index], embeddings=bundle.embeddings[index], labels=bundle.labels[index],
         speakers=None if bundle.speakers is None else bundle.speakers[index],
-        facets={key: values[index] for key, values in bundle.facets.items()})
+        facets={key: values[index] for key, values in bundle.facets.items()},
+        frames=None if bundle.frames is None else bundle.frames[index])
 
 
 def pooled(bundles: Mapping[str, Bundle]) -> Bundle:
     """Every split's clips as one bundle (train, dev, test order)."""
     parts = list(bundles.values())
-    first = parts[0]
-    speakers = None if any(part.speakers is None for part in parts) else np.concatenate([p.speakers for p in parts])
-    return dataclasses.replace(
-        first, names=np.concatenate([p.names for p in parts]), embeddings=np.concatenate([p.embeddings for p in parts]),
-        labels=np.concatenate([p.labels for p in parts]), speakers=speakers,
-        facets={key: np.concatenate([p.facets[key] for p in parts]) for key in first.facets})
+    return functools.reduce(joined, parts[1:], parts[0])
 
 
 def fuse(datasets: Sequence[Mapping[str, Bundle]], *, names: Sequence[str], layers=None) -> dict[str, Bundle]:
@@ -157,7 +154,7 @@ def fuse(datasets: Sequence[Mapping[str, Bundle]], *, names: Sequence[str], laye
                 bundle = model_inputs(bundle, TrainConfig(layers=layers))
             fused_parts[split].append(bundle.embeddings.reshape(len(bundle), -1))
     return {split: dataclasses.replace(first[split], embeddings=np.concatenate(parts, axis=1).astype(np.float32),
-                                       axes=("dim",), layer_numbers=None)
+                                       axes=("dim",), layer_numbers=None, frames=None)
             for split, parts in fused_parts.items()}
 
 

@@ -50,7 +50,7 @@ def site(tmp_path_factory):
 
 def test_the_site_builds_strictly_with_every_page_and_api_object(site):
     for page in ("index.html", "tutorial/index.html", "embedders/whisper/index.html", "embedders/hf/index.html",
-                 "failures/index.html", "changelog/index.html"):
+                 "failures/index.html", "changelog/index.html", "accuracy/index.html"):
         assert (site / page).is_file(), page
     api = (site / "api" / "pipeline" / "index.html").read_text()
     for name in ("build", "embed_files", "rebuild", "source", "measure", "write"):
@@ -58,7 +58,9 @@ def test_the_site_builds_strictly_with_every_page_and_api_object(site):
     for page, name in (("config", "ravdess_prep.config.Config"), ("whisper", "whisper.WhisperEncoder"),
                        ("embedders", "ravdess_prep.embedders.HFEmbedder"), ("vggish", "vggish.VGGish"),
                        ("yamnet", "yamnet.YAMNet"), ("export", "ravdess_prep.export.write_parquet"),
-                       ("classifier", "ravdess_prep.classifier.train"), ("corpora", "ravdess_prep.corpora.base.Corpus")):
+                       ("classifier", "ravdess_prep.classifier.train"), ("corpora", "ravdess_prep.corpora.base.Corpus"),
+                       ("crossval", "ravdess_prep.crossval.cross_validate"), ("crossval", "ravdess_prep.protocols.Protocol"),
+                       ("crossval", "ravdess_prep.lda.fit_shrinkage_lda")):
         assert f'id="{name}"' in (site / "api" / page / "index.html").read_text(), name
 
 

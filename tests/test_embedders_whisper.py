@@ -209,3 +209,42 @@ def test_the_build_command_takes_the_whisper_options(built, tree, model, tmp_pat
     with pytest.raises(SystemExit):
         cli.main(args + ["--hop", "0.5"])
     assert "--hop is not a setting of the whisper embedder" in capsys.readouterr().err
+
+
+def test_the_sequence_head_takes_the_mean_over_each_clips_own_frames(built, tree, model, tmp_path):
+    """``--pool none`` keeps the frames of the centre-padded clip; the bundles know which are the
+    clip's own, and the sequence head (Linear, ReLU, mean over those frames, Linear) averages
+    only them."""
+    result = _build(tree, model, tmp_path / "out", built.out.parent / "cache", pool="none")
+    bundles = read_bundles(result.out)
+    target = Manifest.read(result.out).target.length_samples
+    for bundle in bundles.values():
+        for name, (first, end) in zip(bundle.names, bundle.frames):
+            trimmed, _ = pipeline.trim(_path(tree, name))
+            left = -(-(target - trimmed.size) // 2)  # the padding in front, at 48 kHz
+            own = whisper.encoder_frames(resample(trimmed, from_hz=48000, to_hz=16000).size // 160)
+            assert abs((end - first) - own) <= 1, name
+            assert abs(first - whisper.encoder_frames(left // 3 // 160)) <= 1, name
+            assert 0 <= first < end <= bundle.embeddings.shape[2]
+    trained = classifier.train(result.out, tmp_path / "model", classifier.TrainConfig(head="sequence", epochs=3,
+                                                                                       hidden_units=16))
+    assert trained.metrics["config"]["head"] == "sequence" and set(trained.metrics["splits"]) == {"train", "dev", "test"}
+    keras_model = classifier.load_model(tmp_path / "model")
+    test = bundles["test"]
+    logits = keras_model.predict(test.embeddings, verbose=0)  # the model masks what its input has zeroed: not these
+    layer_logits = keras_model.get_layer("layer_weights").get_weights()[0]
+    weights = np.exp(layer_logits) / np.exp(layer_logits).sum()
+    hidden_kernel, hidden_bias = keras_model.get_layer("hidden").get_weights()
+    out_kernel, out_bias = keras_model.get_layer("logits").get_weights()
+    for row, (first, end) in enumerate(test.frames):
+        frames = np.tensordot(weights, test.embeddings[row], axes=1)[first:end].astype(np.float64)
+        expected = np.maximum(frames @ hidden_kernel + hidden_bias, 0).mean(axis=0) @ out_kernel + out_bias
+        padded = classifier.model_inputs(test, classifier.TrainConfig(head="sequence")).embeddings[row:row + 1]
+        np.testing.assert_allclose(keras_model.predict(padded, verbose=0)[0], expected, rtol=1e-4, atol=1e-4)
+    masked = keras_model.predict(classifier.model_inputs(test, classifier.TrainConfig(head="sequence")).embeddings,
+                                 verbose=0)
+    assert not np.allclose(logits, masked, atol=1e-6)
+    files = [str(_path(tree, name)) for name in test.names]  # new files get the frames of the dataset's clips
+    probabilities, _ = classifier.predict_files(files, dataset=result.out, model_dir=tmp_path / "model")
+    np.testing.assert_allclose(probabilities, np.exp(masked) / np.exp(masked).sum(axis=1, keepdims=True), rtol=1e-4,
+                               atol=1e-5)
