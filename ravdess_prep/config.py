@@ -62,8 +62,9 @@ class Config:
         speakers: Build from these speakers only (None: every speaker of the source). It
             decides the target length, and the split check leaves the others out on purpose.
         split_preset: A named split of the corpus (RAVDESS: ``original``, ``folds6``,
-            ``loso``), or ``custom`` for explicit speaker lists. None: ``original``, or
-            ``custom`` when speaker lists are given.
+            ``loso``, and the protocols ``emobox``, ``pepino2021``, ``luna2022``, which also
+            take only their clips), or ``custom`` for explicit speaker lists. None:
+            ``original``, or ``custom`` when speaker lists are given.
         fold: The preset's fold (``folds6``: 1..6; ``loso``: 1..number of speakers).
         dev_speakers: Speakers of the dev split (None: the preset's).
         test_speakers: Speakers of the test split (every other speaker is in train).
@@ -106,9 +107,11 @@ class Config:
     split_preset: str | None = setting(None, flags="--split-preset", group=SPLITTING,
                                        help="a named split of the corpus; ravdess: original (default: dev 08,19,24, "
                                        "test 11,14,15), folds6 (six folds of four consecutive actors, fold K test and "
-                                       "K+1 dev), loso (actor K test, the next one dev)")
+                                       "K+1 dev), loso (actor K test, the next one dev), or a published protocol, "
+                                       "which also takes only its clips: emobox (speech, 6 folds), pepino2021 (one "
+                                       "split), luna2022 (speech, 5 folds)")
     fold: int | None = setting(None, flags="--fold", kind=INTEGER, group=SPLITTING,
-                               help="the preset's fold: folds6 1..6, loso 1..24")
+                               help="the preset's fold: folds6 and emobox 1..6, luna2022 1..5, loso 1..24")
     dev_speakers: tuple[int, ...] | None = setting(None, flags=("--dev-actors", "--dev-speakers"), kind=SPEAKERS,
                                                    group=SPLITTING,
                                                    help="comma-separated dev speakers (default: the corpus's; "

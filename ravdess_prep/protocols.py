@@ -91,9 +91,9 @@ class Protocol:
         folds = self.folds()
         if len(folds) == 1:
             return SplitPreset(self.name, f"{self.title} (one fixed split)", None, dict(self.selection),
-                               self.name, fixed=(folds[0].dev, folds[0].test))
+                               fixed=(folds[0].dev, folds[0].test))
         return SplitPreset(self.name, f"{self.title} ({len(folds)} folds)",
-                           lambda speakers: [fold.test for fold in folds], dict(self.selection), self.name,
+                           lambda speakers: [fold.test for fold in folds], dict(self.selection),
                            dev_groups=[fold.dev for fold in folds])
 
     def class_of(self, label_names: Sequence[str]) -> np.ndarray:

@@ -61,7 +61,6 @@ class SplitPreset:
             group K + 1 as dev (wrapping).
         selection: ``{metadata column: values kept}``: a preset that takes only some clips (a
             protocol's: RAVDESS speech, say); empty: every clip.
-        protocol: The evaluation protocol it comes from (see :mod:`ravdess_prep.protocols`).
         fixed: A split without folds: its ``(dev speakers, test speakers)``.
         dev_groups: Each fold's dev speakers, when they are not the next fold's test speakers.
     """
@@ -70,7 +69,6 @@ class SplitPreset:
     description: str
     groups: Callable[[tuple[int, ...]], list[tuple[int, ...]]] | None = None
     selection: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
-    protocol: str | None = None
     fixed: tuple[tuple[int, ...], tuple[int, ...]] | None = None
     dev_groups: Sequence[tuple[int, ...]] | None = None
 
