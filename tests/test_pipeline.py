@@ -19,7 +19,7 @@ from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, export, pipeline
 from ravdess_prep.bundle import read_bundle, read_bundles
 from ravdess_prep.config import Config, Run
-from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
+from ravdess_prep.embedders import VGGishFiles
 from ravdess_prep.exceptions import ClipTooLongError, SourceError
 
 # the small trees hold actors 01, 08 and 11 only: the original split's other actors are missing
@@ -132,15 +132,16 @@ def test_second_build_with_the_cache_recomputes_nothing(first_build, small_tree,
     assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
 
 
-def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, vggish_files, tmp_path, monkeypatch):
-    tree = _copy_tree(ravdess_dir, tmp_path / "tree", (1, 8, 11), speech_per_actor=10, song_per_actor=4)
+def test_build_killed_mid_run_resumes_without_recomputing(small_tree, first_build, vggish_files, tmp_path,
+                                                          monkeypatch):
+    tree, total = small_tree, len(list(small_tree.rglob("*.flac")))
     cache = tmp_path / "cache"
     # the build kills itself (SIGKILL) while it stores its fourth clip: after the entry's bytes
     # are written to a temporary name and before the rename
     script = textwrap.dedent(f"""
         import os, signal
         from ravdess_prep import pipeline
-        from ravdess_prep.embedders import VGGishEmbedder, VGGishFiles
+        from ravdess_prep.embedders import VGGishFiles
         rename, stored = os.replace, []
         def rename_or_die(source, destination):
             if str(destination).endswith(".npy"):
@@ -149,7 +150,7 @@ def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, vggish_fi
                     os.kill(os.getpid(), signal.SIGKILL)
             rename(source, destination)
         os.replace = rename_or_die
-        pipeline.build(pipeline.Config(embedder=VGGishEmbedder(batch_size=16), allow_missing_speakers=True), out={str(tmp_path / 'killed')!r},
+        pipeline.build(pipeline.Config(allow_missing_speakers=True), out={str(tmp_path / 'killed')!r},
                        source={str(tree)!r}, files=VGGishFiles({str(vggish_files.checkpoint)!r},
                        {str(vggish_files.pca_params)!r}, allow_custom_checkpoint=True),
                        run=pipeline.Run(cache_dir={str(cache)!r}, jobs=1, progress=False))
@@ -166,15 +167,13 @@ def test_build_killed_mid_run_resumes_without_recomputing(ravdess_dir, vggish_fi
 
     calls = _count_model_calls(monkeypatch)
     # the straightforward path runs every example of a computed clip through the model: exact counting
-    config = Config(embedder=VGGishEmbedder(batch_size=16), allow_missing_speakers=True)
+    config = SMALL  # first_build's settings: the same bytes are expected
     resumed = pipeline.build(config, out=tmp_path / "resumed", source=tree,
                              run=Run(cache_dir=cache, jobs=1, progress=False, fast=False), files=vggish_files)
     examples_per_clip = resumed.manifest["examples_per_clip"]
-    assert resumed.cached == finished_before and resumed.computed == 42 - finished_before
-    assert calls["examples"] == (42 - finished_before) * examples_per_clip
-    clean = pipeline.build(config, out=tmp_path / "clean", source=tree,
-                           run=Run(cache_dir=tmp_path / "clean-cache", jobs=1, progress=False), files=vggish_files)
-    assert _npy_bytes(resumed.out) == _npy_bytes(clean.out)
+    assert resumed.cached == finished_before and resumed.computed == total - finished_before
+    assert calls["examples"] == (total - finished_before) * examples_per_clip
+    assert _npy_bytes(resumed.out) == _npy_bytes(first_build.out)  # a build of the same tree that was not killed
 
 
 def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_files_kwargs, tmp_path):

@@ -3,6 +3,7 @@ rebuilt by ``../shared/whisper/make_whisper.py`` into a cache (never into the re
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import subprocess
@@ -45,9 +46,12 @@ def real_whisper(size: str) -> Path:
     root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "ravdess-prep-test")
     folder = root / f"whisper-{size}"
     weights = folder / "model.safetensors"
-    if not (weights.is_file() and _sha256(weights) == REAL[size]):
-        subprocess.run([sys.executable, str(script), size, "--out", str(folder)], check=True, capture_output=True,
-                       timeout=900)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / f".whisper-{size}.lock", "w") as lock:  # test processes running side by side make it once
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (weights.is_file() and _sha256(weights) == REAL[size]):
+            subprocess.run([sys.executable, str(script), size, "--out", str(folder)], check=True, capture_output=True,
+                           timeout=900)
     assert _sha256(weights) == REAL[size]
     return folder
 
