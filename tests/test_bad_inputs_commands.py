@@ -159,16 +159,23 @@ def test_predict_with_another_embedders_model_is_refused_before_embedding(built,
 # 5 -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("norm", [[], ["--speaker-norm"]])
-def test_predict_with_an_egemaps_model_after_keras_is_loaded(norm, tree, tmp_path):
-    """openSMILE after TensorFlow in one process (predict loads the model before it embeds)."""
+@pytest.fixture(scope="module")
+def egemaps_data(tree, tmp_path_factory):
+    """An eGeMAPS dataset of the tree, built in a process of its own (openSMILE before TensorFlow)."""
     require_opensmile()
-    data, model = tmp_path / "egemaps", tmp_path / "model"
-    base = [sys.executable, "-m", "ravdess_prep.cli"]
-    for args in (["build", "--source", tree, "--out", data, "--embedder", "egemaps", "--cache-dir", tmp_path / "cache",
-                  "--allow-missing-speakers", "--no-progress"],
-                 ["train", "--data", data, "--model-dir", model, "--epochs", "2", *norm]):
-        assert subprocess.run(base + list(map(str, args)), capture_output=True, timeout=600).returncode == 0
+    root = tmp_path_factory.mktemp("egemaps")
+    args = ["build", "--source", tree, "--out", root / "egemaps", "--embedder", "egemaps", "--cache-dir",
+            root / "cache", "--allow-missing-speakers", "--no-progress"]
+    assert subprocess.run([sys.executable, "-m", "ravdess_prep.cli", *map(str, args)], capture_output=True,
+                          timeout=600).returncode == 0
+    return root / "egemaps"
+
+
+@pytest.mark.parametrize("norm", [[], ["--speaker-norm"]])
+def test_predict_with_an_egemaps_model_after_keras_is_loaded(norm, egemaps_data, tree, tmp_path, capsys):
+    """openSMILE after TensorFlow in one process (predict loads the model before it embeds)."""
+    data, model = egemaps_data, tmp_path / "model"
+    assert cli.main(["train", "--data", str(data), "--model-dir", str(model), "--epochs", "2", *norm]) == 0
     clips = [str(path) for path in sorted((tree / SPEECH / "Actor_11").glob("*.flac"))]
     code = textwrap.dedent(f"""
         import tensorflow  # noqa: F401  (loaded first, as Keras loads it before openSMILE runs)
