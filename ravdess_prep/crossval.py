@@ -64,7 +64,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
     """
     where = where_of(data)
     given = config
-    bundles = read_data(data, layers=config.layers if is_fusion(data) else None)
+    bundles = read_data(data, layers=config.layers if is_fusion(data) else None, built_protocol=protocol is None)
     if is_fusion(data):  # the layers are taken when the datasets are fused
         config = dataclasses.replace(config, layers=None)
     clips = pooled(bundles)

@@ -40,27 +40,30 @@ def where_of(data) -> str:
     return " + ".join(str(item) for item in data)
 
 
-def read_data(data, *, layers=None) -> dict[str, Bundle]:
+def read_data(data, *, layers=None, built_protocol: bool = True) -> dict[str, Bundle]:
     """The bundles of ``data`` by split; several datasets fused (see :func:`fuse`); a dataset
     built with a protocol's split preset in that protocol's classes.
 
     Args:
         data: A dataset folder, a sequence of them, or ``{split: Bundle}``.
         layers: For fusion: the layers each stack contributes (None: all).
+        built_protocol: Label a dataset built with a protocol's preset by that protocol's
+            classes (False: by the corpus's own labels, for another protocol to map).
     """
     if isinstance(data, Mapping):
         return dict(data)
     if isinstance(data, (str, os.PathLike)):
-        return _read_one(data)
+        return _read_one(data, built_protocol)
     folders = list(data)
     if len(folders) == 1:
-        return _read_one(folders[0])
-    return fuse([_read_one(folder) for folder in folders], names=[str(folder) for folder in folders], layers=layers)
+        return _read_one(folders[0], built_protocol)
+    return fuse([_read_one(folder, built_protocol) for folder in folders], names=[str(folder) for folder in folders],
+                layers=layers)
 
 
-def _read_one(folder) -> dict[str, Bundle]:
+def _read_one(folder, built_protocol: bool) -> dict[str, Bundle]:
     bundles = read_bundles(folder)
-    protocol = protocol_of_dataset(folder)
+    protocol = protocol_of_dataset(folder) if built_protocol else None
     if protocol is None:
         return bundles
     return {split: take_protocol(protocol, bundle, where=str(folder), complete=False)

@@ -14,6 +14,7 @@ from conftest import copy_clips
 from ravdess_prep.manifest import Manifest
 from ravdess_prep import classifier, cli, crossval, pipeline
 from ravdess_prep.bundle import read_bundles
+from ravdess_prep.training_data import read_data
 from ravdess_prep.exceptions import ModelFileError, ParameterError, SourceError, SplitError
 from ravdess_prep.corpora.ravdess import RAVDESS
 
@@ -272,3 +273,6 @@ def test_a_pepino2021_dataset_trains_in_its_seven_classes(tree, cache, model_fil
     assert calm.any()
     assert trained.metrics["splits"]["train"]["per_class"]["neutral"]["support"] == int(
         np.sum(bundle.labels[~calm] == 0) + calm.sum())
+    # crossval on another protocol maps from the corpus's own labels, not from the merged ones
+    own = read_data(result.out, built_protocol=False)["train"]
+    assert own.label_names == RAVDESS.label_names and (own.labels == bundle.labels).all()
