@@ -144,6 +144,7 @@ class ModelSession:
     """
 
     def __init__(self, embedder: Embedder, files: ModelFiles):
+        embedder.check_machine()
         self.model = embedder.load(files)
         self.silent_example = embedder.silent_example()
         self.calls = 0

@@ -269,6 +269,7 @@ def build(
     """
     if speakers is not None:
         config = config.replace(speakers=tuple(int(speaker) for speaker in speakers))
+    config.embedder.check_machine()
     clock = StageClock()
     out = Path(out).expanduser().absolute()
     recover_leftovers(out)

@@ -19,7 +19,7 @@ from http_server import FileServer  # noqa: E402
 from ravdess_prep import classifier, cli, pipeline  # noqa: E402
 from ravdess_prep.bundle import read_bundles  # noqa: E402
 from ravdess_prep.embedders import WhisperEmbedder, WhisperFiles  # noqa: E402
-from ravdess_prep.exceptions import ModelFileError, ParameterError  # noqa: E402
+from ravdess_prep.exceptions import ManifestError, ModelFileError, ParameterError  # noqa: E402
 from ravdess_prep.manifest import Manifest  # noqa: E402
 from ravdess_prep.resample import resample  # noqa: E402
 from whisper_models import random_whisper, reference_states  # noqa: E402
@@ -81,7 +81,8 @@ def test_bundle_rows_are_transformers_whisper_pooled_per_layer(built, tree, mode
     assert manifest.output["kind"] == "layers" and manifest.output["axes"] == ["clips", "layers", "dim"]
     assert manifest.output["row_shape"] == [3, 64] and manifest.output["layers"] == [0, 1, 2]
     assert "the last: after the final LayerNorm" in manifest.output["layer_meaning"]
-    assert manifest.embedder["settings"] == {"pool": "mean", "input": "clip", "layers": None, "batch_size": 1}
+    assert manifest.embedder["settings"] == {"pool": "mean", "input": "clip", "layers": None, "batch_size": 1,
+                                             "precision": "fp32"}
     assert sorted(manifest.embedder["files"]) == ["config.json", "model.safetensors"]
     bundles = read_bundles(built.out)
     assert bundles["train"].axes == ("layers", "dim") and bundles["train"].layer_numbers == (0, 1, 2)
@@ -116,6 +117,32 @@ def test_rebuild_cache_and_beam_give_the_same_bytes(built, tree, model, tmp_path
     on_beam = pipeline.build(_config(), out=tmp_path / "beam", source=tree, files=WhisperFiles(model), run=run)
     for result in (again, on_beam):
         assert {path.relative_to(result.out): path.read_bytes() for path in sorted(result.out.rglob("*.npy"))} == original
+
+
+def test_bf16_rows_are_the_fp32_rows_to_rounding_and_rebuild_to_the_same_bytes(built, tree, model, tmp_path):
+    """``--precision bf16``: its own cache entries (none of fp32's reused), float32 rows within
+    bfloat16 rounding of fp32's, recorded in the manifest, and rebuilt byte for byte."""
+    half = _build(tree, model, tmp_path / "bf16", built.out.parent / "cache", precision="bf16")
+    assert half.computed == 9 and half.cached == 0
+    manifest = Manifest.read(half.out)
+    assert manifest.config.embedder.precision == "bf16" and manifest.embedder["settings"]["precision"] == "bf16"
+    for split, bundle in read_bundles(half.out).items():
+        full = read_bundles(built.out)[split].embeddings.astype(np.float64)
+        found = bundle.embeddings.astype(np.float64)
+        assert bundle.embeddings.dtype == np.float32 and not np.array_equal(found, full)
+        cosine = (found * full).sum(-1) / np.linalg.norm(found, axis=-1) / np.linalg.norm(full, axis=-1)
+        assert cosine.min() >= 0.999, (split, cosine.min())
+    again = pipeline.rebuild(half.out, out=tmp_path / "again", source=tree,
+                             run=pipeline.Run(cache_dir=tmp_path / "empty-cache", progress=False))
+    assert again.computed == 9
+    assert {path.relative_to(again.out): path.read_bytes() for path in sorted(again.out.rglob("*.npy"))} == {
+        path.relative_to(half.out): path.read_bytes() for path in sorted(half.out.rglob("*.npy"))}
+    values = json.loads((half.out / "manifest.json").read_text())
+    values["config"]["embedder"]["precision"] = "fp8"
+    (half.out / "manifest.json").write_text(json.dumps(values))
+    with pytest.raises(ManifestError, match=rf"{half.out / 'manifest.json'}: .*precision.* one of 'fp32', 'bf16', "
+                                            "not 'fp8'"):
+        Manifest.read(half.out)
 
 
 def test_batched_clips_equal_clips_alone(built, tree, model, tmp_path):

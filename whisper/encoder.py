@@ -45,22 +45,40 @@ class WhisperEncoder:
         folder: A Transformers Whisper folder (see :mod:`whisper.files`).
         batch_size: Inputs per run (a last run is filled with zeros).
         device: A PyTorch device (default: a GPU when there is one, else the CPU).
+        precision: ``fp32`` (every operation in float32) or ``bf16`` (the weights of the
+            matrix products and convolutions cast to bfloat16 once, here; layer norms,
+            softmax and the residual stream in float32; hidden states out as float32). On a
+            processor without native bfloat16 (AVX512-BF16 or AMX) ``bf16`` is emulated and
+            slower than ``fp32``.
 
     Raises:
         ModelFileError: The folder's config or weights are missing, damaged or do not match.
-        InputError: ``batch_size`` is not a positive integer.
+        InputError: ``batch_size`` is not a positive integer, or an unknown ``precision``.
     """
 
-    def __init__(self, folder: str | os.PathLike, *, batch_size: int = 1, device: str | None = None):
+    def __init__(self, folder: str | os.PathLike, *, batch_size: int = 1, device: str | None = None,
+                 precision: str = "fp32"):
         import torch
 
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(f"batch_size has to be a positive integer, not {batch_size!r}")
+        if precision not in params.PRECISIONS:
+            raise InputError(f"precision has to be one of {', '.join(map(repr, params.PRECISIONS))}, not {precision!r}")
         self.config: EncoderConfig = read_config(folder)
         self.batch_size = batch_size
+        self.precision = precision
         self.device = torch.device(torch_device(device))
-        self.weights = {name: torch.from_numpy(np.array(array)).to(self.device)
+        #: The type of the matrix products' operands: float32, or bfloat16 (cast once, here).
+        self.compute_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+        self.weights = {name: torch.from_numpy(np.array(array)).to(self.device, self._dtype_of(name))
                         for name, array in read_encoder_weights(folder, self.config).items()}
+
+    def _dtype_of(self, name: str):
+        """The type a tensor is kept in: the layer norms and positions stay float32 (they act
+        on the float32 residual stream), the rest take the compute type."""
+        import torch
+
+        return torch.float32 if "layer_norm" in name or name.startswith("embed_positions") else self.compute_dtype
 
     def hidden_states(self, mels: Sequence[np.ndarray], *, input: str = "clip", frames: Sequence[int] | None = None,
                       layers: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -123,8 +141,8 @@ class WhisperEncoder:
         batch = np.zeros((size, self.config.num_mel_bins, padded), np.float32)
         for row, (mel, length) in enumerate(zip(mels, lengths)):
             batch[row, :, :length] = mel
-        w = self.weights
-        x = torch.from_numpy(batch).to(self.device)
+        w, compute = self.weights, self.compute_dtype
+        x = torch.from_numpy(batch).to(self.device, compute)
         x = F.gelu(F.conv1d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
         valid = None
         if masked:  # past an input's end the second convolution reads zeros, as it would alone
@@ -133,7 +151,8 @@ class WhisperEncoder:
             x = x * (frames[None, :] < ends[:, None])[:, None, :]
             valid = torch.arange(-(-padded // 2), device=self.device)[None, :] < -(-ends[:, None] // 2)
         x = F.gelu(F.conv1d(x, w["conv2.weight"], w["conv2.bias"], stride=params.CONV_STRIDE, padding=1))
-        x = x.permute(0, 2, 1) + w["embed_positions.weight"][: x.shape[2]]
+        # The residual stream is float32 in either precision.
+        x = x.permute(0, 2, 1).float() + w["embed_positions.weight"][: x.shape[2]]
         mask = None if valid is None else valid[:, None, None, :]
         states = [x]
         for layer in range(self.config.layers):
@@ -144,12 +163,15 @@ class WhisperEncoder:
         return torch.stack([states[layer] for layer in layers], dim=1).float().cpu().numpy()[: len(mels)]
 
     def _block(self, x, base: str, mask):
-        """One pre-LayerNorm block: self-attention, then the feed-forward layer, each added."""
+        """One pre-LayerNorm block: self-attention, then the feed-forward layer, each added to
+        the float32 residual stream (the layer norms in float32, their outputs cast to the
+        compute type for the products)."""
         import torch.nn.functional as F
 
-        w, d, heads = self.weights, self.config.d_model, self.config.heads
+        w, d, heads, compute = self.weights, self.config.d_model, self.config.heads, self.compute_dtype
         epsilon = params.LAYER_NORM_EPSILON
-        h = F.layer_norm(x, (d,), w[base + "self_attn_layer_norm.weight"], w[base + "self_attn_layer_norm.bias"], epsilon)
+        h = F.layer_norm(x, (d,), w[base + "self_attn_layer_norm.weight"], w[base + "self_attn_layer_norm.bias"],
+                         epsilon).to(compute)
         batch, length = h.shape[0], h.shape[1]
 
         def split(t):
@@ -161,11 +183,12 @@ class WhisperEncoder:
         value = split(F.linear(h, w[base + "self_attn.v_proj.weight"], w[base + "self_attn.v_proj.bias"]))
         attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=1.0)
         attended = attended.transpose(1, 2).reshape(batch, length, d)
-        x = x + F.linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"])
-        h = F.layer_norm(x, (d,), w[base + "final_layer_norm.weight"], w[base + "final_layer_norm.bias"], epsilon)
+        x = x + F.linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"]).float()
+        h = F.layer_norm(x, (d,), w[base + "final_layer_norm.weight"], w[base + "final_layer_norm.bias"],
+                         epsilon).to(compute)
         h = F.linear(F.gelu(F.linear(h, w[base + "fc1.weight"], w[base + "fc1.bias"])), w[base + "fc2.weight"],
                      w[base + "fc2.bias"])
-        return x + h
+        return x + h.float()
 
     def close(self) -> None:
         """Free the weights (and the GPU memory they hold)."""

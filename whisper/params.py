@@ -30,6 +30,10 @@ INPUTS = ("clip", "30s")
 #: Clip inputs of a batch are padded to a multiple of this many log-mel frames (with masked
 #: keys), so that a clip's computation has the same shape whatever its batch-mates.
 BUCKET_FRAMES = 64
+#: The precisions the encoder runs in: ``fp32`` (every operation in float32), ``bf16`` (weights
+#: cast to bfloat16 once; matrix products and convolutions in bfloat16, layer norms, softmax
+#: and the residual stream in float32).
+PRECISIONS = ("fp32", "bf16")
 
 # --- The Transformers folder -------------------------------------------------------------
 CONFIG_FILE = "config.json"

@@ -279,6 +279,11 @@ class Embedder:
         return {role: Path(path) for role, path in dataclasses.asdict(files).items()
                 if role in roles and path is not None and not isinstance(path, bool)}
 
+    def check_machine(self) -> None:
+        """Raise :class:`ParameterError` if this machine cannot run the embedder as set (called
+        before any work: at the start of a build, and before a model is loaded). By default
+        every machine can."""
+
     def load(self, files: ModelFiles) -> Model:
         """The model, ready to embed (called once per process that embeds)."""
         raise NotImplementedError

@@ -1,0 +1,178 @@
+"""``--precision bf16`` against ``fp32``: the Whisper-base full build, and a WavLM-base shaped
+model on the clips of three actors, with a roofline line per precision.
+
+    python benchmarks/bf16.py --whisper-model ~/.cache/ravdess-prep-test/whisper-base \
+        [--source ../shared/ravdess] [--only whisper|hf] [--keep DIR]
+
+First the machine's matrix-product peak per precision (``torch.matmul`` of 1024 x 1024
+matrices, and of one Whisper-base feed-forward layer on a 3.3 s clip, 165 x 512 x 2048), on the
+threads the builds use. Then, each from an empty cache and in its own child process (so that
+its peak resident memory is its own):
+
+- the full RAVDESS build with ``--embedder whisper`` (every layer, mean-pooled), in ``fp32``
+  then ``bf16``: ``ratio_fp32_to_bf16`` of their wall times;
+- the WavLM-base shaped model of ``hf_build.py`` (random weights) on the clips of actors 01, 08
+  and 11 (312), in ``fp32`` and ``bf16``, and the float32 per-clip Transformers loop on the same
+  files: ``ratio_fp32_to_bf16`` and ``ratio_naive_to_build`` (the loop against the ``bf16``
+  build).
+
+Each build also prints a roofline line: the encoder's floating-point operations over every clip
+(counted from the model's shapes and each clip's frames: convolutions, projections, attention,
+feed-forward layers; not the normalisations or activations) divided by the seconds of the
+build's ``embed`` stage, beside the measured peak of that precision. ``--keep DIR`` keeps the
+Whisper datasets as ``DIR/whisper-fp32`` and ``DIR/whisper-bf16``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _memory import PeakTreeRSS  # noqa: E402
+from _common import in_child, shared_dir  # noqa: E402
+from hf_build import _loop_seconds, make_model  # noqa: E402
+
+PRECISIONS = ("fp32", "bf16")
+
+
+def matmul_peak_gflops(shape: tuple[int, int, int], precision: str, *, repeats: int = 30) -> float:
+    """GFLOP/s of ``torch.matmul`` of ``(M, K) x (K, N)`` in ``precision``."""
+    import torch
+
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
+    m, k, n = shape
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * m * k * n * repeats / (time.perf_counter() - started) / 1e9
+
+
+def whisper_flops(config, mel_frames: int) -> float:
+    """Floating-point operations of Whisper's encoder on a ``clip`` input of ``mel_frames``."""
+    d, f, bins = config.d_model, config.ffn_dim, config.num_mel_bins
+    n = -(-mel_frames // 2)
+    macs = mel_frames * d * bins * 3 + n * d * d * 3
+    macs += config.layers * (4 * n * d * d + 2 * n * n * d + 2 * n * d * f)
+    return 2.0 * macs
+
+
+def wavlm_flops(config, samples: int) -> float:
+    """Floating-point operations of a wav2vec 2.0 style encoder on ``samples`` samples."""
+    frames, macs, channels = samples, 0, 1
+    for width, kernel, stride in zip(config.conv_dim, config.conv_kernel, config.conv_stride):
+        frames = (frames - kernel) // stride + 1
+        macs += frames * width * channels * kernel
+        channels = width
+    d, f, n = config.hidden_size, config.intermediate_size, frames
+    macs += n * channels * d  # the projection of the features
+    macs += n * d * (d // config.num_conv_pos_embedding_groups) * config.num_conv_pos_embeddings
+    macs += config.num_hidden_layers * (4 * n * d * d + 2 * n * n * d + 2 * n * d * f)
+    return 2.0 * macs
+
+
+def _build(kind: str, model: str, source: str, out: str, cache: str, precision: str, actors) -> dict:
+    """One build (run in a child process): its wall and ``embed`` seconds, and the encoder's
+    floating-point operations over its clips (from ``metadata.csv``'s trimmed lengths)."""
+    import pandas
+
+    from ravdess_prep import pipeline
+
+    if kind == "whisper":
+        import whisper
+
+        embedder, files = pipeline.WhisperEmbedder(precision=precision), pipeline.WhisperFiles(model)
+        config = pipeline.Config(embedder=embedder)
+        shape = whisper.read_config(model)
+    else:
+        import transformers
+
+        embedder, files = pipeline.HFEmbedder(precision=precision), pipeline.HFFiles(model)
+        config = pipeline.Config(embedder=embedder, speakers=tuple(actors), allow_missing_speakers=True)
+        shape = transformers.AutoConfig.from_pretrained(model)
+    started = time.perf_counter()
+    result = pipeline.build(config, out=out, source=source, files=files,
+                            run=pipeline.Run(cache_dir=cache, progress=False))
+    wall = time.perf_counter() - started
+    table = pandas.read_csv(Path(out) / "metadata.csv")
+    samples = (table["trimmed_length_samples"] * 16000 // table["sample_rate_hz"]).astype(int)
+    flops = sum(whisper_flops(shape, int(n) // 160) if kind == "whisper" else wavlm_flops(shape, int(n))
+                for n in samples)
+    return {"wall": wall, "embed": result.seconds["embed"], "clips": len(table), "flops": flops}
+
+
+def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Path, peaks: dict, actors=()) -> dict:
+    """Both precisions' builds of one model, each in its own child; prints a line per build."""
+    found = {}
+    for precision in PRECISIONS:
+        out = keep / f"{kind}-{precision}" if keep else scratch / f"{kind}-{precision}"
+        if out.exists():
+            shutil.rmtree(out)
+        with PeakTreeRSS() as peak:
+            found[precision] = in_child(_build, kind, model, source, str(out), str(scratch / f"cache-{kind}-{precision}"),
+                                        precision, actors)
+        row = found[precision]
+        achieved = row["flops"] / row["embed"] / 1e9
+        print(f"{kind} precision={precision} clips={row['clips']} build_wall_s={row['wall']:.1f} "
+              f"embed_s={row['embed']:.1f} peak_rss_mb={peak.megabytes:.0f}")
+        print(f"roofline {kind} precision={precision} encoder_gflop={row['flops'] / 1e9:.0f} "
+              f"encoder_gflops_per_s={achieved:.0f} matmul_peak_gflops_per_s={peaks[precision]:.0f} "
+              f"fraction_of_peak={achieved / peaks[precision]:.2f}")
+    print(f"{kind} ratio_fp32_to_bf16={found['fp32']['wall'] / found['bf16']['wall']:.3f} "
+          f"(embed stage alone {found['fp32']['embed'] / found['bf16']['embed']:.3f})")
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", default=str(shared_dir() / "ravdess"))
+    parser.add_argument("--whisper-model", help="a Transformers Whisper folder (see ../shared/whisper)")
+    parser.add_argument("--only", choices=("whisper", "hf"))
+    parser.add_argument("--actors", default="1,8,11")
+    parser.add_argument("--keep", type=Path, help="keep the Whisper datasets here")
+    args = parser.parse_args()
+
+    import torch
+
+    from ravdess_prep.precision import NATIVE_BF16_FLAGS, cpu_flags
+
+    print(f"threads={torch.get_num_threads()} torch={torch.__version__} "
+          f"bf16_features={','.join(sorted(cpu_flags() & set(NATIVE_BF16_FLAGS))) or 'none'} "
+          f"cuda={torch.cuda.is_available()}")
+    peaks = {}
+    for precision in PRECISIONS:
+        square, ffn = (matmul_peak_gflops(shape, precision) for shape in ((1024, 1024, 1024), (165, 512, 2048)))
+        peaks[precision] = max(square, ffn)
+        print(f"matmul precision={precision} gflops_per_s_1024={square:.0f} gflops_per_s_whisper_ffn={ffn:.0f}")
+    print(f"matmul ratio_bf16_to_fp32={peaks['bf16'] / peaks['fp32']:.2f}")
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        if args.only in (None, "whisper"):
+            if not args.whisper_model:
+                parser.error("--whisper-model is needed for the Whisper builds (or --only hf)")
+            _compare("whisper", args.whisper_model, args.source, args.keep, scratch, peaks)
+        if args.only in (None, "hf"):
+            actors = tuple(int(actor) for actor in args.actors.split(","))
+            model = str(in_child(make_model, scratch / "wavlm-base-random"))
+            found = _compare("hf", model, args.source, None, scratch, peaks, actors)
+            from ravdess_prep import pipeline
+
+            config = pipeline.Config(embedder=pipeline.HFEmbedder(), speakers=actors, allow_missing_speakers=True)
+            paths = [str(path) for path in pipeline.source(args.source, config)["path"]]
+            loop = in_child(_loop_seconds, model, paths, False)
+            print(f"hf naive_wall_s={loop:.1f} naive_ms_per_clip={loop * 1000 / len(paths):.0f} "
+                  f"ratio_naive_to_build={loop / found['bf16']['wall']:.3f} (fp32 build: "
+                  f"{loop / found['fp32']['wall']:.3f})")
+
+
+if __name__ == "__main__":
+    main()

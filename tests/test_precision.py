@@ -1,0 +1,122 @@
+"""``--precision``: bfloat16 against float32 with the real Whisper-base weights, convolutions as
+matrix products against PyTorch's own, the processor check, and bad values named."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+import whisper  # noqa: E402
+from ravdess_prep import cli, pipeline, precision  # noqa: E402
+from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
+from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
+from ravdess_prep.exceptions import ParameterError  # noqa: E402
+from ravdess_prep.resample import resample  # noqa: E402
+from whisper_models import real_whisper  # noqa: E402
+
+
+def _cosines(found: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    found, expected = found.astype(np.float64), expected.astype(np.float64)
+    return (found * expected).sum(-1) / np.linalg.norm(found, axis=-1) / np.linalg.norm(expected, axis=-1)
+
+
+def test_bf16_whisper_base_pools_every_layer_within_a_cosine_of_fp32(ravdess_dir):
+    """24 real clips (actors 01 and 02, speech and song), trimmed and resampled as a build does:
+    every layer's mean over the clip's frames in bfloat16 has a cosine of at least 0.999 with
+    float32's."""
+    folder = real_whisper("base")
+    paths = sorted(ravdess_dir.glob("Audio_Speech_Actors_01-24/Actor_0[12]/*.flac"))[::7][:16]
+    paths += sorted(ravdess_dir.glob("Audio_Song_Actors_01-24/Actor_0[12]/*.flac"))[::12][:8]
+    assert len(paths) == 24
+    mels = []
+    for path in paths:
+        trimmed, offsets = pipeline.trim(path)
+        mels.append(whisper.log_mel(resample(trimmed, from_hz=offsets.sample_rate_hz, to_hz=16000)))
+    pooled = {}
+    for name in whisper.params.PRECISIONS:
+        with whisper.WhisperEncoder(folder, precision=name) as encoder:
+            if name == "bf16":
+                assert encoder.weights["layers.0.fc1.weight"].dtype == torch.bfloat16
+                assert encoder.weights["layers.0.final_layer_norm.weight"].dtype == torch.float32
+            pooled[name] = np.stack([states.astype(np.float64).mean(axis=1) for states in encoder.hidden_states(mels)])
+    assert pooled["bf16"].shape == (24, 7, 512) and not np.array_equal(pooled["bf16"], pooled["fp32"])
+    cosines = _cosines(pooled["bf16"], pooled["fp32"])
+    assert cosines.min() >= 0.999, cosines.min(axis=0)
+
+
+@pytest.mark.parametrize("channels, out, kernel, stride, padding, groups", [
+    (1, 8, 10, 5, 0, 1),     # the first convolution of the feature encoder
+    (8, 8, 3, 2, 0, 1),      # the others
+    (8, 8, 16, 1, 8, 2),     # the grouped positional convolution
+    (80, 16, 3, 1, 1, 1),    # Whisper's first
+])
+def test_an_unfolded_convolution_is_pytorchs(channels, out, kernel, stride, padding, groups):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv1d(channels, out, kernel, stride=stride, padding=padding, groups=groups).double()
+    x = torch.randn(2, channels, 97, dtype=torch.float64)
+    with torch.no_grad():
+        torch.testing.assert_close(unfolded_conv1d(conv, x), conv(x), rtol=1e-12, atol=1e-12)
+
+
+def test_a_model_in_bf16_computes_every_convolution_unfolded():
+    torch.manual_seed(0)
+    config = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+                                      conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                                      feat_extract_norm="layer")
+    reference = transformers.WavLMModel(config).eval()
+    converted = to_bfloat16(transformers.WavLMModel(config).eval())
+    converted.load_state_dict({name: value.to(torch.bfloat16) for name, value in reference.state_dict().items()})
+    convs = [module for module in converted.modules() if isinstance(module, torch.nn.Conv1d)]
+    assert len(convs) == 8 and all(module.forward.func is unfolded_conv1d for module in convs)
+    assert all(parameter.dtype == torch.bfloat16 for parameter in converted.parameters())
+    signal = torch.randn(1, 16000)
+    with torch.inference_mode():
+        expected = reference(signal, output_hidden_states=True).hidden_states
+        found = converted(signal.to(torch.bfloat16), output_hidden_states=True).hidden_states
+    for layer, (state, wanted) in enumerate(zip(found, expected)):
+        assert _cosines(state.float().mean(1).numpy(), wanted.mean(1).numpy()).min() >= 0.999, layer
+
+
+def test_bf16_needs_native_bfloat16_and_says_when_it_gains_nothing(caplog):
+    precision.require_native("bf16", device="cpu", flags=frozenset({"avx512f", "amx_bf16", "avx512_bf16"}))
+    precision.require_native("bf16", device="cuda", flags=frozenset())
+    precision.require_native("fp32", device="cpu", flags=frozenset())
+    for flags in (frozenset({"avx2", "avx512f"}), frozenset()):
+        with pytest.raises(ParameterError, match="no native bfloat16 .*neither amx_bf16 nor avx512_bf16.*slower than "
+                                                 "float32"):
+            precision.require_native("bf16", device="cpu", flags=flags)
+    with caplog.at_level(logging.WARNING, logger="ravdess_prep"):
+        precision.require_native("bf16", device="cpu", flags=frozenset({"avx512_bf16"}))
+    assert "without amx_bf16" in caplog.text and "no faster than float32" in caplog.text
+    assert precision.cpu_flags(precision.CPUINFO.parent / "no-such-file") == frozenset()
+
+
+def test_bf16_is_refused_before_any_work_on_a_processor_without_it(ravdess_dir, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(precision, "cpu_flags", lambda: frozenset({"sse2", "avx2"}))
+    source = tmp_path / "empty-source"
+    source.mkdir()
+    out = tmp_path / "out"
+    for embedder, model in (("whisper", "--whisper-model"), ("hf", "--hf-model")):
+        args = ["build", "--source", str(source), "--out", str(out), "--embedder", embedder, model,
+                str(tmp_path / "no-model"), "--precision", "bf16", "--no-progress"]
+        with pytest.raises(SystemExit) as exited:
+            cli.main(args)
+        assert exited.value.code == 2
+        assert "error: --precision bf16: this processor has no native bfloat16" in capsys.readouterr().err
+        assert not out.exists()
+
+
+def test_bad_precisions_are_named(tmp_path, capsys):
+    for cls in (WhisperEmbedder, HFEmbedder):
+        with pytest.raises(ParameterError, match="precision has to be one of 'fp32', 'bf16', not 'fp16'"):
+            cls(precision="fp16")
+    with pytest.raises(whisper.InputError, match="precision has to be one of 'fp32', 'bf16', not 'half'"):
+        whisper.WhisperEncoder(tmp_path, precision="half")
+    with pytest.raises(SystemExit):
+        cli.main(["build", "--embedder", "whisper", "--precision", "fp16", "--out", str(tmp_path / "x")])
+    assert "argument --precision: has to be one of fp32, bf16, not 'fp16'" in capsys.readouterr().err
