@@ -27,15 +27,17 @@ def cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
     """The cache folder: ``cache_dir`` if given, else ``$RAVDESS_PREP_CACHE``, else
     ``$XDG_CACHE_HOME/ravdess-prep`` (``~/.cache/ravdess-prep`` when that is unset).
 
-    The environment is read when this function is called, never at import time.
+    The environment is read when this function is called, never at import time. The path is
+    made absolute here, so that it names the same folder in any process (a Beam worker's
+    working folder is not this one's).
     """
     if cache_dir is not None:
-        return Path(cache_dir).expanduser()
+        return Path(cache_dir).expanduser().absolute()
     configured = os.environ.get(params.CACHE_DIR_ENV)
     if configured:
-        return Path(configured).expanduser()
+        return Path(configured).expanduser().absolute()
     xdg = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(xdg).expanduser() / params.CACHE_DIR_NAME
+    return (Path(xdg).expanduser() / params.CACHE_DIR_NAME).absolute()
 
 
 def settings_key(**decisive) -> str:

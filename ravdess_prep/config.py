@@ -281,6 +281,8 @@ class Run:
             a mapping (see :func:`ravdess_prep.build.beam.pipeline_options`).
         fast: Skip work whose result is known (resampling the padding, running the example of
             silence more than once); False takes the straightforward path. Same bytes either way.
+        worker_wait_seconds: On a Dask cluster (``runner=DaskRunner`` with
+            ``dask_client_address``), how long to wait for a first worker before failing.
     """
 
     jobs: int | None = setting(None, flags="--jobs", kind=POSITIVE, group=RUNNING,
@@ -295,10 +297,16 @@ class Run:
         (), flags="--beam-option", kind=TEXTS, group=RUNNING,
         help="a Beam pipeline option KEY=VALUE, e.g. runner=FlinkRunner or direct_num_workers=4; repeatable")
     fast: bool = setting(True, kind=SWITCH, group=RUNNING, help="skip work whose result is known (same bytes)")
+    worker_wait_seconds: float = setting(60.0, flags="--worker-wait", kind=NUMBER, group=RUNNING,
+                                         help="with --runner beam on a Dask cluster: seconds to wait for a first "
+                                         "worker before failing (default 60)")
 
     def __post_init__(self):
         if self.jobs is not None:
             _positive_int("jobs", self.jobs)
+        wait = self.worker_wait_seconds
+        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait < float("inf"):
+            raise ParameterError(f"{option('worker_wait_seconds')} has to be a positive number of seconds, not {wait!r}")
         if self.runner not in EXECUTORS:
             _one_of("runner", self.runner, tuple(EXECUTORS))
         if self.beam_options and self.runner != "beam":

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from .audio import load_at_rate, load_clip, working_rate_hz
 from .cache import ClipCache
 from .embedders import Embedder, ModelFiles
-from .exceptions import RavdessPrepError
+from .exceptions import ModelOutputError, RavdessPrepError
 from .measure import ClipOffsets
 from .pad import pad_center
 from .resample import pad_and_resample, resample
@@ -310,12 +310,28 @@ def model_outputs(prepared: Iterable[PreparedClip], *, embedder: Embedder, open_
             gatherer = gatherer or batcher(session or open_session(), embedder)
             waiting[clip.name] = clip
             for name, output in gatherer.add(clip.name, clip.examples, clip.silent):
-                yield waiting.pop(name), output, True
+                yield waiting.pop(name), check_finite(output, clip=name, embedder=embedder), True
         for name, output in gatherer.flush() if gatherer is not None else ():
-            yield waiting.pop(name), output, True
+            yield waiting.pop(name), check_finite(output, clip=name, embedder=embedder), True
     finally:
         if gatherer is not None and session is None:
             gatherer.session.close()
+
+
+def check_finite(output: np.ndarray, *, clip: str, embedder: Embedder) -> np.ndarray:
+    """``output``, unless it holds a non-finite value.
+
+    Raises:
+        ModelOutputError: NaN or infinity in a clip's output; the message names the clip, the
+            model, how many values and where the first one is.
+    """
+    finite = np.isfinite(output)
+    if finite.all():
+        return output
+    first = tuple(int(index) for index in np.argwhere(~finite)[0])
+    raise ModelOutputError(f"{clip}: the {embedder.name} model gave {int((~finite).sum())} non-finite values (NaN or "
+                           f"infinity) of {output.size}, the first at index {first} ({output[first]}): its weights "
+                           "or its input are damaged; nothing was written")
 
 
 def embed_prepared(prepared: Iterable[PreparedClip], names: Sequence[str], *, embedder: Embedder,

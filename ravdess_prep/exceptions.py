@@ -111,6 +111,15 @@ class ModelFileError(RavdessPrepError, OSError):
     """A model file (checkpoint, PCA parameters, weights) is missing, damaged or incompatible."""
 
 
+class DatasetError(SourceError):
+    """A dataset folder is not what its manifest says: a file missing, changed, of another
+    shape, or holding non-finite values."""
+
+
+class ModelOutputError(RavdessPrepError, ValueError):
+    """A model gave a non-finite value (NaN or infinity) for a clip: nothing of it is kept."""
+
+
 class SilentClipError(AudioError):
     """A clip has no active sample under the trimming rule, and the policy is to fail."""
 

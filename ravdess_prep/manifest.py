@@ -48,6 +48,8 @@ class Manifest:
         handled_by_policy: ``[{"clip", "policy"}]`` of the clips a policy acted on.
         source: The source folders, archives, files left out, and the clips' digest.
         versions: Library versions.
+        bundle_sha256: ``{relative path: SHA-256}`` of every bundle file, taken when it was
+            written (empty for a dataset written before they were recorded).
         format: The manifest's format.
         path: Where it was read from (None for one not read from a file).
     """
@@ -62,6 +64,7 @@ class Manifest:
     handled_by_policy: tuple = ()
     source: dict = dataclasses.field(default_factory=dict)
     versions: dict = dataclasses.field(default_factory=dict)
+    bundle_sha256: dict = dataclasses.field(default_factory=dict)
     format: str = MANIFEST_FORMAT
     path: Path | None = dataclasses.field(default=None, compare=False)
 
@@ -104,6 +107,7 @@ class Manifest:
             "handled_by_policy": list(self.handled_by_policy),
             "source": self.source,
             "versions": self.versions,
+            **({"bundle_sha256": self.bundle_sha256} if self.bundle_sha256 else {}),
         }
 
     # --- what it says ------------------------------------------------------------------
@@ -179,7 +183,8 @@ class Manifest:
             raise
         except ParameterError as error:
             raise ManifestError(error.args[0]) from None
-        for key, kind in (("handled_by_policy", list), ("source", Mapping), ("versions", Mapping)):
+        for key, kind in (("handled_by_policy", list), ("source", Mapping), ("versions", Mapping),
+                          ("bundle_sha256", Mapping)):
             if key in values and not isinstance(values[key], kind):
                 raise ManifestError(f"{where}: {key!r} has to be a {'list' if kind is list else 'mapping'}, "
                                     f"not {values[key]!r}")
@@ -189,7 +194,8 @@ class Manifest:
                        examples_per_clip=None if examples is None else _integer(values, "examples_per_clip", where),
                        splits=dict(values["splits"]), handled_by_policy=tuple(values.get("handled_by_policy", ())),
                        source=dict(values.get("source", {})), versions=dict(values.get("versions", {})),
-                       format=str(values["format"]), path=None if path is None else Path(path))
+                       bundle_sha256=dict(values.get("bundle_sha256", {})), format=str(values["format"]),
+                       path=None if path is None else Path(path))
         manifest.check(where=where)
         return manifest
 

@@ -18,6 +18,7 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
+import hashlib
 import io
 import json
 import os
@@ -338,7 +339,8 @@ def write_folder(
         out: The output folder; an existing one is replaced as a whole.
         bundles: ``{split: bundle}``, each with ``names``, ``embeddings`` and ``labels``
             (see :class:`ravdess_prep.bundle.Bundle`).
-        manifest: JSON-ready dictionary, written with sorted keys.
+        manifest: JSON-ready dictionary, written with sorted keys, with ``bundle_sha256``
+            (the SHA-256 of every bundle file written) added.
         metadata: One row per clip, written as CSV without the index.
         extra: ``{file name: text or bytes}`` of other files to write beside them.
 
@@ -355,6 +357,8 @@ def write_folder(
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
             files[relative[split][part].as_posix()] = buffer.getvalue()
+    manifest = {**manifest, "bundle_sha256": {name: hashlib.sha256(content).hexdigest()
+                                              for name, content in sorted(files.items())}}
     files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
     files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
     files.update({name: content.encode("utf-8") if isinstance(content, str) else content

@@ -40,6 +40,7 @@ from .embed import EmbedResult
 from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles, WhisperEmbedder,
                         WhisperFiles, YAMNetEmbedder, YAMNetFiles)
 from .exceptions import SourceError, SplitError, option
+from .integrity import require_intact
 from .manifest import Manifest, check_folder
 from .measure import ClipOffsets, Measurement, clip_offsets
 from .output import OutputLock, check_output, recover_leftovers
@@ -392,6 +393,7 @@ def embed_files(
     """
     manifest = Manifest.read(dataset)
     check_folder(manifest, manifest.path.parent)
+    require_intact(manifest.path.parent)
     plan = BuildPlan.from_manifest(manifest, _named(paths), files=recorded_files(manifest, files),
                                    **({"on_too_long": on_too_long} if on_too_long else {}))
     if not len(paths):

@@ -9,7 +9,12 @@ installed distribution can add entries under the registry's entry-point group, e
     my-model = "my_package.embedder:MyEmbedder"
 
 Nothing is imported or read when the registry is created; the entry points are read the first
-time a name is looked up or listed.
+time a name is looked up or listed. A plug-in that cannot be loaded (it raises on import, needs
+a missing module, is not of the registry's kind, or its object's ``name`` differs from its
+entry point's), and a name two packages claim (or a plug-in and the library), are errors naming
+the packages, the entry points and the cause when that name is used; the command line builds
+its options from :meth:`Registry.loadable` and lists :meth:`Registry.problems`, so such a
+plug-in breaks nothing that does not use it.
 """
 
 from __future__ import annotations
@@ -60,30 +65,76 @@ class Registry(Mapping[str, T], Generic[T]):
         self._adapt = adapt
         self._missing_extra = dict(missing_extra)
         self._discovered = False
+        self._packages: dict[str, str] = {}  # the distribution of each plug-in, by name
+        self._conflicts: dict[str, str] = {}  # names claimed twice: the message
 
     def _discover(self) -> None:
         if self._discovered:
             return
         self._discovered = True
-        for point in sorted(entry_points(group=self.group), key=lambda point: point.name):
-            self._references.setdefault(point.name, point.value)
+        for point in sorted(entry_points(group=self.group), key=lambda point: (point.name, _package(point))):
+            name, package = point.name, _package(point)
+            if name in self._builtin:
+                self._conflicts[name] = (f"the {self.what} {name!r} of the package {package} ({point.value}) has the "
+                                         f"name of the library's own ({self._builtin[name]}): the plug-in's entry "
+                                         "point has to be renamed, or the package uninstalled")
+            elif name in self._packages and (self._packages[name], self._references[name]) != (package, point.value):
+                self._conflicts[name] = (f"two packages register the {self.what} {name!r}: {self._packages[name]} "
+                                         f"({self._references[name]}) and {package} ({point.value}); uninstall one")
+            elif name not in self._references:
+                self._references[name], self._packages[name] = point.value, package
 
     def __getitem__(self, name: str) -> T:
         if name in self._loaded:
             return self._loaded[name]
         if name not in self:
             raise KeyError(name)
+        if name in self._conflicts:
+            raise RavdessPrepError(self._conflicts[name])
+        where = self._where(name)
         try:
             value = self._adapt(load_reference(self._references[name]))
         except ImportError as error:
             extra = self._missing_extra.get((error.name or "").split(".")[0])
-            hint = f": pip install -e \".[{extra}]\"" if extra else ""
-            raise RavdessPrepError(f"the {self.what} {name!r} needs {error.name or error}{hint}") from None
-        except Exception as error:
-            raise RavdessPrepError(f"the {self.what} {name!r} ({self._references[name]}) cannot be loaded: "
-                                   f"{type(error).__name__}: {error}") from None
+            hint = f": pip install -e \".[{extra}]\"" if extra and name in self._builtin else ""
+            raise RavdessPrepError(f"the {self.what} {name!r}{where} needs {error.name or error}{hint}") from None
+        except Exception as error:  # a plug-in's own code: whatever it raises is named, nothing escapes
+            raise RavdessPrepError(f"the {self.what} {name!r}{where or ' (' + self._references[name] + ')'} cannot "
+                                   f"be loaded: {type(error).__name__}: {error}") from None
+        declared = getattr(value, "name", name)
+        if name in self._packages and isinstance(declared, str) and declared != name:
+            raise RavdessPrepError(f"the {self.what} {name!r}{where} is named {declared!r} by its class: the entry "
+                                   "point and the class have to give the same name")
         self._loaded[name] = value
         return value
+
+    def _where(self, name: str) -> str:
+        """Where a plug-in comes from, for messages: its package and entry point (nothing for
+        the library's own)."""
+        if name in self._packages:
+            return f" (package {self._packages[name]}, entry point {self._references[name]})"
+        return ""
+
+    def loadable(self) -> dict[str, T]:
+        """``{name: entry}`` of every entry that loads (see :meth:`problems` for the others)."""
+        found = {}
+        for name in self:
+            try:
+                found[name] = self[name]
+            except RavdessPrepError:
+                continue
+        return found
+
+    def problems(self) -> dict[str, str]:
+        """``{name: the error}`` of every entry that cannot be used (it fails to load, or its
+        name is claimed twice)."""
+        found = {}
+        for name in self:
+            try:
+                self[name]
+            except RavdessPrepError as error:
+                found[name] = str(error)
+        return found
 
     def __iter__(self) -> Iterator[str]:
         self._discover()
@@ -119,6 +170,8 @@ class Registry(Mapping[str, T], Generic[T]):
     def register(self, name: str, value: T) -> T:
         """Make ``value`` known as ``name`` (replacing an entry of that name); returns it."""
         self._discover()
+        self._conflicts.pop(name, None)
+        self._packages.pop(name, None)
         self._references[name] = f"<registered {self.what} {name}>"
         self._loaded[name] = self._adapt(value)
         return value
@@ -127,6 +180,14 @@ class Registry(Mapping[str, T], Generic[T]):
         """Forget ``name`` (a built-in entry comes back on the next lookup)."""
         self._loaded.pop(name, None)
         self._references.pop(name, None)
+        self._packages.pop(name, None)
+        self._conflicts.pop(name, None)
         if name in self._builtin:
             self._references[name] = self._builtin[name]
         self._discovered = False
+
+
+def _package(point) -> str:
+    """The name of the distribution that declares an entry point (``?`` when unknown)."""
+    dist = getattr(point, "dist", None)
+    return getattr(dist, "name", None) or "?"

@@ -5,6 +5,7 @@ the option, and the user's files, the sources and the outputs intact, byte for b
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -455,3 +456,56 @@ def test_any_combination_of_options_is_refused_in_one_line_or_reaches_the_source
     line = _error_line(err)
     assert "no-source" in line or any(option in line for option in chosen) or "model" in line or "target" in line
     assert not (folder / "out").exists()
+
+
+# datasets checked before use ---------------------------------------------------------------------
+
+
+def _damaged(built, tmp_path, damage) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(built, data)
+    damage(data)
+    return data
+
+
+def _nan_rows(data: Path) -> None:
+    """Overwrite the values of the train embeddings (not the .npy header) with NaN bytes."""
+    path = data / "train" / "train_embeddings.npy"
+    array = np.load(path)
+    raw = bytearray(path.read_bytes())
+    header = len(raw) - array.nbytes
+    raw[header : header + 64] = np.full(16, np.nan, np.float32).tobytes()
+    path.write_bytes(bytes(raw))
+
+
+def test_check_finds_an_intact_dataset_intact(built, capsys):
+    recorded = json.loads((built / "manifest.json").read_text())["bundle_sha256"]
+    assert sorted(recorded) == sorted(f"{split}/{split}_{part}.npy" for split in ("train", "dev", "test")
+                                      for part in ("embeddings", "filenames", "labels"))
+    for name, digest in recorded.items():
+        assert hashlib.sha256((built / name).read_bytes()).hexdigest() == digest
+    status, out, _ = _run(capsys, "check", built)
+    assert status == 0 and f"{built}: intact (3 splits, 9 clips, the SHA-256 of 9 files as recorded)" in out
+
+
+@pytest.mark.parametrize("damage, named, expected", [
+    (lambda data: shutil.rmtree(data / "test"), "test/test_embeddings.npy",
+     ["test_embeddings.npy: missing (the manifest lists split 'test')"]),
+    (_nan_rows, "train/train_embeddings.npy",
+     ["train_embeddings.npy: SHA-256", "but the manifest recorded", "train_embeddings.npy: 16 NaN or infinite values"]),
+])
+def test_a_damaged_dataset_is_named_by_check_and_refused_by_every_reader(damage, named, expected, built, tree,
+                                                                        tmp_path, capsys):
+    data = _damaged(built, tmp_path, damage)
+    status, out, _ = _run(capsys, "check", data)
+    assert status == 1 and all(part in out for part in expected), out
+    assert out.strip().splitlines()[-1].endswith("problems") or out.strip().splitlines()[-1].endswith("problem")
+    folder = named.split("/")[0]
+    for args in (["export", data, "--format", "parquet", "--out", tmp_path / "out.parquet"],
+                 ["train", "--data", data, "--model-dir", tmp_path / "model", "--epochs", "1"],
+                 ["crossval", "--data", data, "--epochs", "1"],
+                 ["embed", _clip(tree), "--dataset", data, "--out", tmp_path / "e.npy"]):
+        status, _, err = _run(capsys, *args)
+        line = _error_line(err)
+        assert status == 1 and str(data / folder) in line, (args[0], line)
+    assert not any((tmp_path / name).exists() for name in ("out.parquet", "model", "e.npy"))

@@ -18,7 +18,7 @@ import pytest
 from conftest import SONG, copy_clips, write_audio
 from ravdess_prep import pipeline
 from ravdess_prep.config import Config, Run
-from ravdess_prep.exceptions import SilentClipError
+from ravdess_prep.exceptions import SilentClipError, SourceError
 
 if os.environ.get("CI"):  # CI installs the beam extra, which brings Dask: missing is a failure there
     importlib.import_module("distributed")
@@ -83,7 +83,7 @@ def _output_bytes(out):
     return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
 
 
-def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, model_files_kwargs, tmp_path):
+def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, model_files_kwargs, tmp_path, monkeypatch):
     local = pipeline.build(SMALL, out=tmp_path / "local", source=tree,
                            run=Run(cache_dir=tmp_path / "cache-local", jobs=2, progress=False), **model_files_kwargs)
     on_dask = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
@@ -91,10 +91,45 @@ def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, model
                                      beam_options=_dask(cluster)), **model_files_kwargs)
     assert on_dask.computed == 18 and on_dask.cached == 0 and 1 <= on_dask.model_loads <= 2
     assert _output_bytes(on_dask.out) == _output_bytes(local.out)
+    # a relative cache folder is this process's, not the workers' (they run in another folder)
+    monkeypatch.chdir(tmp_path)
     again = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
-                           run=Run(cache_dir=tmp_path / "cache-dask", progress=False, runner="beam",
+                           run=Run(cache_dir="cache-dask", progress=False, runner="beam",
                                    beam_options=_dask(cluster)), **model_files_kwargs)
     assert (again.computed, again.cached, again.model_loads) == (0, 18, 0)
+
+
+def test_an_unreachable_scheduler_and_one_without_workers_fail_in_time_naming_the_address(tree, model_files_kwargs,
+                                                                                           tmp_path):
+    nowhere = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.monotonic()
+    with pytest.raises(SourceError, match=f"the Dask scheduler at {nowhere} cannot be reached within 10 s"):
+        pipeline.build(SMALL, out=tmp_path / "out", source=tree,
+                       run=Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
+                               beam_options=_dask(nowhere)), **model_files_kwargs)
+    assert time.monotonic() - started < 20
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                  address.rsplit(":", 1)[1], "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler listens (started on a loaded machine, it may take a while)
+            try:
+                socket.create_connection(("127.0.0.1", int(address.rsplit(":", 1)[1])), timeout=1).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the Dask scheduler did not start"
+                time.sleep(0.5)
+        with pytest.raises(SourceError, match=f"the Dask scheduler at {address} has no worker after 3 s .*"
+                                              "worker_wait_seconds"):
+            pipeline.build(SMALL, out=tmp_path / "out", source=tree,
+                           run=Run(cache_dir=tmp_path / "cache", progress=False, runner="beam", worker_wait_seconds=3,
+                                   beam_options=_dask(address)), **model_files_kwargs)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_failing_clip_on_dask_is_named_and_nothing_is_written(cluster, tree, model_files_kwargs, tmp_path):

@@ -161,6 +161,45 @@ def test_bad_models_are_named(models, tree, tmp_path):
         pipeline.model_files(_config(), HFFiles(moved))
 
 
+def _edited(models, tmp_path, name, *, config=None, weights=None):
+    """A copy of the HuBERT model with its config and/or weights edited."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    folder = tmp_path / name
+    shutil.copytree(models["hubert"], folder)
+    if config:
+        values = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps(config(values) or values))
+    if weights:
+        tensors = load_file(folder / "model.safetensors")
+        weights(tensors)
+        save_file(tensors, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+def _nan(tensors):
+    tensors["encoder.layers.1.feed_forward.output_dense.weight"][0, 3] = float("nan")
+
+
+@pytest.mark.parametrize("name, config, weights, message", [
+    ("as-wavlm", lambda c: c.update(model_type="wavlm"), None,
+     r"7 parameters the weights lack .* for a wavlm model of 2 layers"),
+    ("deeper", lambda c: c.update(num_hidden_layers=3), None,
+     r"16 parameters the weights lack .* of 3 layers, e.g. encoder\.layers\.2\."),
+    ("cut", None, lambda t: t.pop("encoder.layers.0.attention.k_proj.weight"),
+     r"1 parameters the weights lack .*e\.g\. encoder\.layers\.0\.attention\.k_proj\.weight"),
+    ("nan", None, _nan, r"weight encoder\.layers\.1\.feed_forward\.output_dense\.weight holds 1 NaN"),
+])
+def test_weights_that_do_not_fill_the_model_exactly_are_refused(name, config, weights, message, models, tree,
+                                                               tmp_path):
+    folder = _edited(models, tmp_path, name, config=config, weights=weights)
+    with pytest.raises(ModelFileError, match=rf"{folder / 'model.safetensors'}: {message}"):
+        _build(tree, folder, tmp_path / "out", tmp_path / "cache")
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_build_command_takes_the_hf_options(models, tree, tmp_path, capsys):
     args = ["build", "--source", str(tree), "--out", str(tmp_path / "cli"), "--embedder", "hf", "--hf-model",
             str(models["data2vec-audio"]), "--layers", "0,2", "--pool", "mean-std", "--dev-actors", "8",

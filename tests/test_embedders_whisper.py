@@ -19,7 +19,7 @@ from http_server import FileServer  # noqa: E402
 from ravdess_prep import classifier, cli, pipeline  # noqa: E402
 from ravdess_prep.bundle import read_bundles  # noqa: E402
 from ravdess_prep.embedders import WhisperEmbedder, WhisperFiles  # noqa: E402
-from ravdess_prep.exceptions import ManifestError, ModelFileError, ParameterError  # noqa: E402
+from ravdess_prep.exceptions import ManifestError, ModelFileError, ModelOutputError, ParameterError  # noqa: E402
 from ravdess_prep.manifest import Manifest  # noqa: E402
 from ravdess_prep.resample import resample  # noqa: E402
 from whisper_models import random_whisper, reference_states  # noqa: E402
@@ -145,6 +145,14 @@ def test_bf16_rows_are_the_fp32_rows_to_rounding_and_rebuild_to_the_same_bytes(b
         Manifest.read(half.out)
 
 
+def test_a_model_of_128_mel_bins_gets_128_from_the_front_end(tree, tmp_path):
+    """The large-v3 layout: the front-end follows the config's num_mel_bins."""
+    wide = random_whisper(tmp_path / "wide", seed=2, mel_bins=128)
+    result = _build(tree, wide, tmp_path / "out", tmp_path / "cache")
+    dev = read_bundles(result.out)["dev"]
+    np.testing.assert_allclose(dev.embeddings[0], _reference(wide, tree, dev.names[0]), rtol=1e-5, atol=1e-5)
+
+
 def test_batched_clips_equal_clips_alone(built, tree, model, tmp_path):
     batched = _build(tree, model, tmp_path / "out", tmp_path / "cache", batch_size=4)
     for split, bundle in read_bundles(batched.out).items():
@@ -195,6 +203,18 @@ def test_a_damaged_or_moved_model_file_is_named(built, model, tree, tmp_path):
         pipeline.model_files(_config(), WhisperFiles(tmp_path / "nowhere"))
     with pytest.raises(ParameterError, match="hidden states 0 to 2, not 5"):
         _build(tree, model, tmp_path / "never", tmp_path / "cache", layers=(0, 5))
+    # finite weights whose output is not: the first clip is named, nothing is written
+    from safetensors.torch import load_file, save_file
+
+    overflowing = tmp_path / "overflowing"
+    shutil.copytree(model, overflowing)
+    tensors = load_file(model / "model.safetensors")
+    tensors["encoder.layers.0.fc2.weight"][:, :] = 1.6e29
+    save_file(tensors, overflowing / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(ModelOutputError, match=r"(speech|song)/Actor_\d\d/.*\.wav: the whisper model gave \d+ "
+                                               r"non-finite values \(NaN or infinity\)"):
+        _build(tree, overflowing, tmp_path / "nan", tmp_path / "cache")
+    assert not (tmp_path / "nan").exists()
 
 
 def test_a_hub_model_is_fetched_once_and_verified(model, tree, tmp_path):

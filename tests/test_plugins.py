@@ -170,7 +170,7 @@ def source(tmp_path_factory) -> Path:
     return root
 
 
-def _command(args, plugin: Path, cwd: Path):
+def _command(args, plugin: Path | str, cwd: Path):
     environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(plugin), os.environ.get("PYTHONPATH", "")]))
     return subprocess.run([sys.executable, "-m", "ravdess_prep.cli", *args], capture_output=True, text=True,
                           timeout=600, env=environment, cwd=cwd)
@@ -221,3 +221,73 @@ def test_without_the_plugin_its_names_are_unknown(source, tmp_path):
     finished = subprocess.run([sys.executable, "-m", "ravdess_prep.cli", "build", "--corpus", "sessions", "--source",
                                str(source), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 2 and "--corpus: has to be one of ravdess, not 'sessions'" in finished.stderr
+
+
+#: Packages whose plug-ins are broken each in its own way, beside the working one.
+BROKEN = {
+    "raises_plugin": ("raise RuntimeError('the plug-in fails on purpose')\n", "exploding = raises_plugin:Anything"),
+    "missing_plugin": ("import no_such_module_of_anyone  # noqa\n", "needy = missing_plugin:Anything"),
+    "plain_plugin": ("class NotAnEmbedder:\n    name = 'plain'\n", "plain = plain_plugin:NotAnEmbedder"),
+    "syntax_plugin": ("def broken(:\n", "garbled = syntax_plugin:Anything"),
+    # the working toy embedder again, under a built-in's name and under a name its class does not have
+    "rogue_plugin": ("", "vggish = toy_plugin:ProjectionEmbedder\nrenamed = toy_plugin:ProjectionEmbedder"),
+}
+
+
+@pytest.fixture(scope="module")
+def broken_plugins(plugin, tmp_path_factory) -> Path:
+    """A folder of five more packages, each declaring embedders as entry points."""
+    site = tmp_path_factory.mktemp("broken-site")
+    for package, (code, points) in BROKEN.items():
+        (site / package).mkdir()
+        (site / package / "__init__.py").write_text(code)
+        info = site / f"{package.replace('_', '-')}-0.1.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package.replace('_', '-')}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text(f"[ravdess_prep.embedders]\n{points}\n")
+    return site
+
+
+def test_broken_plugins_break_nothing_that_does_not_use_them_and_are_named_when_used(plugin, broken_plugins, source,
+                                                                                    tmp_path):
+    path = Path(f"{broken_plugins}{os.pathsep}{plugin}")
+    assert _command(["--help"], path, tmp_path).returncode == 0
+    helped = _command(["build", "--help"], path, tmp_path)
+    assert helped.returncode == 0, helped.stderr
+    listed = " ".join(helped.stdout.split())
+    for name, package, cause in (("exploding", "raises-plugin", "RuntimeError: the plug-in fails on purpose"),
+                                 ("needy", "missing-plugin", "needs no_such_module_of_anyone"),
+                                 ("plain", "plain-plugin", "is not an Embedder subclass"),
+                                 ("garbled", "syntax-plugin", "SyntaxError"),
+                                 ("renamed", "rogue-plugin", "is named 'projection' by its class"),
+                                 ("vggish", "rogue-plugin", "has the name of the library's own")):
+        assert f"--embedder {name}: the embedder '{name}' " in listed and package in listed and cause in listed, name
+        used = _command(["build", "--source", str(source), "--out", str(tmp_path / name), "--embedder", name],
+                        path, tmp_path)
+        lines = used.stderr.strip().splitlines()
+        assert used.returncode in (1, 2) and len(lines) == 1, used.stderr
+        assert package in lines[0] and cause in lines[0] and "Traceback" not in used.stderr, lines[0]
+        assert not (tmp_path / name).exists()
+    assert "(package rogue-plugin, entry point toy_plugin:ProjectionEmbedder)" in listed
+    assert "the name of the library's own (ravdess_prep.embedders.vggish:VGGishEmbedder)" in listed
+    for command in (["info", "--help"], ["train", "--help"], ["export", "--help"]):
+        assert _command(command, path, tmp_path).returncode == 0, command
+    # the working plug-in beside them builds as before
+    built = _command(["build", "--corpus", "sessions", "--source", str(source), "--out", str(tmp_path / "out"),
+                      "--embedder", "projection", "--pool", "mean", "--split-preset", "sessions", "--fold", "1",
+                      "--cache-dir", str(tmp_path / "cache"), "--no-progress"], path, tmp_path)
+    assert built.returncode == 0, built.stderr
+    assert (tmp_path / "out" / "manifest.json").is_file()
+
+
+def test_two_packages_claiming_one_name_are_named_both(plugin, tmp_path):
+    site = tmp_path / "site"
+    for package in ("first-claim", "second-claim"):
+        info = site / f"{package}-0.1.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package}\nVersion: 0.1\n")
+        (info / "entry_points.txt").write_text("[ravdess_prep.embedders]\ntwice = toy_plugin:ProjectionEmbedder\n")
+    used = _command(["build", "--source", str(tmp_path), "--out", str(tmp_path / "out"), "--embedder", "twice"],
+                    Path(f"{site}{os.pathsep}{plugin}"), tmp_path)
+    assert used.returncode in (1, 2)
+    assert "two packages register the embedder 'twice': first-claim" in used.stderr and "second-claim" in used.stderr

@@ -90,6 +90,7 @@ def test_bf16_needs_native_bfloat16_and_says_when_it_gains_nothing(caplog):
         with pytest.raises(ParameterError, match="no native bfloat16 .*neither amx_bf16 nor avx512_bf16.*slower than "
                                                  "float32"):
             precision.require_native("bf16", device="cpu", flags=flags)
+    precision._warn_no_gain.cache_clear()  # said once per process: maybe already, by another test
     with caplog.at_level(logging.WARNING, logger="ravdess_prep"):
         precision.require_native("bf16", device="cpu", flags=frozenset({"avx512_bf16"}))
     assert "without amx_bf16" in caplog.text and "no faster than float32" in caplog.text

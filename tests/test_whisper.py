@@ -128,12 +128,32 @@ def test_damaged_folders_are_named(tiny, tmp_path):
     broken = tmp_path / "broken"
     shutil.copytree(tiny, broken)
     weights = broken / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    with pytest.raises(whisper.ModelFileError, match=r"model\.safetensors: tensor .* ends after the file"):
+    whole = weights.read_bytes()
+    weights.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(whisper.ModelFileError, match=r"model\.safetensors: not a safetensors file, or a damaged one"):
         whisper.read_encoder_weights(broken)
     weights.write_bytes(b"not a safetensors file")
     with pytest.raises(whisper.ModelFileError, match="not a safetensors file"):
         whisper.read_encoder_weights(broken)
+    # a header whose offsets are shifted by 4 bytes: each tensor would take its neighbour's bytes
+    length = struct.unpack("<Q", whole[:8])[0]
+    header = json.loads(whole[8 : 8 + length])
+    for name, entry in header.items():
+        if name != "__metadata__":
+            entry["data_offsets"] = [entry["data_offsets"][0] + 4, entry["data_offsets"][1] + 4]
+    text = json.dumps(header).encode()
+    weights.write_bytes(struct.pack("<Q", len(text)) + text + whole[8 + length :] + b"\0" * 4)
+    with pytest.raises(whisper.ModelFileError, match=r"model\.safetensors: not a safetensors file, or a damaged one"):
+        whisper.read_encoder_weights(broken)
+    # a value that overflows every layer after it: the weights are finite, the output is not
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(tiny / "model.safetensors")
+    tensors["encoder.layers.0.fc2.weight"][0, 0] = 1.6e29
+    save_file(tensors, weights, metadata={"format": "pt"})
+    with whisper.WhisperEncoder(broken) as encoder:
+        states = encoder.hidden_states([np.zeros((80, 100), np.float32)])[0]
+    assert not np.isfinite(states).all()  # what the embedder refuses (test_embedders_whisper.py)
     (broken / "config.json").write_text(json.dumps({"model_type": "bert"}))
     with pytest.raises(whisper.ModelFileError, match="config.json: model_type is 'bert'"):
         whisper.read_config(broken)

@@ -20,7 +20,8 @@ REAL = {"base": "8af89d23286ca3b259b54afab857b63bf7538537a183258414e4d022344a3a8
 CACHE_ENV = "RAVDESS_PREP_TEST_CACHE"
 
 
-def random_whisper(folder: Path, *, seed: int = 0, d_model: int = 64, layers: int = 2, heads: int = 4) -> Path:
+def random_whisper(folder: Path, *, seed: int = 0, d_model: int = 64, layers: int = 2, heads: int = 4,
+                   mel_bins: int = 80) -> Path:
     """A Whisper model with random weights (``save_pretrained``): a few layers, 64 wide."""
     import torch
     import transformers
@@ -30,12 +31,12 @@ def random_whisper(folder: Path, *, seed: int = 0, d_model: int = 64, layers: in
                                         encoder_attention_heads=heads, decoder_attention_heads=heads,
                                         encoder_ffn_dim=2 * d_model, decoder_ffn_dim=2 * d_model, vocab_size=100,
                                         pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1,
-                                        max_target_positions=32, num_mel_bins=80)
+                                        max_target_positions=32, num_mel_bins=mel_bins)
     model = transformers.WhisperModel(config).eval()
     with torch.no_grad():  # positions drawn like the rest: a random table tests their indexing
         model.encoder.embed_positions.weight.normal_(0.0, 0.5)
     model.save_pretrained(folder)
-    transformers.WhisperFeatureExtractor(feature_size=80).save_pretrained(folder)
+    transformers.WhisperFeatureExtractor(feature_size=mel_bins).save_pretrained(folder)
     return folder
 
 

@@ -3,11 +3,10 @@ safetensors file(s).
 
 The folder is what ``WhisperModel.save_pretrained`` (or the Hub's ``openai/whisper-*``) holds:
 ``config.json``, ``preprocessor_config.json``, and ``model.safetensors`` or shards listed by
-``model.safetensors.index.json``. Only the encoder's tensors are read, memory-mapped, under
-the one prefix that ends in ``encoder.`` (``model.encoder.`` for a model saved with its
-decoder, ``encoder.`` for a bare ``WhisperModel``). The safetensors layout is read here (an
-8-byte header length, a JSON header of ``dtype``, ``shape`` and ``data_offsets``, then the
-data): float32, float16 and bfloat16 tensors come out as float32.
+``model.safetensors.index.json``. Only the encoder's tensors are read (``model.encoder.`` for
+a model saved with its decoder, ``encoder.`` for a bare ``WhisperModel``), with the
+``safetensors`` package, which checks every offset of the header: float32, float16 and
+bfloat16 tensors come out as float32, and a tensor with a NaN or an infinity is refused.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,9 @@ import numpy as np
 from . import params
 from .errors import ModelFileError
 
-_DTYPES = {"F32": np.float32, "F16": np.float16, "BF16": np.uint16}
+#: What marks an encoder tensor's name: ``model.encoder.`` (a model saved with its decoder) or
+#: ``encoder.`` (a bare ``WhisperModel``).
+ENCODER_MARK = ".encoder."
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,53 +95,40 @@ def weight_files(folder: str | os.PathLike) -> list[Path]:
     raise ModelFileError(f"{folder}: no {params.WEIGHTS_FILE} nor {params.WEIGHTS_INDEX_FILE}")
 
 
-def _header(path: Path) -> tuple[dict, int]:
-    """A safetensors file's header and where its data begins."""
-    try:
-        with open(path, "rb") as stream:
-            length = struct.unpack("<Q", stream.read(8))[0]
-            if length > 100_000_000:
-                raise ValueError(f"a header of {length} bytes")
-            header = json.loads(stream.read(length))
-    except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file (a shard the index lists)") from None
-    except (OSError, ValueError, struct.error) as error:
-        raise ModelFileError(f"{path}: not a safetensors file ({error})") from None
-    return header, 8 + length
-
-
 def read_encoder_weights(folder: str | os.PathLike, config: EncoderConfig | None = None) -> dict[str, np.ndarray]:
     """Every encoder tensor of a Whisper folder, by its name after the encoder's prefix
     (``conv1.weight``, ``layers.0.self_attn.k_proj.weight``, ``layer_norm.bias``, ...), float32.
 
+    The files are read with the ``safetensors`` package (PyTorch tensors, so that bfloat16
+    weights read too), which checks the header's offsets against each other and the file.
+
     Raises:
-        ModelFileError: A file is unreadable or cut short, a tensor has a type that is not a
-            float, or a tensor the encoder needs is missing or has another shape than the
-            config says; the message names the file and the tensor.
+        ModelFileError: A file is unreadable, cut short or not a valid safetensors file, a
+            tensor has a type that is not a float, or a tensor the encoder needs is missing,
+            has another shape than the config says or holds NaN or infinite values; the
+            message names the file and the tensor.
     """
+    import torch
+    from safetensors import SafetensorError, safe_open
+
     config = config or read_config(folder)
     found: dict[str, np.ndarray] = {}
-    headers = [(path, *_header(path)) for path in weight_files(folder)]
-    prefix = next((name[: -len("conv1.weight")] for _, header, _ in headers for name in header
-                   if name.endswith("encoder.conv1.weight")), None)
-    if prefix is None:
+    for path in weight_files(folder):
+        try:
+            with safe_open(str(path), framework="pt") as stored:
+                names = [name for name in stored.keys() if ENCODER_MARK in name or name.startswith("encoder.")]
+                for name in names:
+                    tensor = stored.get_tensor(name)
+                    key = name[name.index("encoder.") + len("encoder."):]
+                    if not tensor.is_floating_point():
+                        raise ModelFileError(f"{path}: tensor {name} is {tensor.dtype}, not a float")
+                    found[key] = tensor.to(torch.float32).numpy()
+        except FileNotFoundError:
+            raise ModelFileError(f"{path}: no such file (a shard the index lists)") from None
+        except (SafetensorError, OSError, ValueError, RuntimeError) as error:
+            raise ModelFileError(f"{path}: not a safetensors file, or a damaged one ({error})") from None
+    if "conv1.weight" not in found:
         raise ModelFileError(f"{folder}: no tensor named *encoder.conv1.weight: not a Whisper model's weights")
-    for path, header, start in headers:
-        size = path.stat().st_size
-        for name in header:
-            if name == "__metadata__" or not name.startswith(prefix):
-                continue
-            entry = header[name]
-            dtype = _DTYPES.get(entry.get("dtype"))
-            begin, end = entry["data_offsets"]
-            if dtype is None:
-                raise ModelFileError(f"{path}: tensor {name} is {entry.get('dtype')}, not a float")
-            if start + end > size:
-                raise ModelFileError(f"{path}: tensor {name} ends after the file (cut short?)")
-            raw = np.memmap(path, dtype=dtype, mode="r", offset=start + begin, shape=tuple(entry["shape"]))
-            if entry["dtype"] == "BF16":
-                raw = (raw.astype(np.uint32) << 16).view(np.float32)
-            found[name[len(prefix):]] = np.asarray(raw, dtype=np.float32)
     _check_shapes(found, config, folder)
     return found
 

@@ -50,7 +50,7 @@ from ..atomic import atomic_path
 from ..config import Run
 from ..embed import EmbedResult, ModelSession, PreparedClip
 from ..embedders import ModelFiles
-from ..exceptions import ParameterError, RavdessPrepError
+from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
 from ..manifest import Manifest
 from ..measure import ClipOffsets, LengthTally, Measurement, Target
 from .plan import BuildPlan, BuildResult, StageClock
@@ -60,6 +60,8 @@ __all__ = ["run", "build_graph", "pipeline_options"]
 # examples per batch of the Embed step, in model batches: fewer partly filled model batches
 MODEL_BATCHES_PER_BATCH = 8
 #: Runners Beam ships that its short names do not reach (by their full names).
+#: Seconds a Dask scheduler has to answer before a build fails naming its address.
+DASK_CONNECT_SECONDS = 10
 RUNNERS_BY_NAME = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # the order in which the default executor meets failures: measure, target, then the rest
 STEP_ORDER = ("Measure", "Target", "Prepare", "Embed", "Write")
@@ -314,15 +316,44 @@ def pipeline_options(options: Mapping[str, object] | Sequence[str] = (), *, jobs
     return parsed
 
 
+def check_dask_cluster(options: PipelineOptions, *, worker_wait_seconds: float) -> None:
+    """Before any work on a Dask cluster (the DaskRunner with ``dask_client_address``): its
+    scheduler answers within :data:`DASK_CONNECT_SECONDS`, and has a worker within
+    ``worker_wait_seconds``. Nothing is checked for other runners.
+
+    Raises:
+        SourceError: The scheduler cannot be reached, or no worker joined in time; the message
+            names the address and the time waited.
+    """
+    values = options.get_all_options()
+    address = values.get("address")  # dask_client_address, as the DaskRunner's options store it
+    if not address or "DaskRunner" not in str(values.get("runner", "")):
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=DASK_CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise SourceError(f"the Dask scheduler at {address} cannot be reached within {DASK_CONNECT_SECONDS} s "
+                          f"({type(error).__name__}: {' '.join(str(error).split())[:200]})") from None
+    try:
+        client.wait_for_workers(1, timeout=worker_wait_seconds)
+    except TimeoutError:
+        raise SourceError(f"the Dask scheduler at {address} has no worker after {worker_wait_seconds:g} s (start one, "
+                          f"or wait longer with {option('worker_wait_seconds')})") from None
+    finally:
+        client.close()
+
+
 def _option_pairs(options) -> list[tuple[str, str | None]]:
     if isinstance(options, Mapping):
         return [(str(key), None if value is None else str(value)) for key, value in options.items()]
     pairs = []
-    for option in options:
-        key, equals, value = str(option).partition("=")
+    for given in options:
+        key, equals, value = str(given).partition("=")
         key = key.strip().removeprefix("--")
         if not key or (equals and not value):
-            raise ParameterError(f"a Beam option has to be KEY=VALUE or KEY, not {option!r}")
+            raise ParameterError(f"a Beam option has to be KEY=VALUE or KEY, not {given!r}")
         pairs.append((key, value if equals else None))
     return pairs
 
@@ -339,6 +370,7 @@ def run(plan: BuildPlan, run: Run) -> BuildResult:
         The first failing step's own error (see the module docstring).
     """
     options = pipeline_options(run.beam_options, jobs=run.jobs)
+    check_dask_cluster(options, worker_wait_seconds=run.worker_wait_seconds)
     clock = StageClock()
     files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
     clock.lap("model_files")

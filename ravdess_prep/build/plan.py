@@ -90,6 +90,7 @@ class EmbedSetup:
     examples_per_clip: int | None
     clip_shape: tuple[int, ...]
     cache: ClipCache | None
+    front_end: Embedder  # the embedder as it prepares clips for these files (see Embedder.for_files)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,13 +192,13 @@ class BuildPlan:
                            files=files.digests(), embedder=self.embedder.describe())
         cache = None if self.cache_root is None else ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=shape,
                                                                  dtype=self.embedder.output_dtype)
-        return EmbedSetup(target, files, examples, shape, cache)
+        return EmbedSetup(target, files, examples, shape, cache, self.embedder.for_files(files))
 
     def prepare(self, offsets: ClipOffsets, *, setup: "EmbedSetup", fast: bool = True) -> PreparedClip:
         """Step prepare (per clip): hashed and, unless cached, decoded, padded and through the
         embedder's front-end (see :func:`ravdess_prep.embed.prepare_clip`)."""
         return prepare_clip(offsets=offsets, target_length_samples=setup.target.length_samples, cache=setup.cache,
-                            fast=fast, **self.config.prepare_kwargs())
+                            fast=fast, **{**self.config.prepare_kwargs(), "embedder": setup.front_end})
 
     def embed(self, prepared: Iterable[PreparedClip], names: list[str], *, setup: "EmbedSetup",
               session: ModelSession | None = None, progress: bool = False) -> EmbedResult:
@@ -255,4 +256,4 @@ class BuildPlan:
         rows = {split: dataclasses.replace(bundle, embeddings=bundle_rows(bundle.embeddings, kind=kind, pool=pool))
                 for split, bundle in bundles.items()}
         out = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
-        return dataclasses.replace(manifest, path=out / "manifest.json")
+        return Manifest.read(out)  # as written: with each bundle file's SHA-256

@@ -14,10 +14,10 @@ import sys
 from typing import Sequence
 
 from ..exceptions import ParameterError, RavdessPrepError, command_line_wording, render
-from . import build, crossval, download, embed, export, info, measure, predict, preprocess, tag, train
+from . import build, check, crossval, download, embed, export, info, measure, predict, preprocess, tag, train
 from .options import UsageError
 
-COMMANDS = (download, info, measure, preprocess, build, embed, export, tag, train, predict, crossval)
+COMMANDS = (download, info, measure, preprocess, build, check, embed, export, tag, train, predict, crossval)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -20,13 +20,13 @@ from ..output import OUTPUT_RULE
 from ..settings import values_from_file
 from .info import add_source_options
 from .options import (UsageError, add_settings, embedder_classes, files_from, files_types, given_flags, given_values,
-                      not_of, read_settings_file, split_settings_file, wording)
+                      not_of, plugin_problems, read_settings_file, split_settings_file, wording)
 
 NAME = "build"
 HELP = "the whole pipeline: source to train/dev/test bundles"
 #: Clips handled by a policy that a build's summary names (the others are counted).
 SHOWN = 5
-RUN_SETTINGS = ("jobs", "runner", "beam_options")
+RUN_SETTINGS = ("jobs", "runner", "beam_options", "worker_wait_seconds")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings(parser, files_types(), groups=groups, table=table)
     add_settings(parser, [Run], only=RUN_SETTINGS, groups=groups, table=table)
     groups["running"].add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.epilog = plugin_problems()
     parser.set_defaults(table=table, usage_errors=True, wording=wording([Config, Run, *embedder_classes(),
                                                                          *files_types()]))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ..config import Config, Run
+from ..corpora import CORPORA
 from ..embedders import EMBEDDERS, Embedder
 from ..exceptions import ParameterError, RavdessPrepError
 from ..settings import PATH, SWITCH, TEXTS, Setting, settings_of, values_from_file
@@ -142,8 +143,20 @@ def not_of(args: argparse.Namespace, table: Table, owners: Sequence[type], *, wh
 
 
 def embedder_classes() -> list[type[Embedder]]:
-    """Every registered embedder class (the library's own, then those of entry points)."""
-    return [EMBEDDERS[name] for name in EMBEDDERS]
+    """Every registered embedder class that loads (the library's own, then those of entry
+    points): a broken plug-in adds no options, and is named when used (see
+    :func:`plugin_problems`)."""
+    return list(EMBEDDERS.loadable().values())
+
+
+def plugin_problems() -> str | None:
+    """A paragraph for ``--help`` naming every embedder and corpus that cannot be used (its
+    package, entry point and error), or None when every one can."""
+    problems = {**{f"--embedder {name}": text for name, text in EMBEDDERS.problems().items()},
+                **{f"--corpus {name}": text for name, text in CORPORA.problems().items()}}
+    if not problems:
+        return None
+    return "not usable: " + "; ".join(f"{choice}: {text}" for choice, text in problems.items())
 
 
 def files_types() -> list[type]:

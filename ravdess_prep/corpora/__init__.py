@@ -39,8 +39,7 @@ def get_corpus(name: str) -> Corpus:
 def corpus_of_names(names: Sequence[str]) -> Corpus | None:
     """The first registered corpus whose naming scheme every one of ``names`` follows (how
     bundles without a manifest are read), or None."""
-    for name in CORPORA:
-        corpus = CORPORA[name]
+    for corpus in CORPORA.loadable().values():
         if corpus.names_parse(names):
             return corpus
     return None

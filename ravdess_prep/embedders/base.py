@@ -279,6 +279,12 @@ class Embedder:
         return {role: Path(path) for role, path in dataclasses.asdict(files).items()
                 if role in roles and path is not None and not isinstance(path, bool)}
 
+    def for_files(self, files: "ModelFiles") -> "Embedder":
+        """The embedder as its front-end runs for the model ``files`` (an embedder whose
+        front-end follows the model, Whisper's mel bins say, takes them from there; the
+        settings are unchanged). By default itself."""
+        return self
+
     def check_machine(self) -> None:
         """Raise :class:`ParameterError` if this machine cannot run the embedder as set (called
         before any work: at the start of a build, and before a model is loaded). By default

@@ -39,6 +39,7 @@ from ..precision import PRECISIONS, check_precision, require_native
 from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind, pool_examples
 from ..settings import LAYER_LIST, NUMBER, POSITIVE, TEXT, setting
 from .bfloat16 import to_bfloat16
+from .strict_loading import load_strictly
 from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
 from .whisper import check_layers, resolve_layers
 
@@ -281,10 +282,11 @@ class HFModel:
         self.device = torch.device(_device())
         try:
             self.extractor = transformers.AutoFeatureExtractor.from_pretrained(folder, local_files_only=True)
-            model_class = getattr(transformers, MODEL_TYPES[config["model_type"]])
-            self.model = model_class.from_pretrained(folder, local_files_only=True).to(self.device).eval()
         except (OSError, ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{folder}: the model cannot be loaded ({error})") from None
+            raise ModelFileError(f"{folder}: the feature extractor cannot be loaded ({error})") from None
+        model_class = getattr(transformers, MODEL_TYPES[config["model_type"]])
+        weights = weight_names(folder)[0]
+        self.model = load_strictly(model_class, folder, weights=weights).to(self.device).eval()
         self.dtype = torch.bfloat16 if embedder.precision == "bf16" else torch.float32
         if embedder.precision == "bf16":
             self.model = to_bfloat16(self.model)

@@ -144,7 +144,7 @@ class WhisperEmbedder(Embedder):
         if sample_rate_hz != self.sample_rate_hz:
             raise ParameterError(f"Whisper's frames are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
         try:
-            mel = whisper.log_mel(signal, input=self.input)
+            mel = whisper.log_mel(signal, input=self.input, num_mel_bins=getattr(self, "_mel_bins", 80))
         except whisper.InputError as error:
             kind = ClipTooLongError if "longer" in str(error) else ParameterError
             raise kind(str(error)) from None
@@ -185,6 +185,12 @@ class WhisperEmbedder(Embedder):
     def relocated(self, files: WhisperFiles, roles) -> dict[str, Path]:
         """Where a dataset's files are now, when its folder moved to ``files.model``."""
         return {role: Path(files.model) / role for role in roles}
+
+    def for_files(self, files: ModelFiles) -> "WhisperEmbedder":
+        """A copy whose front-end makes the model's mel bins (80; 128 for large-v3)."""
+        bound = dataclasses.replace(self)
+        object.__setattr__(bound, "_mel_bins", whisper.read_config(model_folder(files)).num_mel_bins)
+        return bound
 
     def check_machine(self) -> None:
         """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.precision.require_native`)."""
