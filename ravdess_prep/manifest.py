@@ -24,7 +24,7 @@ from .exceptions import ManifestError, ParameterError
 from .measure import Target
 from .embedders import ModelFiles
 from .outputs import kind_named, pooled_shape
-from .params import MANIFEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA
+from .params import MANIFEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA, SPLITS
 
 #: The keys a manifest of this version must have.
 REQUIRED = ("format", "config", "corpus", "embedder", "output", "target_length_samples", "sample_rate_hz", "splits")
@@ -183,6 +183,11 @@ class Manifest:
             raise
         except ParameterError as error:
             raise ManifestError(error.args[0]) from None
+        for split, record in values["splits"].items():
+            clips = record.get("clips") if isinstance(record, Mapping) else None
+            if split not in SPLITS or isinstance(clips, bool) or not isinstance(clips, int) or clips < 0:
+                raise ManifestError(f"{where}: splits: {split!r}: {record!r} is not a split of {', '.join(SPLITS)} "
+                                    "with its number of clips")
         for key, kind in (("handled_by_policy", list), ("source", Mapping), ("versions", Mapping),
                           ("bundle_sha256", Mapping)):
             if key in values and not isinstance(values[key], kind):

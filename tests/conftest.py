@@ -11,6 +11,18 @@ import numpy as np
 import pytest
 
 SHARED_ENV = "RAVDESS_PREP_SHARED"
+#: The modules that take longest (measured on the 2-core machine), longest first: they are
+#: handed to the test processes first, so that no long module starts when the others are done.
+LONGEST_FIRST = ("test_beam.py", "test_pipeline.py", "test_bad_inputs_commands.py", "test_beam_dask.py",
+                 "test_bad_inputs.py", "test_vggish_model.py", "test_classifier.py", "test_golden_outputs.py",
+                 "test_embedders_yamnet.py", "test_datasets_elsewhere.py", "test_embedders_whisper.py",
+                 "test_embedders_egemaps.py", "test_embedders_hf.py", "test_docs.py", "test_readme.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The longest modules first (see :data:`LONGEST_FIRST`); the others keep their order."""
+    rank = {name: index for index, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def shared_root() -> Path:

@@ -68,7 +68,8 @@ def test_rebuild_and_beam_are_byte_identical(built, tree, yamnet_dir, tmp_path):
     for runner in ("local", "beam"):
         if runner == "beam":
             pytest.importorskip("apache_beam")
-        run = pipeline.Run(cache_dir=tmp_path / runner, jobs=2, progress=False, runner=runner)
+        threads = ("direct_running_mode=multi_threading",) if runner == "beam" else ()  # processes: test_beam.py
+        run = pipeline.Run(cache_dir=tmp_path / runner, jobs=2, progress=False, runner=runner, beam_options=threads)
         config = pipeline.Config(embedder=YAMNetEmbedder(), dev_speakers=(8,), test_speakers=(11,))
         out = pipeline.build(config, out=tmp_path / runner / "out", source=tree, files=YAMNetFiles(yamnet_dir),
                              run=run).out
