@@ -113,6 +113,20 @@ def test_batching_does_not_change_a_clips_output(kind, models, tree, tmp_path):
         np.testing.assert_allclose(bundle.embeddings, read_bundles(alone.out)[split].embeddings, rtol=1e-4, atol=1e-4)
 
 
+def test_bf16_rows_are_the_fp32_rows_to_rounding(models, tree, tmp_path):
+    """``--precision bf16``: float32 rows within bfloat16 rounding of fp32's, recorded in the
+    manifest, none of fp32's cache entries reused."""
+    full = _build(tree, models["wavlm"], tmp_path / "fp32", tmp_path / "cache")
+    half = _build(tree, models["wavlm"], tmp_path / "bf16", tmp_path / "cache", precision="bf16")
+    assert half.computed == 9 and Manifest.read(half.out).embedder["settings"]["precision"] == "bf16"
+    for split, bundle in read_bundles(half.out).items():
+        found = bundle.embeddings.astype(np.float64)
+        expected = read_bundles(full.out)[split].embeddings.astype(np.float64)
+        assert bundle.embeddings.dtype == np.float32 and not np.array_equal(found, expected)
+        cosine = (found * expected).sum(-1) / np.linalg.norm(found, axis=-1) / np.linalg.norm(expected, axis=-1)
+        assert cosine.min() >= 0.999, (split, cosine.min())
+
+
 def test_rebuild_and_beam_give_the_same_bytes_and_new_files_their_rows(models, tree, tmp_path, capsys):
     pytest.importorskip("apache_beam")
     first = _build(tree, models["wavlm"], tmp_path / "first", tmp_path / "cache")

@@ -16,13 +16,14 @@ from __future__ import annotations
 import functools
 
 
-def to_bfloat16(model):
+def to_bfloat16(model, *, unfold_convolutions: bool = True):
     """``model`` (a ``torch.nn.Module``) cast to bfloat16, every ``Conv1d`` in it computed by
-    :func:`unfolded_conv1d` (same weights, same results up to bfloat16 rounding)."""
+    :func:`unfolded_conv1d` (same weights, same results up to bfloat16 rounding) unless
+    ``unfold_convolutions`` is False (on a GPU, whose own bfloat16 convolutions are fast)."""
     import torch
 
     model = model.to(torch.bfloat16)
-    for module in model.modules():
+    for module in model.modules() if unfold_convolutions else ():
         if isinstance(module, torch.nn.Conv1d):
             if module.dilation != (1,) or not isinstance(module.padding, tuple) or module.padding_mode != "zeros":
                 raise ValueError(f"an unfolded convolution needs dilation 1 and numeric zero padding, not {module}")

@@ -289,7 +289,7 @@ class HFModel:
         self.model = load_strictly(model_class, folder, weights=weights).to(self.device).eval()
         self.dtype = torch.bfloat16 if embedder.precision == "bf16" else torch.float32
         if embedder.precision == "bf16":
-            self.model = to_bfloat16(self.model)
+            self.model = to_bfloat16(self.model, unfold_convolutions=self.device.type == "cpu")
         self.masked = bool(getattr(self.extractor, "return_attention_mask", False))
         # A group norm's statistics span the padding, whatever the mask says (WavLM base-plus).
         self.padded_together = self.masked and config.get("feat_extract_norm", "layer") == "layer"
