@@ -154,6 +154,12 @@ def test_long_clips_are_refused_or_run_in_windows(models, tree, tmp_path):
     dev = read_bundles(windowed.out)["dev"]
     np.testing.assert_allclose(dev.embeddings[0], _reference(models["wavlm"], tree, dev.names[0], window=1.0),
                                rtol=1e-5, atol=1e-5)
+    # limits that would turn the check off or give no frame are refused before any work
+    for name, value, message in (("max_seconds", float("nan"), "max_seconds has to be a positive, finite number"),
+                                 ("window_seconds", float("inf"), "window_seconds has to be a positive, finite"),
+                                 ("window_seconds", 0.001, r"window_seconds=0\.001 is too short: .*at least 0\.05 s")):
+        with pytest.raises(ParameterError, match=message):
+            HFEmbedder(**{name: value})
 
 
 def test_bad_models_are_named(models, tree, tmp_path):

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -131,8 +132,16 @@ class HFEmbedder(Embedder):
         check_precision(self.precision)
         for name in ("max_seconds", "window_seconds"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                raise ParameterError(f"{option(name)} has to be a positive number, not {value!r}")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not 0 < value < float("inf")):
+                raise ParameterError(f"{option(name)} has to be a positive, finite number of seconds, not {value!r}")
+        # windows of equal length are at least half the setting long: each has to give a frame
+        if self.window_seconds is not None and frames_of(int(self.window_seconds * SAMPLE_RATE_HZ) // 2) < 1:
+            shortest = 2 * (CONV_KERNELS[0] + sum((kernel - 1) * math.prod(CONV_STRIDES[:index])
+                                                  for index, kernel in enumerate(CONV_KERNELS) if index))
+            raise ParameterError(f"{option('window_seconds', self.window_seconds)} is too short: a clip cut into "
+                                 f"windows of it could give the model no frame (at least {shortest / SAMPLE_RATE_HZ:g} "
+                                 f"s, {shortest} samples)")
 
     def clip_kind(self) -> OutputKind:
         return LAYERS if self.pool != "none" else LAYER_SEQUENCES
