@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from .corpora import corpus_of_names
-from .exceptions import DatasetError, SourceError
-from .integrity import split_problems
+from .exceptions import SourceError
+from .integrity import missing_files, raise_problems, split_problems
 from .manifest import Manifest
 from .output import bundle_paths
 from .outputs import LAYER_SEQUENCES, clip_frame_spans
@@ -134,26 +134,21 @@ def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) ->
     none, from the clip names, by the corpus whose naming scheme they follow).
 
     Raises:
-        DatasetError: A split the manifest lists is missing, or a split's arrays are not what
-            the manifest records (see :func:`ravdess_prep.integrity.split_problems`).
+        DatasetError: A file of a split the manifest lists is missing, or a split's arrays are
+            not what the manifest records (see :func:`ravdess_prep.integrity.split_problems`).
         SourceError: No split, or a file missing or damaged.
     """
     present = [split for split in SPLITS if (Path(out) / split).is_dir()]
     facts = _read_clip_facts(out)  # read once, for every split
-    if facts is not None:  # a dataset of this library: every split its manifest lists
-        missing = [split for split in facts[0].splits if split not in present]
-        if missing:
-            raise DatasetError(f"{Path(out) / missing[0]}: missing (the manifest lists split {missing[0]!r}); build "
-                               "the dataset again, or check it: ravdess-prep check")
+    if facts is not None:  # a dataset of this library: every file of every split its manifest lists
+        raise_problems(missing_files(out, facts[0]), out)
     if not present:
         raise SourceError(f"{out}: no bundle folder ({', '.join(SPLITS)}) found")
     arrays = {split: _read_arrays(out, split, allow_pickled_names=allow_pickled_names) for split in present}
     if facts is not None:
-        problems = [problem for split, bundle in arrays.items()
-                    for problem in split_problems(out, split, facts[0], names=bundle.names, embeddings=bundle.embeddings,
-                                                  labels=bundle.labels)]
-        if problems:
-            raise DatasetError(problems[0] + (f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""))
+        raise_problems([problem for split, bundle in arrays.items()
+                        for problem in split_problems(out, split, facts[0], names=bundle.names,
+                                                      embeddings=bundle.embeddings, labels=bundle.labels)], out)
     return {split: _with_clip_facts(bundle, facts) for split, bundle in arrays.items()}
 
 

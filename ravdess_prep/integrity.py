@@ -1,7 +1,7 @@
 """Whether a dataset folder still is what its manifest says it is.
 
 A build records in the manifest every split it wrote (clips, label counts), the shape of a row,
-and the SHA-256 of every bundle file. :func:`dataset_problems` checks a folder against all of
+and the SHA-256 of every bundle file. :func:`manifest_problems` checks a folder against all of
 it: each split's three files present, their digests, their shapes against each other and the
 manifest, every embedding finite, every label one of the corpus's. ``ravdess-prep check``
 prints what it finds; the commands that read a dataset (export, train, crossval, embed,
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .digest import file_digest
-from .exceptions import DatasetError, ManifestError
+from .exceptions import DatasetError
 from .manifest import Manifest
 from .output import bundle_paths
 
@@ -58,26 +58,27 @@ def split_problems(folder: str | os.PathLike, split: str, manifest: Manifest, *,
     return problems
 
 
-def dataset_problems(folder: str | os.PathLike, *, digests: bool = True) -> list[str]:
-    """Every problem of a dataset folder, a line each naming the file (empty: none).
+def missing_files(folder: str | os.PathLike, manifest: Manifest) -> list[str]:
+    """A line for each bundle file of a split the manifest lists that ``folder`` lacks."""
+    return [f"{path}: missing (the manifest lists split {split!r})" for split in manifest.splits
+            for path in bundle_paths(folder, split).values() if not path.is_file()]
+
+
+def manifest_problems(manifest: Manifest, *, digests: bool = True) -> list[str]:
+    """Every problem of the dataset folder a manifest was read from, a line each naming the
+    file (empty: none).
 
     Args:
-        folder: A dataset folder written by a build.
+        manifest: The dataset's manifest, read from its folder.
         digests: Also hash every bundle file against the SHA-256 the manifest recorded (the
             expensive part; a dataset written before they were recorded has none to compare).
     """
-    try:
-        manifest = Manifest.read(folder)
-    except ManifestError as error:
-        return [str(error)]
     folder = Path(manifest.path).parent
-    problems = []
+    problems = missing_files(folder, manifest)
     for split in manifest.splits:
         paths = bundle_paths(folder, split)
-        missing = [path for path in paths.values() if not path.is_file()]
-        problems += [f"{path}: missing (the manifest lists split {split!r})" for path in missing]
-        if missing:
-            continue
+        if not all(path.is_file() for path in paths.values()):
+            continue  # named above
         if digests:
             for path in paths.values():
                 recorded = manifest.bundle_sha256.get(path.relative_to(folder).as_posix())
@@ -93,14 +94,19 @@ def dataset_problems(folder: str | os.PathLike, *, digests: bool = True) -> list
     return problems
 
 
-def require_intact(folder: str | os.PathLike) -> None:
-    """Raise unless a dataset folder passes the cheap checks (every file present, shapes,
-    finiteness, labels; not the digests).
+def raise_problems(problems: list[str], folder: str | os.PathLike) -> None:
+    """Raise :class:`DatasetError` with the first of ``problems`` and how many there are (none:
+    nothing happens)."""
+    if problems:
+        more = f" (and {len(problems) - 1} more problems: ravdess-prep check {folder})" if len(problems) > 1 else ""
+        raise DatasetError(f"{problems[0]}{more}")
+
+
+def require_intact(manifest: Manifest) -> None:
+    """Raise unless the dataset folder of ``manifest`` passes the cheap checks (every file
+    present, shapes, finiteness, labels; not the digests).
 
     Raises:
         DatasetError: The first problem, and how many there are.
     """
-    problems = dataset_problems(folder, digests=False)
-    if problems:
-        more = f" (and {len(problems) - 1} more problems: ravdess-prep check {folder})" if len(problems) > 1 else ""
-        raise DatasetError(f"{problems[0]}{more}")
+    raise_problems(manifest_problems(manifest, digests=False), Path(manifest.path).parent)

@@ -332,7 +332,7 @@ def write_folder(
     manifest: dict,
     metadata: "pandas.DataFrame",
     extra: Mapping[str, str | bytes] = {},
-) -> Path:
+) -> dict[str, str]:
     """Write every split, the manifest and the metadata into ``out``, atomically.
 
     Args:
@@ -345,7 +345,8 @@ def write_folder(
         extra: ``{file name: text or bytes}`` of other files to write beside them.
 
     Returns:
-        ``out``.
+        ``bundle_sha256``, as the manifest written records it: ``{relative path: SHA-256}`` of
+        every bundle file.
     """
     out = Path(out).absolute()
     relative = {split: bundle_paths("", split) for split in bundles}
@@ -357,8 +358,8 @@ def write_folder(
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
             files[relative[split][part].as_posix()] = buffer.getvalue()
-    manifest = {**manifest, "bundle_sha256": {name: hashlib.sha256(content).hexdigest()
-                                              for name, content in sorted(files.items())}}
+    digests = {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}
+    manifest = {**manifest, "bundle_sha256": digests}
     files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
     files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
     files.update({name: content.encode("utf-8") if isinstance(content, str) else content
@@ -379,4 +380,4 @@ def write_folder(
         replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return out
+    return digests

@@ -393,7 +393,7 @@ def embed_files(
     """
     manifest = Manifest.read(dataset)
     check_folder(manifest, manifest.path.parent)
-    require_intact(manifest.path.parent)
+    require_intact(manifest)
     plan = BuildPlan.from_manifest(manifest, _named(paths), files=recorded_files(manifest, files),
                                    **({"on_too_long": on_too_long} if on_too_long else {}))
     if not len(paths):

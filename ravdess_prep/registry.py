@@ -67,6 +67,7 @@ class Registry(Mapping[str, T], Generic[T]):
         self._discovered = False
         self._packages: dict[str, str] = {}  # the distribution of each plug-in, by name
         self._conflicts: dict[str, str] = {}  # names claimed twice: the message
+        self._failures: dict[str, str] = {}  # entries that failed to load: the message (tried once)
 
     def _discover(self) -> None:
         if self._discovered:
@@ -91,6 +92,23 @@ class Registry(Mapping[str, T], Generic[T]):
             raise KeyError(name)
         if name in self._conflicts:
             raise RavdessPrepError(self._conflicts[name])
+        if name in self._failures:
+            raise RavdessPrepError(self._failures[name])
+        try:
+            value = self._load(name)
+        except RavdessPrepError as error:
+            self._failures[name] = str(error)
+            raise
+        self._loaded[name] = value
+        return value
+
+    def _load(self, name: str) -> T:
+        """Import and adapt the entry ``name``, checked.
+
+        Raises:
+            RavdessPrepError: It cannot be imported or adapted, or a plug-in's object is named
+                otherwise than its entry point; the message names its package and entry point.
+        """
         where = self._where(name)
         try:
             value = self._adapt(load_reference(self._references[name]))
@@ -105,7 +123,6 @@ class Registry(Mapping[str, T], Generic[T]):
         if name in self._packages and isinstance(declared, str) and declared != name:
             raise RavdessPrepError(f"the {self.what} {name!r}{where} is named {declared!r} by its class: the entry "
                                    "point and the class have to give the same name")
-        self._loaded[name] = value
         return value
 
     def _where(self, name: str) -> str:
@@ -117,24 +134,22 @@ class Registry(Mapping[str, T], Generic[T]):
 
     def loadable(self) -> dict[str, T]:
         """``{name: entry}`` of every entry that loads (see :meth:`problems` for the others)."""
-        found = {}
-        for name in self:
-            try:
-                found[name] = self[name]
-            except RavdessPrepError:
-                continue
-        return found
+        return self._outcomes()[0]
 
     def problems(self) -> dict[str, str]:
         """``{name: the error}`` of every entry that cannot be used (it fails to load, or its
         name is claimed twice)."""
-        found = {}
+        return self._outcomes()[1]
+
+    def _outcomes(self) -> tuple[dict[str, T], dict[str, str]]:
+        """Every entry looked up: ``({name: entry}, {name: the error})``."""
+        loaded, failed = {}, {}
         for name in self:
             try:
-                self[name]
+                loaded[name] = self[name]
             except RavdessPrepError as error:
-                found[name] = str(error)
-        return found
+                failed[name] = str(error)
+        return loaded, failed
 
     def __iter__(self) -> Iterator[str]:
         self._discover()
@@ -170,18 +185,16 @@ class Registry(Mapping[str, T], Generic[T]):
     def register(self, name: str, value: T) -> T:
         """Make ``value`` known as ``name`` (replacing an entry of that name); returns it."""
         self._discover()
-        self._conflicts.pop(name, None)
-        self._packages.pop(name, None)
+        for known in (self._conflicts, self._packages, self._failures):
+            known.pop(name, None)
         self._references[name] = f"<registered {self.what} {name}>"
         self._loaded[name] = self._adapt(value)
         return value
 
     def unregister(self, name: str) -> None:
         """Forget ``name`` (a built-in entry comes back on the next lookup)."""
-        self._loaded.pop(name, None)
-        self._references.pop(name, None)
-        self._packages.pop(name, None)
-        self._conflicts.pop(name, None)
+        for known in (self._loaded, self._references, self._packages, self._conflicts, self._failures):
+            known.pop(name, None)
         if name in self._builtin:
             self._references[name] = self._builtin[name]
         self._discovered = False

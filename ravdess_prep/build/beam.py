@@ -59,9 +59,9 @@ __all__ = ["run", "build_graph", "pipeline_options"]
 
 # examples per batch of the Embed step, in model batches: fewer partly filled model batches
 MODEL_BATCHES_PER_BATCH = 8
-#: Runners Beam ships that its short names do not reach (by their full names).
 #: Seconds a Dask scheduler has to answer before a build fails naming its address.
 DASK_CONNECT_SECONDS = 10
+#: Runners Beam ships that its short names do not reach (by their full names).
 RUNNERS_BY_NAME = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # the order in which the default executor meets failures: measure, target, then the rest
 STEP_ORDER = ("Measure", "Target", "Prepare", "Embed", "Write")

@@ -34,7 +34,7 @@ from ..manifest import Manifest, examples_per_clip, output_record
 from ..measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
 from ..output import write_folder
 from ..outputs import bundle_rows
-from ..params import CLIP_CACHE_FOLDER
+from ..params import CLIP_CACHE_FOLDER, MANIFEST
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -185,14 +185,16 @@ class BuildPlan:
 
     def setup(self, target: Target, files: ModelFiles) -> "EmbedSetup":
         """What every clip is embedded with: the target, the model's files, the shape of a
-        clip's output and the cache of clips embedded with these settings, target and files."""
+        clip's output, the cache of clips embedded with these settings, target and files, and
+        the embedder as its front-end runs for these files."""
         examples = self.examples_per_clip(target)
         shape = self.embedder.clip_shape(examples=examples, files=files)
+        front_end = self.embedder.for_files(files)
         key = settings_key(config=self.config.embedding_digest(), target_length_samples=target.length_samples,
                            files=files.digests(), embedder=self.embedder.describe())
         cache = None if self.cache_root is None else ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=shape,
                                                                  dtype=self.embedder.output_dtype)
-        return EmbedSetup(target, files, examples, shape, cache, self.embedder.for_files(files))
+        return EmbedSetup(target, files, examples, shape, cache, front_end)
 
     def prepare(self, offsets: ClipOffsets, *, setup: "EmbedSetup", fast: bool = True) -> PreparedClip:
         """Step prepare (per clip): hashed and, unless cached, decoded, padded and through the
@@ -255,5 +257,5 @@ class BuildPlan:
         kind, pool = self.embedder.clip_kind(), self.embedder.pool
         rows = {split: dataclasses.replace(bundle, embeddings=bundle_rows(bundle.embeddings, kind=kind, pool=pool))
                 for split, bundle in bundles.items()}
-        out = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
-        return Manifest.read(out)  # as written: with each bundle file's SHA-256
+        digests = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
+        return dataclasses.replace(manifest, bundle_sha256=digests, path=Path(self.out).absolute() / MANIFEST)

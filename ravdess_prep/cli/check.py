@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..integrity import dataset_problems
+from ..exceptions import ManifestError
+from ..integrity import manifest_problems
 from ..manifest import Manifest
 
 NAME = "check"
@@ -17,13 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per problem (exit status 1), or what was checked (0)."""
-    problems = dataset_problems(args.dataset)
+    try:
+        manifest = Manifest.read(args.dataset)
+        problems = manifest_problems(manifest)
+    except ManifestError as error:
+        problems = [str(error)]
     for problem in problems:
         print(problem)
     if problems:
         print(f"{args.dataset}: {len(problems)} problem{'s' if len(problems) > 1 else ''}")
         return 1
-    manifest = Manifest.read(args.dataset)
     clips = sum(int(split.get("clips", 0)) for split in manifest.splits.values())
     digests = (f"the SHA-256 of {len(manifest.bundle_sha256)} files as recorded" if manifest.bundle_sha256
                else "no SHA-256 recorded (written by an earlier version): files, shapes and values checked")

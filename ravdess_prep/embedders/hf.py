@@ -87,6 +87,12 @@ def frames_of(num_samples: int, kernels=CONV_KERNELS, strides=CONV_STRIDES) -> i
     return frames
 
 
+def receptive_field(kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
+    """The fewest samples that give the feature encoder a frame (400, 25 ms, for the standard
+    one): the smallest ``n`` with ``frames_of(n) == 1``."""
+    return kernels[0] + sum((kernel - 1) * math.prod(strides[:index]) for index, kernel in enumerate(kernels) if index)
+
+
 @dataclasses.dataclass(frozen=True)
 class HFEmbedder(Embedder):
     """A self-supervised speech encoder of Transformers, every layer's hidden states.
@@ -136,9 +142,8 @@ class HFEmbedder(Embedder):
                                       or not 0 < value < float("inf")):
                 raise ParameterError(f"{option(name)} has to be a positive, finite number of seconds, not {value!r}")
         # windows of equal length are at least half the setting long: each has to give a frame
-        if self.window_seconds is not None and frames_of(int(self.window_seconds * SAMPLE_RATE_HZ) // 2) < 1:
-            shortest = 2 * (CONV_KERNELS[0] + sum((kernel - 1) * math.prod(CONV_STRIDES[:index])
-                                                  for index, kernel in enumerate(CONV_KERNELS) if index))
+        shortest = 2 * receptive_field()
+        if self.window_seconds is not None and int(self.window_seconds * SAMPLE_RATE_HZ) < shortest:
             raise ParameterError(f"{option('window_seconds', self.window_seconds)} is too short: a clip cut into "
                                  f"windows of it could give the model no frame (at least {shortest / SAMPLE_RATE_HZ:g} "
                                  f"s, {shortest} samples)")
