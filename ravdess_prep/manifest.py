@@ -273,8 +273,8 @@ def examples_per_clip(embedder, target: Target) -> int:
 
 def _integer(values: Mapping, key: str, where: str) -> int:
     value = values[key]
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ManifestError(f"{where}: {key!r} has to be an integer, not {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ManifestError(f"{where}: {key!r} has to be a positive integer, not {value!r}")
     return value
 
 
