@@ -1,12 +1,39 @@
-"""Writing a file so that readers see the old content or the new, never a partial one."""
+"""Writing a file so that readers see the old content or the new, never a partial one; a
+write that fails for want of room or rights is an :class:`~ravdess_prep.exceptions.OutputError`
+naming the file and the cause."""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from .exceptions import OutputError
+
+#: Why a write fails where no code is at fault: the errno, in words.
+WRITE_CAUSES = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "the file is larger than the system allows",
+                errno.EDQUOT: "the disk quota is used up", errno.EACCES: "permission denied",
+                errno.EROFS: "a read-only file system"}
+
+
+def write_cause(error: OSError) -> str:
+    """Why a write failed, in words (a full disk, a file-size limit, ...)."""
+    return WRITE_CAUSES.get(error.errno, error.strerror or str(error))
+
+
+@contextlib.contextmanager
+def write_errors(path: str | os.PathLike) -> Iterator[None]:
+    """While active, an :class:`OSError` of a full disk, a quota, a size limit, a read-only file
+    system or missing rights is an :class:`OutputError` naming ``path`` and the cause."""
+    try:
+        yield
+    except OSError as error:
+        if isinstance(error, OutputError) or error.errno not in WRITE_CAUSES:
+            raise
+        raise OutputError(f"{path}: cannot be written ({write_cause(error)}); nothing of it was left there") from None
 
 
 @contextlib.contextmanager
@@ -15,13 +42,17 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
 
     On an exception the temporary file is removed and ``path`` is left as it was. ``suffix``
     ends the temporary name, for writers that insist on an extension.
+
+    Raises:
+        OutputError: The write failed for want of room or rights (see :func:`write_errors`).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(handle)
-    try:
-        yield Path(temporary)
-        os.replace(temporary, path)
-    finally:
-        Path(temporary).unlink(missing_ok=True)
+    with write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        os.close(handle)
+        try:
+            yield Path(temporary)
+            os.replace(temporary, path)
+        finally:
+            Path(temporary).unlink(missing_ok=True)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
+from typing import Mapping
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256", *, chunk_bytes: int = 1 << 20) -> str:
@@ -40,3 +42,10 @@ def path_sha256(path: str | os.PathLike) -> str:
             raise FileNotFoundError(f"{path}: no such file or folder")
     lines = "".join(f"{name} {file_digest(part)}\n" for name, part in zip(names, parts))
     return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def json_digest(values: Mapping) -> str:
+    """The SHA-256 of JSON values in one canonical spelling (sorted keys, no spaces, ASCII):
+    the same for the values written and for the values read back."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

@@ -68,7 +68,7 @@ def clip_examples(
     try:
         return embedder.examples(signal, sample_rate_hz=embedder.sample_rate_hz or sample_rate_hz, sound=sound)
     except RavdessPrepError as error:  # the embedder does not know the clip's name
-        raise type(error)(f"{name}: {error}") from None
+        raise type(error)(f"{name}: {error.args[0]}") from None  # unrendered: the reader's wording
 
 
 @dataclasses.dataclass(frozen=True)

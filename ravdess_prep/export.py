@@ -1,6 +1,10 @@
 """Bundles in the formats other tools read: Parquet (pandas, Hugging Face ``datasets``, Spark,
 DuckDB) and a Hugging Face ``DatasetDict`` saved to disk.
 
+What the embeddings are goes with them: the Parquet schema's metadata (``ravdess_prep.*`` keys)
+and each split's ``DatasetInfo.description`` (JSON) hold :func:`output_facts`: the description
+of the embeddings, the label names, a row's axes and, for a stack of layers, which layers.
+
 One row per clip: every column of ``metadata.csv`` (the clip's name, split, the corpus's
 metadata, trim offsets, audio SHA-256), ``speaker`` (the corpus's speaker column, by that name
 too), ``label_name``, and ``embedding``: a fixed-size list of float32 per clip (pooled and
@@ -12,13 +16,14 @@ imported only here, when an export runs.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_errors
 from .output import check_new_file
 from .bundle import read_bundles
 from .manifest import Manifest
@@ -80,6 +85,20 @@ def _arrow_table(table):
     return pa.table(columns)
 
 
+def output_facts(manifest: Manifest) -> dict[str, str]:
+    """What an exported embedding is, as text: the manifest's format and description of the
+    embeddings, the label names, the axes of a row and, for a stack of layers, which layers
+    (numbered as the embedder numbers them) and what a number means."""
+    output = manifest.output
+    facts = {"manifest_format": manifest["format"], "embeddings": manifest["embeddings"],
+             "label_names": ",".join(manifest["corpus"]["label_names"]),
+             "axes": ",".join(output.get("axes", ())[1:])}  # a row's: the first axis is the clips
+    if "layers" in output:
+        facts["layers"] = ",".join(map(str, output["layers"]))
+        facts["layer_meaning"] = str(output.get("layer_meaning", ""))
+    return facts
+
+
 def write_parquet(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
     """Every clip of a bundle folder as one Parquet file (a ``split`` column tells the splits).
 
@@ -95,10 +114,8 @@ def write_parquet(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Pa
     path = Path(path)
     check_new_file(path)
     table, manifest = clip_rows(bundles_dir)
-    arrow = _arrow_table(table).replace_schema_metadata({
-        "ravdess_prep.manifest_format": manifest["format"], "ravdess_prep.embeddings": manifest["embeddings"],
-        "ravdess_prep.label_names": ",".join(manifest["corpus"]["label_names"]),
-    })
+    arrow = _arrow_table(table).replace_schema_metadata({f"ravdess_prep.{key}": value
+                                                         for key, value in output_facts(manifest).items()})
     with atomic_path(path, suffix=".parquet") as temporary:
         pq.write_table(arrow, temporary)
     return path
@@ -132,13 +149,14 @@ def to_hf_dataset(bundles_dir: str | os.PathLike):
         if part.empty:  # an empty split cannot be saved and loaded again by datasets
             continue
         columns = {name: (list(part[name]) if name == "embedding" else part[name].tolist()) for name in part.columns}
-        splits[HF_SPLITS[split]] = datasets.Dataset.from_dict(columns, features=features)
+        info = datasets.DatasetInfo(description=json.dumps(output_facts(manifest), sort_keys=True), features=features)
+        splits[HF_SPLITS[split]] = datasets.Dataset.from_dict(columns, features=features, info=info)
     return datasets.DatasetDict(splits)
 
 
-def write_hf(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
+def write_hf(bundles_dir: str | os.PathLike, path: str | os.PathLike, *, progress: bool = True) -> Path:
     """:func:`to_hf_dataset` saved with ``DatasetDict.save_to_disk``, into a temporary folder
-    renamed into place.
+    renamed into place (``progress``: ``datasets``' progress bars).
 
     Raises:
         OutputError: ``path`` exists (nothing is replaced), or lies inside a dataset folder.
@@ -148,19 +166,30 @@ def write_hf(bundles_dir: str | os.PathLike, path: str | os.PathLike) -> Path:
     dataset = to_hf_dataset(bundles_dir)
     staging = path.with_name(f".{path.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
+    import datasets
+
+    shown = datasets.is_progress_bar_enabled()
+    if not progress:
+        datasets.disable_progress_bars()
     try:
-        dataset.save_to_disk(str(staging))
-        os.replace(staging, path)
+        with write_errors(path):
+            dataset.save_to_disk(str(staging))
+            os.replace(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if shown and not progress:
+            datasets.enable_progress_bars()
     return path
 
 
-def export(bundles_dir: str | os.PathLike, *, format: str, out: str | os.PathLike) -> Path:
-    """Write a bundle folder in ``format`` (``"parquet"`` or ``"hf"``) to ``out``."""
+def export(bundles_dir: str | os.PathLike, *, format: str, out: str | os.PathLike, progress: bool = True) -> Path:
+    """Write a bundle folder in ``format`` (``"parquet"`` or ``"hf"``) to ``out``
+    (``progress``: progress bars, where the format's writer has them)."""
     if format not in FORMATS:
         raise ParameterError(f"format has to be one of {', '.join(map(repr, FORMATS))}, not {format!r}")
-    return (write_parquet if format == "parquet" else write_hf)(bundles_dir, out)
+    if format == "parquet":
+        return write_parquet(bundles_dir, out)
+    return write_hf(bundles_dir, out, progress=progress)
 
 
 def _value_type(column) -> str:

@@ -26,7 +26,7 @@ import requests
 from .atomic import atomic_path
 from .digest import file_digest
 from .download import USER_AGENT, fetch
-from .exceptions import DownloadError, ModelFileError, ParameterError
+from .exceptions import DownloadError, ModelFileError, ParameterError, option
 
 #: The Hub's address; ``$HF_ENDPOINT`` names a mirror.
 ENDPOINT = "https://huggingface.co"
@@ -46,13 +46,18 @@ def local_or_hub(model: str | os.PathLike, *, cache_dir: str | os.PathLike | Non
     """The folder ``model`` names: a folder on disk, or a Hub id fetched once into ``cache_dir``.
 
     Raises:
-        ParameterError: A Hub id and no cache folder.
-        ModelFileError: Neither a folder nor a Hub id (``what`` names the kind of model).
+        ParameterError: ``model`` is empty, or a Hub id and no cache folder.
+        ModelFileError: A file, or neither a folder nor a Hub id (``what`` names the kind of
+            model).
     """
+    if not str(model).strip():
+        raise ParameterError(f"{option('model')} is empty: name a {what} folder or a Hub id (owner/name)")
     if is_hub_id(str(model)):
         if cache_dir is None:
             raise ParameterError("a Hub id needs a cache folder to fetch it into")
         return hub_folder(str(model), cache_dir=cache_dir, endpoint=endpoint, revision=revision, progress=progress)
+    if Path(model).exists() and not Path(model).is_dir():
+        raise ModelFileError(f"{model}: a file, not a {what} folder (name the folder that holds config.json)")
     if not Path(model).is_dir():
         raise ModelFileError(f"{model}: no such {what} folder (nor a Hub id owner/name)")
     return Path(model)

@@ -3,9 +3,11 @@
 :class:`Manifest` is what the write step produces and returns (nothing reads it back), what
 ``embed``, ``predict``, ``rebuild`` and the exports read, and what ``--config`` accepts (its
 ``config`` section is :meth:`ravdess_prep.config.Config.to_dict`). :meth:`Manifest.from_json`
-checks what it reads: a missing key, an unknown embedder or setting, or a setting that
-contradicts the recorded shapes is a :class:`~ravdess_prep.exceptions.ManifestError` naming the
-manifest file. It also reads the manifests of earlier versions.
+checks what it reads: a missing key, an unknown embedder or setting, a setting that
+contradicts the recorded shapes, or values that no longer have the SHA-256 the manifest records
+of them (``manifest_sha256``: it was edited) is a
+:class:`~ravdess_prep.exceptions.ManifestError` naming the manifest file. It also reads the
+manifests of earlier versions.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from typing import Any, Mapping
 import numpy as np
 
 from .config import Config, upgrade_config
+from .digest import json_digest
 from .exceptions import ManifestError, ParameterError
 from .measure import Target
 from .embedders import ModelFiles
 from .outputs import kind_named, pooled_shape
-from .params import MANIFEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA, SPLITS
+from .params import MANIFEST, MANIFEST_DIGEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA, SPLITS
 
 #: The keys a manifest of this version must have.
 REQUIRED = ("format", "config", "corpus", "embedder", "output", "target_length_samples", "sample_rate_hz", "splits")
@@ -168,7 +171,9 @@ class Manifest:
         where = str(path) if path is not None else "the manifest"
         if not isinstance(values, Mapping) or not str(values.get("format", "")).startswith(MANIFEST_FORMAT_PREFIX):
             raise ManifestError(f"{where}: not a ravdess-prep manifest (no format {MANIFEST_FORMAT_PREFIX!r})")
-        values = upgrade(values)
+        recorded = values.get(MANIFEST_DIGEST)
+        content = {key: value for key, value in values.items() if key != MANIFEST_DIGEST}
+        values = upgrade(content)
         missing = [key for key in REQUIRED if key not in values]
         if missing:
             raise ManifestError(f"{where}: the key {missing[0]!r} is missing ({len(missing)} missing)")
@@ -202,15 +207,28 @@ class Manifest:
                        bundle_sha256=dict(values.get("bundle_sha256", {})), format=str(values["format"]),
                        path=None if path is None else Path(path))
         manifest.check(where=where)
+        if recorded is not None and recorded != _digest_or_none(content):
+            raise ManifestError(f"{where}: edited since it was written (its values no longer have the SHA-256 it "
+                                f"records as {MANIFEST_DIGEST}); build the dataset again, or, to build with changed "
+                                "settings, give the edited file as a settings file (build --config)")
         return manifest
 
     def check(self, *, where: str = "the manifest") -> None:
         """Raise :class:`ManifestError` where the settings contradict what is recorded: the
-        embedder's name, the kind of a row, the examples of a padded clip."""
+        embedder's name, its model files, the kind of a row, the examples of a padded clip."""
         embedder = self.config.embedder
         if self.embedder.get("name") != embedder.name:
             raise ManifestError(f"{where}: the embedder is {self.embedder.get('name')!r} but the config's is "
                                 f"{embedder.name!r}")
+        files = self.embedder.get("files", {})
+        if not isinstance(files, Mapping) or not all(
+                isinstance(entry, Mapping) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
+                for entry in files.values()):
+            raise ManifestError(f"{where}: embedder: 'files' has to give each model file's path and sha256, not "
+                                f"{files!r}")
+        if embedder.files_type is not None and not files:
+            raise ManifestError(f"{where}: embedder: no model files are recorded, and the {embedder.name} embedder "
+                                "reads some (was 'files' removed?)")
         shape = self.output.get("row_shape", [])
         if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
                                                   for n in shape):
@@ -221,6 +239,10 @@ class Manifest:
             raise ManifestError(f"{where}: output: the key 'kind' is missing") from None
         except ParameterError as error:
             raise ManifestError(f"{where}: output: {error.args[0]}") from None
+        layers = getattr(embedder, "layers", None)
+        if layers is not None and "layers" in self.output and list(layers) != self.output["layers"]:
+            raise ManifestError(f"{where}: the bundles hold layers {self.output['layers']}, but the config's "
+                                f"{embedder.name} settings give {list(layers)} (was a setting edited?)")
         if kind != embedder.row_kind():
             raise ManifestError(f"{where}: a row is a {kind.name}, but the config's {embedder.name} settings give a "
                                 f"{embedder.row_kind().name}")
@@ -269,6 +291,13 @@ def examples_per_clip(embedder, target: Target) -> int:
     at_model_rate = (int(target.length_samples * embedder.sample_rate_hz / target.sample_rate_hz)
                      if embedder.sample_rate_hz else target.length_samples)
     return embedder.num_examples(at_model_rate, sample_rate_hz=rate)
+
+
+def _digest_or_none(values: Mapping) -> str | None:
+    try:
+        return json_digest(values)
+    except (TypeError, ValueError):  # NaN, or a value JSON does not hold
+        return None
 
 
 def _integer(values: Mapping, key: str, where: str) -> int:

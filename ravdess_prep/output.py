@@ -29,8 +29,10 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
 
 import numpy as np
 
+from .atomic import write_cause
 from .exceptions import OutputError, option
-from .params import MANIFEST, MANIFEST_FORMAT_PREFIX, METADATA
+from .digest import json_digest
+from .params import MANIFEST, MANIFEST_DIGEST, MANIFEST_FORMAT_PREFIX, METADATA
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -85,14 +87,6 @@ def check_outside_datasets(path: str | os.PathLike, *, flag: str) -> Path:
         raise OutputError(f"{path}: inside the dataset folder {dataset}, which only its build writes (and replaces as "
                           f"a whole); choose a {option(flag)} outside it")
     return Path(path)
-
-
-def write_cause(error: OSError) -> str:
-    """Why a write failed, in words (a full disk, a file-size limit, ...)."""
-    causes = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "the file is larger than the system allows",
-              errno.EDQUOT: "the disk quota is used up", errno.EACCES: "permission denied",
-              errno.EROFS: "a read-only file system"}
-    return causes.get(error.errno, error.strerror or str(error))
 
 
 def _within(path: Path, folder: Path) -> bool:
@@ -261,11 +255,16 @@ OUTPUT_RULE = ("an existing output is never replaced, except a folder the same c
                "model for train); nothing is written inside a dataset folder but by its build")
 
 
-def _check_parent(path: Path, flag: str) -> None:
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise OutputError(f"{path}: {parent} is a file, not a folder; choose another {option(flag)}")
+def _check_parent(path: Path, flag: str, *, into: bool = False) -> None:
+    """Refuse, before any work, an output whose nearest existing parent (or, ``into``: the
+    folder itself, where its files are written) is a file or cannot be written in."""
+    for folder in ((path,) if into else ()) + tuple(path.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                raise OutputError(f"{path}: {folder} is a file, not a folder; choose another {option(flag)}")
+            if not os.access(folder, os.W_OK | os.X_OK, effective_ids=os.access in os.supports_effective_ids):
+                raise OutputError(f"{path}: {folder} cannot be written in (read-only, or no permission); choose "
+                                  f"another {option(flag)}")
             return
 
 
@@ -300,7 +299,7 @@ def check_model_folder(path: str | os.PathLike, *, flag: str = "model_dir") -> P
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise OutputError(f"{path}: a file, not a folder; choose another {option(flag)}")
-    _check_parent(path, flag)
+    _check_parent(path, flag, into=True)
     check_outside_datasets(path, flag=flag)
     if path.is_dir() and any(path.iterdir()) and not any((path / name).is_file() for name in MODEL_FILES):
         raise OutputError(f"{path}: a non-empty folder that train did not write; choose another {option(flag)}")
@@ -340,7 +339,8 @@ def write_folder(
         bundles: ``{split: bundle}``, each with ``names``, ``embeddings`` and ``labels``
             (see :class:`ravdess_prep.bundle.Bundle`).
         manifest: JSON-ready dictionary, written with sorted keys, with ``bundle_sha256``
-            (the SHA-256 of every bundle file written) added.
+            (the SHA-256 of every bundle file written) and then ``manifest_sha256`` (of the
+            manifest's own values, :func:`ravdess_prep.digest.json_digest`) added.
         metadata: One row per clip, written as CSV without the index.
         extra: ``{file name: text or bytes}`` of other files to write beside them.
 
@@ -360,6 +360,7 @@ def write_folder(
             files[relative[split][part].as_posix()] = buffer.getvalue()
     digests = {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}
     manifest = {**manifest, "bundle_sha256": digests}
+    manifest[MANIFEST_DIGEST] = json_digest(manifest)
     files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
     files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
     files.update({name: content.encode("utf-8") if isinstance(content, str) else content

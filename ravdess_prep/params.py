@@ -11,6 +11,8 @@ CLIP_CACHE_FOLDER = "clips"  # per-clip embeddings, under the cache root
 # --- The dataset folder ------------------------------------------------------------------
 SPLITS = ("train", "dev", "test")
 MANIFEST = "manifest.json"
+#: The key under which a manifest records the SHA-256 of its own values (every other key).
+MANIFEST_DIGEST = "manifest_sha256"
 METADATA = "metadata.csv"
 FEATURE_NAMES = "feature_names.txt"  # one name per line, for embedders whose columns have names
 MANIFEST_FORMAT_PREFIX = "ravdess-prep bundles"

@@ -46,6 +46,7 @@ from .measure import ClipOffsets, Measurement, clip_offsets
 from .output import OutputLock, check_output, recover_leftovers
 from .pad import pad_center
 from .params import METADATA, SPLITS
+from .settings import settings_of
 from .split import assign_splits
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -410,5 +411,8 @@ def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
     """The model files a manifest records, each where it was (or where ``files``, an instance
     of the embedder's files type, says it is now), checked against its recorded SHA-256."""
     record = manifest.files_record()
-    given = {} if files is None else manifest.config.embedder.relocated(files, record["files"])
-    return ModelFiles.from_record(record, paths=given)
+    embedder = manifest.config.embedder
+    given = {} if files is None else embedder.relocated(files, record["files"])
+    options = [option(spec.name) for spec in settings_of(embedder.files_type) if spec.flags] \
+        if embedder.files_type else []
+    return ModelFiles.from_record(record, paths=given, moved=" or ".join(options) or "its path")

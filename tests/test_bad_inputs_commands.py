@@ -264,10 +264,13 @@ def test_from_manifest_refuses_any_setting_given_and_records_absolute_model_path
     (lambda m: m["config"]["embedder"].update(name="yamnet"), "the yamnet embedder: unknown key 'fc2_activation'"),
 ])
 def test_an_edited_manifest_is_refused_naming_it(edit, message, built, tree, tmp_path, capsys):
+    """Each edit is refused for what it breaks, as in a manifest that records no digest of its
+    own values (one written before they were recorded, or one whose digest was deleted too)."""
     data = tmp_path / "data"
     shutil.copytree(built, data)
     values = json.loads((data / "manifest.json").read_text())
     edit(values)
+    values.pop("manifest_sha256")
     (data / "manifest.json").write_text(json.dumps(values))
     for args in (["embed", _clip(tree), "--dataset", data, "--out", tmp_path / "e.npy"],
                  ["build", "--from-manifest", data / "manifest.json", "--source", tree, "--out", tmp_path / "out"]):
@@ -276,6 +279,34 @@ def test_an_edited_manifest_is_refused_naming_it(edit, message, built, tree, tmp
         assert status in (1, 2) and str(data / "manifest.json") in line and message in line, line
         assert "--fold" not in line
     assert not (tmp_path / "e.npy").exists() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m["config"].update(dev_speakers=None),  # would silently take the default split
+    lambda m: m["config"].update(shuffle_seed=3),
+    lambda m: m["embedder"]["files"]["checkpoint"].update(path="/elsewhere/vggish_model.ckpt"),
+    lambda m: m["splits"]["dev"].update(speakers=[2]),
+])
+def test_any_edit_of_a_manifest_that_records_its_digest_is_refused(edit, built, tree, tmp_path, capsys):
+    data = tmp_path / "data"
+    shutil.copytree(built, data)
+    values = json.loads((data / "manifest.json").read_text())
+    assert len(values["manifest_sha256"]) == 64
+    edit(values)
+    (data / "manifest.json").write_text(json.dumps(values, indent=1))
+    for args in (["embed", _clip(tree), "--dataset", data, "--out", tmp_path / "e.npy"],
+                 ["build", "--from-manifest", data / "manifest.json", "--source", tree, "--out", tmp_path / "out"],
+                 ["export", data, "--format", "parquet", "--out", tmp_path / "x.parquet"],
+                 ["train", "--data", data, "--model-dir", tmp_path / "model", "--epochs", "1"],
+                 ["check", data]):
+        status, out, err = _run(capsys, *args)
+        line = _error_line(err) if args[0] != "check" else out.splitlines()[0]
+        assert status in (1, 2) and f"{data / 'manifest.json'}: edited since it was written" in line, (args[0], out, err)
+    assert not any((tmp_path / name).exists() for name in ("e.npy", "out", "x.parquet", "model"))
+    # the same values in another spelling (indent, key order) are the same manifest
+    values = json.loads((built / "manifest.json").read_text())
+    (data / "manifest.json").write_text(json.dumps(dict(reversed(values.items())), indent=4))
+    assert _run(capsys, "check", data)[0] == 0
 
 
 _REFERENCE: dict = {}  # the embedding through the unedited manifest
@@ -400,6 +431,77 @@ def test_a_full_disk_names_the_file_and_keeps_the_old_folder(built, tree, files_
     assert _bytes(data) == before
 
 
+@pytest.mark.parametrize("command", ["cache", "parquet", "hf"])
+def test_a_full_disk_under_the_cache_or_an_export_names_the_file(command, built, tree, files_args, tmp_path):
+    if command == "hf":
+        pytest.importorskip("datasets")
+    args = {"cache": ["build", "--source", tree, "--out", tmp_path / "out", "--cache-dir", tmp_path / "cache",
+                      "--allow-missing-speakers", "--no-progress", *files_args],
+            "parquet": ["export", built, "--format", "parquet", "--out", tmp_path / "out"],
+            "hf": ["export", built, "--format", "hf", "--out", tmp_path / "out", "--no-progress"]}[command]
+    code = textwrap.dedent(f"""
+        import resource, sys
+        from ravdess_prep import cli
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))  # as a full disk or a quota would
+        sys.exit(cli.main({list(map(str, args))!r}))
+    """)
+    finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 1, finished.stderr[-2000:]
+    line = _error_line(finished.stderr)
+    named = tmp_path / ("cache" if command == "cache" else "out")
+    assert f"{named}" in line and "cannot be written (the file is larger than the system allows)" in line, line
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
+    assert not [path for path in (tmp_path / "cache").rglob("*.npy")] if command == "cache" else True
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(built, tree, files_args, tmp_path, capsys,
+                                                                       monkeypatch):
+    """A read-only folder (what a user who is not root meets; os.access answers for them)."""
+    import os
+
+    import ravdess_prep.classifier
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != locked and real_access(path, mode, **kw))
+    monkeypatch.setattr(ravdess_prep.classifier, "read_data", lambda *a, **k: pytest.fail("training started"))
+    for args, flag in ((["train", "--data", built, "--model-dir", locked / "model", "--epochs", "1"], "--model-dir"),
+                       (["train", "--data", built, "--model-dir", locked, "--epochs", "1"], "--model-dir"),
+                       (["export", built, "--format", "parquet", "--out", locked / "x.parquet"], "--out"),
+                       (["build", "--source", tree, "--out", locked / "data", *files_args], "--out")):
+        status, _, err = _run(capsys, *args)
+        line = _error_line(err)
+        assert status == 1 and f"{locked} cannot be written in (read-only, or no permission); choose another {flag}" \
+            in line, line
+    assert list(locked.iterdir()) == []
+
+
+def test_an_export_says_what_its_embeddings_are(built, tmp_path, capsys):
+    pq = pytest.importorskip("pyarrow.parquet")
+    assert _run(capsys, "export", built, "--format", "parquet", "--out", tmp_path / "x.parquet")[0] == 0
+    metadata = {key.decode(): value.decode() for key, value in pq.read_schema(tmp_path / "x.parquet").metadata.items()}
+    manifest = json.loads((built / "manifest.json").read_text())
+    assert metadata["ravdess_prep.axes"] == ",".join(manifest["output"]["axes"][1:]) == "examples,dim"
+    assert metadata["ravdess_prep.embeddings"] == manifest["embeddings"]
+    assert "ravdess_prep.layers" not in metadata  # VGGish rows are no stack of layers
+
+
+def test_no_progress_holds_tensorflows_warnings_back_and_puts_them_back(caplog):
+    import logging
+
+    from ravdess_prep.quiet import quiet_libraries
+
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING):
+        with quiet_libraries():
+            logger.warning("5 out of the last 5 calls to <function> triggered tf.function retracing")
+            logger.error("an error still shows")
+        logger.warning("after the command")
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == ["an error still shows", "after the command"], messages
+
+
 # 16 --------------------------------------------------------------------------------------------
 
 
@@ -494,6 +596,8 @@ def test_check_finds_an_intact_dataset_intact(built, capsys):
      ["test_embeddings.npy: missing (the manifest lists split 'test')"]),
     (_nan_rows, "train/train_embeddings.npy",
      ["train_embeddings.npy: SHA-256", "but the manifest recorded", "train_embeddings.npy: 16 NaN or infinite values"]),
+    (lambda data: np.save(data / "dev" / "dev_embeddings.npy", np.zeros((3, 2, 64), np.float32)),
+     "dev/dev_embeddings.npy", ["dev_embeddings.npy: rows of shape (2, 64), but the manifest records (16, 128)"]),
 ])
 def test_a_damaged_dataset_is_named_by_check_and_refused_by_every_reader(damage, named, expected, built, tree,
                                                                         tmp_path, capsys):

@@ -69,11 +69,18 @@ def read_config(folder: str | os.PathLike) -> EncoderConfig:
         raise ModelFileError(f"{path}: model_type is {config.get('model_type') if isinstance(config, dict) else None!r}, "
                              "not 'whisper'")
     try:
-        return EncoderConfig(int(config["d_model"]), int(config["encoder_layers"]),
-                             int(config["encoder_attention_heads"]), int(config["encoder_ffn_dim"]),
-                             int(config.get("num_mel_bins", 80)), int(config.get("max_source_positions", 1500)))
+        sizes = EncoderConfig(int(config["d_model"]), int(config["encoder_layers"]),
+                              int(config["encoder_attention_heads"]), int(config["encoder_ffn_dim"]),
+                              int(config.get("num_mel_bins", 80)), int(config.get("max_source_positions", 1500)))
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(f"{path}: the encoder's size is incomplete ({error!r})") from None
+    for field in dataclasses.fields(sizes):
+        if getattr(sizes, field.name) < (0 if field.name == "layers" else 1):
+            raise ModelFileError(f"{path}: the encoder's {field.name} is {getattr(sizes, field.name)}")
+    if sizes.d_model % sizes.heads:
+        raise ModelFileError(f"{path}: d_model {sizes.d_model} is not a multiple of encoder_attention_heads "
+                             f"{sizes.heads}")
+    return sizes
 
 
 def weight_files(folder: str | os.PathLike) -> list[Path]:

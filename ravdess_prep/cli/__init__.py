@@ -14,6 +14,7 @@ import sys
 from typing import Sequence
 
 from ..exceptions import ParameterError, RavdessPrepError, command_line_wording, render
+from ..quiet import quiet_libraries
 from . import build, check, crossval, download, embed, export, info, measure, predict, preprocess, tag, train
 from .options import UsageError
 
@@ -45,7 +46,7 @@ def run_command(args: argparse.Namespace, *, prog: str) -> int:
     """Run a parsed command: its errors in one line, its settings named by their flags."""
     notes = _NoteHandler()
     try:
-        with command_line_wording(args.wording):
+        with command_line_wording(args.wording), quiet_libraries(getattr(args, "no_progress", False)):
             try:
                 return args.run(args)
             except UsageError as error:

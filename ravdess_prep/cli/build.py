@@ -46,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings(parser, [Run], only=RUN_SETTINGS, groups=groups, table=table)
     groups["running"].add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.epilog = plugin_problems()
-    parser.set_defaults(table=table, usage_errors=True, wording=wording([Config, Run, *embedder_classes(),
-                                                                         *files_types()]))
+    parser.set_defaults(table=table, usage_errors=True, wording={**wording([Config, Run, *embedder_classes(),
+                                                                           *files_types()]), "out": "--out"})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ from ..config import Config
 from ..embedders import embedder_class
 from ..manifest import Manifest
 from ..output import OUTPUT_RULE, check_new_file
-from ..settings import PATH
+from ..settings import PATH, TEXT
 from .options import add_settings, files_types, given_values, not_of, wording
 
 NAME = "embed"
@@ -29,8 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_dataset_options(parser: argparse.ArgumentParser) -> None:
     """Where the dataset's model files are now (if they moved), and its too-long policy."""
-    table = add_settings(parser, files_types(), kinds=(PATH,))
+    table = add_settings(parser, files_types(), kinds=(PATH, TEXT))  # the places of files, not switches
     add_settings(parser, [Config], only=("on_too_long",), table=table)
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars (Transformers' included)")
     parser.set_defaults(table=table, wording={**wording([Config, *files_types()]), "out": "--out",
                                               "model_dir": "--model-dir"})
 
@@ -42,6 +43,7 @@ def dataset_files(args: argparse.Namespace, manifest: Manifest):
     files_type = cls.files_type
     not_of(args, {dest: entries for dest, entries in args.table.items() if dest != "on_too_long"},
            [files_type] if files_type else [], what=f"the dataset's embedder ({cls.name})")
+    args.wording.update(wording([files_type] if files_type else []))  # --model is this embedder's
     values = given_values(args, files_type, args.table) if files_type else {}
     return files_type(**values) if values else None
 

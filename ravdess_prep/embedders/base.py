@@ -60,7 +60,16 @@ class ModelFiles:
                    official=official)
 
     def __getitem__(self, role: str) -> ModelFile:
-        return self.files[role]
+        """The file of ``role``.
+
+        Raises:
+            ModelFileError: There is none (a record that lost an entry).
+        """
+        try:
+            return self.files[role]
+        except KeyError:
+            raise ModelFileError(f"the model's files hold no {role} (they hold: {', '.join(self.files) or 'nothing'})"
+                                 ) from None
 
     def digests(self) -> dict[str, str]:
         """``{role: SHA-256}``."""
@@ -82,9 +91,11 @@ class ModelFiles:
                 "files": {role: {"path": str(file.path), "sha256": file.sha256} for role, file in sorted(self.files.items())}}
 
     @classmethod
-    def from_record(cls, record: Mapping, *, paths: Mapping[str, str | os.PathLike] = {}) -> "ModelFiles":
+    def from_record(cls, record: Mapping, *, paths: Mapping[str, str | os.PathLike] = {},
+                    moved: str = "its path") -> "ModelFiles":
         """The files a manifest recorded, each found where it was (or at ``paths[role]``) and
-        checked against its recorded SHA-256.
+        checked against its recorded SHA-256 (``moved``: what a message tells the user to give
+        when a file is not where it was).
 
         Raises:
             ModelFileError: A file is missing or differs from the recorded one.
@@ -97,18 +108,18 @@ class ModelFiles:
         files = {}
         for role, entry in recorded.items():
             path = Path(paths.get(role) or entry["path"]).expanduser().absolute()
-            check_sha256(path, entry["sha256"], role, hint="the dataset's ")
+            check_sha256(path, entry["sha256"], role, hint="the dataset's ", moved=moved)
             files[role] = ModelFile(path, entry["sha256"])
         return cls(files, bool(record.get("official", False)))
 
 
-def check_sha256(path: str | os.PathLike, sha256: str, role: str, *, hint: str = "") -> None:
+def check_sha256(path: str | os.PathLike, sha256: str, role: str, *, hint: str = "", moved: str = "its path") -> None:
     """Raise :class:`ModelFileError` unless ``path`` holds a model file with ``sha256``."""
     try:
         found = path_sha256(path)
     except OSError as error:
-        raise ModelFileError(f"{path}: {hint}{role} cannot be read ({error.strerror or error}); "
-                             "pass its path if it moved") from None
+        raise ModelFileError(f"{path}: {hint}{role} cannot be read ({error.strerror or error}); if it moved, give "
+                             f"its new place: {moved}") from None
     if found != sha256:
         raise ModelFileError(f"{path}: {hint}{role} has SHA-256 {found}, expected {sha256}")
 

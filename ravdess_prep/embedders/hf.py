@@ -35,12 +35,12 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
-from ..hub import local_or_hub
+from ..hub import WEIGHTS, local_or_hub
 from ..precision import PRECISIONS, check_precision, require_native
 from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind, pool_examples
 from ..settings import LAYER_LIST, NUMBER, POSITIVE, TEXT, setting
 from .bfloat16 import to_bfloat16
-from .strict_loading import load_strictly
+from .strict_loading import check_weight_files, load_strictly
 from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
 from .whisper import check_layers, resolve_layers
 
@@ -48,6 +48,8 @@ from .whisper import check_layers, resolve_layers
 MODEL_TYPES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",
                "data2vec-audio": "Data2VecAudioModel", "wav2vec2-conformer": "Wav2Vec2ConformerModel"}
 SAMPLE_RATE_HZ = 16000
+#: The feature extractor of these models, as ``preprocessor_config.json`` names it.
+EXTRACTOR = "Wav2Vec2FeatureExtractor"
 #: How many batches' worth of clips the model is handed at once, grouped there by length.
 GATHERED = 16
 #: Clip inputs of a masked batch are padded to a multiple of this many samples.
@@ -219,11 +221,12 @@ class HFEmbedder(Embedder):
         folder = local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
                               progress=progress, what="model")
         read_model_config(folder)
+        read_extractor_config(folder)
         names = ["config.json", "preprocessor_config.json"] + weight_names(folder)
         missing = [name for name in names if not (folder / name).is_file()]
         if missing:
-            raise ModelFileError(f"{folder}: no {missing[0]} (a model folder holds config.json, "
-                                 "preprocessor_config.json and its weights)")
+            raise ModelFileError(f"{folder / missing[0]}: no such file (a shard the index lists)")
+        check_weight_files([folder / name for name in names[2:]])
         return ModelFiles.in_folder(folder, names)
 
     def relocated(self, files: HFFiles, roles) -> dict[str, Path]:
@@ -259,14 +262,55 @@ def read_model_config(folder: Path) -> dict:
     return config
 
 
+def read_extractor_config(folder: Path) -> dict:
+    """A model folder's ``preprocessor_config.json``, checked to be the feature extractor these
+    models use (``Wav2Vec2FeatureExtractor``) for one channel at 16 kHz.
+
+    Raises:
+        ModelFileError: Missing, unreadable, not a JSON object, another extractor, or another
+            rate or feature size; the message names the file and the value.
+    """
+    path = Path(folder) / "preprocessor_config.json"
+    try:
+        values = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file (a model folder holds config.json, preprocessor_config.json "
+                             "and its weights)") from None
+    except (OSError, ValueError) as error:
+        raise ModelFileError(f"{path}: not a readable feature extractor config ({error})") from None
+    if not isinstance(values, dict):
+        raise ModelFileError(f"{path}: has to be a JSON object of the feature extractor's settings, not "
+                             f"{type(values).__name__}")
+    kind = values.get("feature_extractor_type", EXTRACTOR)
+    if kind != EXTRACTOR:
+        raise ModelFileError(f"{path}: feature_extractor_type is {kind!r}, not {EXTRACTOR!r} (the extractor of "
+                             "wav2vec 2.0, HuBERT, WavLM and data2vec-audio)")
+    for key, expected in (("sampling_rate", SAMPLE_RATE_HZ), ("feature_size", 1)):
+        if values.get(key, expected) != expected:
+            raise ModelFileError(f"{path}: {key} is {values[key]!r}, not {expected} (these models read one channel "
+                                 f"at {SAMPLE_RATE_HZ} Hz)")
+    return values
+
+
 def weight_names(folder: Path) -> list[str]:
-    """The weight files of a model folder: safetensors (or its shards), or ``pytorch_model.bin``."""
+    """The weight files of a model folder: ``model.safetensors``, or the index and the shards it
+    lists, or ``pytorch_model.bin``.
+
+    Raises:
+        ModelFileError: None of them, or an unreadable index.
+    """
     if (folder / "model.safetensors").is_file():
         return ["model.safetensors"]
     index = folder / "model.safetensors.index.json"
     if index.is_file():
-        return [index.name] + sorted(set(json.loads(index.read_text())["weight_map"].values()))
-    return ["pytorch_model.bin"]
+        try:
+            return [index.name] + sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ModelFileError(f"{index}: not a readable index of shards ({error!r})") from None
+    if (folder / "pytorch_model.bin").is_file():
+        return ["pytorch_model.bin"]
+    raise ModelFileError(f"{folder}: no weights: none of {', '.join(WEIGHTS)} (a model folder holds "
+                         "config.json, preprocessor_config.json and its weights)")
 
 
 def windows(signal: np.ndarray, step: int | None) -> list[np.ndarray]:
@@ -296,8 +340,9 @@ class HFModel:
         self.device = torch.device(_device())
         try:
             self.extractor = transformers.AutoFeatureExtractor.from_pretrained(folder, local_files_only=True)
-        except (OSError, ValueError, RuntimeError) as error:
-            raise ModelFileError(f"{folder}: the feature extractor cannot be loaded ({error})") from None
+        except Exception as error:  # whatever Transformers raises: the file is at fault
+            raise ModelFileError(f"{folder / 'preprocessor_config.json'}: the feature extractor cannot be loaded "
+                                 f"({type(error).__name__}: {' '.join(str(error).split())[:300]})") from None
         model_class = getattr(transformers, MODEL_TYPES[config["model_type"]])
         weights = weight_names(folder)[0]
         self.model = load_strictly(model_class, folder, weights=weights).to(self.device).eval()

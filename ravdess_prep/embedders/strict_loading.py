@@ -22,6 +22,23 @@ from ..exceptions import ModelFileError
 SHOWN = 3
 
 
+def check_weight_files(paths: list[Path]) -> None:
+    """Raise :class:`ModelFileError` naming the first safetensors file whose header does not
+    describe the file (cut short, offsets that overlap or leave gaps, not JSON): the
+    ``safetensors`` package checks them when it opens a file, before any tensor is read.
+    ``pytorch_model.bin`` and an index are left to the loader."""
+    from safetensors import SafetensorError, safe_open
+
+    for path in paths:
+        if path.suffix != ".safetensors":
+            continue
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except (SafetensorError, OSError, ValueError) as error:
+            raise ModelFileError(f"{path}: not a safetensors file, or a damaged one ({error})") from None
+
+
 def load_strictly(model_class, folder: Path, *, weights: str):
     """``model_class.from_pretrained(folder)``, refused unless the weights fill it exactly.
 
@@ -38,8 +55,9 @@ def load_strictly(model_class, folder: Path, *, weights: str):
     path = Path(folder) / weights
     try:
         model, info = model_class.from_pretrained(folder, local_files_only=True, output_loading_info=True)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise ModelFileError(f"{folder}: the model cannot be loaded ({' '.join(str(error).split())})") from None
+    except Exception as error:  # whatever Transformers or the file's reader raise: the folder is at fault
+        raise ModelFileError(f"{folder}: the model cannot be loaded ({type(error).__name__}: "
+                             f"{' '.join(str(error).split())[:300]})") from None
     own = {name.split(".")[0] for name, _ in model.named_children()} | {
         name.split(".")[0] for name, _ in model.named_parameters()}
     prefix = f"{model.base_model_prefix}."

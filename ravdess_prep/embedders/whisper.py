@@ -146,8 +146,11 @@ class WhisperEmbedder(Embedder):
         try:
             mel = whisper.log_mel(signal, input=self.input, num_mel_bins=getattr(self, "_mel_bins", 80))
         except whisper.InputError as error:
-            kind = ClipTooLongError if "longer" in str(error) else ParameterError
-            raise kind(str(error)) from None
+            if signal.shape[0] > whisper_params.CHUNK_SAMPLES:
+                raise ClipTooLongError(f"{error} (to cut longer clips, give {option('target_length_samples')} of at "
+                                       f"most {whisper_params.CHUNK_SECONDS} s at the source's rate and "
+                                       f"{option('on_too_long', 'crop')})") from None
+            raise ParameterError(str(error)) from None
         return WhisperInput(mel, self.num_examples(signal.shape[0]))
 
     def describe(self) -> dict:
