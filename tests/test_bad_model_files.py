@@ -187,3 +187,22 @@ def test_no_progress_silences_the_libraries_bars(models, tree, tmp_path, capsys)
     facts = json.loads(exported["train"].info.description)
     assert facts["layers"] == "0,1,2" and facts["axes"] == "layers,dim"
     assert datasets.is_progress_bar_enabled()  # put back after the command
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda m: m["config"]["embedder"].update(pool="mean-std"), "edited since it was written"),
+    (lambda m: m["config"]["embedder"].update(input="30s"), "edited since it was written"),
+    (lambda m: m["config"]["embedder"].update(layers=[1]) or m.pop("manifest_sha256"),
+     "the bundles hold layers [0, 1, 2], but the config's whisper settings give [1]"),
+])
+def test_from_manifest_refuses_an_edited_whisper_manifest(edit, message, models, tree, tmp_path, capsys):
+    assert _run(capsys, *_build_args(tree, tmp_path, "whisper", models["whisper"]))[0] == 0
+    manifest = tmp_path / "out" / "manifest.json"
+    values = json.loads(manifest.read_text())
+    edit(values)
+    manifest.write_text(json.dumps(values))
+    status, _, err = _run(capsys, "build", "--from-manifest", manifest, "--source", tree, "--out", tmp_path / "again",
+                          "--no-progress")
+    line = _error_line(err)
+    assert status in (1, 2) and f"{manifest}: {message}" in line, line
+    assert not (tmp_path / "again").exists()
