@@ -268,6 +268,16 @@ def _check_parent(path: Path, flag: str, *, into: bool = False) -> None:
             return
 
 
+def check_writable_folder(path: str | os.PathLike, *, flag: str) -> Path:
+    """Refuse, before any work, a folder to write into (the cache) that is a file, or whose
+    nearest existing part cannot be written in; the message names ``flag``'s option."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{path}: a file, not a folder; choose another {option(flag)}")
+    _check_parent(path, flag, into=True)
+    return path
+
+
 def check_new_file(path: str | os.PathLike, *, flag: str = "out") -> Path:
     """Refuse, before any work, a file output that exists (file or folder), whose parent is a
     file, or that lies inside a dataset folder (see :data:`OUTPUT_RULE`).

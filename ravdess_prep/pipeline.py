@@ -43,7 +43,7 @@ from .exceptions import SourceError, SplitError, option
 from .integrity import require_intact
 from .manifest import Manifest, check_folder
 from .measure import ClipOffsets, Measurement, clip_offsets
-from .output import OutputLock, check_output, recover_leftovers
+from .output import OutputLock, check_output, check_writable_folder, recover_leftovers
 from .pad import pad_center
 from .params import METADATA, SPLITS
 from .settings import settings_of
@@ -278,6 +278,7 @@ def build(
     with OutputLock(out):
         protected = _protected(source, files, cache_root(run.cache_dir), get_corpus(config.corpus).download_names)
         out = check_output(out, protected=protected)
+        check_writable_folder(cache_root(run.cache_dir), flag="cache_dir")
         clips, excluded = _survey(source, config, cache_dir=run.cache_dir, progress=run.progress)
         clock.lap("source")
         clips = split(clips, config)

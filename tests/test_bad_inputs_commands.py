@@ -469,12 +469,14 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(built, tree
     for args, flag in ((["train", "--data", built, "--model-dir", locked / "model", "--epochs", "1"], "--model-dir"),
                        (["train", "--data", built, "--model-dir", locked, "--epochs", "1"], "--model-dir"),
                        (["export", built, "--format", "parquet", "--out", locked / "x.parquet"], "--out"),
-                       (["build", "--source", tree, "--out", locked / "data", *files_args], "--out")):
+                       (["build", "--source", tree, "--out", locked / "data", *files_args], "--out"),
+                       (["build", "--source", tree, "--out", tmp_path / "data", "--cache-dir", locked / "cache",
+                         *files_args], "--cache-dir")):
         status, _, err = _run(capsys, *args)
         line = _error_line(err)
         assert status == 1 and f"{locked} cannot be written in (read-only, or no permission); choose another {flag}" \
             in line, line
-    assert list(locked.iterdir()) == []
+    assert list(locked.iterdir()) == [] and not (tmp_path / "data").exists()
 
 
 def test_an_export_says_what_its_embeddings_are(built, tmp_path, capsys):

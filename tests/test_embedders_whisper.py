@@ -295,3 +295,20 @@ def test_the_sequence_head_takes_the_mean_over_each_clips_own_frames(built, tree
     probabilities, _ = classifier.predict_files(files, dataset=result.out, model_dir=tmp_path / "model")
     np.testing.assert_allclose(probabilities, np.exp(masked) / np.exp(masked).sum(axis=1, keepdims=True), rtol=1e-4,
                                atol=1e-5)
+
+
+def test_a_build_of_fewer_clips_takes_every_one_from_the_cache(tree, model, tmp_path):
+    """Whisper does not pad: a clip's row does not depend on the measured target, so a build of
+    fewer clips (another, shorter target) takes every one from the cache, rows unchanged."""
+    cache = tmp_path / "cache"
+    full = _build(tree, model, tmp_path / "full", cache)
+    subset = tree.parent / f"{tree.name}-speech"
+    if not subset.exists():
+        shutil.copytree(tree / SPEECH, subset / SPEECH)
+    speech = _build(subset, model, tmp_path / "speech", cache)
+    assert speech.manifest.target.length_samples < full.manifest.target.length_samples
+    assert speech.computed == 0 and speech.cached == 6
+    for split, bundle in read_bundles(speech.out).items():
+        rows = dict(zip(read_bundles(full.out)[split].names, read_bundles(full.out)[split].embeddings))
+        for name, row in zip(bundle.names, bundle.embeddings):
+            np.testing.assert_array_equal(row, rows[name])

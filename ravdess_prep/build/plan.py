@@ -185,12 +185,18 @@ class BuildPlan:
 
     def setup(self, target: Target, files: ModelFiles) -> "EmbedSetup":
         """What every clip is embedded with: the target, the model's files, the shape of a
-        clip's output, the cache of clips embedded with these settings, target and files, and
-        the embedder as its front-end runs for these files."""
+        clip's output, the cache of clips embedded with these settings and files, and the
+        embedder as its front-end runs for these files.
+
+        Only what changes a clip's row is in the cache's key: the measured target only for an
+        embedder that pads. One that does not pad sees a clip as it is; it would crop a clip
+        longer than the target, but a measured target is the longest clip, and a fixed one is a
+        setting, in the key already."""
         examples = self.examples_per_clip(target)
         shape = self.embedder.clip_shape(examples=examples, files=files)
         front_end = self.embedder.for_files(files)
-        key = settings_key(config=self.config.embedding_digest(), target_length_samples=target.length_samples,
+        key = settings_key(config=self.config.embedding_digest(),
+                           target_length_samples=target.length_samples if self.embedder.pads else None,
                            files=files.digests(), embedder=self.embedder.describe())
         cache = None if self.cache_root is None else ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=shape,
                                                                  dtype=self.embedder.output_dtype)
