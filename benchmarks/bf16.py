@@ -86,11 +86,11 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
     from ravdess_prep import pipeline
 
     if kind == "whisper":
-        import whisper
+        import whisper_encoder
 
         embedder, files = pipeline.WhisperEmbedder(precision=precision), pipeline.WhisperFiles(model)
         config = pipeline.Config(embedder=embedder)
-        shape = whisper.read_config(model)
+        shape = whisper_encoder.read_config(model)
     else:
         import transformers
 

@@ -9,7 +9,7 @@ and the peak resident memory of the process tree. In the same run it times:
 - the per-file approach a TF Hub user writes today, on a sample of clips: decode, trim, pad
   to the target, resample the padded clip to 16 kHz with resampy, call the SavedModel's own
   serving function (the published module) on it; extrapolated to every clip;
-- the bare network: :class:`yamnet.YAMNet` on as many random patches as the build has
+- the bare network: :class:`yamnet_model.YAMNet` on as many random patches as the build has
   (clips x 11), at the build's batch size.
 
 Both references run in child processes, in two halves (one before the build, one after), and
@@ -62,11 +62,11 @@ def _references(model_dir: str, paths: list[str], patches: int, batch_size: int,
     """``(per-file seconds for paths, bare seconds for patches)``, alternating in slices."""
     import tensorflow as tf
 
-    import yamnet
+    import yamnet_model
 
     root = tf.saved_model.load(model_dir)
     module = getattr(root, "layer-1").layer._func if hasattr(root, "layer-1") else root
-    network = yamnet.YAMNet(model_dir, batch_size=batch_size)
+    network = yamnet_model.YAMNet(model_dir, batch_size=batch_size)
     _per_file_seconds(module, paths[:1])  # the first call of each sets up its kernels
     batch = np.random.default_rng(0).normal(-4, 2, (batch_size, 96, 64)).astype(np.float32)
     network.embed(batch)

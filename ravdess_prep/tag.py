@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-import yamnet
+import yamnet_model
 
 from .cache import cache_root
 from .embedders import YAMNetEmbedder, YAMNetFiles
@@ -41,20 +41,20 @@ def tag_files(paths: Sequence[str | os.PathLike], *, files: YAMNetFiles | None =
         ModelFileError: The model folder is not a YAMNet SavedModel.
     """
     try:  # every file is read before the model is loaded: a bad one is named at once
-        waveforms = [yamnet.read_waveform(path) for path in paths]
-    except yamnet.InputError as error:
+        waveforms = [yamnet_model.read_waveform(path) for path in paths]
+    except yamnet_model.InputError as error:
         raise AudioError(str(error)) from None
     folder = None if cache_dir is None else cache_root(cache_dir) / YAMNetEmbedder.name
     model_dir = YAMNetEmbedder().model_files(files, cache_dir=folder, progress=False)["model_dir"].path
     try:
-        names = yamnet.class_names(model_dir)
-        network = yamnet.YAMNet(model_dir)
-    except yamnet.ModelFileError as error:
+        names = yamnet_model.class_names(model_dir)
+        network = yamnet_model.YAMNet(model_dir)
+    except yamnet_model.ModelFileError as error:
         raise ModelFileError(str(error)) from None
     report = []
     with network:
         for path, waveform in zip(paths, waveforms):
-            patches = yamnet.waveform_to_patches(waveform)
+            patches = yamnet_model.waveform_to_patches(waveform)
             scores = network.run(patches)[0].mean(axis=0)
             ranked = np.argsort(-scores, kind="stable")[:top]
             report.append({"file": str(path), "patches": int(patches.shape[0]),

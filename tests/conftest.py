@@ -109,6 +109,14 @@ def model_files_kwargs(vggish_files) -> dict:
     return {"files": vggish_files}
 
 
+@pytest.fixture(scope="session")
+def encoder_tree(ravdess_dir, tmp_path_factory) -> Path:
+    """Nine real clips for the speech encoders' tests (read only): actors 08 (dev), 11 (test)
+    and 12 (train), two speech clips and one song each."""
+    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("encoder-tree"), (8, 11, 12), speech=2, song=1,
+                      pick=slice(3, None, 7))
+
+
 SPEECH = "Audio_Speech_Actors_01-24"
 SONG = "Audio_Song_Actors_01-24"
 

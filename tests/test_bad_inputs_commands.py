@@ -19,6 +19,8 @@ import soundfile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from commands import error_line as _error_line
+from commands import run_command as _run
 from conftest import SPEECH, copy_clips, require_opensmile, write_audio
 from ravdess_prep import cli
 
@@ -28,24 +30,6 @@ ACTORS = (1, 8, 11)  # train, dev, test
 def _bytes(folder: Path) -> dict:
     return {path.relative_to(folder).as_posix(): path.read_bytes() for path in sorted(folder.rglob("*"))
             if path.is_file()}
-
-
-def _run(capsys, *args) -> tuple[int, str, str]:
-    """``ravdess-prep ARGS``: exit status, stdout, stderr (a usage error's exit status too)."""
-    try:
-        status = cli.main([str(arg) for arg in args])
-    except SystemExit as stop:
-        status = stop.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err and "unexpected" not in err
-    return status, out, err
-
-
-def _error_line(err: str) -> str:
-    """The one error line (argparse prints its usage before it)."""
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err.splitlines()[-3:]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")

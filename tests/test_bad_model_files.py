@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,18 +15,17 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import SPEECH, copy_clips, write_audio  # noqa: E402
-from ravdess_prep import cli  # noqa: E402
+from commands import error_line as _error_line  # noqa: E402
+from commands import run_command as _run  # noqa: E402
+from conftest import SPEECH, write_audio  # noqa: E402
 from ravdess_prep.bundle import read_bundles  # noqa: E402
 from test_embedders_hf import random_model  # noqa: E402
 from whisper_models import random_whisper  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def tree(ravdess_dir, tmp_path_factory):
-    """Actors 08 (dev), 11 (test), 12 (train): two speech clips and one song each."""
-    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("model-files-tree"), (8, 11, 12), speech=2, song=1,
-                      pick=slice(3, None, 7))
+def tree(encoder_tree):
+    return encoder_tree
 
 
 @pytest.fixture(scope="module")
@@ -34,29 +34,13 @@ def models(tmp_path_factory):
     return {"whisper": random_whisper(root / "whisper"), "hf": random_model(root / "hubert", "hubert")}
 
 
-def _run(capsys, *args) -> tuple[int, str, str]:
-    try:
-        status = cli.main([str(arg) for arg in args])
-    except SystemExit as stop:
-        status = stop.code
-    out, err = capsys.readouterr()
-    assert "Traceback" not in err and "internal error" not in err
-    return status, out, err
-
-
-def _error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if "error:" in line]
-    assert len(lines) == 1, err.splitlines()[-3:]
-    return lines[0]
-
-
 def _build_args(tree, tmp_path, embedder: str, model, *extra):
     return ["build", "--source", tree, "--out", tmp_path / "out", "--cache-dir", tmp_path / "cache", "--embedder",
             embedder, f"--{embedder}-model", model, "--dev-actors", "8", "--test-actors", "11", "--no-progress",
             *extra]
 
 
-def _copy(models, tmp_path, kind: str, edit) -> "Path":  # noqa: F821
+def _copy(models, tmp_path, kind: str, edit) -> Path:
     folder = tmp_path / f"edited-{kind}"
     shutil.copytree(models[kind], folder)
     edit(folder)

@@ -55,9 +55,9 @@ def test_the_site_builds_strictly_with_every_page_and_api_object(site):
     api = (site / "api" / "pipeline" / "index.html").read_text()
     for name in ("build", "embed_files", "rebuild", "source", "measure", "write"):
         assert f'id="ravdess_prep.pipeline.{name}"' in api, name
-    for page, name in (("config", "ravdess_prep.config.Config"), ("whisper", "whisper.WhisperEncoder"),
+    for page, name in (("config", "ravdess_prep.config.Config"), ("whisper", "whisper_encoder.WhisperEncoder"),
                        ("embedders", "ravdess_prep.embedders.HFEmbedder"), ("vggish", "vggish.VGGish"),
-                       ("yamnet", "yamnet.YAMNet"), ("export", "ravdess_prep.export.write_parquet"),
+                       ("yamnet", "yamnet_model.YAMNet"), ("export", "ravdess_prep.export.write_parquet"),
                        ("classifier", "ravdess_prep.classifier.train"), ("corpora", "ravdess_prep.corpora.base.Corpus"),
                        ("crossval", "ravdess_prep.crossval.cross_validate"), ("crossval", "ravdess_prep.protocols.Protocol"),
                        ("crossval", "ravdess_prep.lda.fit_shrinkage_lda")):

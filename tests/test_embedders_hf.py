@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import SONG, SPEECH, copy_clips  # noqa: E402
+from conftest import SONG, SPEECH  # noqa: E402
 from ravdess_prep import classifier, cli, pipeline  # noqa: E402
 from ravdess_prep.bundle import read_bundles  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, HFFiles  # noqa: E402
@@ -48,10 +48,8 @@ def random_model(folder, kind: str, seed: int = 0):
 
 
 @pytest.fixture(scope="module")
-def tree(ravdess_dir, tmp_path_factory):
-    """Actors 08 (dev), 11 (test), 12 (train): two speech clips and one song each."""
-    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("hf-tree"), (8, 11, 12), speech=2, song=1,
-                      pick=slice(3, None, 7))
+def tree(encoder_tree):
+    return encoder_tree
 
 
 @pytest.fixture(scope="module")

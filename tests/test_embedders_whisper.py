@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import whisper  # noqa: E402
+import whisper_encoder  # noqa: E402
 from conftest import SONG, SPEECH, copy_clips  # noqa: E402
 from http_server import FileServer  # noqa: E402
 from ravdess_prep import classifier, cli, pipeline  # noqa: E402
@@ -67,7 +67,7 @@ def _reference(model, tree, name, *, input="clip", pool="mean", target=None):
     extractor = transformers.WhisperFeatureExtractor.from_pretrained(model)
     features = extractor(signal, sampling_rate=16000, return_tensors="np",
                          **({} if input == "30s" else {"padding": "longest"})).input_features[0]
-    frames = whisper.encoder_frames(signal.size // 160)
+    frames = whisper_encoder.encoder_frames(signal.size // 160)
     states = np.stack([state[:frames] for state in reference_states(model, features, cut=input == "clip")])
     values = states.astype(np.float64)
     if pool == "none":
@@ -269,9 +269,9 @@ def test_the_sequence_head_takes_the_mean_over_each_clips_own_frames(built, tree
         for name, (first, end) in zip(bundle.names, bundle.frames):
             trimmed, _ = pipeline.trim(_path(tree, name))
             left = -(-(target - trimmed.size) // 2)  # the padding in front, at 48 kHz
-            own = whisper.encoder_frames(resample(trimmed, from_hz=48000, to_hz=16000).size // 160)
+            own = whisper_encoder.encoder_frames(resample(trimmed, from_hz=48000, to_hz=16000).size // 160)
             assert abs((end - first) - own) <= 1, name
-            assert abs(first - whisper.encoder_frames(left // 3 // 160)) <= 1, name
+            assert abs(first - whisper_encoder.encoder_frames(left // 3 // 160)) <= 1, name
             assert 0 <= first < end <= bundle.embeddings.shape[2]
     trained = classifier.train(result.out, tmp_path / "model", classifier.TrainConfig(head="sequence", epochs=3,
                                                                                        hidden_units=16))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import soundfile
 
-import yamnet
+import yamnet_model
 from conftest import SONG, SPEECH, copy_clips
 from http_server import FileServer
 from ravdess_prep.manifest import Manifest
@@ -44,7 +44,7 @@ def test_bundle_rows_are_the_network_on_the_trimmed_padded_resampled_clip(built,
     manifest = Manifest.read(built.out)
     target = manifest["target_length_samples"]
     examples = manifest["examples_per_clip"]
-    assert examples == yamnet.num_patches(int(target / 3))
+    assert examples == yamnet_model.num_patches(int(target / 3))
     assert manifest["embedder"]["name"] == "yamnet" and manifest["embedder"]["settings"] == {
         "pool": "none", "hop_seconds": 0.48, "batch_size": 128}
     assert manifest["embedder"]["files"]["model_dir"]["sha256"] == pipeline.model_files(
@@ -52,14 +52,14 @@ def test_bundle_rows_are_the_network_on_the_trimmed_padded_resampled_clip(built,
     bundles = read_bundles(built.out)
     assert {name: bundle.embeddings.shape for name, bundle in bundles.items()} == {
         name: (5, examples, 1024) for name in ("train", "dev", "test")}
-    with yamnet.YAMNet(yamnet_dir, batch_size=128) as network:
+    with yamnet_model.YAMNet(yamnet_dir, batch_size=128) as network:
         for split in ("train", "test"):
             for row, name in enumerate(bundles[split].names[:3]):
                 channel, actor, stem = name.split("/")
                 path = tree / (SPEECH if channel == "speech" else SONG) / actor / stem.replace(".wav", ".flac")
                 trimmed, _ = pipeline.trim(path)
                 padded, _ = pad_center(trimmed, target_length_samples=target)
-                patches = yamnet.waveform_to_patches(resample(padded, from_hz=48000, to_hz=16000))
+                patches = yamnet_model.waveform_to_patches(resample(padded, from_hz=48000, to_hz=16000))
                 np.testing.assert_array_equal(bundles[split].embeddings[row], network.embed(patches))
 
 
@@ -130,7 +130,7 @@ def test_the_official_model_is_fetched_once_and_checked_at_every_use(yamnet_dir,
         found = YAMNetEmbedder().model_files(files, cache_dir=cache, progress=False)
         folder = found["model_dir"].path
         assert folder == (cache / "yamnet_1").resolve() and found.official
-        assert yamnet.weights_prefix(folder) == ""
+        assert yamnet_model.weights_prefix(folder) == ""
         record = json.loads((cache / adapter.FETCH_RECORD).read_text())
         assert record["model_sha256"] == found["model_dir"].sha256 and len(record["archive_sha256"]) == 64
         assert sorted(path.name for path in cache.iterdir()) == [adapter.FETCH_RECORD, "yamnet_1"]

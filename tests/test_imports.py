@@ -2,7 +2,8 @@
 project's own modules hidden in a function, and model packages that stand alone.
 
 The project's packages are found by rule: every top-level folder of the repository with an
-``__init__.py`` (``ravdess_prep`` and the model packages beside it: ``vggish``, ``yamnet``, and
+``__init__.py`` (``ravdess_prep`` and the model packages beside it: ``vggish``, ``yamnet_model``,
+``whisper_encoder`` and
 any added later). A module that imports an optional heavy library at its top (the Beam
 executor) is reached only through a registry, never imported by another module.
 """
@@ -90,7 +91,26 @@ def _lazy() -> set[str]:
 
 
 def test_the_packages_are_found_by_rule():
-    assert {"ravdess_prep", "vggish", "yamnet"} <= set(PACKAGES)
+    assert {"ravdess_prep", "vggish", "yamnet_model", "whisper_encoder"} <= set(PACKAGES)
+
+
+#: Top-level import names that well-known code owns: openai-whisper's ``whisper``; the YAMNet
+#: code of tensorflow/models (``yamnet``, with ``params`` and ``features`` beside it), which the
+#: official tutorial has users put on their path; and names many projects use for their own.
+TAKEN = {"whisper", "yamnet", "params", "features", "audio", "models", "utils", "tests", "scripts", "benchmarks"}
+
+
+def test_no_installed_package_takes_a_name_another_install_uses():
+    """What the distribution installs (setup.cfg's package list) is exactly the packages found
+    by rule, and none of them is named like one that another install may put on the path."""
+    import configparser
+
+    setup = configparser.ConfigParser()
+    setup.read(ROOT / "setup.cfg")
+    installed = {line.strip() for line in setup["options.packages.find"]["include"].split() if line.strip()}
+    assert {name for name in installed if not name.endswith(".*")} == set(PACKAGES)
+    assert installed == set(PACKAGES) | {f"{name}.*" for name in PACKAGES}
+    assert not set(PACKAGES) & TAKEN
 
 
 def test_importing_every_module_loads_no_heavy_library():

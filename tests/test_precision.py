@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import whisper  # noqa: E402
+import whisper_encoder  # noqa: E402
 from ravdess_prep import cli, pipeline, precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
@@ -36,10 +36,10 @@ def test_bf16_whisper_base_pools_every_layer_within_a_cosine_of_fp32(ravdess_dir
     mels = []
     for path in paths:
         trimmed, offsets = pipeline.trim(path)
-        mels.append(whisper.log_mel(resample(trimmed, from_hz=offsets.sample_rate_hz, to_hz=16000)))
+        mels.append(whisper_encoder.log_mel(resample(trimmed, from_hz=offsets.sample_rate_hz, to_hz=16000)))
     pooled = {}
-    for name in whisper.params.PRECISIONS:
-        with whisper.WhisperEncoder(folder, precision=name) as encoder:
+    for name in whisper_encoder.params.PRECISIONS:
+        with whisper_encoder.WhisperEncoder(folder, precision=name) as encoder:
             if name == "bf16":
                 assert encoder.weights["layers.0.fc1.weight"].dtype == torch.bfloat16
                 assert encoder.weights["layers.0.final_layer_norm.weight"].dtype == torch.float32
@@ -116,8 +116,8 @@ def test_bad_precisions_are_named(tmp_path, capsys):
     for cls in (WhisperEmbedder, HFEmbedder):
         with pytest.raises(ParameterError, match="precision has to be one of 'fp32', 'bf16', not 'fp16'"):
             cls(precision="fp16")
-    with pytest.raises(whisper.InputError, match="precision has to be one of 'fp32', 'bf16', not 'half'"):
-        whisper.WhisperEncoder(tmp_path, precision="half")
+    with pytest.raises(whisper_encoder.InputError, match="precision has to be one of 'fp32', 'bf16', not 'half'"):
+        whisper_encoder.WhisperEncoder(tmp_path, precision="half")
     with pytest.raises(SystemExit):
         cli.main(["build", "--embedder", "whisper", "--precision", "fp16", "--out", str(tmp_path / "x")])
     assert "argument --precision: has to be one of fp32, bf16, not 'fp16'" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""The whisper package against Transformers' own Whisper: the log-mel front-end against
+"""The whisper_encoder package against Transformers' own Whisper: the log-mel front-end against
 ``WhisperFeatureExtractor``, the encoder against ``WhisperEncoder(..., output_hidden_states=True)``,
 with real OpenAI weights (base and tiny.en, made by ``../shared/whisper/make_whisper.py``) and
 with a small random model made here; the ``clip`` input against the same computation, with the
@@ -16,7 +16,7 @@ import soundfile
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-import whisper  # noqa: E402
+import whisper_encoder  # noqa: E402
 from conftest import tone  # noqa: E402
 from whisper_models import random_whisper, real_whisper, reference_states  # noqa: E402
 
@@ -54,26 +54,26 @@ def test_log_mel_is_the_feature_extractors(signals, name, tiny):
     signal = signals[name]
     padded = extractor(signal, sampling_rate=16000, return_tensors="np").input_features[0]
     alone = extractor(signal, sampling_rate=16000, return_tensors="np", padding="longest").input_features[0]
-    assert np.abs(whisper.log_mel(signal, input="30s") - padded).max() <= 1e-5
-    assert np.abs(whisper.log_mel(signal) - alone).max() <= 1e-5
-    assert whisper.log_mel(signal).shape == (80, signal.size // 160) and padded.shape == (80, 3000)
+    assert np.abs(whisper_encoder.log_mel(signal, input="30s") - padded).max() <= 1e-5
+    assert np.abs(whisper_encoder.log_mel(signal) - alone).max() <= 1e-5
+    assert whisper_encoder.log_mel(signal).shape == (80, signal.size // 160) and padded.shape == (80, 3000)
 
 
 def test_frame_counts_and_bad_input():
-    assert whisper.num_frames(16000) == 100 and whisper.encoder_frames(100) == 50 and whisper.encoder_frames(101) == 51
+    assert whisper_encoder.num_frames(16000) == 100 and whisper_encoder.encoder_frames(100) == 50 and whisper_encoder.encoder_frames(101) == 51
     for samples, message in ((np.zeros(100), "too short"), (np.zeros(16000 * 31), "longer than Whisper's 30 s"),
                              (np.zeros((2, 16000)), "one-dimensional")):
-        with pytest.raises(whisper.InputError, match=message):
-            whisper.log_mel(samples)
+        with pytest.raises(whisper_encoder.InputError, match=message):
+            whisper_encoder.log_mel(samples)
 
 
 @pytest.mark.parametrize("size", ["random", "tiny.en", "base"])
 def test_every_hidden_state_of_a_30s_input_is_transformers(size, signals, tiny, tmp_path_factory):
     folder = tiny if size == "random" else real_whisper(size)
-    config = whisper.read_config(folder)
-    mel = whisper.log_mel(signals["speech"], num_mel_bins=config.num_mel_bins, input="30s")
+    config = whisper_encoder.read_config(folder)
+    mel = whisper_encoder.log_mel(signals["speech"], num_mel_bins=config.num_mel_bins, input="30s")
     expected = reference_states(folder, mel, cut=False)
-    with whisper.WhisperEncoder(folder) as encoder:
+    with whisper_encoder.WhisperEncoder(folder) as encoder:
         found = encoder.hidden_states([mel], input="30s")[0]
     assert found.shape == (config.layers + 1, 1500, config.d_model) == (len(expected),) + expected[0].shape
     for layer, state in enumerate(expected):
@@ -84,25 +84,25 @@ def test_every_hidden_state_of_a_30s_input_is_transformers(size, signals, tiny, 
 def test_a_clip_input_is_the_same_computation_with_the_positional_table_cut(size, signals, tiny):
     folder = tiny if size == "random" else real_whisper(size)
     for name in ("speech", "sine"):
-        mel = whisper.log_mel(signals[name])
+        mel = whisper_encoder.log_mel(signals[name])
         expected = reference_states(folder, mel, cut=True)
-        with whisper.WhisperEncoder(folder) as encoder:
+        with whisper_encoder.WhisperEncoder(folder) as encoder:
             found = encoder.hidden_states([mel])[0]
-        assert found.shape[1] == whisper.encoder_frames(mel.shape[1]) == expected[0].shape[0]
+        assert found.shape[1] == whisper_encoder.encoder_frames(mel.shape[1]) == expected[0].shape[0]
         for layer, state in enumerate(expected):
             assert _close(found[layer], state, 1e-4) <= 1e-4, (name, layer)
 
 
 def test_a_clips_result_does_not_depend_on_its_batch_mates(signals, tiny):
-    mels = [whisper.log_mel(signals[name]) for name in ("speech", "song", "sine")]
-    with whisper.WhisperEncoder(tiny, batch_size=3) as encoder:
+    mels = [whisper_encoder.log_mel(signals[name]) for name in ("speech", "song", "sine")]
+    with whisper_encoder.WhisperEncoder(tiny, batch_size=3) as encoder:
         together = encoder.hidden_states(mels)
         alone = [encoder.hidden_states([mel])[0] for mel in mels]
         reordered = encoder.hidden_states(mels[::-1])[::-1]
     for mates, single, again in zip(together, alone, reordered):
         np.testing.assert_array_equal(mates, single)
         np.testing.assert_array_equal(mates, again)
-    with whisper.WhisperEncoder(tiny, batch_size=1) as encoder:
+    with whisper_encoder.WhisperEncoder(tiny, batch_size=1) as encoder:
         unbatched = encoder.hidden_states(mels)
     for batched, plain in zip(together, unbatched):  # another batch shape: the same numbers, to rounding
         assert _close(batched, plain, 1e-4) <= 1e-4
@@ -112,10 +112,10 @@ def test_sharded_and_half_precision_weights_read_as_the_single_file(tiny, tmp_pa
     model = transformers.WhisperModel.from_pretrained(tiny)
     model.save_pretrained(tmp_path / "sharded", max_shard_size="200KB")
     model.half().save_pretrained(tmp_path / "half")
-    assert len(whisper.weight_files(tmp_path / "sharded")) > 1
-    single = whisper.read_encoder_weights(tiny)
-    sharded = whisper.read_encoder_weights(tmp_path / "sharded")
-    half = whisper.read_encoder_weights(tmp_path / "half")
+    assert len(whisper_encoder.weight_files(tmp_path / "sharded")) > 1
+    single = whisper_encoder.read_encoder_weights(tiny)
+    sharded = whisper_encoder.read_encoder_weights(tmp_path / "sharded")
+    half = whisper_encoder.read_encoder_weights(tmp_path / "half")
     assert sorted(sharded) == sorted(single) == sorted(half)
     for name, value in single.items():
         np.testing.assert_array_equal(sharded[name], value)
@@ -130,11 +130,11 @@ def test_damaged_folders_are_named(tiny, tmp_path):
     weights = broken / "model.safetensors"
     whole = weights.read_bytes()
     weights.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(whisper.ModelFileError, match=r"model\.safetensors: not a safetensors file, or a damaged one"):
-        whisper.read_encoder_weights(broken)
+    with pytest.raises(whisper_encoder.ModelFileError, match=r"model\.safetensors: not a safetensors file, or a damaged one"):
+        whisper_encoder.read_encoder_weights(broken)
     weights.write_bytes(b"not a safetensors file")
-    with pytest.raises(whisper.ModelFileError, match="not a safetensors file"):
-        whisper.read_encoder_weights(broken)
+    with pytest.raises(whisper_encoder.ModelFileError, match="not a safetensors file"):
+        whisper_encoder.read_encoder_weights(broken)
     # a header whose offsets are shifted by 4 bytes: each tensor would take its neighbour's bytes
     length = struct.unpack("<Q", whole[:8])[0]
     header = json.loads(whole[8 : 8 + length])
@@ -143,25 +143,25 @@ def test_damaged_folders_are_named(tiny, tmp_path):
             entry["data_offsets"] = [entry["data_offsets"][0] + 4, entry["data_offsets"][1] + 4]
     text = json.dumps(header).encode()
     weights.write_bytes(struct.pack("<Q", len(text)) + text + whole[8 + length :] + b"\0" * 4)
-    with pytest.raises(whisper.ModelFileError, match=r"model\.safetensors: not a safetensors file, or a damaged one"):
-        whisper.read_encoder_weights(broken)
+    with pytest.raises(whisper_encoder.ModelFileError, match=r"model\.safetensors: not a safetensors file, or a damaged one"):
+        whisper_encoder.read_encoder_weights(broken)
     # a value that overflows every layer after it: the weights are finite, the output is not
     from safetensors.torch import load_file, save_file
 
     tensors = load_file(tiny / "model.safetensors")
     tensors["encoder.layers.0.fc2.weight"][0, 0] = 1.6e29
     save_file(tensors, weights, metadata={"format": "pt"})
-    with whisper.WhisperEncoder(broken) as encoder:
+    with whisper_encoder.WhisperEncoder(broken) as encoder:
         states = encoder.hidden_states([np.zeros((80, 100), np.float32)])[0]
     assert not np.isfinite(states).all()  # what the embedder refuses (test_embedders_whisper.py)
     (broken / "config.json").write_text(json.dumps({"model_type": "bert"}))
-    with pytest.raises(whisper.ModelFileError, match="config.json: model_type is 'bert'"):
-        whisper.read_config(broken)
+    with pytest.raises(whisper_encoder.ModelFileError, match="config.json: model_type is 'bert'"):
+        whisper_encoder.read_config(broken)
     shutil.copytree(tiny, tmp_path / "other", ignore=shutil.ignore_patterns("model.safetensors"))
     config = json.loads((tmp_path / "other" / "config.json").read_text())
     config["d_model"] *= 2
     (tmp_path / "other" / "config.json").write_text(json.dumps(config))
     header = json.dumps({"encoder.conv1.weight": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
     (tmp_path / "other" / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 4)
-    with pytest.raises(whisper.ModelFileError, match="do not match its config: conv1.weight has shape"):
-        whisper.read_encoder_weights(tmp_path / "other")
+    with pytest.raises(whisper_encoder.ModelFileError, match="do not match its config: conv1.weight has shape"):
+        whisper_encoder.read_encoder_weights(tmp_path / "other")

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-import yamnet
-from yamnet import params
+import yamnet_model
+from yamnet_model import params
 
 SPEECH = "Audio_Speech_Actors_01-24/Actor_01/03-01-01-01-01-01-01.flac"
 SONG = "Audio_Song_Actors_01-24/Actor_02/03-02-02-01-02-02-02.flac"
@@ -33,7 +33,7 @@ def reference(yamnet_dir):
 
 @pytest.fixture(scope="module")
 def model(yamnet_dir):
-    with yamnet.YAMNet(yamnet_dir, batch_size=32) as network:
+    with yamnet_model.YAMNet(yamnet_dir, batch_size=32) as network:
         yield network
 
 
@@ -58,7 +58,7 @@ def _waveforms(ravdess_dir):
 
 def test_log_mel_equals_the_published_front_end(ravdess_dir, reference):
     for name, waveform in _waveforms(ravdess_dir).items():
-        log_mel = yamnet.waveform_to_log_mel(waveform)
+        log_mel = yamnet_model.waveform_to_log_mel(waveform)
         expected = reference(waveform)[2]
         assert log_mel.shape == expected.shape, name
         assert np.abs(log_mel - expected).max() < 1e-4, name
@@ -68,14 +68,14 @@ def test_log_mel_equals_the_published_front_end(ravdess_dir, reference):
 def test_patch_count_rule_equals_the_published_one(reference, num_samples):
     waveform = np.random.default_rng(num_samples).uniform(-0.1, 0.1, num_samples)
     expected = reference(waveform)[1].shape[0]
-    assert yamnet.num_patches(num_samples) == expected
-    assert yamnet.waveform_to_patches(waveform).shape == (expected, 96, 64)
+    assert yamnet_model.num_patches(num_samples) == expected
+    assert yamnet_model.waveform_to_patches(waveform).shape == (expected, 96, 64)
     assert expected == 1 + -(-max(0, num_samples - 15600) // 7680)  # the rule, written out
 
 
 def test_embeddings_and_scores_equal_the_published_network(ravdess_dir, reference, model):
     for name, waveform in _waveforms(ravdess_dir).items():
-        scores, embeddings = model.run(yamnet.waveform_to_patches(waveform))
+        scores, embeddings = model.run(yamnet_model.waveform_to_patches(waveform))
         expected_scores, expected_embeddings, _ = reference(waveform)
         assert embeddings.shape == expected_embeddings.shape == (len(scores), 1024), name
         tolerance = 1e-4 * np.maximum(1.0, np.abs(expected_embeddings))
@@ -88,17 +88,17 @@ def test_skipping_the_padding_gives_the_same_patches():
     for start, stop, length in ((5000, 9000, 40000), (0, 40000, 40000), (30000, 32000, 32000), (100, 300, 12000)):
         waveform = np.zeros(length)
         waveform[start:stop] = np.round(rng.normal(0, 0.1, stop - start) * 32768) / 32768
-        whole = yamnet.waveform_to_patches(waveform, hop_seconds=0.23)
-        np.testing.assert_array_equal(yamnet.waveform_to_patches(waveform, hop_seconds=0.23, sound=(start, stop)), whole)
+        whole = yamnet_model.waveform_to_patches(waveform, hop_seconds=0.23)
+        np.testing.assert_array_equal(yamnet_model.waveform_to_patches(waveform, hop_seconds=0.23, sound=(start, stop)), whole)
 
 
 def test_a_patch_does_not_depend_on_its_batch(model):
     patches = np.random.default_rng(0).normal(-4, 2, (70, 96, 64)).astype(np.float32)
-    patches[17] = yamnet.silent_patch()
+    patches[17] = yamnet_model.silent_patch()
     together = model.embed(patches)
     np.testing.assert_array_equal(model.embed(patches[17:18])[0], together[17])
     np.testing.assert_array_equal(model.embed(patches[40:])[0], together[40])
-    assert np.all(yamnet.waveform_to_patches(np.zeros(40000)) == yamnet.silent_patch())
+    assert np.all(yamnet_model.waveform_to_patches(np.zeros(40000)) == yamnet_model.silent_patch())
 
 
 def test_the_official_layout_is_read_by_the_same_rule(yamnet_dir, reference, model, tmp_path):
@@ -107,21 +107,21 @@ def test_the_official_layout_is_read_by_the_same_rule(yamnet_dir, reference, mod
 
     official = tmp_path / "yamnet_1"
     tf.saved_model.save(reference.module, str(official))
-    assert yamnet.weights_prefix(official) == "" and yamnet.weights_prefix(yamnet_dir) == "layer-1/layer/_func/"
-    assert yamnet.class_names(official) == yamnet.class_names(yamnet_dir)
+    assert yamnet_model.weights_prefix(official) == "" and yamnet_model.weights_prefix(yamnet_dir) == "layer-1/layer/_func/"
+    assert yamnet_model.class_names(official) == yamnet_model.class_names(yamnet_dir)
     patches = np.random.default_rng(1).normal(-4, 2, (5, 96, 64)).astype(np.float32)
-    with yamnet.YAMNet(official, batch_size=32) as again:
+    with yamnet_model.YAMNet(official, batch_size=32) as again:
         np.testing.assert_array_equal(again.embed(patches), model.embed(patches))
 
 
 def test_other_folders_are_refused_naming_what_is_wrong(yamnet_dir, random_checkpoint, tmp_path):
-    with pytest.raises(yamnet.ModelFileError, match="not a SavedModel folder"):
-        yamnet.weights_prefix(tmp_path)
+    with pytest.raises(yamnet_model.ModelFileError, match="not a SavedModel folder"):
+        yamnet_model.weights_prefix(tmp_path)
     copy = tmp_path / "copy"
     shutil.copytree(yamnet_dir, copy)
     (copy / "variables" / "variables.data-00000-of-00001").write_bytes(b"\0" * 100)
-    with pytest.raises(yamnet.ModelFileError, match="cannot be read|not the YAMNet network") as caught:
-        yamnet.read_weights(copy)
+    with pytest.raises(yamnet_model.ModelFileError, match="cannot be read|not the YAMNet network") as caught:
+        yamnet_model.read_weights(copy)
     assert str(copy) in str(caught.value)
     other = tmp_path / "other"
     import tensorflow as tf
@@ -130,22 +130,22 @@ def test_other_folders_are_refused_naming_what_is_wrong(yamnet_dir, random_check
     module._yamnet = tf.Module()
     module._yamnet.weights = tf.Variable(np.zeros((3, 3, 1, 16), np.float32))
     tf.saved_model.save(module, str(other))
-    with pytest.raises(yamnet.ModelFileError, match="no YAMNet weights"):
-        yamnet.weights_prefix(other)
+    with pytest.raises(yamnet_model.ModelFileError, match="no YAMNet weights"):
+        yamnet_model.weights_prefix(other)
     (copy / params.CLASS_MAP).write_text("index,mid,display_name\n0,/m/x,Only\n")
-    with pytest.raises(yamnet.ModelFileError, match="1 classes, expected 521"):
-        yamnet.class_names(copy)
+    with pytest.raises(yamnet_model.ModelFileError, match="1 classes, expected 521"):
+        yamnet_model.class_names(copy)
 
 
 def test_invalid_inputs(model):
-    with pytest.raises(yamnet.InputError, match=r"\(n, 96, 64\)"):
+    with pytest.raises(yamnet_model.InputError, match=r"\(n, 96, 64\)"):
         model.run(np.zeros((2, 64, 96)))
-    with pytest.raises(yamnet.InputError, match="hop_seconds"):
-        yamnet.num_patches(1000, hop_seconds=0)
-    with pytest.raises(yamnet.InputError, match="shape"):
-        yamnet.waveform_to_patches(np.zeros((100, 2)))
-    with pytest.raises(yamnet.InputError, match="batch_size"):
-        yamnet.YAMNet("unused", batch_size=0)
+    with pytest.raises(yamnet_model.InputError, match="hop_seconds"):
+        yamnet_model.num_patches(1000, hop_seconds=0)
+    with pytest.raises(yamnet_model.InputError, match="shape"):
+        yamnet_model.waveform_to_patches(np.zeros((100, 2)))
+    with pytest.raises(yamnet_model.InputError, match="batch_size"):
+        yamnet_model.YAMNet("unused", batch_size=0)
 
 
 def test_constants_are_the_published_ones(yamnet_shared_readme):
@@ -154,4 +154,4 @@ def test_constants_are_the_published_ones(yamnet_shared_readme):
     assert "15600" in text and params.MIN_SAMPLES == 15600
     assert "ln(mel + 0.001)" in text.replace("natural log of (mel + 0.001)", "ln(mel + 0.001)") and params.LOG_OFFSET == 0.001
     assert "3,751,369 parameters" in text  # every weight of the layout, moving statistics included
-    assert sum(int(np.prod(shape)) for shape in yamnet.files.weight_shapes().values()) == 3_751_369
+    assert sum(int(np.prod(shape)) for shape in yamnet_model.files.weight_shapes().values()) == 3_751_369

@@ -1,4 +1,4 @@
-"""Whisper's encoder behind the embedder interface: the :mod:`whisper` package, its folder (local,
+"""Whisper's encoder behind the embedder interface: the :mod:`whisper_encoder` package, its folder (local,
 or fetched from the Hub), every layer's hidden states pooled over the clip's frames.
 
 The clip is trimmed like every clip and resampled to 16 kHz by the pipeline. With ``pool``
@@ -27,8 +27,8 @@ from typing import ClassVar
 
 import numpy as np
 
-import whisper
-from whisper import params as whisper_params
+import whisper_encoder
+from whisper_encoder import params as whisper_params
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
 from ..hub import local_or_hub
@@ -122,30 +122,30 @@ class WhisperEmbedder(Embedder):
 
     def chosen_layers(self, files: ModelFiles) -> list[int]:
         """The hidden states kept, checked against the model's depth."""
-        return resolve_layers(self.layers, whisper.read_config(model_folder(files)).hidden_states)
+        return resolve_layers(self.layers, whisper_encoder.read_config(model_folder(files)).hidden_states)
 
     def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
-        config = whisper.read_config(model_folder(files))
+        config = whisper_encoder.read_config(model_folder(files))
         layers = len(self.chosen_layers(files))
         if self.pool == "none":
             return (layers, int(examples), config.d_model)
         return (layers, config.d_model * (2 if self.pool == "mean-std" else 1))
 
     def output_facts(self, files: ModelFiles) -> dict:
-        config = whisper.read_config(model_folder(files))
+        config = whisper_encoder.read_config(model_folder(files))
         return {"layers": self.chosen_layers(files), "layer_meaning": LAYER_MEANING,
                 "model": dataclasses.asdict(config)}
 
     def num_examples(self, num_samples: int, *, sample_rate_hz: int = whisper_params.SAMPLE_RATE_HZ) -> int:
-        return whisper.encoder_frames(whisper.num_frames(num_samples))
+        return whisper_encoder.encoder_frames(whisper_encoder.num_frames(num_samples))
 
     def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> WhisperInput:
-        """The clip's log-mel frames (:func:`whisper.log_mel`) and its encoder frames."""
+        """The clip's log-mel frames (:func:`whisper_encoder.log_mel`) and its encoder frames."""
         if sample_rate_hz != self.sample_rate_hz:
             raise ParameterError(f"Whisper's frames are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
         try:
-            mel = whisper.log_mel(signal, input=self.input, num_mel_bins=getattr(self, "_mel_bins", 80))
-        except whisper.InputError as error:
+            mel = whisper_encoder.log_mel(signal, input=self.input, num_mel_bins=getattr(self, "_mel_bins", 80))
+        except whisper_encoder.InputError as error:
             if signal.shape[0] > whisper_params.CHUNK_SAMPLES:
                 raise ClipTooLongError(f"{error} (to cut longer clips, give {option('target_length_samples')} of at "
                                        f"most {whisper_params.CHUNK_SECONDS} s at the source's rate and "
@@ -177,9 +177,9 @@ class WhisperEmbedder(Embedder):
         folder = local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
                               progress=progress, what="Whisper model")
         try:
-            whisper.read_config(folder)
-            names = [whisper_params.CONFIG_FILE] + [path.name for path in whisper.weight_files(folder)]
-        except whisper.ModelFileError as error:
+            whisper_encoder.read_config(folder)
+            names = [whisper_params.CONFIG_FILE] + [path.name for path in whisper_encoder.weight_files(folder)]
+        except whisper_encoder.ModelFileError as error:
             raise ModelFileError(str(error)) from None
         index = folder / whisper_params.WEIGHTS_INDEX_FILE
         names += [index.name] if index.is_file() else []
@@ -192,7 +192,7 @@ class WhisperEmbedder(Embedder):
     def for_files(self, files: ModelFiles) -> "WhisperEmbedder":
         """A copy whose front-end makes the model's mel bins (80; 128 for large-v3)."""
         bound = dataclasses.replace(self)
-        object.__setattr__(bound, "_mel_bins", whisper.read_config(model_folder(files)).num_mel_bins)
+        object.__setattr__(bound, "_mel_bins", whisper_encoder.read_config(model_folder(files)).num_mel_bins)
         return bound
 
     def check_machine(self) -> None:
@@ -208,9 +208,9 @@ class WhisperModel:
 
     def __init__(self, folder: Path, *, embedder: WhisperEmbedder, layers: list[int]):
         try:
-            self.encoder = whisper.WhisperEncoder(folder, batch_size=embedder.batch_size,
+            self.encoder = whisper_encoder.WhisperEncoder(folder, batch_size=embedder.batch_size,
                                                   precision=embedder.precision)
-        except whisper.ModelFileError as error:
+        except whisper_encoder.ModelFileError as error:
             raise ModelFileError(str(error)) from None
         self.embedder, self.layers = embedder, layers
 
@@ -218,7 +218,7 @@ class WhisperModel:
         try:
             return self.encoder.hidden_states([clip.mel for clip in batch], input=self.embedder.input,
                                               frames=[clip.frames for clip in batch], layers=self.layers)
-        except whisper.InputError as error:
+        except whisper_encoder.InputError as error:
             raise RavdessPrepError(str(error)) from None
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
@@ -261,6 +261,6 @@ def check_layers(layers) -> None:
 
 def _device() -> str:
     try:
-        return whisper.torch_device()
+        return whisper_encoder.torch_device()
     except ImportError:
         return "cpu"

@@ -1,4 +1,4 @@
-"""YAMNet behind the embedder interface: the :mod:`yamnet` package and its model folder.
+"""YAMNet behind the embedder interface: the :mod:`yamnet_model` package and its model folder.
 
 The clip is padded at its own rate and resampled to 16 kHz by the pipeline; here it becomes
 YAMNet's log-mel patches (frames wholly in the padding are not transformed), which run through
@@ -6,7 +6,7 @@ the network built in code. A bundle row is a clip's 1024-d embeddings, one per p
 
 The model folder is a SavedModel: the official download (TF Hub / Kaggle Models
 ``google/yamnet/1``), or the same module wrapped in another Keras model; its weights are read
-by one rule from either (:func:`yamnet.weights_prefix`). Without a folder the official archive
+by one rule from either (:func:`yamnet_model.weights_prefix`). Without a folder the official archive
 is fetched once into the cache with the library's resumable fetch, extracted, and its SHA-256
 and the extracted folder's recorded; a cached folder whose files changed since is refused.
 The official archive's digest is not pinned: its publisher gives none that could be checked
@@ -26,8 +26,8 @@ from typing import ClassVar
 
 import numpy as np
 
-import yamnet
-from yamnet import params as yamnet_params
+import yamnet_model
+from yamnet_model import params as yamnet_params
 
 from ..atomic import atomic_path
 from ..cache import cache_root
@@ -86,8 +86,8 @@ class YAMNetEmbedder(Embedder):
 
     def __post_init__(self):
         try:
-            yamnet.frontend.hop_frames(self.hop_seconds)
-        except yamnet.InputError as error:
+            yamnet_model.frontend.hop_frames(self.hop_seconds)
+        except yamnet_model.InputError as error:
             raise ParameterError(str(error).replace("hop_seconds", option("hop_seconds"), 1)) from None
         check_positive("batch_size", self.batch_size)
 
@@ -102,15 +102,15 @@ class YAMNetEmbedder(Embedder):
         return sequence_shape(self, examples, yamnet_params.EMBEDDING_SIZE)
 
     def num_examples(self, num_samples: int, *, sample_rate_hz: int = yamnet_params.SAMPLE_RATE_HZ) -> int:
-        return yamnet.num_patches(num_samples, hop_seconds=self.hop_seconds)
+        return yamnet_model.num_patches(num_samples, hop_seconds=self.hop_seconds)
 
     def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
         if sample_rate_hz != self.sample_rate_hz:
             raise ParameterError(f"YAMNet patches are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
-        return yamnet.waveform_to_patches(signal, hop_seconds=self.hop_seconds, sound=sound)
+        return yamnet_model.waveform_to_patches(signal, hop_seconds=self.hop_seconds, sound=sound)
 
     def silent_example(self) -> np.ndarray:
-        return yamnet.silent_patch()
+        return yamnet_model.silent_patch()
 
     def model_files(self, files: YAMNetFiles | None = None, *, cache_dir: str | os.PathLike | None = None,
                     progress: bool = True) -> ModelFiles:
@@ -145,8 +145,8 @@ class YAMNetModel:
 
     def __init__(self, folder: Path, *, batch_size: int):
         try:
-            self.network = yamnet.YAMNet(folder, batch_size=batch_size)
-        except yamnet.ModelFileError as error:
+            self.network = yamnet_model.YAMNet(folder, batch_size=batch_size)
+        except yamnet_model.ModelFileError as error:
             raise ModelFileError(str(error)) from None
 
     def embed(self, examples: np.ndarray) -> np.ndarray:
@@ -171,9 +171,9 @@ def model_dir(cache_dir: str | os.PathLike | None = None) -> Path:
 def check_model_dir(folder: Path) -> None:
     """Raise :class:`ModelFileError` unless ``folder`` holds the YAMNet network and its class map."""
     try:
-        yamnet.weights_prefix(folder)
-        yamnet.class_names(folder)
-    except yamnet.ModelFileError as error:
+        yamnet_model.weights_prefix(folder)
+        yamnet_model.class_names(folder)
+    except yamnet_model.ModelFileError as error:
         raise ModelFileError(str(error)) from None
 
 

@@ -6,7 +6,7 @@ the product, then a GELU feed-forward layer), and the final LayerNorm. Every hid
 comes out, as Transformers' ``hidden_states`` counts them: state 0 is the input of the first
 block, state K the output of block K, the last one after the final LayerNorm.
 
-Inputs are log-mel frames (:mod:`whisper.frontend`): ``30s`` inputs of 3000 frames (the
+Inputs are log-mel frames (:mod:`whisper_encoder.frontend`): ``30s`` inputs of 3000 frames (the
 published model: every position, nothing masked), or ``clip`` inputs of any length up to 30 s,
 whose positional table is cut to their frames. Transformers' ``WhisperEncoder`` refuses the
 latter. A batch of clip inputs is padded to a multiple of :data:`params.BUCKET_FRAMES` frames
@@ -42,7 +42,7 @@ class WhisperEncoder:
     """The encoder of a Whisper folder, ready to run on log-mel frames.
 
     Args:
-        folder: A Transformers Whisper folder (see :mod:`whisper.files`).
+        folder: A Transformers Whisper folder (see :mod:`whisper_encoder.files`).
         batch_size: Inputs per run (a last run is filled with zeros).
         device: A PyTorch device (default: a GPU when there is one, else the CPU).
         precision: ``fp32`` (every operation in float32) or ``bf16`` (the weights of the

@@ -1,6 +1,6 @@
 """The YAMNet network, built in code (TensorFlow ops) with the weights of a SavedModel folder.
 
-:class:`YAMNet` reads the weights once (:func:`yamnet.files.read_weights`) and compiles one
+:class:`YAMNet` reads the weights once (:func:`yamnet_model.files.read_weights`) and compiles one
 function for a fixed batch shape; :meth:`YAMNet.run` then only calls it. Every call sees
 exactly ``batch_size`` patches (a last partial batch is padded with zeros and the padding's
 outputs dropped), so a patch's outputs do not depend on how many patches are run with it, nor
@@ -23,7 +23,7 @@ def network(patches, weights: dict, *, epsilon: float = params.BATCH_NORM_EPSILO
 
     Args:
         patches: float32 tensor ``[batch, 96, 64]``.
-        weights: ``{(K, attribute): array}`` (see :func:`yamnet.files.read_weights`).
+        weights: ``{(K, attribute): array}`` (see :func:`yamnet_model.files.read_weights`).
         epsilon: BatchNormalization's epsilon.
 
     Returns:
@@ -56,11 +56,11 @@ class YAMNet:
 
     Args:
         model_dir: A YAMNet SavedModel folder (the official download, or a module wrapped in
-            another Keras model; see :mod:`yamnet.files`).
+            another Keras model; see :mod:`yamnet_model.files`).
         batch_size: Patches per call of the compiled network.
 
     Raises:
-        ModelFileError: The folder is not a YAMNet SavedModel (see :func:`yamnet.files.weights_prefix`).
+        ModelFileError: The folder is not a YAMNet SavedModel (see :func:`yamnet_model.files.weights_prefix`).
         InputError: ``batch_size`` is not a positive integer.
     """
 

@@ -1,4 +1,4 @@
-"""The errors of the yamnet package.
+"""The errors of the yamnet_model package.
 
 They refine the built-in types, so callers that catch ``ValueError`` or ``OSError`` keep
 working; messages name the file and the offending value.
