@@ -10,7 +10,7 @@ from __future__ import annotations
 from tqdm.auto import tqdm
 
 from ..config import Run
-from ..embed import EmbedResult
+from ..embed import EmbedResult, ModelSession
 from ..measure import Measurement
 from ..parallel import map_calls, single_threaded_blas
 from .plan import BuildPlan, BuildResult, EmbedSetup, StageClock
@@ -45,7 +45,7 @@ def measure(plan: BuildPlan, *, jobs: int | None = None, progress: bool = False)
 
 
 def embed(plan: BuildPlan, measurement: Measurement, setup: EmbedSetup, *, jobs: int | None = None,
-          progress: bool = False, fast: bool = True) -> EmbedResult:
+          progress: bool = False, fast: bool = True, session: ModelSession | None = None) -> EmbedResult:
     """Steps prepare and embed: worker threads prepare clips ahead of the model, which runs in
     this thread; every finished clip is cached at once.
 
@@ -53,9 +53,10 @@ def embed(plan: BuildPlan, measurement: Measurement, setup: EmbedSetup, *, jobs:
     so they take the cycles the model leaves idle (between runs, and where its threads wait for
     each other) and yield a core as soon as the model wants it. At normal priority a worker
     holding a core stalls the model's multi-threaded operations. numpy's BLAS runs on one
-    thread meanwhile (see :func:`ravdess_prep.parallel.single_threaded_blas`).
+    thread meanwhile (see :func:`ravdess_prep.parallel.single_threaded_blas`). ``session``: a
+    loaded model to run, left open (None: loaded when a clip needs it, closed at the end).
     """
     calls = [{"offsets": clip, "setup": setup, "fast": fast} for clip in measurement.kept]
     with single_threaded_blas():
         return plan.embed(map_calls(plan.prepare, calls, jobs=jobs, ahead=AHEAD_CLIPS, low_priority=True),
-                          [clip.name for clip in measurement.kept], setup=setup, progress=progress)
+                          [clip.name for clip in measurement.kept], setup=setup, progress=progress, session=session)
