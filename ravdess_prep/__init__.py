@@ -7,8 +7,7 @@ memory or on disk without a dataset. Importing this package reads no file, no en
 variable and starts no TensorFlow.
 """
 
-__version__ = "0.2.0"  # before the imports below: modules they import read it
-
-from .interface import Embedding, embedder  # noqa: E402
+from .interface import Embedding, embedder
+from .version import __version__
 
 __all__ = ["Embedding", "__version__", "embedder"]

@@ -5,24 +5,12 @@ naming the file and the cause."""
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .exceptions import OutputError
-
-#: Why a write fails where no code is at fault: the errno, in words.
-WRITE_CAUSES = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "the file is larger than the system allows",
-                errno.EDQUOT: "the disk quota is used up", errno.EACCES: "permission denied",
-                errno.EROFS: "a read-only file system"}
-
-
-def write_cause(error: OSError) -> str:
-    """Why a write failed, in words (a full disk, a file-size limit, ...)."""
-    return WRITE_CAUSES.get(error.errno, error.strerror or str(error))
-
+from .exceptions import WRITE_CAUSES, OutputError, write_cause
 
 @contextlib.contextmanager
 def write_errors(path: str | os.PathLike) -> Iterator[None]:

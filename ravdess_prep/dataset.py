@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from . import __version__
+from .version import __version__
 from .bundle import Bundle
 from .corpora import Corpus
 from .corpora.base import ROOT_COLUMN

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import json
 import re
 from typing import Iterator, Mapping
@@ -148,3 +149,14 @@ class SplitError(ParameterError):
 
 class ManifestError(ParameterError):
     """A dataset's manifest is unreadable, incomplete, or contradicts itself or its bundles."""
+
+
+#: Why a write fails where no code is at fault: the errno, in words.
+WRITE_CAUSES = {errno.ENOSPC: "no space left on the device", errno.EFBIG: "the file is larger than the system allows",
+                errno.EDQUOT: "the disk quota is used up", errno.EACCES: "permission denied",
+                errno.EROFS: "a read-only file system"}
+
+
+def write_cause(error: OSError) -> str:
+    """Why a write failed, in words (a full disk, a file-size limit, ...)."""
+    return WRITE_CAUSES.get(error.errno, error.strerror or str(error))

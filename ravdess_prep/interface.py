@@ -20,6 +20,7 @@ until :meth:`Embedding.close`.
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ from .exceptions import AudioError, ParameterError, RavdessPrepError
 from .integrity import require_intact
 from .manifest import Manifest, check_folder
 from .parallel import map_calls
-from .pipeline import recorded_files
+from .exceptions import option
 from .settings import PATH, TEXT, settings_of
 from .source import AUDIO_SUFFIXES
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 #: The column of a frame of rows.
 COLUMN = "embedding"
+_log = logging.getLogger("ravdess_prep")
 
 
 class Embedding:
@@ -59,6 +61,31 @@ class Embedding:
     def __init__(self, config: Config, files: ModelFiles, *, standalone: bool):
         self.config, self.files, self.standalone = config, files, standalone
         self._session: ModelSession | None = None
+
+    @classmethod
+    def of_dataset(cls, dataset: str | os.PathLike, *, files=None, on_too_long: str | None = None) -> "Embedding":
+        """The embedding of a dataset: its settings, target, policies and model files.
+
+        Args:
+            dataset: A folder written by ``build``.
+            files: Where its model files are now, if they moved (an instance of the embedder's
+                files type); each must have the SHA-256 the manifest recorded.
+            on_too_long: Another policy for files longer than the dataset's target.
+
+        Raises:
+            ManifestError, DatasetError: The dataset is not what its manifest says.
+            ModelFileError: A model file is missing or differs from the one it was built with.
+        """
+        manifest = Manifest.read(dataset)
+        check_folder(manifest, manifest.path.parent)
+        require_intact(manifest)
+        plan = BuildPlan.from_manifest(manifest, _named_clips([]), files=recorded_files(manifest, files),
+                                       **({"on_too_long": on_too_long} if on_too_long else {}))
+        return cls(plan.config, plan.files, standalone=False)
+
+    def process_paths(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None) -> np.ndarray:
+        """The rows of many files as one array, ``(files, *row shape)`` (see :meth:`process_files`)."""
+        return self._rows([(str(path), str(path)) for path in paths], jobs=jobs)
 
     @property
     def embedder(self) -> Embedder:
@@ -80,7 +107,7 @@ class Embedding:
         """
         import pandas as pd
 
-        rows = self._rows([(str(path), str(path)) for path in paths], jobs=jobs)
+        rows = self.process_paths(paths, jobs=jobs)
         return pd.DataFrame({COLUMN: list(rows)}, index=pd.Index([str(path) for path in paths], name="file"))
 
     def process_folder(self, folder: str | os.PathLike, *, jobs: int | None = None) -> "pandas.DataFrame":
@@ -150,9 +177,18 @@ class Embedding:
         plan = BuildPlan(self.config, _named_clips(named), files=self.files)
         offsets, problems = [], []
         for clip in map_calls(_measured(plan), plan.clip_calls(), jobs=jobs):
-            (problems if isinstance(clip, str) else offsets).append(clip)
+            (problems if isinstance(clip, tuple) else offsets).append(clip)
+        if len(problems) == 1:
+            raise problems[0][1]
         if problems:
-            raise AudioError(f"{len(problems)} of {len(named)} files cannot be embedded: " + "; ".join(problems))
+            raise AudioError(f"{len(problems)} of {len(named)} files cannot be embedded: "
+                             + "; ".join(text for text, _ in problems))
+        for clip in offsets:
+            if clip.handled:
+                hint = f" ({option('channel', 'mean')} takes every channel)" if clip.active_channels else ""
+                _log.info("%s: %s%s", clip.name, clip.handled, hint)
+        if not offsets:
+            return np.zeros((0,), np.float32)
         groups = [[clip] for clip in offsets] if self.standalone else [offsets]
         rows = []
         for group in groups:
@@ -185,16 +221,28 @@ def _named_clips(named: list[tuple[str, str]]):
 
 
 def _measured(plan: BuildPlan):
-    """The measure step of one clip, its error as text (``name: message``) instead of raised."""
+    """The measure step of one clip; its error returned, not raised, as ``(text naming the
+    file, the error)``."""
 
     def measure(name: str, path: str):
         try:
             return plan.measure_clip(name, path)
         except (RavdessPrepError, OSError) as error:
             message = error.args[0] if isinstance(error, RavdessPrepError) and error.args else str(error)
-            return message if message.startswith(name) or message.startswith(path) else f"{name}: {message}"
+            return (message if message.startswith(name) or message.startswith(path) else f"{name}: {message}", error)
 
     return measure
+
+
+def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
+    """The model files a manifest records, each where it was (or where ``files``, an instance
+    of the embedder's files type, says it is now), checked against its recorded SHA-256."""
+    record = manifest.files_record()
+    embedder = manifest.config.embedder
+    given = {} if files is None else embedder.relocated(files, record["files"])
+    options = [option(spec.name) for spec in settings_of(embedder.files_type) if spec.flags] \
+        if embedder.files_type else []
+    return ModelFiles.from_record(record, paths=given, moved=" or ".join(options) or "its path")
 
 
 def embedder(name: str | None = None, *, dataset: str | os.PathLike | None = None, **settings) -> Embedding:
@@ -217,14 +265,10 @@ def embedder(name: str | None = None, *, dataset: str | os.PathLike | None = Non
     if (name is None) == (dataset is None):
         raise ParameterError("give an embedder's name or a dataset (dataset=...), one of them")
     if dataset is not None:
-        manifest = Manifest.read(dataset)
-        check_folder(manifest, manifest.path.parent)
-        require_intact(manifest)
-        cls = type(manifest.config.embedder)
+        cls = type(Manifest.read(dataset).config.embedder)
         values = _values(settings, [cls.files_type] if cls.files_type else [], what="a dataset's model files")
         moved = cls.files_type(**values[cls.files_type]) if values.get(cls.files_type) else None
-        plan = BuildPlan.from_manifest(manifest, _named_clips([]), files=recorded_files(manifest, moved))
-        return Embedding(plan.config, plan.files, standalone=False)
+        return Embedding.of_dataset(dataset, files=moved)
     cls = embedder_class(name)
     owners = [cls, Config] + ([cls.files_type] if cls.files_type else [])
     values = _values(settings, owners, what=f"the {name} embedder")

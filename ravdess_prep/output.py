@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
 
 import numpy as np
 
-from .atomic import write_cause
-from .exceptions import OutputError, option
+from .exceptions import OutputError, option, write_cause
 from .digest import json_digest
 from .params import MANIFEST, MANIFEST_DIGEST, MANIFEST_FORMAT_PREFIX, METADATA
 

@@ -40,13 +40,12 @@ from .embed import EmbedResult
 from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles, WhisperEmbedder,
                         WhisperFiles, YAMNetEmbedder, YAMNetFiles)
 from .exceptions import SourceError, SplitError, option
-from .integrity import require_intact
+from .interface import Embedding, recorded_files
 from .manifest import Manifest, check_folder
 from .measure import ClipOffsets, Measurement, clip_offsets
 from .output import OutputLock, check_output, check_writable_folder, recover_leftovers
 from .pad import pad_center
 from .params import METADATA, SPLITS
-from .settings import settings_of
 from .split import assign_splits
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -393,27 +392,7 @@ def embed_files(
         ClipTooLongError: A clip is longer than the target and the policy is ``"error"``.
         AudioError: A file is unreadable.
     """
-    manifest = Manifest.read(dataset)
-    check_folder(manifest, manifest.path.parent)
-    require_intact(manifest)
-    plan = BuildPlan.from_manifest(manifest, _named(paths), files=recorded_files(manifest, files),
-                                   **({"on_too_long": on_too_long} if on_too_long else {}))
-    if not len(paths):
-        return np.zeros((0,) + manifest.row_shape, np.float32)
-    measurement = local.measure(plan, jobs=1)
-    for clip in measurement.handled:
-        hint = f" ({option('channel', 'mean')} takes every channel)" if clip.active_channels else ""
-        _log.info("%s: %s%s", clip.name, clip.handled, hint)
-    setup = plan.setup(measurement.target, plan.model_files())
-    return plan.rows(local.embed(plan, measurement, setup, jobs=1).embeddings)
-
-
-def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
-    """The model files a manifest records, each where it was (or where ``files``, an instance
-    of the embedder's files type, says it is now), checked against its recorded SHA-256."""
-    record = manifest.files_record()
-    embedder = manifest.config.embedder
-    given = {} if files is None else embedder.relocated(files, record["files"])
-    options = [option(spec.name) for spec in settings_of(embedder.files_type) if spec.flags] \
-        if embedder.files_type else []
-    return ModelFiles.from_record(record, paths=given, moved=" or ".join(options) or "its path")
+    with Embedding.of_dataset(dataset, files=files, on_too_long=on_too_long) as embedding:
+        if not len(paths):
+            return np.zeros((0,) + Manifest.read(dataset).row_shape, np.float32)
+        return embedding.process_paths(paths, jobs=1)
