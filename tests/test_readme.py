@@ -77,3 +77,4 @@ def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_
     dev = np.load(tmp_path / "data" / "bundles-small" / "dev" / "dev_embeddings.npy")
     assert namespace["embeddings"].shape == (1,) + dev.shape[1:]
     np.testing.assert_array_equal(namespace["embeddings"][0], dev[names.index("speech/Actor_08/03-01-01-01-01-02-08.wav")])
+    np.testing.assert_array_equal(namespace["row"], namespace["embeddings"][0])  # the embedding object's
