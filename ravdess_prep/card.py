@@ -183,30 +183,22 @@ def _size_category(count: int) -> str:
 
 def lengths_figure(metadata: "pandas.DataFrame", *, sample_rate_hz: int, target_length_samples: int) -> bytes:
     """``lengths.png``: a histogram of the trimmed lengths, the target marked."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     kept = metadata[metadata["split"].isin(SPLITS)]
-    figure, axis = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    figure = _figure()
+    axis = figure.subplots()
     axis.hist(kept["trimmed_length_samples"].to_numpy(float) / sample_rate_hz, bins=40, color="tab:blue")
     axis.axvline(target_length_samples / sample_rate_hz, color="tab:red", linestyle="--",
                  label=f"target {target_length_samples / sample_rate_hz:.3f} s")
     axis.set_xlabel("trimmed length (s)")
     axis.set_ylabel("clips")
     axis.legend()
-    return _png(figure, plt)
+    return _png(figure)
 
 
 def counts_figure(metadata: "pandas.DataFrame", *, label_column: str, label_names: list[str]) -> bytes:
     """``counts.png``: clips per split and label."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(6.4, 4.0), dpi=100)
+    figure = _figure()
+    axis = figure.subplots()
     width = 0.8 / len(SPLITS)
     positions = np.arange(len(label_names))
     for index, split in enumerate(SPLITS):
@@ -216,14 +208,20 @@ def counts_figure(metadata: "pandas.DataFrame", *, label_column: str, label_name
     axis.set_xticks(positions + width * (len(SPLITS) - 1) / 2, label_names, rotation=30, ha="right")
     axis.set_ylabel("clips")
     axis.legend()
-    return _png(figure, plt)
+    return _png(figure)
 
 
-def _png(figure, plt) -> bytes:
+def _figure():
+    """A figure of its own, outside pyplot: the backend a notebook has chosen is left alone."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(6.4, 4.0), dpi=100)
+
+
+def _png(figure) -> bytes:
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})  # no version: the same bytes every build
-    plt.close(figure)
     return buffer.getvalue()
 
 

@@ -78,9 +78,9 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
     The image has one panel per split: cells coloured by the row-normalised rate and labelled
     with the count and the rate; emotion names on both axes.
     """
-    plt = _pyplot()
     names = list(split_metrics)
-    figure, axes = plt.subplots(1, len(names), figsize=(6.4 * len(names), 6.0), squeeze=False, dpi=100)
+    figure = _figure(figsize=(6.4 * len(names), 6.0))
+    axes = figure.subplots(1, len(names), squeeze=False)
     for axis, name in zip(axes[0], names):
         confusion = np.asarray(split_metrics[name]["confusion_matrix"], dtype=float)
         classes = split_metrics[name]["class_names"]
@@ -96,35 +96,32 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
         axis.set_xlabel("predicted emotion")
         axis.set_ylabel("true emotion")
         axis.set_title(f"{name}: accuracy {split_metrics[name]['accuracy']:.1%}")
-    return _write_png(plt, figure, path)
+    return _write_png(figure, path)
 
 
 def plot_layer_weights(weights: Mapping[str, float], path: str | os.PathLike) -> Path:
     """A bar plot of a layer-stack head's learned weight of each layer, to a PNG."""
-    plt = _pyplot()
-    figure, axis = plt.subplots(figsize=(6.4, 3.6), dpi=100)
+    figure = _figure(figsize=(6.4, 3.6))
+    axis = figure.subplots()
     axis.bar(list(weights), list(weights.values()), color="tab:blue")
     axis.set_xlabel("layer (0: the input of the first block)")
     axis.set_ylabel("learned weight (softmax)")
     axis.set_title("which layers the classifier uses")
-    return _write_png(plt, figure, path)
+    return _write_png(figure, path)
 
 
-def _pyplot():
-    """matplotlib's pyplot on the file-only Agg backend (imported when a figure is drawn)."""
-    import matplotlib
+def _figure(*, figsize: tuple[float, float]):
+    """A matplotlib figure of its own, outside pyplot: drawing it neither needs nor changes the
+    backend a notebook or a script has chosen (imported when a figure is drawn)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=figsize, dpi=100)
 
 
-def _write_png(plt, figure, path: str | os.PathLike) -> Path:
-    """Lay ``figure`` out, write it to ``path`` as a PNG atomically, and close it."""
+def _write_png(figure, path: str | os.PathLike) -> Path:
+    """Lay ``figure`` out and write it to ``path`` as a PNG atomically."""
     figure.tight_layout()
     path = Path(path)
     with atomic_path(path) as temporary:
         figure.savefig(temporary, format="png")
-    plt.close(figure)
     return path

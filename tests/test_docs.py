@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import os
 import re
 import shlex
@@ -28,6 +29,7 @@ from ravdess_prep.bundle import read_bundles
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
+NOTEBOOK = ROOT / "docs" / "notebook.ipynb"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -49,9 +51,12 @@ def site(tmp_path_factory):
 
 
 def test_the_site_builds_strictly_with_every_page_and_api_object(site):
-    for page in ("index.html", "tutorial/index.html", "embedders/whisper/index.html", "embedders/hf/index.html",
+    for page in ("index.html", "tutorial/index.html", "notebook/index.html", "embedding/index.html",
+                 "embedders/whisper/index.html", "embedders/hf/index.html",
                  "failures/index.html", "changelog/index.html", "accuracy/index.html"):
         assert (site / page).is_file(), page
+    notebook = (site / "notebook" / "index.html").read_text()  # the cells, their outputs, the plot
+    assert "Three actors, end to end" in notebook and "process_file" in notebook and "data:image/png" in notebook
     api = (site / "api" / "pipeline" / "index.html").read_text()
     for name in ("build", "embed_files", "rebuild", "source", "measure", "write"):
         assert f'id="ravdess_prep.pipeline.{name}"' in api, name
@@ -97,6 +102,44 @@ def test_every_tutorial_block_runs(ravdess_dir, tmp_path, monkeypatch, capsys):
     assert (tmp_path / "models" / "tutorial" / "metrics.json").is_file()
     assert (tmp_path / "models" / "tutorial-norm" / "model.keras").is_file()
     assert len(namespace["table"]) == 18 and len(namespace["table"]["embedding"].iloc[0]) == 88
+
+
+def test_every_notebook_cell_runs_and_its_outputs_are_of_such_a_run(ravdess_dir, tmp_path, monkeypatch):
+    """The notebook's code cells, in order, in a folder holding data/ravdess (as the notebook
+    says); the library leaves the plotting backend a notebook chose alone."""
+    pytest.importorskip("opensmile", reason="the notebook uses the eGeMAPS embedder: pip install -e '.[egemaps]'")
+    import matplotlib
+
+    copy_clips(ravdess_dir, tmp_path / "data" / "ravdess", (1, 8, 11), speech=4, song=2)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RAVDESS_PREP_CACHE", str(tmp_path / "cache"))
+    backend = matplotlib.get_backend()
+    matplotlib.use("svg")  # a backend of the user's: building and training must not switch it
+    try:
+        cells = json.loads(NOTEBOOK.read_text())["cells"]
+        namespace: dict = {}
+        for index, cell in enumerate(cells):
+            if cell["cell_type"] == "code":
+                code = "".join(cell["source"]).replace("plt.show()", "figure.savefig('scores.svg')")
+                try:
+                    exec(compile(code, f"notebook cell {index}", "exec"), namespace)
+                except Exception as error:  # name the cell that failed
+                    pytest.fail(f"notebook cell {index} failed: {error!r}\n{code}")
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(backend)
+    result = namespace["result"]
+    assert result.computed == 18 and (tmp_path / "scores.svg").is_file()
+    bundles = read_bundles(tmp_path / "data" / "notebook")
+    test = bundles["test"]
+    name = next(name for name in test.names if Path(namespace["new_clip"]).stem in name)
+    np.testing.assert_array_equal(namespace["row"], test.embeddings[list(test.names).index(name)])
+    assert len(namespace["frame"]) == 4 and set(namespace["scores"]) == {"train", "dev", "test"}
+    # the outputs stored with the notebook are those of a run of these cells on such a folder
+    printed = "".join("".join(output.get("text", "")) for cell in cells for output in cell.get("outputs", ()))
+    assert "18 clips embedded; {'train': 6, 'dev': 6, 'test': 6}" in printed
+    assert f"{Path(namespace['new_clip']).name} (88,)" in printed
+    assert any("image/png" in output.get("data", {}) for cell in cells for output in cell.get("outputs", ()))
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
