@@ -12,17 +12,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-from typing import Mapping, Sequence
+from typing import Mapping
 
 from .audio import CHANNEL_POLICIES
-from .build import EXECUTORS
 from .corpora import CORPORA, get_corpus
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
 from .exceptions import ParameterError, SplitError, option, render
 from .pad import TOO_LONG_POLICIES
-from .settings import INTEGER, NUMBER, PATH, POSITIVE, SPEAKERS, SWITCH, TEXT, TEXTS, setting, settings_of, values_from_file
+from .settings import INTEGER, NUMBER, POSITIVE, SPEAKERS, SWITCH, setting, settings_of, values_from_file
 from .trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 
 SOURCE = "the source"
@@ -264,53 +262,6 @@ def upgrade_config(values: Mapping) -> dict:
     if "pool" in values and isinstance(values["embedder"], Mapping) and "pool" not in values["embedder"]:
         values["embedder"] = {**values["embedder"], "pool": values.pop("pool")}
     return values
-
-
-@dataclasses.dataclass(frozen=True)
-class Run:
-    """How a build runs; nothing here changes what it computes.
-
-    Attributes:
-        jobs: Worker threads for the per-clip stages (default: every core); with the Beam
-            runner, local worker processes.
-        cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
-        progress: Show a progress bar per stage.
-        runner: ``"local"`` (threads of this process), ``"beam"`` (Apache Beam), or an
-            executor another package registers.
-        beam_options: Beam pipeline options (runner ``"beam"`` only), ``["KEY=VALUE", ...]`` or
-            a mapping (see :func:`ravdess_prep.build.beam.pipeline_options`).
-        fast: Skip work whose result is known (resampling the padding, running the example of
-            silence more than once); False takes the straightforward path. Same bytes either way.
-        worker_wait_seconds: On a Dask cluster (``runner=DaskRunner`` with
-            ``dask_client_address``), how long to wait for a first worker before failing.
-    """
-
-    jobs: int | None = setting(None, flags="--jobs", kind=POSITIVE, group=RUNNING,
-                               help="worker threads, or with --runner beam local worker processes (default: every core)")
-    cache_dir: str | os.PathLike | None = setting(None, flags="--cache-dir", kind=PATH, group=RUNNING,
-                                                  help="cache root: downloads, extracted zips, per-clip embeddings, "
-                                                  "model files")
-    progress: bool = setting(True, kind=SWITCH, group=RUNNING, help="show progress bars")
-    runner: str = setting("local", flags="--runner", kind=TEXT, group=RUNNING,
-                          help="local: threads of this process (default); beam: Apache Beam (pip install -e '.[beam]')")
-    beam_options: Sequence[str] | Mapping[str, object] = setting(
-        (), flags="--beam-option", kind=TEXTS, group=RUNNING,
-        help="a Beam pipeline option KEY=VALUE, e.g. runner=FlinkRunner or direct_num_workers=4; repeatable")
-    fast: bool = setting(True, kind=SWITCH, group=RUNNING, help="skip work whose result is known (same bytes)")
-    worker_wait_seconds: float = setting(60.0, flags="--worker-wait", kind=NUMBER, group=RUNNING,
-                                         help="with --runner beam on a Dask cluster: seconds to wait for a first "
-                                         "worker before failing (default 60)")
-
-    def __post_init__(self):
-        if self.jobs is not None:
-            _positive_int("jobs", self.jobs)
-        wait = self.worker_wait_seconds
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait < float("inf"):
-            raise ParameterError(f"{option('worker_wait_seconds')} has to be a positive number of seconds, not {wait!r}")
-        if self.runner not in EXECUTORS:
-            _one_of("runner", self.runner, tuple(EXECUTORS))
-        if self.beam_options and self.runner != "beam":
-            raise ParameterError(f"{option('beam_options')} are for {option('runner', 'beam')}")
 
 
 def _one_of(name, value, allowed):

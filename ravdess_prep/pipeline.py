@@ -32,7 +32,8 @@ from .build import EXECUTORS
 from .build import local
 from .build.plan import BuildPlan, BuildResult, StageClock
 from .cache import cache_root
-from .config import Config, Run
+from .build.run import Run
+from .config import Config
 from .corpora import get_corpus
 from .corpora.base import ROOT_COLUMN
 from .digest import file_digest

@@ -15,7 +15,8 @@ import pytest
 
 from conftest import SONG, SPEECH, copy_clips, write_audio
 from ravdess_prep import cli, pipeline
-from ravdess_prep.config import Config, Run
+from ravdess_prep.build.run import Run
+from ravdess_prep.config import Config
 from ravdess_prep.exceptions import ParameterError, SilentClipError
 
 if os.environ.get("CI"):  # CI installs the beam extra: missing Beam is a failure there

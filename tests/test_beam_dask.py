@@ -17,7 +17,8 @@ import pytest
 
 from conftest import SONG, copy_clips, write_audio
 from ravdess_prep import pipeline
-from ravdess_prep.config import Config, Run
+from ravdess_prep.build.run import Run
+from ravdess_prep.config import Config
 from ravdess_prep.exceptions import SilentClipError, SourceError
 
 if os.environ.get("CI"):  # CI installs the beam extra, which brings Dask: missing is a failure there

@@ -18,7 +18,8 @@ from conftest import SONG, SPEECH, copy_clips, tone, write_audio
 from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, export, pipeline
 from ravdess_prep.bundle import read_bundle, read_bundles
-from ravdess_prep.config import Config, Run
+from ravdess_prep.build.run import Run
+from ravdess_prep.config import Config
 from ravdess_prep.embedders import VGGishFiles
 from ravdess_prep.exceptions import ClipTooLongError, SourceError
 

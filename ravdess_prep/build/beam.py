@@ -47,7 +47,7 @@ from apache_beam.utils.shared import Shared
 
 from .. import exceptions
 from ..atomic import atomic_path
-from ..config import Run
+from .run import Run
 from ..embed import EmbedResult, ModelSession, PreparedClip
 from ..embedders import ModelFiles
 from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
@@ -239,7 +239,7 @@ def build_graph(root, plan: BuildPlan, files: ModelFiles, *, outcome: str | os.P
         plan: The build plan.
         files: The embedder's verified files (paths every worker can read).
         outcome: Where the write step records what happened (a path every worker can write).
-        fast: See :class:`ravdess_prep.config.Run`.
+        fast: See :class:`ravdess_prep.build.run.Run`.
 
     Returns:
         The PCollection of the outcome file's path.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from ..config import Run
+from .run import Run
 from ..embed import EmbedResult, ModelSession
 from ..measure import Measurement
 from ..parallel import map_calls, single_threaded_blas

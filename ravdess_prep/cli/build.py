@@ -1,7 +1,7 @@
 """``ravdess-prep build``: the whole pipeline, from a source to train/dev/test bundles.
 
 Its options are every setting of the build (:class:`~ravdess_prep.config.Config`), of every
-registered embedder and of its files, and how it runs (:class:`~ravdess_prep.config.Run`).
+registered embedder and of its files, and how it runs (:class:`~ravdess_prep.build.run.Run`).
 ``--config FILE`` takes them from a TOML file or a dataset's ``manifest.json`` (its keys are
 :meth:`Config.to_dict`'s); an option given on the command line replaces the file's value,
 lists included. ``--from-manifest`` rebuilds a dataset exactly and takes no setting.
@@ -12,7 +12,8 @@ from __future__ import annotations
 import argparse
 
 from .. import pipeline
-from ..config import Config, Run
+from ..build.run import Run
+from ..config import Config
 from ..embedders import embedder_class
 from ..exceptions import ParameterError, option, render
 from ..manifest import Manifest

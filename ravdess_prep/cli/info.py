@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from ..config import SOURCE, Config, Run
+from ..build.run import Run
+from ..config import SOURCE, Config
 from ..corpora import get_corpus
 from .options import add_settings, wording
 

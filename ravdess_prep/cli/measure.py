@@ -7,7 +7,8 @@ import json
 import sys
 
 from .. import pipeline
-from ..config import TRIMMING, Config, Run
+from ..build.run import Run
+from ..config import TRIMMING, Config
 from ..settings import settings_of
 from .info import add_source_options
 from .options import add_settings, given_values

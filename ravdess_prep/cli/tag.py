@@ -7,7 +7,7 @@ import json
 import sys
 
 from .. import tag
-from ..config import Run
+from ..build.run import Run
 from ..settings import PATH
 from .options import UsageError, add_settings, given_values, wording
 
