@@ -36,13 +36,12 @@ import numpy as np
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
 from ..hub import WEIGHTS, local_or_hub
-from ..precision import PRECISIONS, check_precision, require_native
-from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind, pool_examples
-from ..settings import LAYER_LIST, NUMBER, POSITIVE, TEXT, setting
+from ..outputs import pool_examples
+from ..settings import NUMBER, TEXT, setting
+from .base import EMBEDDER_GROUP, ModelFiles, check_files_type
 from .bfloat16 import to_bfloat16
 from .strict_loading import check_weight_files, load_strictly
-from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
-from .whisper import check_layers, resolve_layers
+from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
 
 #: The model types of config.json this embedder runs, by their Transformers class.
 MODEL_TYPES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",
@@ -96,7 +95,7 @@ def receptive_field(kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class HFEmbedder(Embedder):
+class HFEmbedder(LayerStackEmbedder):
     """A self-supervised speech encoder of Transformers, every layer's hidden states.
 
     Attributes:
@@ -108,17 +107,6 @@ class HFEmbedder(Embedder):
         window_seconds: Run longer clips in consecutive windows of this length (None: off).
     """
 
-    pool: str = setting("mean", flags="--pool", choices=POOLS, group=EMBEDDER_GROUP,
-                        help="none: every example (frame) kept; mean or mean-std: one vector per clip (per layer)")
-    layers: tuple[int, ...] | None = setting(None, flags="--layers", kind=LAYER_LIST, none_word="all",
-                                             group=EMBEDDER_GROUP,
-                                             help="whisper, hf: which hidden states, all (default), K or K1,K2,...")
-    batch_size: int = setting(1, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
-                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, "
-                              "whisper 1)")
-    precision: str = setting("fp32", flags="--precision", choices=PRECISIONS, group=EMBEDDER_GROUP,
-                             help="whisper, hf: fp32 (default) or bf16: the weights cast to bfloat16 once, several "
-                             "times faster where the processor has AMX (or on a GPU), rows still float32")
     max_seconds: float = setting(30.0, flags="--hf-max-seconds", kind=NUMBER, group=EMBEDDER_GROUP,
                                  help="hf: a clip longer than this is an error (default 30), unless --hf-window")
     window_seconds: float | None = setting(None, flags="--hf-window", kind=NUMBER, group=EMBEDDER_GROUP,
@@ -127,17 +115,13 @@ class HFEmbedder(Embedder):
     name: ClassVar[str] = "hf"
     files_type: ClassVar[type] = HFFiles
     sample_rate_hz: ClassVar[int] = SAMPLE_RATE_HZ
-    batching: ClassVar[str] = "clips"
-    pools_frames: ClassVar[bool] = True
     output: ClassVar[str] = "a Transformers speech encoder's hidden states (float32), per layer"
     license: ClassVar[str] = "the model's own (see its card on the Hub: MIT for WavLM, Apache-2.0 for wav2vec 2.0 and HuBERT)"
     citation: ClassVar[str] = ("the model's paper; e.g. Chen S et al. (2022) WavLM. IEEE JSTSP 16(6); Hsu W-N et al. "
                                "(2021) HuBERT. IEEE/ACM TASLP 29; Baevski A et al. (2020) wav2vec 2.0. NeurIPS 2020")
 
     def __post_init__(self):
-        check_positive("batch_size", self.batch_size)
-        check_layers(self.layers)
-        check_precision(self.precision)
+        super().__post_init__()
         for name in ("max_seconds", "window_seconds"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
@@ -149,9 +133,6 @@ class HFEmbedder(Embedder):
             raise ParameterError(f"{option('window_seconds', self.window_seconds)} is too short: a clip cut into "
                                  f"windows of it could give the model no frame (at least {shortest / SAMPLE_RATE_HZ:g} "
                                  f"s, {shortest} samples)")
-
-    def clip_kind(self) -> OutputKind:
-        return LAYERS if self.pool != "none" else LAYER_SEQUENCES
 
     @property
     def batch_examples(self) -> int:
@@ -231,10 +212,6 @@ class HFEmbedder(Embedder):
 
     def relocated(self, files: HFFiles, roles) -> dict[str, Path]:
         return {role: Path(files.model) / role for role in roles}
-
-    def check_machine(self) -> None:
-        """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.precision.require_native`)."""
-        require_native(self.precision, device=_device())
 
     def load(self, files: ModelFiles) -> "HFModel":
         return HFModel(model_folder(files), embedder=self, layers=self.chosen_layers(files))
@@ -409,8 +386,4 @@ class HFModel:
 
 
 def _device() -> str:
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    return torch_device()

@@ -22,9 +22,9 @@ from ..cache import cache_root
 from ..digest import path_sha256
 from ..download import fetch
 from ..exceptions import ModelFileError, ParameterError, option
-from ..outputs import SEQUENCE, OutputKind
 from ..settings import NUMBER, PATH, POSITIVE, SWITCH, setting
-from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive, sequence_shape
+from .base import EMBEDDER_GROUP, ModelFile, ModelFiles, check_files_type, check_positive
+from .patches import PatchEmbedder
 
 #: Where the official files go when no cache folder is given: ``$VGGISH_MODEL_DIR``, else
 #: ``<cache root>/vggish``.
@@ -81,7 +81,7 @@ class VGGishFiles:
 
 
 @dataclasses.dataclass(frozen=True)
-class VGGishEmbedder(Embedder):
+class VGGishEmbedder(PatchEmbedder):
     """VGGish (Hershey et al. 2017): 128 post-processed values per example of 0.96 s.
 
     Attributes:
@@ -103,6 +103,8 @@ class VGGishEmbedder(Embedder):
                               help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, whisper 1)")
 
     name: ClassVar[str] = "vggish"
+    example_size: ClassVar[int] = vggish_params.EMBEDDING_SIZE
+    examples_are: ClassVar[str] = "VGGish examples"
     files_type: ClassVar[type] = VGGishFiles
     sample_rate_hz: ClassVar[int] = vggish_params.SAMPLE_RATE_HZ
     output_dtype: ClassVar[str] = "uint8"
@@ -121,22 +123,10 @@ class VGGishEmbedder(Embedder):
             raise ParameterError(f"{option('hop_seconds', self.hop_seconds)} is shorter than one spectrogram frame "
                                  f"({vggish_params.STFT_HOP_LENGTH_SECONDS} s): examples would not advance")
 
-    def clip_kind(self) -> OutputKind:
-        return SEQUENCE
-
-    @property
-    def batch_examples(self) -> int:
-        return self.batch_size
-
-    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
-        return sequence_shape(self, examples, vggish_params.EMBEDDING_SIZE)
-
-    def num_examples(self, num_samples: int, *, sample_rate_hz: int = vggish_params.SAMPLE_RATE_HZ) -> int:
+    def count(self, num_samples: int) -> int:
         return vggish.num_examples(num_samples, hop_seconds=self.hop_seconds)
 
-    def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
-        if sample_rate_hz != self.sample_rate_hz:
-            raise ParameterError(f"VGGish examples are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
+    def front_end(self, signal: np.ndarray, *, sound: tuple[int, int] | None) -> np.ndarray:
         return vggish.log_mel_examples(signal, hop_seconds=self.hop_seconds, sound=sound)
 
     def silent_example(self) -> np.ndarray:

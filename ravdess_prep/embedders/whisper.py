@@ -32,10 +32,10 @@ from whisper_encoder import params as whisper_params
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
 from ..hub import local_or_hub
-from ..precision import PRECISIONS, check_precision, require_native
-from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind, pool_examples
-from ..settings import LAYER_LIST, POSITIVE, TEXT, setting
-from .base import EMBEDDER_GROUP, Embedder, ModelFiles, check_files_type, check_positive
+from ..outputs import pool_examples
+from ..settings import TEXT, setting
+from .base import EMBEDDER_GROUP, ModelFiles, check_files_type
+from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
 
 #: What a layer number means, for the manifest and the data card.
 LAYER_MEANING = ("0: the input of the first block (convolutions and positions); K: the output of block K; the last: "
@@ -69,7 +69,7 @@ class WhisperInput:
 
 
 @dataclasses.dataclass(frozen=True)
-class WhisperEmbedder(Embedder):
+class WhisperEmbedder(LayerStackEmbedder):
     """Whisper's encoder (Radford et al. 2023), every layer's hidden states.
 
     Attributes:
@@ -82,24 +82,12 @@ class WhisperEmbedder(Embedder):
             differ in the last bits between batch shapes).
     """
 
-    pool: str = setting("mean", flags="--pool", choices=POOLS, group=EMBEDDER_GROUP,
-                        help="none: every example (frame) kept; mean or mean-std: one vector per clip (per layer)")
     input: str = setting("clip", flags="--whisper-input", choices=whisper_params.INPUTS, group=EMBEDDER_GROUP,
                          help="whisper: clip (the clip's frames, default) or 30s (the published padded input)")
-    layers: tuple[int, ...] | None = setting(None, flags="--layers", kind=LAYER_LIST, none_word="all",
-                                             group=EMBEDDER_GROUP,
-                                             help="whisper, hf: which hidden states, all (default), K or K1,K2,...")
-    batch_size: int = setting(1, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
-                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, whisper 1)")
-    precision: str = setting("fp32", flags="--precision", choices=PRECISIONS, group=EMBEDDER_GROUP,
-                             help="whisper, hf: fp32 (default) or bf16: the weights cast to bfloat16 once, several "
-                             "times faster where the processor has AMX (or on a GPU), rows still float32")
 
     name: ClassVar[str] = "whisper"
     files_type: ClassVar[type] = WhisperFiles
     sample_rate_hz: ClassVar[int] = whisper_params.SAMPLE_RATE_HZ
-    batching: ClassVar[str] = "clips"
-    pools_frames: ClassVar[bool] = True
     output: ClassVar[str] = "Whisper encoder hidden states (float32), per layer"
     license: ClassVar[str] = "MIT (OpenAI Whisper weights, Copyright (c) 2022 OpenAI)"
     citation: ClassVar[str] = ("Radford A et al. (2023) Robust Speech Recognition via Large-Scale Weak Supervision. "
@@ -109,12 +97,7 @@ class WhisperEmbedder(Embedder):
         if self.input not in whisper_params.INPUTS:
             raise ParameterError(f"{option('input')} has to be one of {', '.join(map(repr, whisper_params.INPUTS))}, "
                                  f"not {self.input!r}")
-        check_positive("batch_size", self.batch_size)
-        check_layers(self.layers)
-        check_precision(self.precision)
-
-    def clip_kind(self) -> OutputKind:
-        return LAYERS if self.pool != "none" else LAYER_SEQUENCES
+        super().__post_init__()
 
     @property
     def batch_examples(self) -> int:
@@ -195,10 +178,6 @@ class WhisperEmbedder(Embedder):
         object.__setattr__(bound, "_mel_bins", whisper_encoder.read_config(model_folder(files)).num_mel_bins)
         return bound
 
-    def check_machine(self) -> None:
-        """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.precision.require_native`)."""
-        require_native(self.precision, device=_device())
-
     def load(self, files: ModelFiles) -> "WhisperModel":
         return WhisperModel(model_folder(files), embedder=self, layers=self.chosen_layers(files))
 
@@ -234,33 +213,5 @@ def model_folder(files: ModelFiles) -> Path:
     return files[whisper_params.CONFIG_FILE].path.parent
 
 
-def resolve_layers(layers: tuple[int, ...] | None, count: int) -> list[int]:
-    """The hidden states kept of a model with ``count`` of them (None: all).
-
-    Raises:
-        ParameterError: A layer the model does not have.
-    """
-    if layers is None:
-        return list(range(count))
-    beyond = [layer for layer in layers if not 0 <= layer < count]
-    if beyond:
-        raise ParameterError(f"{option('layers', list(layers))}: the model has hidden states 0 to {count - 1}, not "
-                             f"{', '.join(map(str, beyond))}")
-    return list(layers)
-
-
-def check_layers(layers) -> None:
-    """Raise :class:`ParameterError` unless ``layers`` is None or distinct non-negative numbers."""
-    if layers is None:
-        return
-    if not isinstance(layers, tuple) or not layers or any(isinstance(layer, bool) or not isinstance(layer, int)
-                                                           or layer < 0 for layer in layers) \
-            or len(set(layers)) != len(layers):
-        raise ParameterError(f"{option('layers')} has to be all, or distinct layer numbers from 0, not {layers!r}")
-
-
 def _device() -> str:
-    try:
-        return whisper_encoder.torch_device()
-    except ImportError:
-        return "cpu"
+    return torch_device()

@@ -34,9 +34,9 @@ from ..cache import cache_root
 from ..digest import file_digest, path_sha256
 from ..download import fetch
 from ..exceptions import ModelFileError, ParameterError, option
-from ..outputs import SEQUENCE, OutputKind
 from ..settings import NUMBER, PATH, POSITIVE, setting
-from .base import EMBEDDER_GROUP, Embedder, ModelFile, ModelFiles, check_files_type, check_positive, sequence_shape
+from .base import EMBEDDER_GROUP, ModelFile, ModelFiles, check_files_type, check_positive
+from .patches import PatchEmbedder
 
 #: Where the fetched model goes when no cache folder is given: ``$YAMNET_MODEL_DIR``, else
 #: ``<cache root>/yamnet``.
@@ -61,7 +61,7 @@ class YAMNetFiles:
 
 
 @dataclasses.dataclass(frozen=True)
-class YAMNetEmbedder(Embedder):
+class YAMNetEmbedder(PatchEmbedder):
     """YAMNet (AudioSet, MobileNet v1 on log-mel patches): 1024 values per patch of 0.96 s.
 
     Attributes:
@@ -76,6 +76,8 @@ class YAMNetEmbedder(Embedder):
                               help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, whisper 1)")
 
     name: ClassVar[str] = "yamnet"
+    example_size: ClassVar[int] = yamnet_params.EMBEDDING_SIZE
+    examples_are: ClassVar[str] = "YAMNet patches"
     files_type: ClassVar[type] = YAMNetFiles
     sample_rate_hz: ClassVar[int] = yamnet_params.SAMPLE_RATE_HZ
     output: ClassVar[str] = "YAMNet embeddings (float32; layer 14 averaged over time and frequency)"
@@ -91,22 +93,10 @@ class YAMNetEmbedder(Embedder):
             raise ParameterError(str(error).replace("hop_seconds", option("hop_seconds"), 1)) from None
         check_positive("batch_size", self.batch_size)
 
-    def clip_kind(self) -> OutputKind:
-        return SEQUENCE
-
-    @property
-    def batch_examples(self) -> int:
-        return self.batch_size
-
-    def clip_shape(self, *, examples: int | None, files: ModelFiles) -> tuple[int, ...]:
-        return sequence_shape(self, examples, yamnet_params.EMBEDDING_SIZE)
-
-    def num_examples(self, num_samples: int, *, sample_rate_hz: int = yamnet_params.SAMPLE_RATE_HZ) -> int:
+    def count(self, num_samples: int) -> int:
         return yamnet_model.num_patches(num_samples, hop_seconds=self.hop_seconds)
 
-    def examples(self, signal: np.ndarray, *, sample_rate_hz: int, sound: tuple[int, int] | None = None) -> np.ndarray:
-        if sample_rate_hz != self.sample_rate_hz:
-            raise ParameterError(f"YAMNet patches are made at {self.sample_rate_hz} Hz, not {sample_rate_hz} Hz")
+    def front_end(self, signal: np.ndarray, *, sound: tuple[int, int] | None) -> np.ndarray:
         return yamnet_model.waveform_to_patches(signal, hop_seconds=self.hop_seconds, sound=sound)
 
     def silent_example(self) -> np.ndarray:

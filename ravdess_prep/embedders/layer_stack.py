@@ -1,0 +1,94 @@
+"""The family of PyTorch encoders whose rows are stacks of hidden states (Whisper, and the
+self-supervised encoders of Transformers): the settings they share, declared once, and what
+follows from them (the kind of a row, which layers, the precision the machine can run).
+
+A member adds its own settings and its model: see :mod:`.whisper` and :mod:`.hf`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+from typing import ClassVar
+
+from ..exceptions import ParameterError, option
+from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
+from ..precision import PRECISIONS, check_precision, require_native
+from ..settings import LAYER_LIST, POSITIVE, setting
+from .base import EMBEDDER_GROUP, Embedder, check_positive
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerStackEmbedder(Embedder):
+    """An encoder whose rows are its hidden states, per layer.
+
+    Attributes:
+        pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
+            frames of the centre-padded clip.
+        layers: Which hidden states (None: all).
+        batch_size: Clips per run of the model (a clip's result does not depend on its
+            batch-mates; it is part of the settings because float32 results can differ in the
+            last bits between batch shapes).
+        precision: ``fp32`` or ``bf16`` (the weights cast once; rows still float32).
+    """
+
+    pool: str = setting("mean", flags="--pool", choices=POOLS, group=EMBEDDER_GROUP,
+                        help="none: every example (frame) kept; mean or mean-std: one vector per clip (per layer)")
+    layers: tuple[int, ...] | None = setting(None, flags="--layers", kind=LAYER_LIST, none_word="all",
+                                             group=EMBEDDER_GROUP,
+                                             help="whisper, hf: which hidden states, all (default), K or K1,K2,...")
+    batch_size: int = setting(1, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
+                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, "
+                              "whisper 1)")
+    precision: str = setting("fp32", flags="--precision", choices=PRECISIONS, group=EMBEDDER_GROUP,
+                             help="whisper, hf: fp32 (default) or bf16: the weights cast to bfloat16 once, several "
+                             "times faster where the processor has AMX (or on a GPU), rows still float32")
+
+    batching: ClassVar[str] = "clips"
+    pools_frames: ClassVar[bool] = True
+
+    def __post_init__(self):
+        check_positive("batch_size", self.batch_size)
+        check_layers(self.layers)
+        check_precision(self.precision)
+
+    def clip_kind(self) -> OutputKind:
+        return LAYERS if self.pool != "none" else LAYER_SEQUENCES
+
+    def check_machine(self) -> None:
+        """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.precision.require_native`)."""
+        require_native(self.precision, device=torch_device())
+
+
+def resolve_layers(layers: tuple[int, ...] | None, count: int) -> list[int]:
+    """The hidden states kept of a model with ``count`` of them (None: all).
+
+    Raises:
+        ParameterError: A layer the model does not have.
+    """
+    if layers is None:
+        return list(range(count))
+    beyond = [layer for layer in layers if not 0 <= layer < count]
+    if beyond:
+        raise ParameterError(f"{option('layers', list(layers))}: the model has hidden states 0 to {count - 1}, not "
+                             f"{', '.join(map(str, beyond))}")
+    return list(layers)
+
+
+def check_layers(layers) -> None:
+    """Raise :class:`ParameterError` unless ``layers`` is None or distinct non-negative numbers."""
+    if layers is None:
+        return
+    if not isinstance(layers, tuple) or not layers or any(isinstance(layer, bool) or not isinstance(layer, int)
+                                                           or layer < 0 for layer in layers) \
+            or len(set(layers)) != len(layers):
+        raise ParameterError(f"{option('layers')} has to be all, or distinct layer numbers from 0, not {layers!r}")
+
+
+def torch_device() -> str:
+    """``"cuda"`` where PyTorch is installed and sees a GPU, else ``"cpu"``."""
+    if importlib.util.find_spec("torch") is None:
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
