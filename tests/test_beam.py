@@ -15,6 +15,7 @@ import pytest
 
 from conftest import SONG, SPEECH, copy_clips, write_audio
 from ravdess_prep import cli, pipeline
+from ravdess_prep.build.plan import BuildPlan
 from ravdess_prep.build.run import Run
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import ParameterError, SilentClipError
@@ -102,11 +103,16 @@ def test_threads_of_a_worker_share_one_model(tree, model_files_kwargs, tmp_path,
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(vggish_model.VGGish, "__init__", counting)
+    setups = []  # the per-clip recipe: made once per worker's step, not once per element
+    original_setup = BuildPlan.setup
+    monkeypatch.setattr(BuildPlan, "setup", lambda self, *args, **kwargs: setups.append(1) or original_setup(
+        self, *args, **kwargs))
     run = Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
               beam_options=("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}"))
     result = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=run, **model_files_kwargs)
     assert result.computed == 27
     assert len(constructed) == result.model_loads == 1
+    assert len(setups) < result.computed / 2, len(setups)
 
 
 def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_path):

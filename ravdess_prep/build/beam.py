@@ -139,7 +139,20 @@ class MergeTallies(beam.CombineFn):
         return tally
 
 
-class Prepare(beam.DoFn):
+class SetupOnce:
+    """What every clip is embedded with (:meth:`BuildPlan.setup`), made once per worker for the
+    build's one target, not again for every element."""
+
+    plan: BuildPlan
+    files: ModelFiles
+
+    def setup_for(self, target: Target):
+        if getattr(self, "_setup_target", None) != target:
+            self._setup_target, self._setup = target, self.plan.setup(target, self.files)
+        return self._setup
+
+
+class Prepare(SetupOnce, beam.DoFn):
     """Step Prepare (:meth:`BuildPlan.prepare`): ``(position, PreparedClip or Failure)``."""
 
     def __init__(self, plan: BuildPlan, files: ModelFiles, fast: bool):
@@ -149,11 +162,14 @@ class Prepare(beam.DoFn):
         if isinstance(target, Failure):
             return
         position, offsets = item
-        setup = self.plan.setup(target, self.files)
+        setup = attempt("Prepare", position, self.setup_for, target)
+        if isinstance(setup, Failure):
+            yield position, setup
+            return
         yield position, attempt("Prepare", position, self.plan.prepare, offsets, setup=setup, fast=self.fast)
 
 
-class Embed(beam.DoFn):
+class Embed(SetupOnce, beam.DoFn):
     """Step Embed: the model on a batch of prepared clips, each clip post-processed and stored
     in the cache. The model is loaded once per worker process, on first use, and shared by
     the process's threads."""
@@ -172,8 +188,8 @@ class Embed(beam.DoFn):
             return
         prepared = [dataclasses.replace(clip, name=str(position)) for position, clip in batch]
         with shared.lock:  # the process's threads take turns with the model
-            result = attempt("Embed", batch[0][0], self.plan.embed, prepared, [clip.name for clip in prepared],
-                             setup=self.plan.setup(target, self.files), session=shared.session)
+            result = attempt("Embed", batch[0][0], lambda: self.plan.embed(
+                prepared, [clip.name for clip in prepared], setup=self.setup_for(target), session=shared.session))
         if isinstance(result, Failure):
             for position, _ in batch:
                 yield dataclasses.replace(result, position=position)
