@@ -95,7 +95,7 @@ class Embedding:
         """The row of one audio file.
 
         Raises:
-            AudioError, SourceError: The file is missing, unreadable or not audio; named.
+            AudioError: The file is missing, unreadable or not audio; named.
         """
         return self._rows([(str(path), str(path))])[0]
 
@@ -114,7 +114,7 @@ class Embedding:
         """:meth:`process_files` of every WAV and FLAC file under ``folder``, in sorted order.
 
         Raises:
-            SourceError: No such folder, or no audio file in it.
+            AudioError: No such folder, or no audio file in it.
         """
         root = Path(folder)
         if not root.is_dir():
@@ -173,7 +173,8 @@ class Embedding:
         unique = list(dict.fromkeys(named))
         if len(unique) < len(named):
             rows = self._rows(unique, jobs=jobs)
-            return _stacked([rows[unique.index(item)] for item in named])
+            position = {item: index for index, item in enumerate(unique)}
+            return _stacked([rows[position[item]] for item in named])
         plan = BuildPlan(self.config, _named_clips(named), files=self.files)
         offsets, problems = [], []
         for clip in map_calls(_measured(plan), plan.clip_calls(), jobs=jobs):
