@@ -96,11 +96,13 @@ def receptive_field(kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class HFEmbedder(LayerStackEmbedder):
-    """A self-supervised speech encoder of Transformers, every layer's hidden states; ``pool``,
-    ``layers``, ``batch_size`` (batches: see the module docstring) and ``precision`` are the
-    family's (see :class:`~ravdess_prep.embedders.layer_stack.LayerStackEmbedder`).
+    """A self-supervised speech encoder of Transformers, every layer's hidden states.
 
     Attributes:
+        pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
+            frames of the centre-padded clip.
+        layers: Which hidden states (None: all).
+        batch_size: Clips per run (see the module docstring).
         max_seconds: A longer clip is an error naming it, unless ``window_seconds`` is set.
         window_seconds: Run longer clips in consecutive windows of this length (None: off).
     """

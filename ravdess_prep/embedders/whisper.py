@@ -70,12 +70,16 @@ class WhisperInput:
 
 @dataclasses.dataclass(frozen=True)
 class WhisperEmbedder(LayerStackEmbedder):
-    """Whisper's encoder (Radford et al. 2023), every layer's hidden states (0 .. encoder
-    layers); ``pool``, ``layers``, ``batch_size`` and ``precision`` are the family's (see
-    :class:`~ravdess_prep.embedders.layer_stack.LayerStackEmbedder`).
+    """Whisper's encoder (Radford et al. 2023), every layer's hidden states.
 
     Attributes:
+        pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
+            frames of the centre-padded clip.
         input: ``clip`` (the clip's frames alone) or ``30s`` (the published padded input).
+        layers: Which hidden states (None: all, 0 .. encoder layers).
+        batch_size: Clips per run of the encoder (a clip's result does not depend on its
+            batch-mates; it is part of the settings because float32 results of a clip can
+            differ in the last bits between batch shapes).
     """
 
     input: str = setting("clip", flags="--whisper-input", choices=whisper_params.INPUTS, group=EMBEDDER_GROUP,
