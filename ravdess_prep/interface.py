@@ -194,9 +194,9 @@ class Embedding:
         rows = []
         for group in groups:
             measurement = plan.measurement(group)
-            setup = plan.setup(measurement.target, self.files)
-            embedded = local.embed(plan, measurement, setup, jobs=jobs, session=self._open())
-            rows.extend(plan.rows(embedded.embeddings))
+            recipe = plan.recipe(measurement.target, self.files)
+            embedded = local.embed(recipe, measurement, jobs=jobs, session=self._open())
+            rows.extend(recipe.rows(embedded.embeddings))
         return _stacked(rows)
 
     def _open(self) -> ModelSession:

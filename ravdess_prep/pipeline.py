@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .audio import load_at_rate
-from .build import EXECUTORS
+from .build.executors import BeamExecutor, Executor, LocalExecutor
 from .build import local
 from .build.plan import BuildPlan, BuildResult, StageClock
 from .cache import cache_root
@@ -55,7 +55,7 @@ if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
 _log = logging.getLogger("ravdess_prep")
 
 __all__ = [
-    "BuildResult", "Config", "EGeMAPSEmbedder", "HFEmbedder", "HFFiles", "Manifest", "Run", "VGGishEmbedder",
+    "BeamExecutor", "BuildResult", "Config", "EGeMAPSEmbedder", "Executor", "LocalExecutor", "HFEmbedder", "HFFiles", "Manifest", "Run", "VGGishEmbedder",
     "VGGishFiles", "WhisperEmbedder", "WhisperFiles", "YAMNetEmbedder", "YAMNetFiles",
     "build", "embed", "embed_files", "measure", "model_files", "pad", "rebuild", "source", "split", "trim", "write",
 ]
@@ -219,7 +219,7 @@ def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_
     cached by an earlier (or interrupted) run. ``fast=False`` takes the straightforward path
     (pad, resample every sample, the model on every example), which gives the same bytes."""
     plan = BuildPlan(config, _named(()), cache_root=cache_root(cache_dir))
-    return local.embed(plan, measurement, plan.setup(measurement.target, files), jobs=jobs, progress=progress, fast=fast)
+    return local.embed(plan.recipe(measurement.target, files), measurement, jobs=jobs, progress=progress, fast=fast)
 
 
 def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: EmbedResult, config: Config,
@@ -239,7 +239,7 @@ def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: Em
         The manifest written.
     """
     plan = BuildPlan(config, clips, out=Path(out).absolute())
-    return plan.write(measurement, embedded, plan.setup(measurement.target, files))
+    return plan.write(measurement, embedded, plan.recipe(measurement.target, files))
 
 
 # --- the whole build -----------------------------------------------------------------------
@@ -272,6 +272,7 @@ def build(
     if speakers is not None:
         config = config.replace(speakers=tuple(int(speaker) for speaker in speakers))
     config.embedder.check_machine()
+    run.runner.check()
     clock = StageClock()
     out = Path(out).expanduser().absolute()
     recover_leftovers(out)
@@ -284,7 +285,7 @@ def build(
         clips = split(clips, config)
         clock.lap("split")
         plan = BuildPlan(config, clips, out=out, cache_root=cache_root(run.cache_dir), files=files, excluded=excluded)
-        result = EXECUTORS[run.runner](plan, run)
+        result = run.runner.run(plan, run)
     return dataclasses.replace(result, seconds={**clock.seconds, **result.seconds})
 
 

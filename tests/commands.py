@@ -1,9 +1,15 @@
-"""Running ``ravdess-prep`` commands in the test process, for the tests of bad input: the exit
-status and output of one command, and its one error line."""
+"""Helpers the test modules share: running ``ravdess-prep`` commands in the test process (the
+exit status and output of one command, and its one error line), and an executor by name."""
 
 from __future__ import annotations
 
 from ravdess_prep import cli
+from ravdess_prep.build.executors import BeamExecutor
+
+
+def executor(runner: str, beam_options=()):
+    """``Run(runner=...)`` for the executor ``runner``: Beam with ``beam_options``, or the name."""
+    return BeamExecutor(beam_options=beam_options) if runner == "beam" else runner
 
 
 def run_command(capsys, *args) -> tuple[int, str, str]:

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from commands import error_line, run_command
 from conftest import SONG, SPEECH, copy_clips, write_audio
 from ravdess_prep import cli, pipeline
 from ravdess_prep.build.plan import BuildPlan
+from ravdess_prep.build.executors import BeamExecutor
 from ravdess_prep.build.run import Run
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import ParameterError, SilentClipError
@@ -85,14 +87,15 @@ def test_beam_loads_the_model_once_per_worker_not_per_clip(beam_build):
 
 
 def test_beam_run_resumes_from_the_cache(tree, model_files_kwargs, beam_build, tmp_path):
-    again = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=Run(cache_dir=beam_build.out.parent / "cache", jobs=WORKERS, progress=False, runner="beam", beam_options=THREADS), **model_files_kwargs)
+    again = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=Run(cache_dir=beam_build.out.parent / "cache", jobs=WORKERS, progress=False, runner=BeamExecutor(beam_options=THREADS)), **model_files_kwargs)
     assert (again.computed, again.cached, again.model_loads) == (0, 27, 0)
     assert _output_bytes(again.out) == _output_bytes(beam_build.out)
 
 
 def test_threads_of_a_worker_share_one_model(tree, model_files_kwargs, tmp_path, monkeypatch):
     """In one process with two worker threads, the checkpoint is restored once (counted at
-    the constructor, independently of the runner's counters)."""
+    the constructor, independently of the runner's counters), and the per-clip recipe is made
+    once for the whole build."""
     from vggish import model as vggish_model
 
     constructed = []
@@ -103,16 +106,16 @@ def test_threads_of_a_worker_share_one_model(tree, model_files_kwargs, tmp_path,
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(vggish_model.VGGish, "__init__", counting)
-    setups = []  # the per-clip recipe: made once per worker's step, not once per element
-    original_setup = BuildPlan.setup
-    monkeypatch.setattr(BuildPlan, "setup", lambda self, *args, **kwargs: setups.append(1) or original_setup(
+    recipes = []  # the per-clip recipe: made once, in a step of its own, and handed to every element
+    original_recipe = BuildPlan.recipe
+    monkeypatch.setattr(BuildPlan, "recipe", lambda self, *args, **kwargs: recipes.append(1) or original_recipe(
         self, *args, **kwargs))
-    run = Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
-              beam_options=("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}"))
+    run = Run(cache_dir=tmp_path / "cache", progress=False, runner=BeamExecutor(
+        beam_options=("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}")))
     result = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=run, **model_files_kwargs)
     assert result.computed == 27
     assert len(constructed) == result.model_loads == 1
-    assert len(setups) < result.computed / 2, len(setups)
+    assert len(recipes) == 1
 
 
 def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_path):
@@ -127,8 +130,8 @@ def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_
     outputs = {}
     for runner in ("local", "beam"):
         result = pipeline.build(config, out=tmp_path / runner / "out", source=source,
-                                run=Run(cache_dir=tmp_path / runner / "cache", jobs=WORKERS, progress=False, runner=runner,
-                                        beam_options=THREADS if runner == "beam" else ()),
+                                run=Run(cache_dir=tmp_path / runner / "cache", jobs=WORKERS, progress=False,
+                                        runner=BeamExecutor(beam_options=THREADS) if runner == "beam" else runner),
                                 **model_files_kwargs)
         outputs[runner] = _output_bytes(result.out)
     assert outputs["beam"] == outputs["local"]
@@ -171,10 +174,10 @@ def test_pipeline_options():
         beam.pipeline_options(["direct_num_worker=3"])
     with pytest.raises(ParameterError, match="KEY=VALUE"):
         beam.pipeline_options(["runner="])
-    with pytest.raises(ParameterError, match="runner='beam'"):
-        Run(beam_options=["direct_num_workers=2"])
     with pytest.raises(ParameterError, match="runner has to be one of"):
         Run(runner="spark")
+    with pytest.raises(ParameterError, match="worker.wait.* has to be a positive number of seconds, not 0"):
+        BeamExecutor(worker_wait_seconds=0)
 
 
 def test_the_default_executor_works_without_beam(tree, vggish_files, local_build, tmp_path):
@@ -208,6 +211,23 @@ def test_a_target_shorter_than_one_example_fails_once_in_the_target_step(tree, m
     out = tmp_path / "out"
     with pytest.raises(ParameterError, match=r"^target length 1000 samples at 48000 Hz is shorter than one vggish example"):
         pipeline.build(Config(target_length_samples=1000, on_too_long="crop", allow_missing_speakers=True), out=out, source=tree,
-                       run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False, runner="beam",
-                               beam_options=THREADS), **model_files_kwargs)
+                       run=Run(cache_dir=tmp_path / "cache", jobs=WORKERS, progress=False,
+                               runner=BeamExecutor(beam_options=THREADS)), **model_files_kwargs)
+    assert not out.exists()
+
+
+def test_beams_options_belong_to_its_executor(tree, tmp_path, capsys):
+    """Beam's options are the Beam executor's settings: with another runner they are refused,
+    named, from the command line and from a --config file, before any work."""
+    out = tmp_path / "out"
+    status, _, err = run_command(capsys, "build", "--source", tree, "--out", out, "--beam-option",
+                                 "direct_num_workers=2")
+    assert status == 2 and "--beam-option is not a setting of the local executor (--runner local)" in error_line(err)
+    settings = tmp_path / "run.toml"
+    settings.write_text('runner = "local"\nworker_wait_seconds = 3\n')
+    status, _, err = run_command(capsys, "build", "--config", settings, "--source", tree, "--out", out)
+    assert status == 2 and f"--config {settings} (--runner local): unknown key 'worker_wait_seconds'" in err
+    settings.write_text('runner = "beam"\nworker_wait_seconds = 0\n')
+    status, _, err = run_command(capsys, "build", "--config", settings, "--source", tree, "--out", out)
+    assert status in (1, 2) and "--worker-wait has to be a positive number of seconds, not 0" in err
     assert not out.exists()

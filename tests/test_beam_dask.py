@@ -17,6 +17,7 @@ import pytest
 
 from conftest import SONG, copy_clips, write_audio
 from ravdess_prep import pipeline
+from ravdess_prep.build.executors import BeamExecutor
 from ravdess_prep.build.run import Run
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import SilentClipError, SourceError
@@ -88,15 +89,15 @@ def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, model
     local = pipeline.build(SMALL, out=tmp_path / "local", source=tree,
                            run=Run(cache_dir=tmp_path / "cache-local", jobs=2, progress=False), **model_files_kwargs)
     on_dask = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
-                             run=Run(cache_dir=tmp_path / "cache-dask", progress=False, runner="beam",
-                                     beam_options=_dask(cluster)), **model_files_kwargs)
+                             run=Run(cache_dir=tmp_path / "cache-dask", progress=False, runner=BeamExecutor(beam_options=_dask(cluster))),
+                             **model_files_kwargs)
     assert on_dask.computed == 18 and on_dask.cached == 0 and 1 <= on_dask.model_loads <= 2
     assert _output_bytes(on_dask.out) == _output_bytes(local.out)
     # a relative cache folder is this process's, not the workers' (they run in another folder)
     monkeypatch.chdir(tmp_path)
     again = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
-                           run=Run(cache_dir="cache-dask", progress=False, runner="beam",
-                                   beam_options=_dask(cluster)), **model_files_kwargs)
+                           run=Run(cache_dir="cache-dask", progress=False, runner=BeamExecutor(beam_options=_dask(cluster))),
+                           **model_files_kwargs)
     assert (again.computed, again.cached, again.model_loads) == (0, 18, 0)
 
 
@@ -106,8 +107,8 @@ def test_an_unreachable_scheduler_and_one_without_workers_fail_in_time_naming_th
     started = time.monotonic()
     with pytest.raises(SourceError, match=f"the Dask scheduler at {nowhere} cannot be reached within 10 s"):
         pipeline.build(SMALL, out=tmp_path / "out", source=tree,
-                       run=Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
-                               beam_options=_dask(nowhere)), **model_files_kwargs)
+                       run=Run(cache_dir=tmp_path / "cache", progress=False, runner=BeamExecutor(beam_options=_dask(nowhere))),
+                       **model_files_kwargs)
     assert time.monotonic() - started < 20
     address = f"tcp://127.0.0.1:{_free_port()}"
     scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
@@ -125,8 +126,8 @@ def test_an_unreachable_scheduler_and_one_without_workers_fail_in_time_naming_th
         with pytest.raises(SourceError, match=f"the Dask scheduler at {address} has no worker after 3 s .*"
                                               "worker_wait_seconds"):
             pipeline.build(SMALL, out=tmp_path / "out", source=tree,
-                           run=Run(cache_dir=tmp_path / "cache", progress=False, runner="beam", worker_wait_seconds=3,
-                                   beam_options=_dask(address)), **model_files_kwargs)
+                           run=Run(cache_dir=tmp_path / "cache", progress=False, runner=BeamExecutor(
+                               worker_wait_seconds=3, beam_options=_dask(address))), **model_files_kwargs)
     finally:
         scheduler.terminate()
         scheduler.wait(timeout=60)
@@ -140,6 +141,6 @@ def test_a_failing_clip_on_dask_is_named_and_nothing_is_written(cluster, tree, m
     with pytest.raises(SilentClipError, match=r"song/Actor_11/03-02-01-01-01-01-11\.wav: no active sample.*"
                                               r"Beam step 'Measure'"):
         pipeline.build(SMALL.replace(on_silent="error"), out=tmp_path / "out", source=source,
-                       run=Run(cache_dir=tmp_path / "cache", progress=False, runner="beam",
-                               beam_options=_dask(cluster)), **model_files_kwargs)
+                       run=Run(cache_dir=tmp_path / "cache", progress=False, runner=BeamExecutor(beam_options=_dask(cluster))),
+                       **model_files_kwargs)
     assert not (tmp_path / "out").exists()

@@ -10,6 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
+from commands import executor
 from conftest import SONG, SPEECH, copy_clips, require_opensmile
 from ravdess_prep.manifest import Manifest
 from ravdess_prep import cli, pipeline
@@ -97,8 +98,7 @@ def test_cache_rebuild_beam_and_new_files(functionals, tree, tmp_path):
             pytest.importorskip("apache_beam")
         out = pipeline.build(_config(), out=tmp_path / runner, source=tree,
                              run=pipeline.Run(cache_dir=tmp_path / f"cache-{runner}", jobs=2, progress=False,
-                                              runner=runner, beam_options=("direct_running_mode=multi_threading",)
-                                              if runner == "beam" else ())).out
+                                              runner=executor(runner, ("direct_running_mode=multi_threading",)))).out
         outputs[runner] = {path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*.npy"))}
     first = {path.relative_to(functionals.out): path.read_bytes() for path in sorted(functionals.out.rglob("*.npy"))}
     assert outputs["local"] == first == outputs["beam"]

@@ -13,6 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from commands import executor  # noqa: E402
 from conftest import SONG, SPEECH  # noqa: E402
 from ravdess_prep import classifier, cli, pipeline  # noqa: E402
 from ravdess_prep.bundle import read_bundles  # noqa: E402
@@ -65,8 +66,7 @@ def _config(**settings):
 def _build(tree, model, out, cache, runner="local", **settings):
     options = ("direct_running_mode=multi_threading", "direct_num_workers=2") if runner == "beam" else ()
     return pipeline.build(_config(**settings), out=out, source=tree, files=HFFiles(model),
-                          run=pipeline.Run(cache_dir=cache, jobs=2, progress=False, runner=runner,
-                                           beam_options=options))
+                          run=pipeline.Run(cache_dir=cache, jobs=2, progress=False, runner=executor(runner, options)))
 
 
 def _path(tree, name):

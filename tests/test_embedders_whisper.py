@@ -112,8 +112,8 @@ def test_rebuild_cache_and_beam_give_the_same_bytes(built, tree, model, tmp_path
     original = {path.relative_to(built.out): path.read_bytes() for path in sorted(built.out.rglob("*.npy"))}
     again = _build(tree, model, tmp_path / "again", built.out.parent / "cache")
     assert again.computed == 0 and again.cached == 9
-    run = pipeline.Run(cache_dir=tmp_path / "beam-cache", progress=False, runner="beam",
-                       beam_options=("direct_running_mode=multi_threading", "direct_num_workers=2"))
+    run = pipeline.Run(cache_dir=tmp_path / "beam-cache", progress=False, runner=pipeline.BeamExecutor(
+        beam_options=("direct_running_mode=multi_threading", "direct_num_workers=2")))
     on_beam = pipeline.build(_config(), out=tmp_path / "beam", source=tree, files=WhisperFiles(model), run=run)
     for result in (again, on_beam):
         assert {path.relative_to(result.out): path.read_bytes() for path in sorted(result.out.rglob("*.npy"))} == original

@@ -12,6 +12,7 @@ import pytest
 import soundfile
 
 import yamnet_model
+from commands import executor
 from conftest import SONG, SPEECH, copy_clips
 from http_server import FileServer
 from ravdess_prep.manifest import Manifest
@@ -69,7 +70,7 @@ def test_rebuild_and_beam_are_byte_identical(built, tree, yamnet_dir, tmp_path):
         if runner == "beam":
             pytest.importorskip("apache_beam")
         threads = ("direct_running_mode=multi_threading",) if runner == "beam" else ()  # processes: test_beam.py
-        run = pipeline.Run(cache_dir=tmp_path / runner, jobs=2, progress=False, runner=runner, beam_options=threads)
+        run = pipeline.Run(cache_dir=tmp_path / runner, jobs=2, progress=False, runner=executor(runner, threads))
         config = pipeline.Config(embedder=YAMNetEmbedder(), dev_speakers=(8,), test_speakers=(11,))
         out = pipeline.build(config, out=tmp_path / runner / "out", source=tree, files=YAMNetFiles(yamnet_dir),
                              run=run).out

@@ -76,13 +76,15 @@ def _under_type_checking(node, tree) -> bool:
 
 
 def _registered() -> set[str]:
-    """The modules the library's registries name (imported when first used)."""
+    """The modules the library's registries name (imported when first used), and the modules of
+    the executors' steps, which each executor's settings class names (imported when it runs)."""
     from ravdess_prep.build import EXECUTORS
     from ravdess_prep.corpora import CORPORA
     from ravdess_prep.embedders import EMBEDDERS
 
     return {reference.partition(":")[0] for registry in (EMBEDDERS, CORPORA, EXECUTORS)
-            for reference in registry.builtin().values()}
+            for reference in registry.builtin().values()} | {
+        EXECUTORS[name].steps.partition(":")[0] for name in EXECUTORS.builtin()}
 
 
 def _lazy() -> set[str]:

@@ -1,6 +1,6 @@
-"""An embedder and a corpus from outside the library, installed as a package would be (a folder
-on ``sys.path`` with a ``*.dist-info`` declaring entry points), built from the command line
-with their own options, without touching the library.
+"""An embedder, a corpus and an executor from outside the library, installed as a package would
+be (a folder on ``sys.path`` with a ``*.dist-info`` declaring entry points), built from the
+command line with their own options, without touching the library.
 
 The corpus takes its labels from an annotation file (not from the file names), leaves out the
 utterances its annotators could not agree on (counted, not errors), and brings its own split
@@ -32,11 +32,12 @@ PLUGIN = textwrap.dedent('''
     import numpy as np
 
     import vggish
+    from ravdess_prep.build.executors import Executor, LocalExecutor
     from ravdess_prep.corpora import Corpus, Excluded
     from ravdess_prep.embedders import Embedder
     from ravdess_prep.exceptions import ClipNameError, SourceError
     from ravdess_prep.outputs import SEQUENCE
-    from ravdess_prep.settings import INTEGER, POSITIVE, setting
+    from ravdess_prep.settings import INTEGER, PATH, POSITIVE, TEXT, setting
     from ravdess_prep.split import customary_split, speaker_groups
 
     EMOTIONS = ("happy", "sad")
@@ -127,6 +128,23 @@ PLUGIN = textwrap.dedent('''
 
         def close(self):
             pass
+
+
+    @dataclasses.dataclass(frozen=True)
+    class JournalExecutor(Executor):
+        """The default executor, then one line of what the build did appended to a journal."""
+
+        journal: str = setting("journal.txt", flags="--journal", kind=PATH, group="running",
+                               help="journal: the file to append to")
+        note: str = setting("", flags="--journal-note", kind=TEXT, group="running", help="journal: a note")
+
+        name: ClassVar[str] = "journal"
+
+        def run(self, plan, run):
+            result = LocalExecutor().run(plan, run)
+            with open(self.journal, "a") as stream:
+                stream.write(f"{self.note}: {len(plan.clips)} clips, {result.computed} computed\\n")
+            return result
 ''')
 
 ENTRY_POINTS = """[ravdess_prep.corpora]
@@ -134,6 +152,9 @@ sessions = toy_plugin:SessionsCorpus
 
 [ravdess_prep.embedders]
 projection = toy_plugin:ProjectionEmbedder
+
+[ravdess_prep.executors]
+journal = toy_plugin:JournalExecutor
 """
 
 
@@ -207,12 +228,26 @@ def test_an_installed_embedder_and_corpus_build_from_the_command_line_with_their
     assert other.returncode == 2 and "--projection-dim is not a setting of the vggish embedder" in other.stderr
     assert not (tmp_path / "no").exists()
 
-    # a dataset's manifest given to --config builds the same bytes again
+    # a dataset's manifest given to --config builds the same bytes again, here on the plug-in's
+    # executor, with its own options from the command line
+    journal = tmp_path / "journal.txt"
     again = _command(["build", "--config", str(out / "manifest.json"), "--source", str(source), "--out",
-                      str(tmp_path / "again"), "--cache-dir", str(tmp_path / "other-cache"), "--no-progress"],
-                     plugin, tmp_path)
+                      str(tmp_path / "again"), "--cache-dir", str(tmp_path / "other-cache"), "--no-progress",
+                      "--runner", "journal", "--journal", str(journal), "--journal-note", "rebuilt"], plugin, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "clips embedded: 24" in again.stdout
+    assert "--journal PATH" in helped.stdout and journal.read_text() == "rebuilt: 24 clips, 24 computed\n"
+    # ... and from a --config file; an option of one executor with another is refused
+    settings = tmp_path / "run.toml"
+    settings.write_text(f'corpus = "sessions"\nrunner = "journal"\njournal = "{journal}"\nnote = "from a file"\n')
+    filed = _command(["build", "--config", str(settings), "--source", str(source), "--out", str(tmp_path / "filed"),
+                      "--embedder", "projection", "--cache-dir", str(tmp_path / "cache"), "--no-progress",
+                      "--allow-missing-speakers", "--dev-speakers", "5", "--test-speakers", "6"], plugin, tmp_path)
+    assert filed.returncode == 0, filed.stderr
+    assert journal.read_text().splitlines()[-1] == "from a file: 24 clips, 24 computed"
+    local = _command(["build", "--corpus", "sessions", "--source", str(source), "--out", str(tmp_path / "no"),
+                      "--journal", str(journal)], plugin, tmp_path)
+    assert local.returncode == 2 and "--journal is not a setting of the local executor" in local.stderr
     for path in sorted(out.rglob("*.npy")):
         assert (tmp_path / "again" / path.relative_to(out)).read_bytes() == path.read_bytes()
 
@@ -229,6 +264,8 @@ BROKEN = {
     "missing_plugin": ("import no_such_module_of_anyone  # noqa\n", "needy = missing_plugin:Anything"),
     "plain_plugin": ("class NotAnEmbedder:\n    name = 'plain'\n", "plain = plain_plugin:NotAnEmbedder"),
     "syntax_plugin": ("def broken(:\n", "garbled = syntax_plugin:Anything"),
+    "runner_plugin": ("raise RuntimeError('the executor fails on purpose')\n",
+                      "[ravdess_prep.executors]\nstuck = runner_plugin:Anything"),
     # the working toy embedder again, under a built-in's name and under a name its class does not have
     "rogue_plugin": ("", "vggish = toy_plugin:ProjectionEmbedder\nrenamed = toy_plugin:ProjectionEmbedder"),
 }
@@ -236,7 +273,7 @@ BROKEN = {
 
 @pytest.fixture(scope="module")
 def broken_plugins(plugin, tmp_path_factory) -> Path:
-    """A folder of five more packages, each declaring embedders as entry points."""
+    """A folder of six more packages, each declaring embedders (or an executor) as entry points."""
     site = tmp_path_factory.mktemp("broken-site")
     for package, (code, points) in BROKEN.items():
         (site / package).mkdir()
@@ -244,7 +281,8 @@ def broken_plugins(plugin, tmp_path_factory) -> Path:
         info = site / f"{package.replace('_', '-')}-0.1.dist-info"
         info.mkdir()
         (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {package.replace('_', '-')}\nVersion: 0.1\n")
-        (info / "entry_points.txt").write_text(f"[ravdess_prep.embedders]\n{points}\n")
+        group = "" if points.startswith("[") else "[ravdess_prep.embedders]\n"
+        (info / "entry_points.txt").write_text(f"{group}{points}\n")
     return site
 
 
@@ -268,6 +306,13 @@ def test_broken_plugins_break_nothing_that_does_not_use_them_and_are_named_when_
         assert used.returncode in (1, 2) and len(lines) == 1, used.stderr
         assert package in lines[0] and cause in lines[0] and "Traceback" not in used.stderr, lines[0]
         assert not (tmp_path / name).exists()
+    assert "--runner stuck: the executor 'stuck' (package runner-plugin" in listed
+    stuck = _command(["build", "--corpus", "sessions", "--embedder", "projection", "--source", str(source), "--out",
+                      str(tmp_path / "stuck"), "--runner", "stuck"], path, tmp_path)
+    lines = stuck.stderr.strip().splitlines()
+    assert stuck.returncode in (1, 2) and len(lines) == 1 and "Traceback" not in stuck.stderr, stuck.stderr
+    assert "runner-plugin" in lines[0] and "RuntimeError: the executor fails on purpose" in lines[0]
+    assert not (tmp_path / "stuck").exists()
     assert "(package rogue-plugin, entry point toy_plugin:ProjectionEmbedder)" in listed
     assert "the name of the library's own (ravdess_prep.embedders.vggish:VGGishEmbedder)" in listed
     for command in (["info", "--help"], ["train", "--help"], ["export", "--help"]):

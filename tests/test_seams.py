@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import vggish
+from commands import executor
 from conftest import write_audio
 from ravdess_prep.manifest import Manifest
 from ravdess_prep import classifier, corpora, embedders, pipeline
@@ -166,7 +167,7 @@ def test_a_registered_embedder_runs_on_beam_with_the_same_bytes(registered, tmp_
     config = pipeline.Config(corpus="toy", embedder=ProjectionEmbedder(dim=8, seed=3))
     outputs = {}
     for runner, options in (("local", ()), ("beam", ("direct_running_mode=multi_threading", "direct_num_workers=2"))):
-        run = pipeline.Run(cache_dir=tmp_path / runner, jobs=2, progress=False, runner=runner, beam_options=options)
+        run = pipeline.Run(cache_dir=tmp_path / runner, jobs=2, progress=False, runner=executor(runner, options))
         out = pipeline.build(config, out=tmp_path / f"out-{runner}", source=tree, run=run).out
         outputs[runner] = {path.relative_to(out): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
     assert outputs["beam"] == outputs["local"]

@@ -2,16 +2,19 @@
 
 Install the extra first: ``pip install -e ".[beam]"``. The graph::
 
-    clips --Measure--> offsets --Tally (one global combine)--> --Target--> target (side input)
+    clips --Measure--> offsets --Tally (one global combine)--> --Target--> --Recipe-->
+                       recipe (side input: the per-clip recipe, made once)
                        offsets --Prepare (decode, pad, front-end)--> prepared clips
                        --Key (a batch number from the clip's position)--> --Group-->
                        --Embed (the model, loaded once per worker; post-processed; cached)-->
                        embeddings --Gather--> --Write (one atomic write)--> <out>
 
-Every per-clip step runs in parallel on the workers. Two steps are global: the target length
-(every clip's padding waits for it) and the write, which gathers the embeddings and writes the
-dataset with :meth:`ravdess_prep.build.plan.BuildPlan.write`, so the bytes are those of the
-default executor. Each step calls the plan; nothing here computes audio or embeddings itself.
+Every per-clip step runs in parallel on the workers. Three steps are global: the target length
+(every clip's padding waits for it), the recipe made from it
+(:class:`~ravdess_prep.build.recipe.ClipRecipe`, handed to every worker), and the write, which
+gathers the embeddings and writes the dataset with
+:meth:`ravdess_prep.build.plan.BuildPlan.write`, so the bytes are those of the default executor. Each step calls the plan or its recipe; nothing here computes audio or
+embeddings itself.
 
 The graph uses only what every runner translates (Create, ParDo with one output, GroupByKey,
 Flatten, side inputs, global combines): no tagged outputs, and nothing emitted at the end of a
@@ -52,8 +55,9 @@ from ..embed import EmbedResult, ModelSession, PreparedClip
 from ..embedders import ModelFiles
 from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
 from ..manifest import Manifest
-from ..measure import ClipOffsets, LengthTally, Measurement, Target
+from ..measure import ClipOffsets, LengthTally, Measurement
 from .plan import BuildPlan, BuildResult, StageClock
+from .recipe import ClipRecipe
 
 __all__ = ["run", "build_graph", "pipeline_options"]
 
@@ -64,7 +68,7 @@ DASK_CONNECT_SECONDS = 10
 #: Runners Beam ships that its short names do not reach (by their full names).
 RUNNERS_BY_NAME = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 # the order in which the default executor meets failures: measure, target, then the rest
-STEP_ORDER = ("Measure", "Target", "Prepare", "Embed", "Write")
+STEP_ORDER = ("Measure", "Target", "Recipe", "Prepare", "Embed", "Write")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,9 +119,9 @@ class Embedded:
 class SharedSession:
     """A worker process's model session, shared by its threads."""
 
-    def __init__(self, plan: BuildPlan, files: ModelFiles):
-        files.check()  # the worker's copy of every file has to be the one the launcher verified
-        self.session = ModelSession(plan.embedder, files)
+    def __init__(self, recipe: ClipRecipe):
+        recipe.files.check()  # the worker's copy of every file has to be the one the launcher verified
+        self.session = ModelSession(recipe.embedder, recipe.files)
         self.id = uuid.uuid4().hex
         self.lock = threading.Lock()
 
@@ -139,57 +143,39 @@ class MergeTallies(beam.CombineFn):
         return tally
 
 
-class SetupOnce:
-    """What every clip is embedded with (:meth:`BuildPlan.setup`), made once per worker for the
-    build's one target, not again for every element."""
+class Prepare(beam.DoFn):
+    """Step Prepare (:meth:`ClipRecipe.prepare`): ``(position, PreparedClip or Failure)``."""
 
-    plan: BuildPlan
-    files: ModelFiles
+    def __init__(self, fast: bool):
+        self.fast = fast
 
-    def setup_for(self, target: Target):
-        if getattr(self, "_setup_target", None) != target:
-            self._setup_target, self._setup = target, self.plan.setup(target, self.files)
-        return self._setup
-
-
-class Prepare(SetupOnce, beam.DoFn):
-    """Step Prepare (:meth:`BuildPlan.prepare`): ``(position, PreparedClip or Failure)``."""
-
-    def __init__(self, plan: BuildPlan, files: ModelFiles, fast: bool):
-        self.plan, self.files, self.fast = plan, files, fast
-
-    def process(self, item, target):
-        if isinstance(target, Failure):
+    def process(self, item, recipe):
+        if isinstance(recipe, Failure):
             return
         position, offsets = item
-        setup = attempt("Prepare", position, self.setup_for, target)
-        if isinstance(setup, Failure):
-            yield position, setup
-            return
-        yield position, attempt("Prepare", position, self.plan.prepare, offsets, setup=setup, fast=self.fast)
+        yield position, attempt("Prepare", position, recipe.prepare, offsets, fast=self.fast)
 
 
-class Embed(SetupOnce, beam.DoFn):
-    """Step Embed: the model on a batch of prepared clips, each clip post-processed and stored
-    in the cache. The model is loaded once per worker process, on first use, and shared by
-    the process's threads."""
+class Embed(beam.DoFn):
+    """Step Embed (:meth:`ClipRecipe.embed`): the model on a batch of prepared clips, each
+    clip post-processed and stored in the cache. The model is loaded once per worker process,
+    on first use, and shared by the process's threads."""
 
-    def __init__(self, plan: BuildPlan, files: ModelFiles):
-        self.plan, self.files = plan, files
+    def __init__(self):
         self.shared = Shared()
 
-    def process(self, keyed, target):
+    def process(self, keyed, recipe):
         _, batch = keyed
         batch = sorted(batch, key=lambda item: item[0])
-        shared = attempt("Embed", batch[0][0], self.shared.acquire, lambda: SharedSession(self.plan, self.files))
+        shared = attempt("Embed", batch[0][0], self.shared.acquire, lambda: SharedSession(recipe))
         if isinstance(shared, Failure):
             for position, _ in batch:
                 yield dataclasses.replace(shared, position=position)
             return
         prepared = [dataclasses.replace(clip, name=str(position)) for position, clip in batch]
         with shared.lock:  # the process's threads take turns with the model
-            result = attempt("Embed", batch[0][0], lambda: self.plan.embed(
-                prepared, [clip.name for clip in prepared], setup=self.setup_for(target), session=shared.session))
+            result = attempt("Embed", batch[0][0], lambda: recipe.embed(
+                prepared, [clip.name for clip in prepared], session=shared.session))
         if isinstance(result, Failure):
             for position, _ in batch:
                 yield dataclasses.replace(result, position=position)
@@ -204,23 +190,23 @@ class Write(beam.DoFn):
     :meth:`BuildPlan.write`; or, after a failure, nothing. Either way the outcome file says
     what happened."""
 
-    def __init__(self, plan: BuildPlan, files: ModelFiles, outcome: str):
-        self.plan, self.files, self.outcome = plan, files, outcome
+    def __init__(self, plan: BuildPlan, outcome: str):
+        self.plan, self.outcome = plan, outcome
 
-    def process(self, done, measured, target, failures):
+    def process(self, done, measured, recipe, failures):
         failures = [item for _, item in measured if isinstance(item, Failure)] + list(failures)
-        if isinstance(target, Failure):
-            failures.append(target)
+        if isinstance(recipe, Failure):
+            failures.append(recipe)
         failure = first_failure(failures)
         record = None
         if failure is None:
-            record = attempt("Write", -1, self._write, done, measured, target)
+            record = attempt("Write", -1, self._write, done, measured, recipe)
             failure = record if isinstance(record, Failure) else None
         with atomic_path(self.outcome) as temporary:
             temporary.write_text(json.dumps({"failure": dataclasses.asdict(failure)} if failure else record))
         yield self.outcome
 
-    def _write(self, done: Sequence[Embedded], measured, target: Target) -> dict:
+    def _write(self, done: Sequence[Embedded], measured, recipe: ClipRecipe) -> dict:
         embedded = {item.position: item for item in done}
         offsets = [clip for _, clip in sorted(measured, key=lambda item: item[0])]
         kept = [position for position, clip in enumerate(offsets) if not clip.dropped]
@@ -231,17 +217,17 @@ class Write(beam.DoFn):
         rows = [embedded[position] for position in kept]
         result = EmbedResult(np.stack([row.embedding for row in rows]), tuple(row.audio_sha256 for row in rows),
                              sum(row.session is not None for row in rows), sum(row.model_calls for row in rows))
-        manifest = self.plan.write(Measurement(target, tuple(offsets)), result, self.plan.setup(target, self.files))
+        manifest = self.plan.write(Measurement(recipe.target, tuple(offsets)), result, recipe)
         return {"manifest": manifest.to_json(), "path": str(manifest.path), "computed": result.computed,
                 "cached": len(rows) - result.computed, "model_calls": result.model_calls,
                 "model_loads": len({row.session for row in rows if row.session is not None})}
 
 
-def batch_key(plan: BuildPlan, target: Target, files: ModelFiles):
+def batch_key(recipe: ClipRecipe):
     """The Embed batch of a prepared clip, from its position: about
     :data:`MODEL_BATCHES_PER_BATCH` model batches of examples (or of clips) per batch."""
-    embedder = plan.embedder
-    examples = plan.examples_per_clip(target) or 1
+    embedder = recipe.embedder
+    examples = recipe.examples_per_clip or 1
     per_batch = max(1, embedder.batch_examples * MODEL_BATCHES_PER_BATCH // (1 if embedder.batching == "clips"
                                                                                else examples))
     return lambda position: position // per_batch
@@ -257,6 +243,9 @@ def build_graph(root, plan: BuildPlan, files: ModelFiles, *, outcome: str | os.P
         outcome: Where the write step records what happened (a path every worker can write).
         fast: See :class:`ravdess_prep.build.run.Run`.
 
+    The target and the recipe (:meth:`BuildPlan.recipe`) are made once, in steps of their
+    own, and reach every Prepare, Key, Embed and Write as one side input.
+
     Returns:
         The PCollection of the outcome file's path.
     """
@@ -265,20 +254,22 @@ def build_graph(root, plan: BuildPlan, files: ModelFiles, *, outcome: str | os.P
                 | "Measure" >> beam.Map(lambda record: (record[0], attempt("Measure", record[0], plan.measure_clip,
                                                                            record[1], record[2]))))
     offsets = measured | "Measured" >> beam.Filter(lambda item: isinstance(item[1], ClipOffsets))
-    target = beam.pvalue.AsSingleton(
+    recipe = beam.pvalue.AsSingleton(
         offsets
         | "Tally" >> beam.CombineGlobally(MergeTallies())
         | "Target" >> beam.Map(lambda tally: attempt("Target", -1, plan.target, tally))
+        | "Recipe" >> beam.Map(lambda target: target if isinstance(target, Failure)
+                               else attempt("Recipe", -1, plan.recipe, target, files))
     )
     prepared = (offsets
                 | "Kept" >> beam.Filter(lambda item: not item[1].dropped)
-                | "Prepare" >> beam.ParDo(Prepare(plan, files, fast), target))
+                | "Prepare" >> beam.ParDo(Prepare(fast), recipe))
     computed = (
         prepared
         | "New" >> beam.Filter(lambda item: isinstance(item[1], PreparedClip) and item[1].cached is None)
-        | "Key" >> beam.Map(lambda item, target: (batch_key(plan, target, files)(item[0]), item), target)
+        | "Key" >> beam.Map(lambda item, recipe: (batch_key(recipe)(item[0]), item), recipe)
         | "Group" >> beam.GroupByKey()
-        | "Embed" >> beam.ParDo(Embed(plan, files), target)
+        | "Embed" >> beam.ParDo(Embed(), recipe)
     )
     cached = (prepared
               | "Cached" >> beam.Filter(lambda item: isinstance(item[1], PreparedClip) and item[1].cached is not None)
@@ -291,7 +282,7 @@ def build_graph(root, plan: BuildPlan, files: ModelFiles, *, outcome: str | os.P
             | "Embedded" >> beam.Flatten())
     return (done
             | "Gather" >> beam.combiners.ToList()
-            | "Write" >> beam.ParDo(Write(plan, files, str(outcome)), beam.pvalue.AsList(measured), target,
+            | "Write" >> beam.ParDo(Write(plan, str(outcome)), beam.pvalue.AsList(measured), recipe,
                                     beam.pvalue.AsList(failures)))
 
 
@@ -385,8 +376,9 @@ def run(plan: BuildPlan, run: Run) -> BuildResult:
     Raises:
         The first failing step's own error (see the module docstring).
     """
-    options = pipeline_options(run.beam_options, jobs=run.jobs)
-    check_dask_cluster(options, worker_wait_seconds=run.worker_wait_seconds)
+    settings = run.runner  # the BeamExecutor: its options
+    options = pipeline_options(settings.beam_options, jobs=run.jobs)
+    check_dask_cluster(options, worker_wait_seconds=settings.worker_wait_seconds)
     clock = StageClock()
     files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
     clock.lap("model_files")

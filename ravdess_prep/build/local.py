@@ -13,24 +13,25 @@ from .run import Run
 from ..embed import EmbedResult, ModelSession
 from ..measure import Measurement
 from ..parallel import map_calls, single_threaded_blas
-from .plan import BuildPlan, BuildResult, EmbedSetup, StageClock
+from .plan import BuildPlan, BuildResult, StageClock
+from .recipe import ClipRecipe
 
 #: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip of 20 VGGish examples).
 AHEAD_CLIPS = 128
 
 
 def run(plan: BuildPlan, run: Run) -> BuildResult:
-    """Run every step of ``plan`` here: measure, target, model files, embed, write."""
+    """Run every step of ``plan`` here: measure, target, model files, recipe, embed, write."""
     clock = StageClock()
     measurement = measure(plan, jobs=run.jobs, progress=run.progress)
     clock.lap("measure")
     plan.examples_per_clip(measurement.target)  # step target: a padded clip gives an example
     files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
-    setup = plan.setup(measurement.target, files)
+    recipe = plan.recipe(measurement.target, files)
     clock.lap("model_files")
-    embedded = embed(plan, measurement, setup, jobs=run.jobs, progress=run.progress, fast=run.fast)
+    embedded = embed(recipe, measurement, jobs=run.jobs, progress=run.progress, fast=run.fast)
     clock.lap("embed")
-    manifest = plan.write(measurement, embedded, setup)
+    manifest = plan.write(measurement, embedded, recipe)
     clock.lap("write")
     return BuildResult(manifest.path.parent, manifest, clock.seconds, embedded.computed,
                        len(embedded.audio_sha256) - embedded.computed, embedded.model_calls,
@@ -44,9 +45,9 @@ def measure(plan: BuildPlan, *, jobs: int | None = None, progress: bool = False)
                                  unit="clip", disable=not progress))
 
 
-def embed(plan: BuildPlan, measurement: Measurement, setup: EmbedSetup, *, jobs: int | None = None,
-          progress: bool = False, fast: bool = True, session: ModelSession | None = None) -> EmbedResult:
-    """Steps prepare and embed: worker threads prepare clips ahead of the model, which runs in
+def embed(recipe: ClipRecipe, measurement: Measurement, *, jobs: int | None = None, progress: bool = False,
+          fast: bool = True, session: ModelSession | None = None) -> EmbedResult:
+    """The recipe's steps prepare and embed: worker threads prepare clips ahead of the model, which runs in
     this thread; every finished clip is cached at once.
 
     The model runs on every core; the workers prepare clips at the lowest scheduling priority,
@@ -56,7 +57,7 @@ def embed(plan: BuildPlan, measurement: Measurement, setup: EmbedSetup, *, jobs:
     thread meanwhile (see :func:`ravdess_prep.parallel.single_threaded_blas`). ``session``: a
     loaded model to run, left open (None: loaded when a clip needs it, closed at the end).
     """
-    calls = [{"offsets": clip, "setup": setup, "fast": fast} for clip in measurement.kept]
+    calls = [{"offsets": clip, "fast": fast} for clip in measurement.kept]
     with single_threaded_blas():
-        return plan.embed(map_calls(plan.prepare, calls, jobs=jobs, ahead=AHEAD_CLIPS, low_priority=True),
-                          [clip.name for clip in measurement.kept], setup=setup, progress=progress, session=session)
+        return recipe.embed(map_calls(recipe.prepare, calls, jobs=jobs, ahead=AHEAD_CLIPS, low_priority=True),
+                            [clip.name for clip in measurement.kept], progress=progress, session=session)

@@ -1,40 +1,39 @@
-"""The build plan: every step of a build, per clip and global, in one place.
+"""The build plan: the build's inventory and its global steps.
 
 Source and split run before the plan exists (:func:`ravdess_prep.pipeline.build`); the plan
-then holds the split inventory and the settings, and its steps are all an executor calls::
+then holds the split inventory and the settings. Its steps, and those of the per-clip recipe it
+makes once (:class:`~ravdess_prep.build.recipe.ClipRecipe`), are all an executor calls::
 
-    measure_clip (per clip) -> target (global) -> model_files (global)
-    -> prepare (per clip) -> the model on batches -> finish (per clip, cached) -> write (global)
+    plan.measure_clip (per clip) -> plan.target (global) -> plan.model_files (global)
+    -> plan.recipe (global, once) -> recipe.prepare (per clip) -> recipe.embed (the model on
+    batches; each clip finished and cached) -> plan.write (global)
 
 An executor (:mod:`.local`, :mod:`.beam`) decides only where and when each step runs; the
-plan decides what it computes, so every executor writes the same bytes. A plan made from a
+plan and the recipe decide what it computes, so every executor writes the same bytes. A plan made from a
 manifest (:meth:`BuildPlan.from_manifest`) embeds new recordings exactly as that dataset was.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
-
-import numpy as np
 
 from ..cache import ClipCache, cache_root, settings_key
 from ..config import Config
 from ..corpora import Corpus, get_corpus
 from ..card import card_files
 from ..dataset import metadata_table, source_record, split_bundles, versions, written_metadata
-from ..embed import EmbedResult, ModelSession, PreparedClip, embed_prepared, prepare_clip
+from ..embed import EmbedResult
 from ..embedders import Embedder, ModelFiles
 from ..exceptions import ParameterError
 from ..manifest import Manifest, examples_per_clip, output_record
 from ..measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
 from ..output import write_folder
-from ..outputs import bundle_rows
 from ..params import CLIP_CACHE_FOLDER, MANIFEST
+from .recipe import ClipRecipe
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -79,18 +78,6 @@ class BuildResult:
     model_calls: int
     model_loads: int
     rejected: tuple = ()
-
-
-@dataclasses.dataclass(frozen=True)
-class EmbedSetup:
-    """What every clip of a build is embedded with (see :meth:`BuildPlan.setup`)."""
-
-    target: Target
-    files: ModelFiles
-    examples_per_clip: int | None
-    clip_shape: tuple[int, ...]
-    cache: ClipCache | None
-    front_end: Embedder  # the embedder as it prepares clips for these files (see Embedder.for_files)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,10 +170,11 @@ class BuildPlan:
         folder = None if cache_dir is None else cache_root(cache_dir) / self.embedder.name
         return self.embedder.model_files(self.files, cache_dir=folder, progress=progress)
 
-    def setup(self, target: Target, files: ModelFiles) -> "EmbedSetup":
-        """What every clip is embedded with: the target, the model's files, the shape of a
-        clip's output, the cache of clips embedded with these settings and files, and the
-        embedder as its front-end runs for these files.
+    def recipe(self, target: Target, files: ModelFiles) -> ClipRecipe:
+        """Step recipe (global): what every clip is embedded with, made once and handed to every
+        worker: the target, the model's files, the shape of a clip's output, the cache of clips
+        embedded with these settings and files, and the embedder as its front-end runs for
+        these files.
 
         Only what changes a clip's row is in the cache's key: the measured target only for an
         embedder that pads. One that does not pad sees a clip as it is; it would crop a clip
@@ -194,50 +182,23 @@ class BuildPlan:
         setting, in the key already."""
         examples = self.examples_per_clip(target)
         shape = self.embedder.clip_shape(examples=examples, files=files)
-        front_end = self.embedder.for_files(files)
         key = settings_key(config=self.config.embedding_digest(),
                            target_length_samples=target.length_samples if self.embedder.pads else None,
                            files=files.digests(), embedder=self.embedder.describe())
         cache = None if self.cache_root is None else ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=shape,
                                                                  dtype=self.embedder.output_dtype)
-        return EmbedSetup(target, files, examples, shape, cache, front_end)
+        read = {name: value for name, value in self.config.prepare_kwargs().items() if name != "embedder"}
+        return ClipRecipe(self.embedder, self.embedder.for_files(files), target, files, examples, tuple(shape), cache,
+                          read)
 
-    def prepare(self, offsets: ClipOffsets, *, setup: "EmbedSetup", fast: bool = True) -> PreparedClip:
-        """Step prepare (per clip): hashed and, unless cached, decoded, padded and through the
-        embedder's front-end (see :func:`ravdess_prep.embed.prepare_clip`)."""
-        return prepare_clip(offsets=offsets, target_length_samples=setup.target.length_samples, cache=setup.cache,
-                            fast=fast, **{**self.config.prepare_kwargs(), "embedder": setup.front_end})
-
-    def embed(self, prepared: Iterable[PreparedClip], names: list[str], *, setup: "EmbedSetup",
-              session: ModelSession | None = None, progress: bool = False) -> EmbedResult:
-        """Step embed: the model on batches of prepared clips, each clip post-processed and
-        cached as soon as it is done.
-
-        Args:
-            prepared: The clips, prepared (:meth:`prepare`), in any order.
-            names: Their names, in the order of the result.
-            setup: See :meth:`setup`.
-            session: A loaded model to run (kept open); None: loaded when a clip needs it, and
-                closed at the end.
-            progress: Show a progress bar.
-        """
-        return embed_prepared(prepared, names, embedder=self.embedder, clip_shape=setup.clip_shape,
-                              open_session=functools.partial(ModelSession, self.embedder, setup.files),
-                              session=session, cache=setup.cache, progress=progress)
-
-    def rows(self, embeddings: np.ndarray) -> np.ndarray:
-        """Bundle rows from clip outputs ``(clips, *clip shape)`` (see
-        :func:`ravdess_prep.outputs.bundle_rows`)."""
-        return bundle_rows(embeddings, kind=self.embedder.clip_kind(), pool=self.embedder.pool)
-
-    def write(self, measurement: Measurement, embedded: EmbedResult, setup: EmbedSetup) -> Manifest:
+    def write(self, measurement: Measurement, embedded: EmbedResult, recipe: ClipRecipe) -> Manifest:
         """Step write (global): bundles per split, ``manifest.json``, ``metadata.csv``, the card
         and its figures, written atomically into :attr:`out`.
 
         Args:
             measurement: The measure pass (offsets, target, policies).
             embedded: Every kept clip's output and file SHA-256, in ``measurement`` order.
-            setup: What the clips were embedded with (the files' SHA-256 go in the manifest).
+            recipe: What the clips were embedded with (the files' SHA-256 go in the manifest).
 
         Returns:
             The manifest written.
@@ -245,14 +206,14 @@ class BuildPlan:
         table = metadata_table(self.clips, measurement, embedded.audio_sha256)
         bundles, splits = split_bundles(table, embedded.embeddings, corpus=self.corpus)
         source, metadata, recorded = source_record(table, excluded=self.excluded), written_metadata(table), versions()
-        names, files = self.embedder.feature_names(), setup.files
+        names, files = self.embedder.feature_names(), recipe.files
         manifest = Manifest(
             config=self.config, corpus=self.corpus.describe(split_preset=self.config.split_preset),
             embedder={"name": self.embedder.name, "settings": self.embedder.settings(), "output": self.embedder.output,
                       "license": self.embedder.license, "citation": self.embedder.citation,
                       **self.embedder.describe(), **files.record(), **({"feature_names": list(names)} if names else {})},
-            output=output_record(self.embedder, setup.clip_shape, self.embedder.output_facts(files)),
-            target=measurement.target, examples_per_clip=setup.examples_per_clip, splits=splits,
+            output=output_record(self.embedder, recipe.clip_shape, self.embedder.output_facts(files)),
+            target=measurement.target, examples_per_clip=recipe.examples_per_clip, splits=splits,
             handled_by_policy=tuple({"clip": clip.name, "policy": clip.handled,
                                      **({"active_channels": list(clip.active_channels)} if clip.active_channels else {})}
                                     for clip in measurement.handled),
@@ -260,8 +221,7 @@ class BuildPlan:
         extra = card_files(manifest.to_json(), metadata, count_columns=self.corpus.card_columns,
                            label_column=self.corpus.label_column, label_names=self.corpus.label_names,
                            feature_names=names)
-        kind, pool = self.embedder.clip_kind(), self.embedder.pool
-        rows = {split: dataclasses.replace(bundle, embeddings=bundle_rows(bundle.embeddings, kind=kind, pool=pool))
+        rows = {split: dataclasses.replace(bundle, embeddings=recipe.rows(bundle.embeddings))
                 for split, bundle in bundles.items()}
         digests = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
         return dataclasses.replace(manifest, bundle_sha256=digests, path=Path(self.out).absolute() / MANIFEST)

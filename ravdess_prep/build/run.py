@@ -1,16 +1,16 @@
 """How a build runs: :class:`Run`, the settings that change where and when its steps run,
-never what they compute (the build's :class:`~ravdess_prep.config.Config` holds those)."""
+never what they compute (the build's :class:`~ravdess_prep.config.Config` holds those). The
+chosen executor's own options are its settings (:mod:`.executors`)."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Mapping, Sequence
-
 from ..config import RUNNING
 from ..exceptions import ParameterError, option
-from ..settings import NUMBER, PATH, POSITIVE, SWITCH, TEXT, TEXTS, setting
+from ..settings import PATH, POSITIVE, SWITCH, TEXT, setting
 from . import EXECUTORS
+from .executors import Executor
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,14 +22,12 @@ class Run:
             runner, local worker processes.
         cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
         progress: Show a progress bar per stage.
-        runner: ``"local"`` (threads of this process), ``"beam"`` (Apache Beam), or an
-            executor another package registers.
-        beam_options: Beam pipeline options (runner ``"beam"`` only), ``["KEY=VALUE", ...]`` or
-            a mapping (see :func:`ravdess_prep.build.beam.pipeline_options`).
+        runner: The executor: its name (``"local"``, threads of this process; ``"beam"``,
+            Apache Beam; or one another package registers), run with its default options, or
+            an executor's settings (:class:`~ravdess_prep.build.executors.BeamExecutor` with
+            its ``beam_options``, say). Always an :class:`Executor` once made.
         fast: Skip work whose result is known (resampling the padding, running the example of
             silence more than once); False takes the straightforward path. Same bytes either way.
-        worker_wait_seconds: On a Dask cluster (``runner=DaskRunner`` with
-            ``dask_client_address``), how long to wait for a first worker before failing.
     """
 
     jobs: int | None = setting(None, flags="--jobs", kind=POSITIVE, group=RUNNING,
@@ -38,24 +36,24 @@ class Run:
                                                   help="cache root: downloads, extracted zips, per-clip embeddings, "
                                                   "model files")
     progress: bool = setting(True, kind=SWITCH, group=RUNNING, help="show progress bars")
-    runner: str = setting("local", flags="--runner", kind=TEXT, group=RUNNING,
-                          help="local: threads of this process (default); beam: Apache Beam (pip install -e '.[beam]')")
-    beam_options: Sequence[str] | Mapping[str, object] = setting(
-        (), flags="--beam-option", kind=TEXTS, group=RUNNING,
-        help="a Beam pipeline option KEY=VALUE, e.g. runner=FlinkRunner or direct_num_workers=4; repeatable")
+    runner: str | Executor = setting("local", flags="--runner", kind=TEXT, group=RUNNING,
+                                     help="local: threads of this process (default); beam: Apache Beam "
+                                     "(pip install -e '.[beam]')")
     fast: bool = setting(True, kind=SWITCH, group=RUNNING, help="skip work whose result is known (same bytes)")
-    worker_wait_seconds: float = setting(60.0, flags="--worker-wait", kind=NUMBER, group=RUNNING,
-                                         help="with --runner beam on a Dask cluster: seconds to wait for a first "
-                                         "worker before failing (default 60)")
 
     def __post_init__(self):
         if self.jobs is not None and (isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1):
             raise ParameterError(f"{option('jobs')} has to be a positive integer, not {self.jobs!r}")
-        wait = self.worker_wait_seconds
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait < float("inf"):
-            raise ParameterError(f"{option('worker_wait_seconds')} has to be a positive number of seconds, not {wait!r}")
-        if self.runner not in EXECUTORS:
-            raise ParameterError(f"{option('runner')} has to be one of {', '.join(map(repr, tuple(EXECUTORS)))}, not "
-                                 f"{self.runner!r}")
-        if self.beam_options and self.runner != "beam":
-            raise ParameterError(f"{option('beam_options')} are for {option('runner', 'beam')}")
+        if isinstance(self.runner, str):
+            object.__setattr__(self, "runner", EXECUTORS.get_named(self.runner)())
+        elif not isinstance(self.runner, Executor):
+            raise ParameterError(f"{option('runner')} has to be an executor's name ({', '.join(map(repr, EXECUTORS))})"
+                                 f" or its settings (an Executor), not {self.runner!r}")
+
+    @property
+    def executor(self) -> str:
+        """The executor's name."""
+        return self.runner.name or type(self.runner).__name__
+
+    def replace(self, **changes) -> "Run":
+        return dataclasses.replace(self, **changes)

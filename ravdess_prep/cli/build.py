@@ -1,7 +1,8 @@
 """``ravdess-prep build``: the whole pipeline, from a source to train/dev/test bundles.
 
 Its options are every setting of the build (:class:`~ravdess_prep.config.Config`), of every
-registered embedder and of its files, and how it runs (:class:`~ravdess_prep.build.run.Run`).
+registered embedder and of its files, and how it runs (:class:`~ravdess_prep.build.run.Run`, and
+the options of every registered executor, :mod:`~ravdess_prep.build.executors`).
 ``--config FILE`` takes them from a TOML file or a dataset's ``manifest.json`` (its keys are
 :meth:`Config.to_dict`'s); an option given on the command line replaces the file's value,
 lists included. ``--from-manifest`` rebuilds a dataset exactly and takes no setting.
@@ -20,14 +21,15 @@ from ..manifest import Manifest
 from ..output import OUTPUT_RULE
 from ..settings import values_from_file
 from .info import add_source_options
-from .options import (UsageError, add_settings, embedder_classes, files_from, files_types, given_flags, given_values,
-                      not_of, plugin_problems, read_settings_file, split_settings_file, wording)
+from .options import (UsageError, add_settings, embedder_classes, executor_classes, files_from, files_types, given_flags,
+                      given_values, not_of, plugin_problems, read_settings_file, run_settings, split_settings_file,
+                      wording)
 
 NAME = "build"
 HELP = "the whole pipeline: source to train/dev/test bundles"
 #: Clips handled by a policy that a build's summary names (the others are counted).
 SHOWN = 5
-RUN_SETTINGS = ("jobs", "runner", "beam_options", "worker_wait_seconds")
+RUN_SETTINGS = ("jobs", "runner")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,10 +47,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings(parser, embedder_classes(), groups=groups, table=table)
     add_settings(parser, files_types(), groups=groups, table=table)
     add_settings(parser, [Run], only=RUN_SETTINGS, groups=groups, table=table)
+    add_settings(parser, executor_classes(), groups=groups, table=table)
     groups["running"].add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.epilog = plugin_problems()
     parser.set_defaults(table=table, usage_errors=True, wording={**wording([Config, Run, *embedder_classes(),
-                                                                           *files_types()]), "out": "--out"})
+                                                                           *files_types(), *executor_classes()]),
+                                                                  "out": "--out"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         given = given_flags(args, _setting_table(args)) + (["--config"] if args.config_file else [])
         if given:
             raise UsageError(f"--from-manifest takes every setting from the manifest; drop {given[0]}")
-        run = _run(args, {})
+        run = run_settings(args, {}, where="--from-manifest")
         result = pipeline.rebuild(args.from_manifest, out=args.out, source=args.source,
                                   files=_moved_files(args, args.from_manifest), run=run)
     else:
@@ -73,8 +77,8 @@ def _setting_table(args) -> dict:
     """The options of settings (every option but the sources, the cache, how it runs, and where
     the model's files are now)."""
     return {dest: entries for dest, entries in args.table.items()
-            if dest not in ("cache_dir", "jobs", "runner", "beam_option")
-            and not any(owner in files_types() for owner, _ in entries)}
+            if dest not in ("cache_dir", "jobs", "runner")
+            and not any(owner in files_types() or owner in executor_classes() for owner, _ in entries)}
 
 
 def settings(args: argparse.Namespace) -> tuple[Config, Run, list | None, object | None]:
@@ -119,7 +123,7 @@ def settings(args: argparse.Namespace) -> tuple[Config, Run, list | None, object
                       **given_values(args, cls, args.table)})
     config = Config(**config_values, embedder=embedder)
     files = _files(args, cls, inputs.get("files", {}), where=where)
-    return config, _run(args, run_values), args.source or inputs.get("source"), files
+    return config, run_settings(args, run_values, where=where), args.source or inputs.get("source"), files
 
 
 def _files(args, cls, from_file: dict, *, where: str):
@@ -137,13 +141,6 @@ def _moved_files(args, manifest_path: str):
     """Where a rebuilt dataset's files are now, from the options (None: where it recorded)."""
     name = Manifest.read(manifest_path).config.embedder.name
     return _files(args, embedder_class(name), {}, where="--from-manifest")
-
-
-def _run(args, from_file: dict) -> Run:
-    values = {**from_file, **given_values(args, Run, args.table)}
-    if args.no_progress:
-        values["progress"] = False
-    return Run(**values)
 
 
 def print_summary(result) -> None:

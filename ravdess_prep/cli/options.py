@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
+from ..build import EXECUTORS
 from ..build.run import Run
 from ..config import Config
 from ..corpora import CORPORA
@@ -150,11 +151,18 @@ def embedder_classes() -> list[type[Embedder]]:
     return list(EMBEDDERS.loadable().values())
 
 
+def executor_classes() -> list[type]:
+    """Every registered executor class that loads (a broken plug-in adds no options, and is
+    named when used, as for embedders)."""
+    return list(EXECUTORS.loadable().values())
+
+
 def plugin_problems() -> str | None:
-    """A paragraph for ``--help`` naming every embedder and corpus that cannot be used (its
-    package, entry point and error), or None when every one can."""
+    """A paragraph for ``--help`` naming every embedder, corpus and executor that cannot be used
+    (its package, entry point and error), or None when every one can."""
     problems = {**{f"--embedder {name}": text for name, text in EMBEDDERS.problems().items()},
-                **{f"--corpus {name}": text for name, text in CORPORA.problems().items()}}
+                **{f"--corpus {name}": text for name, text in CORPORA.problems().items()},
+                **{f"--runner {name}": text for name, text in EXECUTORS.problems().items()}}
     if not problems:
         return None
     return "not usable: " + "; ".join(f"{choice}: {text}" for choice, text in problems.items())
@@ -217,18 +225,46 @@ def read_settings_file(path: str) -> dict:
 
 def split_settings_file(values: Mapping, *, where: str) -> tuple[dict, dict, dict]:
     """``(config values, run values, inputs)`` of a ``--config`` file, each checked against its
-    settings (an unknown key or a value of the wrong kind names the file and the key)."""
+    settings (an unknown key or a value of the wrong kind names the file and the key). The run
+    values hold the executors' settings too, as given: they are checked against the chosen
+    executor's (see :func:`run_settings`)."""
     run_names = {spec.name for spec in settings_of(Run)}
+    executor_names = {spec.name for cls in executor_classes() for spec in settings_of(cls)}
     config, run, inputs = {}, {}, {}
     for key, value in values.items():
-        target = inputs if key in INPUT_KEYS else run if key in run_names else config
+        target = inputs if key in INPUT_KEYS else run if key in run_names | executor_names else config
         target[key] = value
-    run = _checked(Run, run, where=where)
+    run = {**run, **_checked(Run, {key: value for key, value in run.items() if key in run_names}, where=where)}
     if "source" in inputs:
         inputs["source"] = list(TEXTS.from_file(inputs["source"], where=f"{where}: key 'source'"))
     if "files" in inputs and not isinstance(inputs["files"], Mapping):
         raise ParameterError(f"{where}: key 'files' has to be a table of the model's files, not {inputs['files']!r}")
     return config, run, inputs
+
+
+def run_settings(args: argparse.Namespace, from_file: Mapping, *, where: str) -> Run:
+    """How a command runs a build: a ``--config`` file's run values (:func:`split_settings_file`),
+    each replaced by its option when given; the chosen executor made with its own settings.
+
+    Raises:
+        UsageError: An option of another executor is given (``--beam-option`` without
+            ``--runner beam``).
+        ParameterError: An unknown executor (the message lists the known ones), a file's key of
+            another executor, or a value out of its domain.
+    """
+    names = {spec.name for spec in settings_of(Run)}
+    values = {**{key: value for key, value in from_file.items() if key in names}, **given_values(args, Run, args.table)}
+    if getattr(args, "no_progress", False):
+        values["progress"] = False
+    name = values.get("runner", "local")
+    cls = EXECUTORS.get_named(name)
+    not_of(args, {dest: entries for dest, entries in args.table.items()
+                  if any(owner in executor_classes() for owner, _ in entries)}, [cls],
+           what=f"the {name} executor (--runner {name})")
+    of_file = {key: value for key, value in from_file.items() if key not in names}
+    values["runner"] = cls(**{**values_from_file(cls, of_file, where=f"{where} (--runner {name})"),
+                              **given_values(args, cls, args.table)})
+    return Run(**values)
 
 
 def _checked(cls, values: Mapping, *, where: str) -> dict:
