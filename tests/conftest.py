@@ -1,11 +1,21 @@
-"""Shared fixtures: where ../shared is, and small audio writers."""
+"""The fixtures and helpers the test modules share: where ../shared is, small audio writers,
+the random-weights VGGish checkpoint, and the small trees and builds that many modules read.
+
+Under pytest-xdist each process runs its own session, so a session fixture alone would be made
+once per process. What is costly and only read (the checkpoint, the small build) is made once
+per run instead, in a folder every process of the run sees (:func:`made_once`): the first
+process to ask makes it, the others wait for it and read it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
 import importlib.util
 import os
 import shutil
 from pathlib import Path
+from typing import Callable
 
 # When the suite runs in several processes (pytest-xdist: ``-n 2`` in setup.cfg, one per core),
 # each process's math libraries take one thread, and so does every subprocess a test starts
@@ -157,9 +167,74 @@ def tone(seconds: float, *, frequency_hz: float = 440.0, sample_rate_hz: int = 4
     return np.concatenate([pad, signal, pad])
 
 
+# --- made once per run, read by every module -----------------------------------------------
+
+
 @pytest.fixture(scope="session")
-def random_checkpoint(tmp_path_factory) -> Path:
-    """A V1 checkpoint in the official VGGish layout with seeded random weights (about 290 MB)."""
+def run_folder(tmp_path_factory) -> Path:
+    """A folder of this run that every test process sees (the parent of each xdist process's
+    base folder; the base folder itself without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "made-once"
+
+
+def made_once(folder: Path, make: Callable[[Path], object]) -> Path:
+    """``folder``, made by ``make(folder)`` in the first process of the run that asks for it;
+    the others wait on a file lock until it is done. A folder left half made (its maker
+    failed) is made again."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    with open(folder.parent / f"{folder.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (folder.parent / f"{folder.name}.done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            (folder.parent / f"{folder.name}.done").touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def random_checkpoint(run_folder) -> Path:
+    """A V1 checkpoint in the official VGGish layout with seeded random weights (about 290 MB;
+    read only)."""
     from vggish.testing import write_random_checkpoint
 
-    return write_random_checkpoint(tmp_path_factory.mktemp("vggish") / "vggish_model.ckpt", seed=0)
+    folder = made_once(run_folder / "vggish", lambda folder: write_random_checkpoint(folder / "vggish_model.ckpt",
+                                                                                     seed=0))
+    return folder / "vggish_model.ckpt"
+
+
+@pytest.fixture(scope="session")
+def small_tree(ravdess_dir, run_folder) -> Path:
+    """18 real clips (read only): actors 01 (train), 08 (dev), 11 (test); the first 4 speech
+    and 2 song clips of each."""
+    return made_once(run_folder / "small-tree", lambda folder: copy_clips(ravdess_dir, folder, (1, 8, 11), speech=4,
+                                                                          song=2))
+
+
+@dataclasses.dataclass(frozen=True)
+class SharedBuild:
+    """A build made once per run: its output folder, and its clip cache at ``out.parent /
+    "cache"`` (builds of the same clips and settings take every clip from it; a test that
+    counts what a build computes, or damages entries, copies it first)."""
+
+    out: Path
+
+    @property
+    def cache(self) -> Path:
+        return self.out.parent / "cache"
+
+
+@pytest.fixture(scope="session")
+def small_build(small_tree, vggish_files, run_folder) -> SharedBuild:
+    """The small tree built with the default settings (VGGish as the original used it; the
+    tree lacks the original split's other actors, hence ``allow_missing_speakers``) and the
+    random-weights checkpoint (read only)."""
+    from ravdess_prep import pipeline
+
+    def build(folder: Path) -> None:
+        pipeline.build(pipeline.Config(allow_missing_speakers=True), out=folder / "out", source=small_tree,
+                       files=vggish_files,
+                       run=pipeline.Run(cache_dir=folder / "cache", jobs=2, progress=False))
+
+    return SharedBuild(made_once(run_folder / "small-build", build) / "out")

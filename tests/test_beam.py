@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from commands import error_line, run_command
-from conftest import SONG, SPEECH, copy_clips, write_audio
+from conftest import SONG, SPEECH, write_audio
 from ravdess_prep import cli, pipeline
 from ravdess_prep.build.plan import BuildPlan
 from ravdess_prep.build.executors import BeamExecutor
@@ -37,27 +37,20 @@ SMALL = Config(allow_missing_speakers=True)  # actors 01, 08, 11 only
 THREADS = ("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}")
 
 
-def _copy_tree(ravdess_dir, destination, *, speech_per_actor=6, song_per_actor=3):
-    # every third file: several emotions and statements
-    return copy_clips(ravdess_dir, destination, ACTORS, speech=speech_per_actor, song=song_per_actor,
-                      pick=slice(None, None, 3))
-
-
 def _output_bytes(out: Path) -> dict[str, bytes]:
     return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
 
 
 @pytest.fixture(scope="module")
-def tree(ravdess_dir, tmp_path_factory):
-    """27 real clips: actors 01, 08, 11; 6 speech and 3 song clips each."""
-    return _copy_tree(ravdess_dir, tmp_path_factory.mktemp("beam-tree"))
+def tree(small_tree):
+    """The run's small tree (18 real clips: actors 01, 08, 11; 4 speech and 2 song clips each)."""
+    return small_tree
 
 
 @pytest.fixture(scope="module")
-def local_build(tree, model_files_kwargs, tmp_path_factory):
-    root = tmp_path_factory.mktemp("local")
-    return pipeline.build(SMALL, out=root / "out", source=tree, run=Run(cache_dir=root / "cache", jobs=WORKERS, progress=False),
-                          **model_files_kwargs)
+def local_build(small_build):
+    """The default executor's build of the tree, with SMALL (made once per run)."""
+    return small_build
 
 
 @pytest.fixture(scope="module")
@@ -76,19 +69,19 @@ def test_beam_bundles_and_manifest_are_byte_identical_to_the_default_executor(lo
     different = [name for name in local if local[name] != on_beam[name]]
     assert different == []
     manifest = beam_build.manifest
-    assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 9, "dev": 9, "test": 9}
-    assert all(split["counts"]["vocal_channel"] == {"song": 3, "speech": 6} for split in manifest["splits"].values())
+    assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 6, "dev": 6, "test": 6}
+    assert all(split["counts"]["vocal_channel"] == {"song": 2, "speech": 4} for split in manifest["splits"].values())
 
 
 def test_beam_loads_the_model_once_per_worker_not_per_clip(beam_build):
-    assert beam_build.computed == 27 and beam_build.cached == 0
+    assert beam_build.computed == 18 and beam_build.cached == 0
     assert 1 <= beam_build.model_loads <= WORKERS
     assert beam_build.model_calls >= 1
 
 
 def test_beam_run_resumes_from_the_cache(tree, model_files_kwargs, beam_build, tmp_path):
     again = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=Run(cache_dir=beam_build.out.parent / "cache", jobs=WORKERS, progress=False, runner=BeamExecutor(beam_options=THREADS)), **model_files_kwargs)
-    assert (again.computed, again.cached, again.model_loads) == (0, 27, 0)
+    assert (again.computed, again.cached, again.model_loads) == (0, 18, 0)
     assert _output_bytes(again.out) == _output_bytes(beam_build.out)
 
 
@@ -113,7 +106,7 @@ def test_threads_of_a_worker_share_one_model(tree, model_files_kwargs, tmp_path,
     run = Run(cache_dir=tmp_path / "cache", progress=False, runner=BeamExecutor(
         beam_options=("direct_running_mode=multi_threading", f"direct_num_workers={WORKERS}")))
     result = pipeline.build(SMALL, out=tmp_path / "out", source=tree, run=run, **model_files_kwargs)
-    assert result.computed == 27
+    assert result.computed == 18
     assert len(constructed) == result.model_loads == 1
     assert len(recipes) == 1
 
@@ -122,7 +115,7 @@ def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_
     """A silent clip dropped, clips cropped to a fixed target, a seeded shuffle: same bytes."""
     source = tmp_path / "tree"
     shutil.copytree(tree, source)
-    silent = source / SPEECH / "Actor_08" / "03-01-01-01-01-02-08.flac"
+    silent = source / SPEECH / "Actor_08" / "03-01-08-02-02-02-08.flac"
     assert not silent.exists()
     write_audio(silent, np.zeros(96000))
     config = Config(on_silent="drop", target_length_samples=150000, on_too_long="crop", shuffle_seed=7,
@@ -138,7 +131,7 @@ def test_beam_policies_match_the_default_executor(tree, model_files_kwargs, tmp_
     manifest = result.manifest
     policies = {entry["policy"] for entry in manifest["handled_by_policy"]}
     assert "no active sample: dropped" in policies and any("center-cropped" in policy for policy in policies)
-    assert manifest["splits"]["dev"]["clips"] == 9
+    assert manifest["splits"]["dev"]["clips"] == 6
 
 
 def test_a_failing_clip_is_named_and_nothing_is_written(tree, vggish_files, model_files_kwargs, tmp_path, capsys):
@@ -203,7 +196,7 @@ def test_the_default_executor_works_without_beam(tree, vggish_files, local_build
     """)
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    assert "clips 9 computed 0" in finished.stdout
+    assert "clips 6 computed 0" in finished.stdout
     assert 'pip install -e ".[beam]"' in finished.stdout
 
 

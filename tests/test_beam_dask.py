@@ -15,7 +15,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import SONG, copy_clips, write_audio
+from conftest import SONG, write_audio
 from ravdess_prep import pipeline
 from ravdess_prep.build.executors import BeamExecutor
 from ravdess_prep.build.run import Run
@@ -70,10 +70,9 @@ def cluster(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def tree(ravdess_dir, tmp_path_factory):
-    """18 real clips: actors 01, 08, 11; four speech and two song clips each."""
-    return copy_clips(ravdess_dir, tmp_path_factory.mktemp("dask-tree"), (1, 8, 11), speech=4, song=2,
-                      pick=slice(None, None, 4))
+def tree(small_tree):
+    """The run's small tree (18 real clips: actors 01, 08, 11; four speech and two song clips each)."""
+    return small_tree
 
 
 def _dask(address: str, **options) -> tuple[str, ...]:
@@ -85,9 +84,9 @@ def _output_bytes(out):
     return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*")) if path.is_file()}
 
 
-def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, model_files_kwargs, tmp_path, monkeypatch):
-    local = pipeline.build(SMALL, out=tmp_path / "local", source=tree,
-                           run=Run(cache_dir=tmp_path / "cache-local", jobs=2, progress=False), **model_files_kwargs)
+def test_the_dask_runner_writes_the_default_executors_bytes(cluster, tree, small_build, model_files_kwargs, tmp_path,
+                                                            monkeypatch):
+    local = small_build  # the default executor's build of the tree with SMALL
     on_dask = pipeline.build(SMALL, out=tmp_path / "dask", source=tree,
                              run=Run(cache_dir=tmp_path / "cache-dask", progress=False, runner=BeamExecutor(beam_options=_dask(cluster))),
                              **model_files_kwargs)

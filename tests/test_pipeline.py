@@ -31,25 +31,12 @@ def _copy_tree(ravdess_dir, destination, actors, *, speech_per_actor, song_per_a
     return copy_clips(ravdess_dir, destination, actors, speech=speech_per_actor, song=song_per_actor)
 
 
-@pytest.fixture(scope="module")
-def small_tree(ravdess_dir, tmp_path_factory):
-    """18 real clips: actors 01 (train), 08 (dev), 11 (test); 4 speech + 2 song each."""
-    return _copy_tree(ravdess_dir, tmp_path_factory.mktemp("tree"), (1, 8, 11), speech_per_actor=4, song_per_actor=2)
-
-
-@pytest.fixture(scope="module")
-def first_build(small_tree, model_files_kwargs, tmp_path_factory):
-    root = tmp_path_factory.mktemp("first")
-    result = pipeline.build(SMALL, out=root / "out", source=small_tree, run=Run(cache_dir=root / "cache", jobs=2, progress=False), **model_files_kwargs)
-    return result
-
-
 def _npy_bytes(out):
     return {path.relative_to(out).as_posix(): path.read_bytes() for path in sorted(out.rglob("*.npy"))}
 
 
-def test_bundles_have_the_original_layout(first_build, small_tree):
-    out = first_build.out
+def test_bundles_have_the_original_layout(small_build, small_tree):
+    out = small_build.out
     bundles = read_bundles(out, allow_pickled_names=False)
     assert list(bundles) == ["train", "dev", "test"]
     manifest = Manifest.read(out)
@@ -82,27 +69,27 @@ def _metadata_rows(out):
     return pd.read_csv(out / "metadata.csv").to_dict("records")
 
 
-def test_metadata_has_offsets_and_splits(first_build):
-    rows = _metadata_rows(first_build.out)
+def test_metadata_has_offsets_and_splits(small_build):
+    rows = _metadata_rows(small_build.out)
     for row in rows:
         assert row["trim_end"] - row["trim_start"] == row["trimmed_length_samples"] > 0
         assert row["split"] == {1: "train", 8: "dev", 11: "test"}[row["actor"]]
         assert len(row["audio_sha256"]) == 64
 
 
-def test_rebuild_from_scratch_is_byte_identical(first_build, small_tree, model_files_kwargs, tmp_path):
+def test_rebuild_from_scratch_is_byte_identical(small_build, small_tree, model_files_kwargs, tmp_path):
     again = pipeline.build(SMALL, out=tmp_path / "out", source=small_tree, run=Run(cache_dir=tmp_path / "cache", jobs=1, progress=False), **model_files_kwargs)
     assert again.computed == 18
-    assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
+    assert _npy_bytes(again.out) == _npy_bytes(small_build.out)
 
 
-def test_fast_path_bundles_equal_the_straightforward_paths(first_build, small_tree, model_files_kwargs, tmp_path,
+def test_fast_path_bundles_equal_the_straightforward_paths(small_build, small_tree, model_files_kwargs, tmp_path,
                                                          monkeypatch):
     calls = _count_model_calls(monkeypatch)
     straightforward = pipeline.build(SMALL, out=tmp_path / "plain", source=small_tree, run=Run(cache_dir=tmp_path / "plain-cache", jobs=2, progress=False, fast=False), **model_files_kwargs)
     plain_examples = calls["examples"]
     assert plain_examples == 18 * straightforward.manifest["examples_per_clip"]
-    assert _npy_bytes(straightforward.out) == _npy_bytes(first_build.out)  # first_build took the fast path
+    assert _npy_bytes(straightforward.out) == _npy_bytes(small_build.out)  # small_build took the fast path
     calls["examples"] = 0
     pipeline.build(SMALL, out=tmp_path / "fast", source=small_tree, run=Run(cache_dir=tmp_path / "fast-cache", jobs=2, progress=False), **model_files_kwargs)
     assert calls["examples"] < plain_examples  # examples in the padding were not run again
@@ -123,17 +110,17 @@ def _count_model_calls(monkeypatch):
     return calls
 
 
-def test_second_build_with_the_cache_recomputes_nothing(first_build, small_tree, model_files_kwargs, tmp_path, monkeypatch):
+def test_second_build_with_the_cache_recomputes_nothing(small_build, small_tree, model_files_kwargs, tmp_path, monkeypatch):
     calls = _count_model_calls(monkeypatch)
-    cache = first_build.out.parent / "cache"
+    cache = small_build.out.parent / "cache"
     again = pipeline.build(SMALL, out=tmp_path / "out", source=small_tree, run=Run(cache_dir=cache, jobs=2, progress=False),
                            **model_files_kwargs)
     assert calls == {"runs": 0, "examples": 0}
     assert again.cached == 18
-    assert _npy_bytes(again.out) == _npy_bytes(first_build.out)
+    assert _npy_bytes(again.out) == _npy_bytes(small_build.out)
 
 
-def test_build_killed_mid_run_resumes_without_recomputing(small_tree, first_build, vggish_files, tmp_path,
+def test_build_killed_mid_run_resumes_without_recomputing(small_tree, small_build, vggish_files, tmp_path,
                                                           monkeypatch):
     tree, total = small_tree, len(list(small_tree.rglob("*.flac")))
     cache = tmp_path / "cache"
@@ -168,13 +155,13 @@ def test_build_killed_mid_run_resumes_without_recomputing(small_tree, first_buil
 
     calls = _count_model_calls(monkeypatch)
     # the straightforward path runs every example of a computed clip through the model: exact counting
-    config = SMALL  # first_build's settings: the same bytes are expected
+    config = SMALL  # small_build's settings: the same bytes are expected
     resumed = pipeline.build(config, out=tmp_path / "resumed", source=tree,
                              run=Run(cache_dir=cache, jobs=1, progress=False, fast=False), files=vggish_files)
     examples_per_clip = resumed.manifest["examples_per_clip"]
     assert resumed.cached == finished_before and resumed.computed == total - finished_before
     assert calls["examples"] == (total - finished_before) * examples_per_clip
-    assert _npy_bytes(resumed.out) == _npy_bytes(first_build.out)  # a build of the same tree that was not killed
+    assert _npy_bytes(resumed.out) == _npy_bytes(small_build.out)  # a build of the same tree that was not killed
 
 
 def test_unreadable_clip_names_it_and_writes_nothing(small_tree, model_files_kwargs, tmp_path):
@@ -215,45 +202,45 @@ def test_bad_clip_and_bad_model_file_report_the_clip(small_tree, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def test_existing_output_is_replaced_whole(first_build, small_tree, model_files_kwargs, tmp_path):
+def test_existing_output_is_replaced_whole(small_build, small_tree, model_files_kwargs, tmp_path):
     out = tmp_path / "out"
-    shutil.copytree(first_build.out, out)
+    shutil.copytree(small_build.out, out)
     (out / "stale.txt").write_text("from an older build")
     with (out / ".ravdess-prep-written").open("a") as record:  # an older build's own file
         record.write("stale.txt\n")
     pipeline.build(Config(dev_speakers=(1,), test_speakers=(8,)), out=out, source=small_tree,
-                   run=Run(cache_dir=first_build.out.parent / "cache", jobs=2, progress=False), **model_files_kwargs)
+                   run=Run(cache_dir=small_build.out.parent / "cache", jobs=2, progress=False), **model_files_kwargs)
     assert not (out / "stale.txt").exists()
     assert Manifest.read(out)["splits"]["dev"]["speakers"] == [1]
     assert Manifest.read(out)["splits"]["train"]["speakers"] == [11]
 
 
-def test_embed_files_matches_the_dataset(first_build, small_tree, tmp_path, capsys):
-    bundle = read_bundle(first_build.out, "dev")
+def test_embed_files_matches_the_dataset(small_build, small_tree, tmp_path, capsys):
+    bundle = read_bundle(small_build.out, "dev")
     clip = bundle.names[2]
     channel, actor_folder, name = clip.split("/")
     source = small_tree / (SPEECH if channel == "speech" else SONG) / actor_folder / name.replace(".wav", ".flac")
-    embedded = pipeline.embed_files([source], first_build.out)
+    embedded = pipeline.embed_files([source], small_build.out)
     np.testing.assert_array_equal(embedded[0], bundle.embeddings[2])
 
-    status = cli.main(["embed", str(source), "--dataset", str(first_build.out), "--out", str(tmp_path / "e.npy")])
+    status = cli.main(["embed", str(source), "--dataset", str(small_build.out), "--out", str(tmp_path / "e.npy")])
     assert status == 0
     np.testing.assert_array_equal(np.load(tmp_path / "e.npy")[0], bundle.embeddings[2])
 
 
-def test_embed_files_too_long_clip_follows_the_policy(first_build, tmp_path):
-    target = Manifest.read(first_build.out)["target_length_samples"]
+def test_embed_files_too_long_clip_follows_the_policy(small_build, tmp_path):
+    target = Manifest.read(small_build.out)["target_length_samples"]
     long_clip = write_audio(tmp_path / "long.wav", tone((target + 48000) / 48000, amplitude=0.3))
     with pytest.raises(ClipTooLongError, match="long.wav"):
-        pipeline.embed_files([long_clip], first_build.out)
-    cropped = pipeline.embed_files([long_clip], first_build.out, on_too_long="crop")
-    assert cropped.shape == (1, Manifest.read(first_build.out)["examples_per_clip"], 128)
+        pipeline.embed_files([long_clip], small_build.out)
+    cropped = pipeline.embed_files([long_clip], small_build.out, on_too_long="crop")
+    assert cropped.shape == (1, Manifest.read(small_build.out)["examples_per_clip"], 128)
 
 
-def test_original_format_bundles_still_load(first_build, tmp_path):
+def test_original_format_bundles_still_load(small_build, tmp_path):
     out = tmp_path / "original"
     for split in ("train", "dev", "test"):
-        bundle = read_bundle(first_build.out, split)
+        bundle = read_bundle(small_build.out, split)
         folder = out / split
         folder.mkdir(parents=True)
         np.save(folder / f"{split}_filenames.npy", np.array(list(bundle.names), dtype=object), allow_pickle=True)
@@ -261,20 +248,20 @@ def test_original_format_bundles_still_load(first_build, tmp_path):
         np.save(folder / f"{split}_labels.npy", bundle.labels.astype(np.int64))
     loaded = read_bundle(out, "dev")
     assert loaded.names.dtype.kind == "U" and loaded.embeddings.dtype == np.float32 and loaded.labels.dtype == np.int32
-    np.testing.assert_array_equal(loaded.embeddings, read_bundle(first_build.out, "dev").embeddings)
+    np.testing.assert_array_equal(loaded.embeddings, read_bundle(small_build.out, "dev").embeddings)
     with pytest.raises(SourceError, match="pickled object array"):
         read_bundle(out, "dev", allow_pickled_names=False)
 
 
-def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(first_build, tmp_path):
-    every = read_bundles(first_build.out)
+def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(small_build, tmp_path):
+    every = read_bundles(small_build.out)
     for split, bundle in every.items():
-        alone = read_bundle(first_build.out, split)
+        alone = read_bundle(small_build.out, split)
         np.testing.assert_array_equal(bundle.speakers, alone.speakers)
         # RAVDESS names carry the actor in their last field: the metadata must agree with it
         assert bundle.speakers.astype(int).tolist() == [int(name.split(".")[0].split("-")[6]) for name in bundle.names]
     out = tmp_path / "no-row"
-    shutil.copytree(first_build.out, out)
+    shutil.copytree(small_build.out, out)
     lines = (out / "metadata.csv").read_text().splitlines(keepends=True)
     dropped = every["dev"].names[0]
     (out / "metadata.csv").write_text("".join(line for line in lines if not line.startswith(f"{dropped},")))
@@ -283,18 +270,18 @@ def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(first_buil
             reader(out)
 
 
-def test_build_command_and_script(small_tree, vggish_files, first_build, tmp_path, capsys):
+def test_build_command_and_script(small_tree, vggish_files, small_build, tmp_path, capsys):
     args = ["--source", str(small_tree), "--out", str(tmp_path / "cli"), "--checkpoint", str(vggish_files.checkpoint),
             "--pca-params", str(vggish_files.pca_params), "--custom-checkpoint",
-            "--cache-dir", str(first_build.out.parent / "cache"), "--no-progress", "--jobs", "2", "--allow-missing-speakers"]
+            "--cache-dir", str(small_build.out.parent / "cache"), "--no-progress", "--jobs", "2", "--allow-missing-speakers"]
     assert cli.main(["build", *args]) == 0
     printed = capsys.readouterr().out
     assert "clips embedded: 0, from the cache: 18" in printed
-    assert _npy_bytes(tmp_path / "cli") == _npy_bytes(first_build.out)
+    assert _npy_bytes(tmp_path / "cli") == _npy_bytes(small_build.out)
     script = subprocess.run([sys.executable, "scripts/build_dataset.py", *args[:3], str(tmp_path / "script"),
                              *args[4:]], capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)))
     assert script.returncode == 0, script.stderr
-    assert _npy_bytes(tmp_path / "script") == _npy_bytes(first_build.out)
+    assert _npy_bytes(tmp_path / "script") == _npy_bytes(small_build.out)
     manifest = json.loads((tmp_path / "script" / "manifest.json").read_text())
     assert manifest["splits"]["test"]["speakers"] == [11]
 

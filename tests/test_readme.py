@@ -1,22 +1,26 @@
 """The Python blocks of the README and of the documentation's how-to pages run as written, in
 order, in one scratch folder (the tutorial has its own test, ``test_docs.py``).
 
-The scratch folder holds ``data/ravdess`` (18 real clips) and ``clip.wav``. The only thing
-changed is where the official VGGish files come from: they cannot be downloaded here, so the
-adapter's lookup of the official files returns the random-weights checkpoint and the shared
-official PCA file.
+The scratch folder holds ``data/ravdess`` (the run's small tree: 18 real clips) and
+``clip.wav``. The only thing changed is where the official VGGish files come from: they cannot
+be downloaded here, so the adapter's lookup of the official files returns the random-weights
+checkpoint and the shared official PCA file. The pages' cache starts with the clips of the run's
+small build (the same clips, settings and files), so their builds take their clips from it: what
+the model computes is checked elsewhere (``test_pipeline.py``, ``test_golden_outputs.py``); here,
+that the pages run as written and give what they say.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from conftest import copy_clips
+from ravdess_prep.params import CLIP_CACHE_FOLDER
 
 ROOT = Path(__file__).resolve().parents[1]
 #: The pages whose examples run, in this order (later ones use what earlier ones built).
@@ -34,8 +38,10 @@ def test_every_page_listed_has_python_blocks():
     assert {page for page, _, _ in _python_blocks()} == set(PAGES)
 
 
-def test_readme_python_blocks_run(ravdess_dir, random_checkpoint, vggish_shared_dir, tmp_path, monkeypatch):
-    copy_clips(ravdess_dir, tmp_path / "data" / "ravdess", (1, 8, 11), speech=4, song=2)
+def test_readme_python_blocks_run(ravdess_dir, small_tree, small_build, random_checkpoint, vggish_shared_dir, tmp_path,
+                                  monkeypatch):
+    shutil.copytree(small_tree, tmp_path / "data" / "ravdess")
+    shutil.copytree(small_build.cache / CLIP_CACHE_FOLDER, tmp_path / "cache" / CLIP_CACHE_FOLDER)
     sample = ravdess_dir / "Audio_Speech_Actors_01-24" / "Actor_08" / "03-01-01-01-01-02-08.flac"
     samples, rate = soundfile.read(str(sample), dtype="int16")
     soundfile.write(str(tmp_path / "clip.wav"), samples, rate, subtype="PCM_16")
