@@ -39,12 +39,10 @@ class Config:
 
     Attributes:
         corpus: The corpus's name (see :mod:`ravdess_prep.corpora`).
-        trim_method: ``"rolling"`` (the original's rule) or ``"energy"`` (librosa, ``top_db``).
-        trim_window_samples: Rolling rule: window length in samples.
-        trim_threshold: Rolling rule: threshold on the absolute signed window sum.
-        trim_top_db: Energy rule: silence threshold below the peak, in dB.
-        trim_frame_length_samples: Energy rule: frame length in samples.
-        trim_hop_length_samples: Energy rule: hop in samples.
+        trim_method, trim_window_samples, trim_threshold, trim_top_db,
+            trim_frame_length_samples, trim_hop_length_samples: The trimming rule and its
+            parameters (:class:`ravdess_prep.trim.TrimRule`'s fields, each prefixed ``trim_``;
+            :meth:`trim_rule` makes it).
         on_silent: A clip without active sample is kept whole (``"keep"``), dropped
             (``"drop"``), or an error (``"error"``).
         sample_rate_hz: None: every clip must have the same rate. An integer: clips at another

@@ -51,21 +51,24 @@ def _embedder_and_files(name, models, vggish_files, yamnet_dir):
 
 
 @pytest.mark.parametrize("name", EMBEDDERS)
-def test_a_datasets_clip_gets_its_bundle_row_exactly(name, encoder_tree, models, vggish_files, yamnet_dir, tmp_path):
-    embedder, files = _embedder_and_files(name, models, vggish_files, yamnet_dir)
-    built = pipeline.build(pipeline.Config(embedder=embedder, dev_speakers=(8,), test_speakers=(11,)),
-                           out=tmp_path / "data", source=encoder_tree, files=files,
-                           run=pipeline.Run(cache_dir=tmp_path / "cache", progress=False))
-    bundles = read_bundles(built.out)
-    with ravdess_prep.embedder(dataset=built.out) as embedding:
+def test_a_datasets_clip_gets_its_bundle_row_exactly(name, encoder_tree, small_tree, small_build, models, vggish_files,
+                                                      yamnet_dir, tmp_path):
+    if name == "vggish":  # the run's small build: VGGish's defaults
+        tree, out = small_tree, small_build.out
+    else:
+        embedder, files = _embedder_and_files(name, models, vggish_files, yamnet_dir)
+        tree, out = encoder_tree, pipeline.build(pipeline.Config(embedder=embedder, dev_speakers=(8,), test_speakers=(11,)),
+                                                 out=tmp_path / "data", source=encoder_tree, files=files,
+                                                 run=pipeline.Run(cache_dir=tmp_path / "cache", progress=False)).out
+    bundles = read_bundles(out)
+    with ravdess_prep.embedder(dataset=out) as embedding:
         for split in ("test", "train"):
             bundle = bundles[split]
-            np.testing.assert_array_equal(embedding.process_file(_path(encoder_tree, bundle.names[0])),
-                                          bundle.embeddings[0])
-        frame = embedding.process_files([_path(encoder_tree, name) for name in bundles["dev"].names])
-        assert list(frame.index) == [str(_path(encoder_tree, name)) for name in bundles["dev"].names]
+            np.testing.assert_array_equal(embedding.process_file(_path(tree, bundle.names[0])), bundle.embeddings[0])
+        frame = embedding.process_files([_path(tree, name) for name in bundles["dev"].names])
+        assert list(frame.index) == [str(_path(tree, name)) for name in bundles["dev"].names]
         np.testing.assert_array_equal(np.stack(frame["embedding"]), bundles["dev"].embeddings)
-        samples, rate = soundfile.read(_path(encoder_tree, bundles["test"].names[0]))
+        samples, rate = soundfile.read(_path(tree, bundles["test"].names[0]))
         np.testing.assert_array_equal(embedding.process_signal(samples, rate), bundles["test"].embeddings[0])
 
 

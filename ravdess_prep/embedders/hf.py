@@ -35,10 +35,10 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
-from ..hub import WEIGHTS, local_or_hub
+from ..hub import WEIGHTS
 from ..outputs import pool_examples
 from ..settings import NUMBER, TEXT, setting
-from .base import EMBEDDER_GROUP, ModelFiles, check_files_type
+from .base import EMBEDDER_GROUP, ModelFiles
 from .bfloat16 import to_bfloat16
 from .strict_loading import check_weight_files, load_strictly
 from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
@@ -96,13 +96,11 @@ def receptive_field(kernels=CONV_KERNELS, strides=CONV_STRIDES) -> int:
 
 @dataclasses.dataclass(frozen=True)
 class HFEmbedder(LayerStackEmbedder):
-    """A self-supervised speech encoder of Transformers, every layer's hidden states.
+    """A self-supervised speech encoder of Transformers, every layer's hidden states (``pool``,
+    ``layers``, ``batch_size`` and ``precision``: see :class:`LayerStackEmbedder`; batches: the
+    module docstring).
 
     Attributes:
-        pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
-            frames of the centre-padded clip.
-        layers: Which hidden states (None: all).
-        batch_size: Clips per run (see the module docstring).
         max_seconds: A longer clip is an error naming it, unless ``window_seconds`` is set.
         window_seconds: Run longer clips in consecutive windows of this length (None: off).
     """
@@ -114,6 +112,7 @@ class HFEmbedder(LayerStackEmbedder):
 
     name: ClassVar[str] = "hf"
     files_type: ClassVar[type] = HFFiles
+    model_example: ClassVar[str] = "microsoft/wavlm-base-plus"
     sample_rate_hz: ClassVar[int] = SAMPLE_RATE_HZ
     output: ClassVar[str] = "a Transformers speech encoder's hidden states (float32), per layer"
     license: ClassVar[str] = "the model's own (see its card on the Hub: MIT for WavLM, Apache-2.0 for wav2vec 2.0 and HuBERT)"
@@ -195,12 +194,7 @@ class HFEmbedder(LayerStackEmbedder):
             ParameterError: No model named, or a Whisper model (use the whisper embedder).
             ModelFileError: Not a folder of a supported model; the message names what is wrong.
         """
-        check_files_type(self, files)
-        if files is None or files.model is None:
-            raise ParameterError(f"the hf embedder needs a model: {option('model')} DIR or a Hub id such as "
-                                 "microsoft/wavlm-base-plus")
-        folder = local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
-                              progress=progress, what="model")
+        folder = self.model_folder(files, cache_dir=cache_dir, progress=progress)
         read_model_config(folder)
         read_extractor_config(folder)
         names = ["config.json", "preprocessor_config.json"] + weight_names(folder)
@@ -209,9 +203,6 @@ class HFEmbedder(LayerStackEmbedder):
             raise ModelFileError(f"{folder / missing[0]}: no such file (a shard the index lists)")
         check_weight_files([folder / name for name in names[2:]])
         return ModelFiles.in_folder(folder, names)
-
-    def relocated(self, files: HFFiles, roles) -> dict[str, Path]:
-        return {role: Path(files.model) / role for role in roles}
 
     def load(self, files: ModelFiles) -> "HFModel":
         return HFModel(model_folder(files), embedder=self, layers=self.chosen_layers(files))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import os
+from pathlib import Path
 from typing import ClassVar
 
 from ..exceptions import ParameterError, option
+from ..hub import local_or_hub
 from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
 from ..precision import PRECISIONS, check_precision, require_native
 from ..settings import LAYER_LIST, POSITIVE, setting
-from .base import EMBEDDER_GROUP, Embedder, check_positive
+from .base import EMBEDDER_GROUP, Embedder, check_files_type, check_positive
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +49,9 @@ class LayerStackEmbedder(Embedder):
 
     batching: ClassVar[str] = "clips"
     pools_frames: ClassVar[bool] = True
+    #: A Hub id of the family, for the message when no model is named; what a model is called.
+    model_example: ClassVar[str] = ""
+    model_what: ClassVar[str] = "model"
 
     def __post_init__(self):
         check_positive("batch_size", self.batch_size)
@@ -58,6 +64,24 @@ class LayerStackEmbedder(Embedder):
     def check_machine(self) -> None:
         """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.precision.require_native`)."""
         require_native(self.precision, device=torch_device())
+
+    def model_folder(self, files, *, cache_dir: str | os.PathLike | None, progress: bool) -> Path:
+        """The folder ``files.model`` names: a local folder, or a Hub id fetched once into
+        ``cache_dir`` (see :mod:`ravdess_prep.hub`).
+
+        Raises:
+            ParameterError: Files of another embedder, or no model named.
+        """
+        check_files_type(self, files)
+        if files is None or files.model is None:
+            raise ParameterError(f"the {self.name} embedder needs a model: {option('model')} DIR or a Hub id such as "
+                                 f"{self.model_example}")
+        return local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
+                            progress=progress, what=self.model_what)
+
+    def relocated(self, files, roles) -> dict[str, Path]:
+        """Where a dataset's files are now, when its model folder moved to ``files.model``."""
+        return {role: Path(files.model) / role for role in roles}
 
 
 def resolve_layers(layers: tuple[int, ...] | None, count: int) -> list[int]:

@@ -31,10 +31,9 @@ import whisper_encoder
 from whisper_encoder import params as whisper_params
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
-from ..hub import local_or_hub
 from ..outputs import pool_examples
 from ..settings import TEXT, setting
-from .base import EMBEDDER_GROUP, ModelFiles, check_files_type
+from .base import EMBEDDER_GROUP, ModelFiles
 from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
 
 #: What a layer number means, for the manifest and the data card.
@@ -87,6 +86,8 @@ class WhisperEmbedder(LayerStackEmbedder):
 
     name: ClassVar[str] = "whisper"
     files_type: ClassVar[type] = WhisperFiles
+    model_example: ClassVar[str] = "openai/whisper-base"
+    model_what: ClassVar[str] = "Whisper model"
     sample_rate_hz: ClassVar[int] = whisper_params.SAMPLE_RATE_HZ
     output: ClassVar[str] = "Whisper encoder hidden states (float32), per layer"
     license: ClassVar[str] = "MIT (OpenAI Whisper weights, Copyright (c) 2022 OpenAI)"
@@ -153,12 +154,7 @@ class WhisperEmbedder(LayerStackEmbedder):
             ModelFileError: Not a Whisper folder (what is missing is named).
             DownloadError, ChecksumError: Fetching from the Hub failed.
         """
-        check_files_type(self, files)
-        if files is None or files.model is None:
-            raise ParameterError(f"the whisper embedder needs a model: {option('model')} DIR or a Hub id such as "
-                                 "openai/whisper-base")
-        folder = local_or_hub(files.model, cache_dir=cache_dir, endpoint=files.endpoint, revision=files.revision,
-                              progress=progress, what="Whisper model")
+        folder = self.model_folder(files, cache_dir=cache_dir, progress=progress)
         try:
             whisper_encoder.read_config(folder)
             names = [whisper_params.CONFIG_FILE] + [path.name for path in whisper_encoder.weight_files(folder)]
@@ -167,10 +163,6 @@ class WhisperEmbedder(LayerStackEmbedder):
         index = folder / whisper_params.WEIGHTS_INDEX_FILE
         names += [index.name] if index.is_file() else []
         return ModelFiles.in_folder(folder, names)
-
-    def relocated(self, files: WhisperFiles, roles) -> dict[str, Path]:
-        """Where a dataset's files are now, when its folder moved to ``files.model``."""
-        return {role: Path(files.model) / role for role in roles}
 
     def for_files(self, files: ModelFiles) -> "WhisperEmbedder":
         """A copy whose front-end makes the model's mel bins (80; 128 for large-v3)."""
