@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from commands import run_command
 from conftest import SPEECH, copy_clips, write_audio
 from http_server import FileServer
 from ravdess_prep.manifest import Manifest
@@ -308,12 +309,14 @@ def _run(args, tmp_path):
     return finished.returncode, finished.stderr
 
 
-def test_every_command_ends_bad_input_in_one_line_without_a_traceback(built, tree, tmp_path):
+def test_every_command_ends_bad_input_in_one_line_without_a_traceback(built, tree, tmp_path, capsys):
+    """Each command in this process, as ``ravdess-prep`` runs it (its exit status and error
+    output); one in a process of its own, with ``--debug``."""
     with FileServer({}) as server:
-        _every_command(built, tree, tmp_path, server)
+        _every_command(built, tree, tmp_path, server, capsys)
 
 
-def _every_command(built, tree, tmp_path, server):
+def _every_command(built, tree, tmp_path, server, capsys):
     bad_audio = tmp_path / "bad.wav"
     bad_audio.write_bytes(b"RIFF....WAVEjunk")
     missing = tmp_path / "missing.wav"
@@ -342,7 +345,7 @@ def _every_command(built, tree, tmp_path, server):
         (["crossval", "--data", str(not_a_dataset)], str(not_a_dataset)),
     ]
     for args, named in cases:
-        status, stderr = _run(args, tmp_path)
+        status, _, stderr = run_command(capsys, *args)
         assert status in (1, 2), (args, status, stderr)
         assert "Traceback" not in stderr, (args, stderr)
         errors = [line for line in stderr.splitlines() if "error:" in line]
