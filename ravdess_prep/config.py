@@ -39,10 +39,9 @@ class Config:
 
     Attributes:
         corpus: The corpus's name (see :mod:`ravdess_prep.corpora`).
-        trim_method, trim_window_samples, trim_threshold, trim_top_db,
-            trim_frame_length_samples, trim_hop_length_samples: The trimming rule and its
-            parameters (:class:`ravdess_prep.trim.TrimRule`'s fields, each prefixed ``trim_``;
-            :meth:`trim_rule` makes it).
+        trim_method: The trimming rule, ``"rolling"`` (the original's) or ``"energy"``. It and
+            the other ``trim_*`` settings are the fields of :class:`ravdess_prep.trim.TrimRule`,
+            each prefixed ``trim_`` (:meth:`trim_rule` makes the rule).
         on_silent: A clip without active sample is kept whole (``"keep"``), dropped
             (``"drop"``), or an error (``"error"``).
         sample_rate_hz: None: every clip must have the same rate. An integer: clips at another
