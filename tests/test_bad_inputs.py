@@ -311,7 +311,7 @@ def _run(args, tmp_path):
 
 def test_every_command_ends_bad_input_in_one_line_without_a_traceback(built, tree, tmp_path, capsys):
     """Each command in this process, as ``ravdess-prep`` runs it (its exit status and error
-    output); ``download``, and one with ``--debug``, in a process of their own."""
+    output); one with ``--debug`` in a process of its own."""
     with FileServer({}) as server:
         _every_command(built, tree, tmp_path, server, capsys)
 
@@ -345,10 +345,7 @@ def _every_command(built, tree, tmp_path, server, capsys):
         (["crossval", "--data", str(not_a_dataset)], str(not_a_dataset)),
     ]
     for args, named in cases:
-        if args[0] == "download":  # its own process: the test server's threads write to this one's stderr
-            status, stderr = _run(args, tmp_path)
-        else:
-            status, _, stderr = run_command(capsys, *args)
+        status, _, stderr = run_command(capsys, *args)
         assert status in (1, 2), (args, status, stderr)
         assert "Traceback" not in stderr, (args, stderr)
         errors = [line for line in stderr.splitlines() if "error:" in line]
