@@ -32,6 +32,7 @@ from ..exceptions import ParameterError
 from ..manifest import Manifest, examples_per_clip, output_record
 from ..measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
 from ..output import write_folder
+from ..outputs import bundle_rows
 from ..params import CLIP_CACHE_FOLDER, MANIFEST
 from .recipe import ClipRecipe
 
@@ -221,7 +222,8 @@ class BuildPlan:
         extra = card_files(manifest.to_json(), metadata, count_columns=self.corpus.card_columns,
                            label_column=self.corpus.label_column, label_names=self.corpus.label_names,
                            feature_names=names)
-        rows = {split: dataclasses.replace(bundle, embeddings=recipe.rows(bundle.embeddings))
+        kind, pool = self.embedder.clip_kind(), self.embedder.pool
+        rows = {split: dataclasses.replace(bundle, embeddings=bundle_rows(bundle.embeddings, kind=kind, pool=pool))
                 for split, bundle in bundles.items()}
         digests = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
         return dataclasses.replace(manifest, bundle_sha256=digests, path=Path(self.out).absolute() / MANIFEST)
