@@ -236,6 +236,7 @@ def test_an_installed_embedder_and_corpus_build_from_the_command_line_with_their
                       "--runner", "journal", "--journal", str(journal), "--journal-note", "rebuilt"], plugin, tmp_path)
     assert again.returncode == 0, again.stderr
     assert "clips embedded: 24" in again.stdout
+    assert "{local,beam,journal}" in helped.stdout  # --runner's choices
     assert "--journal PATH" in helped.stdout and journal.read_text() == "rebuilt: 24 clips, 24 computed\n"
     # ... and from a --config file; an option of one executor with another is refused
     settings = tmp_path / "run.toml"

@@ -37,8 +37,9 @@ class Run:
                                                   "model files")
     progress: bool = setting(True, kind=SWITCH, group=RUNNING, help="show progress bars")
     runner: str | Executor = setting("local", flags="--runner", kind=TEXT, group=RUNNING,
-                                     help="local: threads of this process (default); beam: Apache Beam "
-                                     "(pip install -e '.[beam]')")
+                                     choices=lambda: tuple(EXECUTORS),
+                                     help="the executor: local, threads of this process (default); beam, Apache "
+                                     "Beam (pip install -e '.[beam]'); or one a plug-in registers")
     fast: bool = setting(True, kind=SWITCH, group=RUNNING, help="skip work whose result is known (same bytes)")
 
     def __post_init__(self):
