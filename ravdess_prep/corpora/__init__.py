@@ -24,7 +24,8 @@ def _corpus(value) -> Corpus:
 
 
 #: Every known corpus by name: the library's own, then those of entry points.
-CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS"}, adapt=_corpus)
+CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS",
+                                                "emodb": "ravdess_prep.corpora.emodb:EmoDB"}, adapt=_corpus)
 
 
 def get_corpus(name: str) -> Corpus:

@@ -1,0 +1,105 @@
+"""EmoDB as a built-in corpus: its file names, its speakers and emotions, ``info`` and a build.
+
+No copy of EmoDB reaches these machines. The trees here hold audio the tests make, under the
+corpus's real file names (``wav/SSTTTEV.wav``), its ten speakers, ten sentences and seven
+emotion letters; nothing about names, labels or speakers is made up. What a real copy would add
+(535 files, their sound) is not checked here (see docs/corpora.md).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from commands import run_command
+from conftest import require_opensmile, write_audio
+from ravdess_prep.corpora import get_corpus
+from ravdess_prep.corpora.emodb import parse_emodb_name
+from ravdess_prep.exceptions import ClipNameError
+
+#: The speakers and their sex, as the corpus's documentation lists them.
+SPEAKERS = {3: "male", 8: "female", 9: "female", 10: "male", 11: "male", 12: "male", 13: "female", 14: "female",
+            15: "male", 16: "female"}
+LETTERS = "WLEAFTN"
+TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
+
+
+def _tree(root, speakers=SPEAKERS):
+    """One utterance per speaker and emotion, each a short tone at 16 kHz, under ``wav/``."""
+    rng = np.random.default_rng(0)
+    for speaker in speakers:
+        for index, letter in enumerate(LETTERS):
+            t = np.arange(int(16000 * rng.uniform(0.5, 0.9))) / 16000
+            tone = 0.3 * np.sin(2 * np.pi * (180 + 40 * index + speaker) * t) * np.hanning(t.size)
+            write_audio(root / "wav" / f"{speaker:02d}{TEXTS[(speaker + index) % 10]}{letter}a.wav",
+                        np.concatenate([np.zeros(800), tone, np.zeros(800)]), sample_rate_hz=16000)
+    return root / "wav"
+
+
+def test_a_name_gives_speaker_text_emotion_and_version():
+    row = parse_emodb_name("some/folder/03a01Fa.wav")
+    assert row == {"clip_name": "03a01Fa.wav", "speaker": 3, "gender": "male", "age": 31, "text": "a01",
+                   "emotion": "happiness", "emotion_code": "F", "label": 4, "version": "a"}
+    assert parse_emodb_name("16b10Tb.wav")["emotion"] == "sadness" and parse_emodb_name("08a02Wc.wav")["age"] == 34
+    assert get_corpus("emodb").label_names == ("anger", "boredom", "disgust", "fear", "happiness", "sadness", "neutral")
+    for name, message in (("03a01F.wav", "does not follow the EmoDB scheme"),
+                          ("04a01Fa.wav", "speaker 04 is not an EmoDB speaker"),
+                          ("03a03Fa.wav", "text 'a03' is not an EmoDB sentence"),
+                          ("03a01Xa.wav", "emotion letter 'X' is not one of EmoDB's"),
+                          ("03a01Fa.mp4", "extension '.mp4'")):
+        with pytest.raises(ClipNameError, match=message) as caught:
+            parse_emodb_name(name)
+        assert name in str(caught.value)
+
+
+def test_info_counts_speakers_and_emotions_and_lists_every_problem(tmp_path, capsys):
+    wav = _tree(tmp_path)
+    status, out, _ = run_command(capsys, "info", "--corpus", "emodb", "--source", wav, "--json")
+    report = json.loads(out)
+    assert status == 0 and report["clips"] == 70 and report["problems"] == []
+    assert report["counts"]["speaker"] == {f"{speaker:02d}": 7 for speaker in sorted(SPEAKERS)}
+    assert report["counts"]["emotion"] == {emotion: 10 for emotion in get_corpus("emodb").label_names}
+    assert report["counts"]["gender"] == {"female": 35, "male": 35}
+    # a name that does not parse, an unknown speaker, the same utterance twice
+    write_audio(wav / "03a01F.wav", np.zeros(1600), sample_rate_hz=16000)
+    write_audio(wav / "05a01Fa.wav", np.zeros(1600), sample_rate_hz=16000)
+    write_audio(wav / "again" / "03a02Fa.wav", np.zeros(1600), sample_rate_hz=16000)
+    write_audio(wav / "03a02Fa.wav", np.zeros(1600), sample_rate_hz=16000)
+    status, out, _ = run_command(capsys, "info", "--corpus", "emodb", "--source", wav)
+    assert status == 1
+    assert "03a01F.wav: name '03a01F' does not follow the EmoDB scheme" in out
+    assert "05a01Fa.wav: speaker 05 is not an EmoDB speaker" in out
+    assert "clip name 03a02Fa.wav is already taken by" in out
+    assert "3 problems" in out
+
+
+def test_an_unknown_corpus_lists_the_known_ones(tmp_path, capsys):
+    status, _, err = run_command(capsys, "info", "--corpus", "emo-db", "--source", tmp_path)
+    assert status == 2 and "has to be one of ravdess, emodb, not 'emo-db'" in err
+
+
+def test_a_build_of_ten_speakers_and_seven_emotions(tmp_path, capsys):
+    require_opensmile()
+    wav = _tree(tmp_path)
+    out = tmp_path / "egemaps"
+    status, printed, err = run_command(capsys, "build", "--corpus", "emodb", "--source", wav, "--embedder", "egemaps",
+                                       "--out", out, "--cache-dir", tmp_path / "cache", "--no-progress")
+    assert status == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {name: split["speakers"] for name, split in manifest["splits"].items()} == {
+        "train": [11, 12, 13, 14, 15, 16], "dev": [9, 10], "test": [3, 8]}
+    assert {name: split["clips"] for name, split in manifest["splits"].items()} == {"train": 42, "dev": 14, "test": 14}
+    assert manifest["corpus"]["name"] == "emodb" and manifest["corpus"]["label_names"][0] == "anger"
+    assert manifest["corpus"]["license"]["name"].startswith("CC0 1.0")
+    assert "Burkhardt F" in manifest["corpus"]["citation"]
+    assert np.load(out / "train" / "train_embeddings.npy").shape == (42, 88)
+    assert sorted(set(np.load(out / "test" / "test_labels.npy").tolist())) == list(range(7))
+    card = (out / "README.md").read_text()
+    assert "EmoDB" in card and "CC0 1.0" in card
+    status, _, _ = run_command(capsys, "build", "--corpus", "emodb", "--source", wav, "--embedder", "egemaps",
+                               "--out", tmp_path / "loso", "--cache-dir", tmp_path / "cache", "--no-progress",
+                               "--split-preset", "loso", "--fold", "3")
+    loso = json.loads((tmp_path / "loso" / "manifest.json").read_text())["splits"]
+    assert status == 0 and loso["test"]["speakers"] == [9] and loso["test"]["clips"] == 7
