@@ -25,7 +25,7 @@ CARD = "README.md"
 LENGTHS_FIGURE = "lengths.png"
 COUNTS_FIGURE = "counts.png"
 #: The license identifiers of the Hugging Face card convention.
-LICENSE_IDS = {"CC BY-NC-SA 4.0": "cc-by-nc-sa-4.0", "Apache-2.0": "apache-2.0"}
+LICENSE_IDS = {"CC BY-NC-SA 4.0": "cc-by-nc-sa-4.0", "Apache-2.0": "apache-2.0", "CC0 1.0": "cc0-1.0"}
 
 
 def card_counts(metadata: "pandas.DataFrame", *, columns: tuple[str, ...]) -> dict:
@@ -72,7 +72,7 @@ def render_card(manifest: dict, metadata: "pandas.DataFrame", *, count_columns: 
     header = {
         "license": LICENSE_IDS.get(corpus["license"].get("name"), "other"),
         "pretty_name": f"{corpus['title']}: {embedder['name']} embeddings",
-        "language": ["en"],
+        "language": [corpus.get("language", "en")],
         "task_categories": ["audio-classification"],
         "tags": ["speech-emotion-recognition", "embeddings", corpus["name"], embedder["name"]],
         "size_categories": [_size_category(total)],
@@ -109,6 +109,16 @@ def render_card(manifest: dict, metadata: "pandas.DataFrame", *, count_columns: 
         "Embeddings derived from them carry the same terms.",
         f"  Cite: {corpus['citation']}",
         f"- The embedder: {embedder.get('license', 'see its publisher')}. Cite: {embedder.get('citation', '-')}",
+        "",
+        "## Labels",
+        "",
+        "`<split>_labels.npy` holds the corpus's own label ids; the canonical names are one vocabulary "
+        "across corpora (for crossing them).",
+        "",
+        "| label | the corpus's name | canonical name |",
+        "|---|---|---|",
+        *(f"| {label} | {name} | {canonical} |" for label, (name, canonical) in
+          enumerate(zip(corpus["label_names"], corpus.get("canonical_names") or ["-"] * len(corpus["label_names"])))),
         "",
         "## Files",
         "",

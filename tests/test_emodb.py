@@ -12,12 +12,15 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from commands import run_command
 from conftest import require_opensmile, write_audio
 from ravdess_prep.corpora import get_corpus
 from ravdess_prep.corpora.emodb import parse_emodb_name
-from ravdess_prep.exceptions import ClipNameError
+from ravdess_prep.corpora.base import Corpus
+from ravdess_prep.emotions import CANONICAL
+from ravdess_prep.exceptions import ClipNameError, ParameterError
 
 #: The speakers and their sex, as the corpus's documentation lists them.
 SPEAKERS = {3: "male", 8: "female", 9: "female", 10: "male", 11: "male", 12: "male", 13: "female", 14: "female",
@@ -96,10 +99,38 @@ def test_a_build_of_ten_speakers_and_seven_emotions(tmp_path, capsys):
     assert "Burkhardt F" in manifest["corpus"]["citation"]
     assert np.load(out / "train" / "train_embeddings.npy").shape == (42, 88)
     assert sorted(set(np.load(out / "test" / "test_labels.npy").tolist())) == list(range(7))
+    assert manifest["corpus"]["canonical_names"] == ["angry", "boredom", "disgust", "fearful", "happy", "sad",
+                                                     "neutral"]
     card = (out / "README.md").read_text()
-    assert "EmoDB" in card and "CC0 1.0" in card
+    assert "EmoDB" in card and "CC0 1.0" in card and 'license: "cc0-1.0"' in card
+    assert "| 4 | happiness | happy |" in card and "| 3 | fear | fearful |" in card
+    front = yaml.safe_load(card.split("---")[1])
+    assert front["language"] == ["de"] and front["license"] == "cc0-1.0"
     status, _, _ = run_command(capsys, "build", "--corpus", "emodb", "--source", wav, "--embedder", "egemaps",
                                "--out", tmp_path / "loso", "--cache-dir", tmp_path / "cache", "--no-progress",
                                "--split-preset", "loso", "--fold", "3")
     loso = json.loads((tmp_path / "loso" / "manifest.json").read_text())["splits"]
     assert status == 0 and loso["test"]["speakers"] == [9] and loso["test"]["clips"] == 7
+
+
+def test_every_corpus_maps_its_labels_onto_one_vocabulary(small_build):
+    """RAVDESS's names are canonical already; EmoDB's are mapped; a corpus without a mapping
+    whose names are not canonical has none; a wrong mapping is named."""
+    assert get_corpus("ravdess").canonical() == get_corpus("ravdess").label_names
+    assert set(get_corpus("ravdess").canonical()) | set(get_corpus("emodb").canonical()) == set(CANONICAL)
+    manifest = json.loads((small_build.out / "manifest.json").read_text())
+    assert manifest["corpus"]["canonical_names"] == manifest["corpus"]["label_names"]
+    assert "| 1 | calm | calm |" in (small_build.out / "README.md").read_text()
+
+    class Toy(Corpus):
+        name, title, label_names = "toy", "A toy corpus", ("joy", "grief")
+
+    assert Toy().canonical() is None and "canonical_names" not in Toy().describe()
+    for names, message in ((("happy",), "1 canonical names for 2 labels"), (("happy", "glad"), "'glad' is not a "
+                                                                             "canonical emotion"),
+                           (("sad", "sad"), "named twice")):
+        Toy.canonical_names = names
+        with pytest.raises(ParameterError, match=message):
+            Toy().canonical()
+    Toy.canonical_names = ("happy", "sad")
+    assert Toy().describe()["canonical_names"] == ["happy", "sad"]

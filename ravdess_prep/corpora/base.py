@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 import soundfile
 
 from ..audio import check_complete, empty_message, unreadable_message
+from ..emotions import CANONICAL, check_canonical
 from ..exceptions import (AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError, SplitError,
                           option)
 from ..source import AUDIO_SUFFIXES, audio_files, resolve_path
@@ -91,6 +92,9 @@ class Corpus:
             speaker in one split.
         label_column: The column holding the class label (an integer, 0 .. classes - 1).
         label_names: The name of each label.
+        canonical_names: Each label's name in the one vocabulary of every corpus
+            (:data:`ravdess_prep.emotions.CANONICAL`); None: the label names, when they all
+            are canonical names (:meth:`canonical`).
         sort_columns: Inventory order.
         facet_columns: Columns the classifier's accuracy is broken down by.
         card_columns: Columns the data card counts clips by (per split), the label's first.
@@ -104,6 +108,7 @@ class Corpus:
             :mod:`ravdess_prep.protocols`); each is also a split preset.
         download_names: Sources that mean "download the corpus" (None always does).
         license: ``{"name", "url"}`` of the corpus's license.
+        language: The language spoken, as an ISO 639-1 code (for the data card).
         citation: How to cite it.
     """
 
@@ -113,6 +118,7 @@ class Corpus:
     speaker_column: ClassVar[str] = "speaker"
     label_column: ClassVar[str] = "label"
     label_names: ClassVar[tuple[str, ...]]
+    canonical_names: ClassVar[tuple[str, ...] | None] = None
     sort_columns: ClassVar[tuple[str, ...]] = ("clip_name",)
     facet_columns: ClassVar[tuple[str, ...]] = ()
     card_columns: ClassVar[tuple[str, ...]] = ()
@@ -125,6 +131,7 @@ class Corpus:
     protocols: ClassVar[Mapping[str, "Protocol"]] = {}
     download_names: ClassVar[tuple[str, ...]] = ()
     license: ClassVar[dict] = {}
+    language: ClassVar[str] = "en"
     citation: ClassVar[str] = ""
 
     def parse_name(self, path: str | os.PathLike) -> dict:
@@ -255,13 +262,29 @@ class Corpus:
             counts[facet] = {str(key): int(value) for key, value in values.value_counts(sort=False).items()}
         return counts
 
+    def canonical(self) -> tuple[str, ...] | None:
+        """Each label's canonical emotion name (see :mod:`ravdess_prep.emotions`), or None when
+        the corpus declares none and its label names are not all canonical.
+
+        Raises:
+            ParameterError: Declared names that are not one canonical name per label.
+        """
+        if self.canonical_names is not None:
+            return check_canonical(self.canonical_names, label_names=self.label_names,
+                                   where=f"the {self.name} corpus's canonical_names")
+        if all(name in CANONICAL for name in self.label_names) and len(set(self.label_names)) == len(self.label_names):
+            return tuple(self.label_names)
+        return None
+
     def describe(self, *, split_preset: str | None = None) -> dict:
         """What a manifest records of the corpus (and of the protocol a split preset is)."""
         protocol = self.protocols.get(split_preset) if split_preset is not None else None
+        canonical = self.canonical()
         return {"name": self.name, "title": self.title, "speaker_column": self.speaker_column,
                 "label_column": self.label_column, "label_names": list(self.label_names),
+                **({"canonical_names": list(canonical)} if canonical is not None else {}),
                 "facet_columns": list(self.facet_columns), "speakers": list(self.speakers),
-                "license": dict(self.license), "citation": self.citation,
+                "license": dict(self.license), "language": self.language, "citation": self.citation,
                 **({"protocol": protocol.describe()} if protocol is not None else {})}
 
     def names_parse(self, names) -> bool:

@@ -24,6 +24,8 @@ from .base import Corpus
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness",
             "N": "neutral"}
 EMOTION_NAMES = tuple(EMOTIONS.values())
+#: Each emotion's canonical name (see :mod:`ravdess_prep.emotions`), in label order.
+CANONICAL_NAMES = ("angry", "boredom", "disgust", "fearful", "happy", "sad", "neutral")
 #: The speakers, with their sex and age at recording, as the corpus's documentation gives them.
 SPEAKERS = {3: ("male", 31), 8: ("female", 34), 9: ("female", 21), 10: ("male", 32), 11: ("male", 26),
             12: ("male", 30), 13: ("female", 32), 14: ("female", 35), 15: ("male", 25), 16: ("female", 31)}
@@ -79,6 +81,7 @@ class EmoDB(Corpus):
     speaker_column = "speaker"
     label_column = "label"
     label_names = EMOTION_NAMES
+    canonical_names = CANONICAL_NAMES
     sort_columns = ("speaker", "clip_name")
     facet_columns = ("gender",)
     card_columns = ("emotion", "gender")
@@ -97,8 +100,8 @@ class EmoDB(Corpus):
         "original": customary_split("original"),  # dev 09, 10; test 03, 08 (a female and a male speaker each)
         "loso": leave_one_speaker_out_split("loso"),
     }
-    license = {"name": "CC0 1.0 (as audEERING's audb publishes the corpus)",
-               "url": "https://creativecommons.org/publicdomain/zero/1.0/"}
+    language = "de"
+    license = {"name": "CC0 1.0", "url": "https://creativecommons.org/publicdomain/zero/1.0/"}  # as audb publishes it
     citation = ("Burkhardt F, Paeschke A, Rolfes M, Sendlmeier W, Weiss B (2005) A Database of German Emotional "
                 "Speech. Proc. Interspeech 2005, 1517-1520. https://doi.org/10.21437/Interspeech.2005-446")
 
