@@ -6,16 +6,14 @@ import argparse
 
 from .. import crossval
 from .options import UsageError
-from .train import add_training_options, train_config
+from .train import add_data_option, add_training_options, train_config
 
 NAME = "crossval"
 HELP = "cross-validate the classifier by speaker, or on a published protocol (UA, WA, macro-F1)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, action="append",
-                        help="a bundle folder, every split pooled; repeat it to put datasets of the same clips side "
-                        "by side (fusion)")
+    add_data_option(parser, what="a bundle folder, every split pooled")
     parser.add_argument("--protocol",
                         help="a published protocol: its clips, classes and folds (ravdess: emobox, pepino2021, "
                         "luna2022)")

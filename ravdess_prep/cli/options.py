@@ -17,7 +17,6 @@ from typing import Iterable, Mapping, Sequence
 
 from ..build import EXECUTORS
 from ..build.run import Run
-from ..config import Config
 from ..corpora import CORPORA
 from ..embedders import EMBEDDERS, Embedder
 from ..exceptions import ParameterError, RavdessPrepError

@@ -12,10 +12,14 @@ NAME = "train"
 HELP = "train the emotion classifier on bundles"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_data_option(parser: argparse.ArgumentParser, *, what: str) -> None:
+    """``--data``, repeatable (``train`` and ``crossval``): ``what`` one folder is to them."""
     parser.add_argument("--data", required=True, action="append",
-                        help="a bundle folder (this library's or the original's); repeat it to put datasets of the "
-                        "same clips side by side (fusion)")
+                        help=f"{what}; repeat it to put datasets of the same clips side by side (fusion)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_data_option(parser, what="a bundle folder (this library's or the original's)")
     parser.add_argument("--model-dir", required=True, help="where the model and its reports go (" + OUTPUT_RULE + ")")
     add_training_options(parser)
     parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2), help="Keras verbosity")
