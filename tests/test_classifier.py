@@ -11,6 +11,7 @@ import pytest
 from ravdess_prep import classifier, cli, crossval
 from ravdess_prep.bundle import Bundle, read_bundles
 from ravdess_prep.corpora.ravdess import EMOTION_NAMES, RAVDESS
+from ravdess_prep.params import CLIP_CACHE_FOLDER
 from ravdess_prep.exceptions import ParameterError
 
 FAST = classifier.TrainConfig(epochs=8, learning_rate=3e-3, batch_size=32, seed=1)
@@ -147,13 +148,12 @@ def test_train_config_rejects_bad_values(field, value):
         classifier.TrainConfig(**{field: value})
 
 
-def test_train_and_predict_commands_end_to_end(ravdess_dir, random_checkpoint, vggish_shared_dir, tmp_path, capsys):
-    """Build a small dataset with the random checkpoint, train on it, predict a wav file."""
-    tree = tmp_path / "tree"
-    for actor in (1, 8, 11):
-        for path in sorted((ravdess_dir / "Audio_Speech_Actors_01-24" / f"Actor_{actor:02d}").glob("*.flac"))[:3]:
-            (tree / path.parent.name).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, tree / path.parent.name / path.name)
+def test_train_and_predict_commands_end_to_end(small_tree, small_build, random_checkpoint, vggish_shared_dir, tmp_path,
+                                               capsys):
+    """Build the small tree with the random checkpoint (its clips from the run's small build's
+    cache: the commands are what is tested here), train on it, predict a wav file."""
+    tree = small_tree
+    shutil.copytree(small_build.cache / CLIP_CACHE_FOLDER, tmp_path / "cache" / CLIP_CACHE_FOLDER)
     assert cli.main(["build", "--source", str(tree), "--out", str(tmp_path / "data"), "--checkpoint",
                      str(random_checkpoint), "--custom-checkpoint", "--pca-params",
                      str(vggish_shared_dir / "vggish_pca_params.npz"), "--cache-dir", str(tmp_path / "cache"),
