@@ -13,8 +13,8 @@ Every per-clip step runs in parallel on the workers. Three steps are global: the
 (every clip's padding waits for it), the recipe made from it
 (:class:`~ravdess_prep.build.recipe.ClipRecipe`, handed to every worker), and the write, which
 gathers the embeddings and writes the dataset with
-:meth:`ravdess_prep.build.plan.BuildPlan.write`, so the bytes are those of the default executor. Each step calls the plan or its recipe; nothing here computes audio or
-embeddings itself.
+:meth:`ravdess_prep.build.plan.BuildPlan.write`, so the bytes are those of the default executor.
+Each step calls the plan or its recipe; nothing here computes audio or embeddings itself.
 
 The graph uses only what every runner translates (Create, ParDo with one output, GroupByKey,
 Flatten, side inputs, global combines): no tagged outputs, and nothing emitted at the end of a

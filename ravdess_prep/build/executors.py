@@ -16,7 +16,6 @@ options.
 from __future__ import annotations
 
 import dataclasses
-import os
 from typing import TYPE_CHECKING, Callable, ClassVar, Mapping, Sequence
 
 from ..config import RUNNING
@@ -37,14 +36,12 @@ class Executor:
         name: How ``--runner`` names it.
         steps: ``"module:function"``, the function ``run(plan, run)`` that runs the plan's steps
             (imported when a build runs).
-        help: One line for ``--help``.
         extra: The extra of this distribution that brings what the steps import (a missing
             module is named with ``pip install -e ".[extra]"``).
     """
 
     name: ClassVar[str | None] = ""
     steps: ClassVar[str] = ""
-    help: ClassVar[str] = ""
     extra: ClassVar[str | None] = None
 
     def check(self) -> None:
@@ -64,10 +61,6 @@ class Executor:
             hint = f': pip install -e ".[{self.extra}]"' if self.extra else ""
             raise ParameterError(f"{option('runner', self.name)} needs {error.name or error}{hint}") from None
 
-    def settings(self) -> dict:
-        """Its options, by field name."""
-        return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
-
 
 @dataclasses.dataclass(frozen=True)
 class LocalExecutor(Executor):
@@ -75,7 +68,6 @@ class LocalExecutor(Executor):
 
     name: ClassVar[str] = "local"
     steps: ClassVar[str] = "ravdess_prep.build.local:run"
-    help: ClassVar[str] = "threads of this process (default)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +83,6 @@ class BeamExecutor(Executor):
 
     name: ClassVar[str] = "beam"
     steps: ClassVar[str] = "ravdess_prep.build.beam:run"
-    help: ClassVar[str] = "Apache Beam (pip install -e '.[beam]')"
     extra: ClassVar[str | None] = "beam"
 
     beam_options: Sequence[str] | Mapping[str, object] = setting(
@@ -105,8 +96,8 @@ class BeamExecutor(Executor):
         wait = self.worker_wait_seconds
         if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 < wait < float("inf"):
             raise ParameterError(f"{option('worker_wait_seconds')} has to be a positive number of seconds, not {wait!r}")
-        if isinstance(self.beam_options, (str, os.PathLike)):
-            object.__setattr__(self, "beam_options", (str(self.beam_options),))
+        if isinstance(self.beam_options, str):
+            object.__setattr__(self, "beam_options", (self.beam_options,))
 
 
 def executor_class(value: object) -> type[Executor]:

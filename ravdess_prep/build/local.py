@@ -47,8 +47,8 @@ def measure(plan: BuildPlan, *, jobs: int | None = None, progress: bool = False)
 
 def embed(recipe: ClipRecipe, measurement: Measurement, *, jobs: int | None = None, progress: bool = False,
           fast: bool = True, session: ModelSession | None = None) -> EmbedResult:
-    """The recipe's steps prepare and embed: worker threads prepare clips ahead of the model, which runs in
-    this thread; every finished clip is cached at once.
+    """The recipe's steps prepare and embed: worker threads prepare clips ahead of the model,
+    which runs in this thread; every finished clip is cached at once.
 
     The model runs on every core; the workers prepare clips at the lowest scheduling priority,
     so they take the cycles the model leaves idle (between runs, and where its threads wait for

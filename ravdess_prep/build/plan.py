@@ -9,8 +9,9 @@ makes once (:class:`~ravdess_prep.build.recipe.ClipRecipe`), are all an executor
     batches; each clip finished and cached) -> plan.write (global)
 
 An executor (:mod:`.local`, :mod:`.beam`) decides only where and when each step runs; the
-plan and the recipe decide what it computes, so every executor writes the same bytes. A plan made from a
-manifest (:meth:`BuildPlan.from_manifest`) embeds new recordings exactly as that dataset was.
+plan and the recipe decide what it computes, so every executor writes the same bytes. A plan
+made from a manifest (:meth:`BuildPlan.from_manifest`) embeds new recordings exactly as that
+dataset was.
 """
 
 from __future__ import annotations

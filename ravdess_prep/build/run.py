@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+
 from ..config import RUNNING
 from ..exceptions import ParameterError, option
 from ..settings import PATH, POSITIVE, SWITCH, TEXT, setting
@@ -50,11 +51,3 @@ class Run:
         elif not isinstance(self.runner, Executor):
             raise ParameterError(f"{option('runner')} has to be an executor's name ({', '.join(map(repr, EXECUTORS))})"
                                  f" or its settings (an Executor), not {self.runner!r}")
-
-    @property
-    def executor(self) -> str:
-        """The executor's name."""
-        return self.runner.name or type(self.runner).__name__
-
-    def replace(self, **changes) -> "Run":
-        return dataclasses.replace(self, **changes)

@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
 def _setting_table(args) -> dict:
     """The options of settings (every option but the sources, the cache, how it runs, and where
     the model's files are now)."""
+    elsewhere = [*files_types(), *executor_classes()]
     return {dest: entries for dest, entries in args.table.items()
-            if dest not in ("cache_dir", "jobs", "runner")
-            and not any(owner in files_types() or owner in executor_classes() for owner, _ in entries)}
+            if dest not in ("cache_dir", "jobs", "runner") and not any(owner in elsewhere for owner, _ in entries)}
 
 
 def settings(args: argparse.Namespace) -> tuple[Config, Run, list | None, object | None]:

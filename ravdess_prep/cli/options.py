@@ -257,8 +257,9 @@ def run_settings(args: argparse.Namespace, from_file: Mapping, *, where: str) ->
         values["progress"] = False
     name = values.get("runner", "local")
     cls = EXECUTORS.get_named(name)
+    executors = executor_classes()
     not_of(args, {dest: entries for dest, entries in args.table.items()
-                  if any(owner in executor_classes() for owner, _ in entries)}, [cls],
+                  if any(owner in executors for owner, _ in entries)}, [cls],
            what=f"the {name} executor (--runner {name})")
     of_file = {key: value for key, value in from_file.items() if key not in names}
     values["runner"] = cls(**{**values_from_file(cls, of_file, where=f"{where} (--runner {name})"),
