@@ -25,7 +25,8 @@ CARD = "README.md"
 LENGTHS_FIGURE = "lengths.png"
 COUNTS_FIGURE = "counts.png"
 #: The license identifiers of the Hugging Face card convention.
-LICENSE_IDS = {"CC BY-NC-SA 4.0": "cc-by-nc-sa-4.0", "Apache-2.0": "apache-2.0", "CC0 1.0": "cc0-1.0"}
+LICENSE_IDS = {"CC BY-NC-SA 4.0": "cc-by-nc-sa-4.0", "Apache-2.0": "apache-2.0", "CC0 1.0": "cc0-1.0",
+               "ODbL 1.0 (contents: DbCL 1.0)": "odbl"}
 
 
 def card_counts(metadata: "pandas.DataFrame", *, columns: tuple[str, ...]) -> dict:

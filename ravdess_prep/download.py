@@ -3,20 +3,26 @@
 :func:`fetch` is the one transfer routine of the library (corpus archives and model files):
 it writes to ``<name>.part``, resumes an interrupted transfer with an HTTP Range request,
 retries with exponential backoff, checks the size and checksum, and only then renames the file
-into place. A file that is already in place and verified costs no request.
+into place. A file that is already in place and verified costs no request. :func:`fetch_folder`
+fetches a corpus published file by file (CREMA-D's) into a folder that appears whole or not at
+all.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Mapping
 
 import requests
 from tqdm.auto import tqdm
 
 from .digest import file_digest
-from .exceptions import ChecksumError, DownloadError
+from .exceptions import ChecksumError, DownloadError, SourceError
+from .source import EXTRACTION_RECORD, extraction_problem, read_extraction_record
 
 USER_AGENT = "ravdess-prep (+https://zenodo.org/records/1188976)"
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -139,3 +145,77 @@ def fetch(
         )
     os.replace(partial, path)
     return path
+
+
+def fetch_folder(
+    files: Mapping[str, tuple[str, int, str]],
+    folder: str | os.PathLike,
+    *,
+    record: Mapping[str, object],
+    workers: int = 8,
+    retries: int = 5,
+    backoff_seconds: float = 1.0,
+    progress: bool = True,
+) -> Path:
+    """Download many files into ``folder``, each verified by size and SHA-256.
+
+    The files are fetched into ``.<name>.download`` beside ``folder``, which is kept between
+    runs: an interrupted or failed download resumes, and a file already there and verified costs
+    no request. Once every file is verified, ``record`` (with every file's size) is written into
+    that folder as the record of a complete folder and it is renamed to ``folder``. A complete
+    folder costs no request; a folder that has no record was not written here and is never
+    touched.
+
+    Args:
+        files: ``{relative path: (url, size in bytes, sha256)}``.
+        folder: The folder that receives them.
+        record: What the folder's record says of its origin (repository, commit...).
+        workers: Transfers at a time.
+        retries: See :func:`fetch`.
+        backoff_seconds: See :func:`fetch`.
+        progress: Show a progress bar of the files.
+
+    Returns:
+        ``folder``.
+
+    Raises:
+        DownloadError: A file could not be fetched, or is not the published one
+            (:class:`ChecksumError` when every failure is such); the message counts the
+            failures and names the first ones. What was verified is kept for the next run.
+        SourceError: ``folder`` exists without a record, or no longer matches its record.
+    """
+    folder = Path(folder)
+    if folder.exists():
+        if read_extraction_record(folder) is None:
+            raise SourceError(f"{folder}: exists and was not downloaded by ravdess-prep (no record); move it away, "
+                              "or give it as a source")
+        problem = extraction_problem(folder)
+        if problem is not None:
+            raise SourceError(f"{problem}; delete {folder} to download it again")
+        return folder
+    staging = folder.with_name(f".{folder.name}.download")
+
+    def one(item):
+        name, (url, size_bytes, sha256) = item
+        try:
+            fetch(url, staging / name, size_bytes=size_bytes, sha256=sha256, retries=retries,
+                  backoff_seconds=backoff_seconds, progress=False)
+        except DownloadError as error:
+            return error
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        failures = [error for error in tqdm(pool.map(one, sorted(files.items())), total=len(files),
+                                            desc=folder.name, unit="file", disable=not progress, leave=False)
+                    if error is not None]
+    if failures:
+        kind = ChecksumError if all(isinstance(error, ChecksumError) for error in failures) else DownloadError
+        named = "; ".join(str(error) for error in failures[:3])
+        more = f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""
+        raise kind(f"{len(failures)} of {len(files)} files failed: {named}{more}. The "
+                   f"{len(files) - len(failures)} verified files are kept in {staging}; run again to fetch the rest")
+    sizes = {name: size_bytes for name, (_, size_bytes, _) in sorted(files.items())}
+    with open(staging / EXTRACTION_RECORD, "w", encoding="utf-8") as stream:
+        json.dump({**record, "members": len(sizes), "files": sizes}, stream, indent=2, sort_keys=True)
+    os.replace(staging, folder)
+    return folder

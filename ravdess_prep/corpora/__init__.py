@@ -25,7 +25,8 @@ def _corpus(value) -> Corpus:
 
 #: Every known corpus by name: the library's own, then those of entry points.
 CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS",
-                                                "emodb": "ravdess_prep.corpora.emodb:EmoDB"}, adapt=_corpus)
+                                                "emodb": "ravdess_prep.corpora.emodb:EmoDB",
+                                                "cremad": "ravdess_prep.corpora.cremad:CremaD"}, adapt=_corpus)
 
 
 def get_corpus(name: str) -> Corpus:

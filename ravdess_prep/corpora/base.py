@@ -179,8 +179,15 @@ class Corpus:
             raise SplitError(f"{option('split_preset', name)}: the {self.name} corpus has no such split preset (its "
                              f"presets: {', '.join(self.split_presets)}, or custom speaker lists)") from None
 
-    def download(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
-        """Fetch the corpus into the cache; the folders to scan.
+    def download(self, *, dest: str | os.PathLike | None = None, files_url: str | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
+        """Fetch the corpus, verified; the folders to scan.
+
+        Args:
+            dest: The folder that receives it (None: ``<cache root>/<corpus name>``).
+            files_url: A mirror of the corpus's files (None: where the corpus publishes them).
+            cache_dir: Cache root used when ``dest`` is None.
+            progress: Show progress bars.
 
         Raises:
             SourceError: This corpus has no download.

@@ -302,8 +302,9 @@ class RAVDESS(Corpus):
     def parse_name(self, path: str | os.PathLike) -> dict:
         return parse_clip_name(path).as_row()
 
-    def download(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
-        return download_ravdess(cache_dir=cache_dir, progress=progress)
+    def download(self, *, dest: str | os.PathLike | None = None, files_url: str | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
+        return download_ravdess(dest, files_url=files_url or ZENODO_FILES_URL, cache_dir=cache_dir, progress=progress)
 
 
 def inventory(source=None, *, cache_dir: str | os.PathLike | None = None, progress: bool = False) -> "pandas.DataFrame":
