@@ -162,11 +162,17 @@ def load_model(model_dir: str | os.PathLike):
     return keras.saving.load_model(path, custom_objects=custom_objects())
 
 
+def predict_logits(model, embeddings: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """The model's scores of each class before the softmax, float32 ``(clips, classes)``
+    (comparable within a subset of the classes, where probabilities may all round to 0)."""
+    return np.asarray(model.predict(np.asarray(embeddings, np.float32), batch_size=batch_size, verbose=0), np.float32)
+
+
 def predict_probabilities(model, embeddings: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
     """Class probabilities (softmax of the logits), float32 ``(clips, classes)``."""
     import keras
 
-    logits = model.predict(np.asarray(embeddings, np.float32), batch_size=batch_size, verbose=0)
+    logits = predict_logits(model, embeddings, batch_size=batch_size)
     return np.asarray(keras.ops.softmax(logits, axis=-1), dtype=np.float32)
 
 
@@ -193,14 +199,7 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
         ``(probabilities, class names)``: float32 ``(len(paths), classes)`` and each class's name.
     """
     model_dir = Path(model_dir)
-    path = model_dir / METRICS_FILE
-    try:
-        metrics = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SourceError(f"{path}: no such file; is {model_dir} a model folder written by ravdess-prep train?") \
-            from None
-    except (OSError, ValueError) as error:
-        raise SourceError(f"{path}: not readable ({error})") from None
+    metrics = read_model_record(model_dir)
     trained = metrics.get("config", {})
     if metrics.get("datasets"):
         raise ParameterError(f"{model_dir} was trained on several datasets side by side "
@@ -228,6 +227,23 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
     probabilities = predict_probabilities(load_model(model_dir), embeddings)
     names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
     return probabilities, names
+
+
+def read_model_record(model_dir: str | os.PathLike) -> dict:
+    """What a model folder's ``metrics.json`` records: its configuration, classes, scores and
+    the dataset it was trained on.
+
+    Raises:
+        SourceError: No such file, or not readable JSON; the message names it.
+    """
+    path = Path(model_dir) / METRICS_FILE
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SourceError(f"{path}: no such file; is {model_dir} a model folder written by ravdess-prep train?") \
+            from None
+    except (OSError, ValueError) as error:
+        raise SourceError(f"{path}: not readable ({error})") from None
 
 
 def _frames_of_files(paths, manifest: Manifest) -> np.ndarray:

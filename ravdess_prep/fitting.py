@@ -203,17 +203,20 @@ def fit(train: Bundle, dev: Bundle | None, config: TrainConfig, *, num_classes: 
 
 def _fit_ensemble(data: Bundle, members: list[TrainConfig], *, stack: list[int] | None, num_classes: int):
     """``(model, config)`` of the lda candidates ``members`` averaged: each member's scorer
-    written over the union of their layers (zero weight on the layers it does not take), the
-    weights and biases averaged. The standardisation of a feature is the same in every member
-    (the same clips), so the average is one linear scorer."""
-    span = tuple(number for number in (stack or ()) if any(number in member.layers for member in members))
+    written over the union of their layers (zero weight on the layers it does not take; over
+    every feature when a clip is one vector), the weights and biases averaged. The
+    standardisation of a feature is the same in every member (the same clips), so the average
+    is one linear scorer."""
+    span = None if stack is None else tuple(number for number in stack
+                                            if any(number in member.layers for member in members))
     whole = model_inputs(data, dataclasses.replace(members[0], layers=span))
-    width = whole.embeddings.shape[-1] // len(span)
-    weights = np.zeros((whole.embeddings.shape[-1], num_classes))
+    features = _flat(whole).shape[1]
+    weights = np.zeros((features, num_classes))
     bias = np.zeros(num_classes)
     for layers, group in itertools.groupby(members, key=lambda member: member.layers):
         group = list(group)
-        rows = np.concatenate([np.arange(width) + span.index(number) * width for number in layers])
+        rows = np.arange(features) if span is None else np.concatenate(
+            [np.arange(features // len(span)) + span.index(number) * (features // len(span)) for number in layers])
         fitted = fit_shrinkage_lda(_flat(whole)[:, rows], whole.labels, num_classes=num_classes,
                                    shrinkages=[member.shrinkage for member in group])
         for classifier in fitted:
