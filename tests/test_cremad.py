@@ -5,7 +5,7 @@ The audio of CREMA-D does not reach these machines. Its file list (sizes and SHA
 repository's LFS pointers) and its actors' demographics do, in ``../shared/cremad``: the tables
 the package ships are compared with them. The trees and the served files here hold audio the
 tests make, under the corpus's real file names; the download is checked against a local server
-with a list of those files' sizes and checksums (see docs/corpora.md).
+with a list of those files' sizes and checksums (see docs/corpora/cremad.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 No copy of EmoDB reaches these machines. The trees here hold audio the tests make, under the
 corpus's real file names (``wav/SSTTTEV.wav``), its ten speakers, ten sentences and seven
 emotion letters; nothing about names, labels or speakers is made up. What a real copy would add
-(535 files, their sound) is not checked here (see docs/corpora.md).
+(535 files, their sound) is not checked here (see docs/corpora/emodb.md).
 """
 
 from __future__ import annotations
