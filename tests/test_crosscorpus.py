@@ -163,8 +163,10 @@ def test_another_embedder_other_settings_and_no_shared_emotion_are_refused(made,
                 write_audio(tmp_path / "bored" / f"b{speaker:02d}_{take}.wav", _tone(take, 0.5), sample_rate_hz=16000)
         bored = _build(made, "bored", tmp_path / "bored", tmp_path / "bored-egemaps")
         status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", bored)
+        no_download = run_command(capsys, "download", "--corpus", "bored", "--dest", tmp_path / "nowhere")
     finally:
         corpora.CORPORA.unregister(_Bored.name)
     line = error_line(err)
     assert status == 1 and "share no emotion" in line
     assert "neutral, calm, happy, sad, angry, fearful, disgust, surprised" in line and "the dataset's boredom" in line
+    assert no_download[0] == 1 and "the bored corpus has no download" in error_line(no_download[2])

@@ -8,14 +8,18 @@ emotion letters; nothing about names, labels or speakers is made up. What a real
 
 from __future__ import annotations
 
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
+import soundfile
 import yaml
 
-from commands import run_command
+from commands import error_line, run_command
 from conftest import require_opensmile, write_audio
+from http_server import FileServer
 from ravdess_prep.corpora import get_corpus
 from ravdess_prep.corpora.emodb import parse_emodb_name
 from ravdess_prep.corpora.base import Corpus
@@ -134,3 +138,49 @@ def test_every_corpus_maps_its_labels_onto_one_vocabulary(small_build):
             Toy().canonical()
     Toy.canonical_names = ("happy", "sad")
     assert Toy().describe()["canonical_names"] == ["happy", "sad"]
+
+
+def _corpus_zip(drop: int = 0) -> bytes:
+    """A zip laid out as the site's ``download.zip`` (``wav/`` and a folder of labels), with
+    the corpus's 535 utterance names (its counts per emotion; audio the test makes), less the
+    last ``drop``."""
+    counts = {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79}
+    names = []
+    for letter, count in counts.items():
+        every = [f"{speaker:02d}{text}{letter}{version}.wav" for version in "ab" for speaker in SPEAKERS
+                 for text in TEXTS]
+        names += every[:count]
+    stream, wav = io.BytesIO(), io.BytesIO()
+    soundfile.write(wav, np.sin(np.arange(1600) / 5) * 0.1, 16000, format="WAV", subtype="PCM_16")
+    with zipfile.ZipFile(stream, "w") as bundle:
+        for name in names[:len(names) - drop]:
+            bundle.writestr(f"wav/{name}", wav.getvalue())
+        bundle.writestr("lablaut/03a01Fa.lab", "labels\n")
+    return stream.getvalue()
+
+
+def test_the_download_is_checked_by_what_it_holds_and_extracted_whole(tmp_path, capsys):
+    whole, short = _corpus_zip(), _corpus_zip(drop=1)
+    with FileServer({"/site/download.zip": whole, "/short/download.zip": short}) as server:
+        dest = tmp_path / "emodb"
+        args = ("download", "--corpus", "emodb", "--dest", dest, "--files-url", server.url + "/site", "--no-progress")
+        status, out, err = run_command(capsys, *args)
+        assert status == 0, err
+        assert out.strip() == str(dest / "download") and not (dest / "downloads" / "download.zip").exists()
+        status, printed, _ = run_command(capsys, "info", "--corpus", "emodb", "--source", dest / "download", "--json")
+        report = json.loads(printed)
+        assert status == 0 and report["clips"] == 535 and len(report["counts"]["speaker"]) == 10
+        assert report["counts"]["emotion"] == {"anger": 127, "boredom": 81, "disgust": 46, "fear": 69,
+                                               "happiness": 71, "sadness": 62, "neutral": 79}
+        server.requests.clear()
+        assert run_command(capsys, *args)[0] == 0 and server.requests == []  # in place: no request
+        # an archive that is not the corpus: named, deleted, nothing extracted
+        other = tmp_path / "other"
+        status, _, err = run_command(capsys, "download", "--corpus", "emodb", "--dest", other, "--files-url",
+                                     server.url + "/short", "--no-progress")
+        line = error_line(err)
+        assert status == 1 and "it holds 534 utterances" in line and "the corpus 535" in line
+        assert not (other / "download").exists() and not (other / "downloads" / "download.zip").exists()
+        status, _, err = run_command(capsys, "download", "--corpus", "emodb", "--dest", other, "--files-url",
+                                     server.url + "/gone", "--no-progress")
+        assert status == 1 and "download.zip: HTTP 404" in error_line(err)

@@ -256,7 +256,7 @@ def test_an_installed_embedder_and_corpus_build_from_the_command_line_with_their
 def test_without_the_plugin_its_names_are_unknown(source, tmp_path):
     finished = subprocess.run([sys.executable, "-m", "ravdess_prep.cli", "build", "--corpus", "sessions", "--source",
                                str(source), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 2 and "--corpus: has to be one of ravdess, emodb, not 'sessions'" in finished.stderr
+    assert finished.returncode == 2 and "--corpus: has to be one of ravdess, emodb, cremad, not 'sessions'" in finished.stderr
 
 
 #: Packages whose plug-ins are broken each in its own way, beside the working one.

@@ -1,5 +1,6 @@
 """``ravdess-prep download``: fetch a corpus, verified (RAVDESS: its audio-only archives from
-Zenodo, extracted; CREMA-D: its ``AudioWAV/`` files from the corpus's repository)."""
+Zenodo, extracted; EmoDB: the site's archive, checked by what it holds, extracted; CREMA-D: its
+``AudioWAV/`` files from the corpus's repository)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from ..corpora.ravdess import ZENODO_RECORD_API_URL, RAVDESS, download_ravdess
 from .options import UsageError, add_settings
 
 NAME = "download"
-HELP = "download a corpus, every file verified (ravdess: the audio-only archives; cremad: AudioWAV)"
+HELP = "download a corpus, verified (ravdess: the audio-only archives; emodb: download.zip; cremad: AudioWAV)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -17,6 +18,8 @@ HELP = "count the clips of a source and list every problem"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_options(parser, required=True)
+    parser.add_argument("--verify", action="store_true",
+                        help="also compare every file with the corpus's published sizes and SHA-256 (cremad)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -25,7 +28,8 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tu
     the argument groups made so far."""
     groups = {SOURCE: parser.add_argument_group(SOURCE)}
     groups[SOURCE].add_argument("--source", action="append", required=required,
-                                help="a folder, a .zip, or 'zenodo' (download); repeatable"
+                                help="a folder, a .zip, or the corpus's download (ravdess: zenodo, emodb: site, cremad: "
+                                "github); repeatable"
                                 + ("" if required else " (default: download)"))
     table = add_settings(parser, [Config], only=("corpus",), groups=groups)
     add_settings(parser, [Run], only=("cache_dir",), table=table, groups=groups)
@@ -36,6 +40,8 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tu
 def run(args: argparse.Namespace) -> int:
     corpus = get_corpus(args.corpus or Config().corpus)
     result = corpus.survey(args.source, cache_dir=args.cache_dir, progress=not args.json)
+    if args.verify:
+        result = dataclasses.replace(result, problems=result.problems + tuple(corpus.verify(result)))
     report = {
         "roots": [str(root) for root in result.roots],
         "clips": len(result.clips),

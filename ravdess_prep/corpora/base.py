@@ -21,8 +21,9 @@ import soundfile
 
 from ..audio import check_complete, empty_message, unreadable_message
 from ..emotions import CANONICAL, check_canonical
-from ..exceptions import (AudioError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError, SplitError,
-                          option)
+from ..digest import file_digest
+from ..exceptions import (AudioError, ChecksumError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError,
+                          SplitError, option)
 from ..source import AUDIO_SUFFIXES, audio_files, resolve_path
 from ..split import SplitPreset, customary_split, leave_one_speaker_out_split
 
@@ -293,6 +294,44 @@ class Corpus:
                 "facet_columns": list(self.facet_columns), "speakers": list(self.speakers),
                 "license": dict(self.license), "language": self.language, "citation": self.citation,
                 **({"protocol": protocol.describe()} if protocol is not None else {})}
+
+    def published_files(self) -> Mapping[str, tuple[int, str]] | None:
+        """``{file name: (size in bytes, sha256)}`` of every file the corpus publishes, or None
+        when it publishes no such list (see :meth:`verify`)."""
+        return None
+
+    def verify(self, survey: Survey) -> list[RavdessPrepError]:
+        """A source's files against the corpus's published list: each file whose size or
+        SHA-256 differs, or that the list lacks, and the listed files the source lacks.
+
+        Raises:
+            SourceError: The corpus publishes no list of files.
+        """
+        published = self.published_files()
+        if published is None:
+            raise SourceError(f"the {self.name} corpus publishes no list of its files' checksums to verify a copy "
+                              "against")
+        problems: list[RavdessPrepError] = []
+        seen = set()
+        for path in survey.clips["path"]:
+            name = Path(path).name
+            seen.add(name)
+            if name not in published:
+                problems.append(ChecksumError(f"{path}: not a file of the {self.name} corpus's published list"))
+                continue
+            size_bytes, sha256 = published[name]
+            actual = os.path.getsize(path)
+            if actual != size_bytes:
+                problems.append(ChecksumError(f"{path}: {actual} bytes, the published file {size_bytes}"))
+            elif file_digest(path, "sha256") != sha256:
+                problems.append(ChecksumError(f"{path}: SHA-256 is {file_digest(path, 'sha256')}, the published "
+                                              f"file's {sha256}"))
+        missing = sorted(set(published) - seen)
+        if missing:
+            where = ", ".join(str(root) for root in survey.roots)
+            problems.append(SourceError(f"{where}: {len(missing)} of the {len(published)} published files are not "
+                                        f"among the clips ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"))
+        return problems
 
     def names_parse(self, names) -> bool:
         """Whether every one of ``names`` (bundle clip names) follows the corpus's naming

@@ -216,6 +216,9 @@ class CremaD(Corpus):
     def parse_name(self, path: str | os.PathLike) -> dict:
         return parse_cremad_name(path)
 
+    def published_files(self) -> dict[str, tuple[int, str]]:
+        return published_files()
+
     def download(self, *, dest: str | os.PathLike | None = None, files_url: str | None = None,
                  cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
         return download_cremad(dest, files_url=files_url or FILES_URL, cache_dir=cache_dir, progress=progress)

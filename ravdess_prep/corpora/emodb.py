@@ -5,18 +5,24 @@ emotions, at 16 kHz. A file is named ``SSTTTEV.wav``: speaker (two digits), text
 ``b10``), emotion (one letter of the German name), version (a letter), e.g. ``03a01Fa.wav`` is
 speaker 03, text a01, happiness (Freude), version a. The speaker is the speaker column; the
 label is the emotion's position in :data:`EMOTION_NAMES`. The source is the corpus's ``wav/``
-folder (or a zip of it), read at its own rate; this library does not download it (the
-corpus's site publishes no checksum to verify a download against).
+folder (or a zip of it), read at its own rate, or the site's ``download.zip``. The site
+publishes no checksum, so a download is checked by what it holds: the corpus's 535 utterances
+of its 10 speakers, as many of each emotion as its documentation counts.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
+import zipfile
+from collections import Counter
+from pathlib import Path, PurePosixPath
 
-from ..exceptions import ClipNameError
-from ..source import AUDIO_SUFFIXES
+from ..cache import cache_root
+from ..digest import file_digest
+from ..download import fetch
+from ..exceptions import ChecksumError, ClipNameError, SourceError
+from ..source import AUDIO_SUFFIXES, extract_zip, extraction_problem, read_extraction_record
 from ..split import customary_split, leave_one_speaker_out_split
 from .base import Corpus
 
@@ -35,6 +41,12 @@ TEXTS = ("a01", "a02", "a04", "a05", "a07", "b01", "b02", "b03", "b09", "b10")
 #: test, the first of each in the speakers' order; the six others (three of each) train.
 DEV_SPEAKERS = (9, 10)
 TEST_SPEAKERS = (3, 8)
+
+#: Utterances per emotion letter, as the corpus's documentation counts them (535 in all).
+EMOTION_COUNTS = {"W": 127, "L": 81, "E": 46, "A": 69, "F": 71, "T": 62, "N": 79}
+#: Where the corpus's site publishes its archive.
+SITE_URL = "http://emodb.bilderbar.info/download"
+ARCHIVE = "download.zip"
 
 INVENTORY_COLUMNS = ("clip_name", "path", "speaker", "gender", "age", "text", "emotion", "emotion_code", "label",
                      "version", "sample_rate_hz", "channels", "num_samples")
@@ -72,6 +84,92 @@ def parse_emodb_name(path: str | os.PathLike) -> dict:
             "version": version}
 
 
+def archive_problem(archive: str | os.PathLike) -> str | None:
+    """How a zip differs from the corpus (not every utterance, or other counts), or None.
+
+    Raises:
+        SourceError: The zip is not readable.
+    """
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            names = [PurePosixPath(info.filename).name for info in bundle.infolist()
+                     if not info.is_dir() and info.filename.lower().endswith(".wav")
+                     and "__MACOSX" not in info.filename]
+    except (zipfile.BadZipFile, OSError) as error:
+        raise SourceError(f"{archive}: not a valid zip file ({error})") from None
+    rows = []
+    for name in names:
+        try:
+            rows.append(parse_emodb_name(name))
+        except ClipNameError as error:
+            return f"it holds a file that is not an EmoDB utterance ({error})"
+    if len({row["clip_name"] for row in rows}) != len(rows):
+        return "it holds an utterance twice"
+    counts = Counter(row["emotion_code"] for row in rows)
+    if len(rows) != sum(EMOTION_COUNTS.values()) or counts != Counter(EMOTION_COUNTS):
+        found = ", ".join(f"{letter} {counts.get(letter, 0)}" for letter in EMOTION_COUNTS)
+        expected = ", ".join(f"{letter} {count}" for letter, count in EMOTION_COUNTS.items())
+        return f"it holds {len(rows)} utterances ({found}), the corpus {sum(EMOTION_COUNTS.values())} ({expected})"
+    speakers = {row["speaker"] for row in rows}
+    if speakers != set(SPEAKERS):
+        return f"it holds utterances of {len(speakers)} speakers, the corpus of {len(SPEAKERS)}"
+    return None
+
+
+def download_emodb(dest: str | os.PathLike | None = None, *, files_url: str = SITE_URL,
+                   cache_dir: str | os.PathLike | None = None, keep_archive: bool = False, retries: int = 5,
+                   backoff_seconds: float = 1.0, progress: bool = True) -> list[Path]:
+    """Download the site's ``download.zip`` and extract its ``wav/`` files into
+    ``<dest>/download``; skip what is already in place.
+
+    The archive is fetched to ``<dest>/downloads/`` (resumable), checked by what it holds
+    (:func:`archive_problem`: the site publishes no checksum), and extracted into a temporary
+    folder renamed into place, whose record keeps the archive's size, MD5 and SHA-256.
+
+    Args:
+        dest: Target folder; default ``<cache root>/emodb``.
+        files_url: Base URL of the archive (``<files_url>/download.zip``); a mirror may be given.
+        cache_dir: Cache root used when ``dest`` is None.
+        keep_archive: Keep the zip file after extraction.
+        retries: See :func:`ravdess_prep.download.fetch`.
+        backoff_seconds: See :func:`ravdess_prep.download.fetch`.
+        progress: Show progress bars.
+
+    Returns:
+        ``[<dest>/download]``.
+
+    Raises:
+        DownloadError: The transfer failed.
+        ChecksumError: The archive is not the corpus (it is deleted; nothing is extracted).
+        SourceError: The folder exists and was not written by this library, or no longer
+            matches its record.
+    """
+    dest = Path(dest) if dest is not None else cache_root(cache_dir) / "emodb"
+    folder = dest / Path(ARCHIVE).stem
+    if folder.exists() and read_extraction_record(folder) is None:
+        raise SourceError(f"{folder}: exists and was not extracted by ravdess-prep (no record); move it away, "
+                          "or give it as a source")
+    if read_extraction_record(folder) is not None:
+        problem = extraction_problem(folder)
+        if problem is not None:
+            raise SourceError(f"{problem}; delete {folder} to download and extract it again")
+        return [folder]
+    url = f"{files_url.rstrip('/')}/{ARCHIVE}"
+    archive = fetch(url, dest / "downloads" / ARCHIVE, retries=retries, backoff_seconds=backoff_seconds,
+                    progress=progress)
+    problem = archive_problem(archive)
+    if problem is not None:
+        archive.unlink()
+        raise ChecksumError(f"{archive} (from {url}): {problem}. The download was deleted and nothing was "
+                            "extracted; the site or mirror serves another file")
+    extract_zip(archive, folder, record={"archive": ARCHIVE, "url": url, "size_bytes": archive.stat().st_size,
+                                         "md5": file_digest(archive, "md5"),
+                                         "sha256": file_digest(archive, "sha256")}, progress=progress)
+    if not keep_archive:
+        archive.unlink()
+    return [folder]
+
+
 class EmoDB(Corpus):
     """The Berlin Database of Emotional Speech (see the module docstring)."""
 
@@ -105,5 +203,11 @@ class EmoDB(Corpus):
     citation = ("Burkhardt F, Paeschke A, Rolfes M, Sendlmeier W, Weiss B (2005) A Database of German Emotional "
                 "Speech. Proc. Interspeech 2005, 1517-1520. https://doi.org/10.21437/Interspeech.2005-446")
 
+    download_names = ("site",)
+
     def parse_name(self, path: str | os.PathLike) -> dict:
         return parse_emodb_name(path)
+
+    def download(self, *, dest: str | os.PathLike | None = None, files_url: str | None = None,
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
+        return download_emodb(dest, files_url=files_url or SITE_URL, cache_dir=cache_dir, progress=progress)
