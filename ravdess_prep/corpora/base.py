@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
@@ -342,6 +343,23 @@ class Corpus:
         except ClipNameError:
             return False
         return True
+
+
+def match_name(path: str | os.PathLike, pattern: "re.Pattern[str]", *, scheme: str) -> "tuple[str, re.Match[str]]":
+    """An audio file's name stem and its match of a corpus's naming ``pattern`` (only the last
+    component of ``path`` is read).
+
+    Raises:
+        ClipNameError: The extension is not an audio one, or the stem does not match; the
+            message names the file and says the ``scheme``.
+    """
+    stem, suffix = os.path.splitext(Path(path).name)
+    if suffix.lower() not in AUDIO_SUFFIXES:
+        raise ClipNameError(f"{path}: extension {suffix!r} is not one of {', '.join(AUDIO_SUFFIXES)}")
+    match = pattern.match(stem)
+    if match is None:
+        raise ClipNameError(f"{path}: name {stem!r} does not follow the {scheme}")
+    return stem, match
 
 
 def _audio_problem(path: Path) -> dict | RavdessPrepError:

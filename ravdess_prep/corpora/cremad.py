@@ -26,9 +26,8 @@ from pathlib import Path
 from ..cache import cache_root
 from ..download import fetch_folder
 from ..exceptions import ClipNameError
-from ..source import AUDIO_SUFFIXES
 from ..split import SplitPreset, customary_split, leave_one_speaker_out_split, speaker_groups
-from .base import Corpus
+from .base import Corpus, match_name
 
 #: The emotion codes and the emotions, in label order.
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
@@ -99,14 +98,8 @@ def parse_cremad_name(path: str | os.PathLike) -> dict:
             emotion or intensity the corpus does not have; the message names the file and the
             field.
     """
-    name = Path(path).name
-    stem, suffix = os.path.splitext(name)
-    if suffix.lower() not in AUDIO_SUFFIXES:
-        raise ClipNameError(f"{path}: extension {suffix!r} is not one of {', '.join(AUDIO_SUFFIXES)}")
-    match = _NAME.match(stem)
-    if match is None:
-        raise ClipNameError(f"{path}: name {stem!r} does not follow the CREMA-D scheme AAAA_SSS_EEE_II (actor, "
-                            "sentence, emotion, intensity; e.g. 1001_DFA_ANG_XX)")
+    stem, match = match_name(path, _NAME, scheme="CREMA-D scheme AAAA_SSS_EEE_II (actor, sentence, emotion, "
+                                                 "intensity; e.g. 1001_DFA_ANG_XX)")
     actor, sentence, emotion, intensity = int(match[1]), match[2], match[3], match[4]
     known = actors()
     if actor not in known:

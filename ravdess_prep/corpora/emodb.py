@@ -22,9 +22,9 @@ from ..cache import cache_root
 from ..digest import file_digest
 from ..download import fetch
 from ..exceptions import ChecksumError, ClipNameError, SourceError
-from ..source import AUDIO_SUFFIXES, extract_zip, extraction_problem, read_extraction_record
+from ..source import extract_zip, extraction_problem, read_extraction_record
 from ..split import customary_split, leave_one_speaker_out_split
-from .base import Corpus
+from .base import Corpus, match_name
 
 #: The emotion letters (of the German names) and the emotions, in label order.
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness",
@@ -61,14 +61,8 @@ def parse_emodb_name(path: str | os.PathLike) -> dict:
         ClipNameError: The name does not follow the scheme, or names a speaker, text or
             emotion the corpus does not have; the message names the file and the field.
     """
-    name = Path(path).name
-    stem, suffix = os.path.splitext(name)
-    if suffix.lower() not in AUDIO_SUFFIXES:
-        raise ClipNameError(f"{path}: extension {suffix!r} is not one of {', '.join(AUDIO_SUFFIXES)}")
-    match = _NAME.match(stem)
-    if match is None:
-        raise ClipNameError(f"{path}: name {stem!r} does not follow the EmoDB scheme SSTTTEV (speaker, text, "
-                            "emotion letter, version; e.g. 03a01Fa)")
+    stem, match = match_name(path, _NAME, scheme="EmoDB scheme SSTTTEV (speaker, text, emotion letter, version; "
+                                                 "e.g. 03a01Fa)")
     speaker, text, letter, version = int(match[1]), match[2], match[3], match[4]
     if speaker not in SPEAKERS:
         raise ClipNameError(f"{path}: speaker {speaker:02d} is not an EmoDB speaker "

@@ -21,9 +21,9 @@ from ..cache import cache_root
 from ..download import USER_AGENT, fetch
 from ..exceptions import ClipNameError, DownloadError, SourceError
 from ..protocols import Protocol
-from ..source import AUDIO_SUFFIXES, extract_zip, extraction_problem, read_extraction_record
+from ..source import extract_zip, extraction_problem, read_extraction_record
 from ..split import consecutive_folds, customary_split, leave_one_speaker_out_split
-from .base import Corpus
+from .base import Corpus, match_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -175,18 +175,7 @@ def parse_clip_name(path: str | os.PathLike) -> ClipInfo:
             modality is not audio-only, or the combination does not exist in RAVDESS
             (neutral with strong intensity, disgust or surprised sung, actor 18 sung).
     """
-    name = Path(path).name
-    stem, suffix = os.path.splitext(name)
-    if suffix.lower() not in AUDIO_SUFFIXES:
-        raise ClipNameError(
-            f"{path}: extension {suffix!r} is not one of {', '.join(AUDIO_SUFFIXES)}"
-        )
-    match = _NAME_PATTERN.match(stem)
-    if match is None:
-        raise ClipNameError(
-            f"{path}: name {stem!r} does not follow the RAVDESS scheme "
-            "MM-VV-EE-II-SS-RR-AA (seven two-digit fields)"
-        )
+    _, match = match_name(path, _NAME_PATTERN, scheme="RAVDESS scheme MM-VV-EE-II-SS-RR-AA (seven two-digit fields)")
     codes = dict(zip(_FIELDS, (int(group) for group in match.groups())))
     for field, code in codes.items():
         domain = _DOMAINS[field]
