@@ -104,9 +104,11 @@ class Config:
                                        "test 11,14,15), folds6 (six folds of four consecutive actors, fold K test and "
                                        "K+1 dev), loso (actor K test, the next one dev), or a published protocol, "
                                        "which also takes only its clips: emobox (speech, 6 folds), pepino2021 (one "
-                                       "split), luna2022 (speech, 5 folds)")
+                                       "split), luna2022 (speech, 5 folds); emodb: original, loso; cremad: original, "
+                                       "folds5 (five folds balanced by sex), loso")
     fold: int | None = setting(None, flags="--fold", kind=INTEGER, group=SPLITTING,
-                               help="the preset's fold: folds6 and emobox 1..6, luna2022 1..5, loso 1..24")
+                               help="the preset's fold: folds6 and emobox 1..6, luna2022 and folds5 1..5, loso 1..the "
+                               "number of speakers")
     dev_speakers: tuple[int, ...] | None = setting(None, flags=("--dev-actors", "--dev-speakers"), kind=SPEAKERS,
                                                    group=SPLITTING,
                                                    help="comma-separated dev speakers (default: the corpus's; "

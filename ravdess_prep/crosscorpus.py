@@ -27,9 +27,14 @@ from .exceptions import ParameterError, SourceError
 from .fitting import model_inputs
 from .heads import TrainConfig
 from .manifest import Manifest
-from .metrics import evaluate
+from .metrics import evaluate, plot_confusion
+from .output import check_report_path
 from .params import SPLITS
 from .training_data import pooled, read_data, speaker_normalised
+
+#: The title stored in the metadata of every figure ``evaluate`` draws (how a later run knows
+#: a figure it may replace).
+FIGURE_TITLE = "ravdess-prep evaluate: confusion matrix"
 
 #: What may differ between the model's data and the data evaluated: the corpus, and the length
 #: the clips were padded to (measured on each corpus; the settings that decide it must agree).
@@ -112,6 +117,26 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
                                       "data": given.get("target_length_samples")}}
 
 
+def check_report_paths(*, json_path: str | os.PathLike | None, plot_path: str | os.PathLike | None) -> None:
+    """Refuse, before any work, a ``--json`` or ``--plot`` path that is a folder, lies in a
+    missing folder or in a dataset folder, or is a file ``evaluate`` did not write.
+
+    Raises:
+        OutputError: The message names the path.
+    """
+    if json_path is not None:
+        check_report_path(json_path, flag="json", command="evaluate", ours=_written_json)
+    if plot_path is not None:
+        check_report_path(plot_path, flag="plot", command="evaluate",
+                          ours=lambda path: FIGURE_TITLE.encode() in path.read_bytes())
+
+
+def draw(result: dict, path: str | os.PathLike) -> Path:
+    """The confusion matrix of :func:`evaluate_model`'s result as a PNG, as ``train`` draws it."""
+    return plot_confusion({f"{result['data']['corpus']} ({', '.join(result['splits'])})": result}, path,
+                          title=FIGURE_TITLE)
+
+
 def write_json(result: dict, path: str | os.PathLike) -> Path:
     """The command's JSON: ``ua``, ``wa``, ``macro_f1``, ``shared_emotions``, ``clips``, the
     confusion matrix and the rest of :func:`evaluate_model`'s result."""
@@ -119,6 +144,14 @@ def write_json(result: dict, path: str | os.PathLike) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def _written_json(path: Path) -> bool:
+    try:
+        previous = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(previous, dict) and "shared_emotions" in previous and "ua" in previous
 
 
 def _across(record: dict) -> dict:

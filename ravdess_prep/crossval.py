@@ -21,10 +21,10 @@ import numpy as np
 from .atomic import atomic_path
 from .classifier import fit_and_score, train
 from .corpora import CORPORA, Corpus
-from .exceptions import OutputError, ParameterError, SourceError, option
+from .exceptions import ParameterError, SourceError, option
 from .heads import TrainConfig
 from .manifest import Manifest
-from .output import check_outside_datasets
+from .output import check_report_path
 from .split import k_fold_by_speaker
 from .training_data import corpus_protocol, is_fusion, pooled, read_data, subset, take_protocol, where_of
 
@@ -125,20 +125,14 @@ def check_record_path(path: str | os.PathLike) -> Path:
     Raises:
         OutputError: The message names the path.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: a folder; {option('json')} takes a file name")
-    if not path.parent.is_dir():
-        raise OutputError(f"{path}: its folder {path.parent} does not exist")
-    check_outside_datasets(path, flag="json")
-    if path.exists():
+    def ours(existing: Path) -> bool:
         try:
-            previous = json.loads(path.read_text())
+            previous = json.loads(existing.read_text())
         except (OSError, ValueError, UnicodeDecodeError):
-            previous = None
-        if not (isinstance(previous, dict) and "folds" in previous and "ua" in previous):
-            raise OutputError(f"{path}: a file that crossval did not write; choose another {option('json')}")
-    return path
+            return False
+        return isinstance(previous, dict) and "folds" in previous and "ua" in previous
+
+    return check_report_path(path, flag="json", command="crossval", ours=ours)
 
 
 def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterator[tuple[str, tuple[int, ...], tuple]]:

@@ -72,11 +72,12 @@ def evaluate(labels: np.ndarray, predicted: np.ndarray, *, label_names: Sequence
     return result
 
 
-def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -> Path:
+def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike, *, title: str | None = None) -> Path:
     """Draw each split's confusion matrix (counts, and rates normalised by true class) to a PNG.
 
     The image has one panel per split: cells coloured by the row-normalised rate and labelled
-    with the count and the rate; emotion names on both axes.
+    with the count and the rate; emotion names on both axes. ``title``, when given, is stored
+    in the PNG's metadata (how a command knows a figure it wrote).
     """
     names = list(split_metrics)
     figure = _figure(figsize=(6.4 * len(names), 6.0))
@@ -96,7 +97,7 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike) -
         axis.set_xlabel("predicted emotion")
         axis.set_ylabel("true emotion")
         axis.set_title(f"{name}: accuracy {split_metrics[name]['accuracy']:.1%}")
-    return _write_png(figure, path)
+    return _write_png(figure, path, metadata={"Title": title} if title is not None else None)
 
 
 def plot_layer_weights(weights: Mapping[str, float], path: str | os.PathLike) -> Path:
@@ -118,10 +119,11 @@ def _figure(*, figsize: tuple[float, float]):
     return Figure(figsize=figsize, dpi=100)
 
 
-def _write_png(figure, path: str | os.PathLike) -> Path:
-    """Lay ``figure`` out and write it to ``path`` as a PNG atomically."""
+def _write_png(figure, path: str | os.PathLike, *, metadata: dict | None = None) -> Path:
+    """Lay ``figure`` out and write it to ``path`` as a PNG atomically (``metadata``: text
+    chunks, as matplotlib's ``savefig`` takes them)."""
     figure.tight_layout()
     path = Path(path)
     with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png")
+        figure.savefig(temporary, format="png", metadata=metadata)
     return path

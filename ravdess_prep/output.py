@@ -25,7 +25,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Protocol
 
 import numpy as np
 
@@ -86,6 +86,25 @@ def check_outside_datasets(path: str | os.PathLike, *, flag: str) -> Path:
         raise OutputError(f"{path}: inside the dataset folder {dataset}, which only its build writes (and replaces as "
                           f"a whole); choose a {option(flag)} outside it")
     return Path(path)
+
+
+def check_report_path(path: str | os.PathLike, *, flag: str, command: str, ours: Callable[[Path], bool]) -> Path:
+    """Refuse, before any work, a report's path (``--json``, ``--plot``) that is a folder, lies
+    in a missing folder or in a dataset folder, or is a file ``command`` did not write
+    (``ours(path)`` says whether it did).
+
+    Raises:
+        OutputError: The message names the path.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: a folder; {option(flag)} takes a file name")
+    if not path.parent.is_dir():
+        raise OutputError(f"{path}: its folder {path.parent} does not exist")
+    check_outside_datasets(path, flag=flag)
+    if path.exists() and not ours(path):
+        raise OutputError(f"{path}: a file that {command} did not write; choose another {option(flag)}")
+    return path
 
 
 def _within(path: Path, folder: Path) -> bool:

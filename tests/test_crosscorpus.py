@@ -149,6 +149,17 @@ class _Bored(Corpus):
 
 def test_another_embedder_other_settings_and_no_shared_emotion_are_refused(made, found, small_build, capsys,
                                                                           tmp_path):
+    # reports onto files evaluate did not write are refused before any work, and left as they are
+    mine = tmp_path / "mine.json"
+    mine.write_text('{"mine": 1}')
+    for flag, path in (("--json", mine), ("--plot", found["model"] / "confusion_matrix.png")):
+        before = path.read_bytes()
+        status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", found["cremad"],
+                                     flag, path)
+        assert status == 1 and f"{path}: a file that evaluate did not write; choose another {flag}" in error_line(err)
+        assert path.read_bytes() == before
+    status, _, err = run_command(capsys, "evaluate", "--model-dir", tmp_path / "no-model", "--data", found["cremad"])
+    assert status == 1 and "metrics.json: no such file" in error_line(err)
     status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", small_build.out)
     line = error_line(err)
     assert status == 1 and "was trained on data other than" in line and "row_shape differs: [88] against" in line

@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..crosscorpus import evaluate_model, write_json
-from ..metrics import plot_confusion
+from ..crosscorpus import check_report_paths, draw, evaluate_model, write_json
 from ..params import SPLITS
 
 NAME = "evaluate"
@@ -22,14 +21,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", metavar="OUT", help="also write the scores to this JSON file")
     parser.add_argument("--plot", metavar="PNG",
                         help="the confusion matrix's figure (default: <model-dir>/evaluate_<data folder name>.png)")
+    parser.set_defaults(wording={"json": "--json", "plot": "--plot"})
 
 
 def run(args: argparse.Namespace) -> int:
     splits = tuple(split.strip() for split in args.splits.split(",") if split.strip())
+    plot = Path(args.plot) if args.plot else Path(args.model_dir) / f"evaluate_{Path(args.data).resolve().name}.png"
+    # a model folder that is not there is named by evaluate_model, not as the figure's folder
+    check_report_paths(json_path=args.json, plot_path=plot if args.plot or Path(args.model_dir).is_dir() else None)
     result = evaluate_model(args.model_dir, args.data, splits=splits)
-    data = Path(args.data)
-    plot = Path(args.plot) if args.plot else Path(args.model_dir) / f"evaluate_{data.resolve().name}.png"
-    plot_confusion({f"{result['data']['corpus']} ({', '.join(result['splits'])})": result}, plot)
+    draw(result, plot)
     if args.json:
         write_json(result, args.json)
     out = sys.stdout
