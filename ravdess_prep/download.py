@@ -215,6 +215,7 @@ def fetch_folder(
         raise kind(f"{len(failures)} of {len(files)} files failed: {named}{more}. The "
                    f"{len(files) - len(failures)} verified files are kept in {staging}; run again to fetch the rest")
     sizes = {name: size_bytes for name, (_, size_bytes, _) in sorted(files.items())}
+    staging.mkdir(parents=True, exist_ok=True)
     with open(staging / EXTRACTION_RECORD, "w", encoding="utf-8") as stream:
         json.dump({**record, "members": len(sizes), "files": sizes}, stream, indent=2, sort_keys=True)
     os.replace(staging, folder)
