@@ -130,6 +130,21 @@ def test_a_ravdess_model_scored_on_another_corpus_over_the_six_shared_emotions(m
     assert status == 0 and json.loads(out.read_text())["splits"] == ["test"]
 
 
+def test_on_its_own_datasets_test_split_it_gives_the_scores_train_reported(found, capsys):
+    """The same corpus, every emotion shared: evaluate's scores of the test split are those
+    that train computed and recorded in metrics.json."""
+    out = found["model"].parent / "own.json"
+    status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", found["ravdess"],
+                                 "--splits", "test", "--json", out)
+    assert status == 0, err
+    result = json.loads(out.read_text())
+    recorded = json.loads((found["model"] / "metrics.json").read_text())["splits"]["test"]
+    assert result["shared_emotions"] == list(RAVDESS) and result["clips"] == 8
+    assert result["confusion_matrix"] == recorded["confusion_matrix"]
+    for key in ("ua", "wa", "macro_f1"):
+        assert result[key] == pytest.approx(recorded[key], abs=1e-12), key
+
+
 class _Bored(Corpus):
     """A corpus of one emotion RAVDESS lacks: clips ``b<speaker>_<take>.wav``."""
 
