@@ -28,7 +28,7 @@ from .fitting import model_inputs
 from .heads import TrainConfig
 from .manifest import Manifest
 from .metrics import evaluate, plot_confusion
-from .output import check_report_path
+from .output import check_report_path, json_record_with
 from .params import SPLITS
 from .training_data import pooled, read_data, speaker_normalised
 
@@ -125,7 +125,8 @@ def check_report_paths(*, json_path: str | os.PathLike | None, plot_path: str | 
         OutputError: The message names the path.
     """
     if json_path is not None:
-        check_report_path(json_path, flag="json", command="evaluate", ours=_written_json)
+        check_report_path(json_path, flag="json", command="evaluate",
+                          ours=lambda path: json_record_with(path, ("shared_emotions", "ua")))
     if plot_path is not None:
         check_report_path(plot_path, flag="plot", command="evaluate",
                           ours=lambda path: FIGURE_TITLE.encode() in path.read_bytes())
@@ -144,14 +145,6 @@ def write_json(result: dict, path: str | os.PathLike) -> Path:
     with atomic_path(path) as temporary:
         temporary.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
     return path
-
-
-def _written_json(path: Path) -> bool:
-    try:
-        previous = json.loads(path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(previous, dict) and "shared_emotions" in previous and "ua" in previous
 
 
 def _across(record: dict) -> dict:

@@ -24,7 +24,7 @@ from .corpora import CORPORA, Corpus
 from .exceptions import ParameterError, SourceError, option
 from .heads import TrainConfig
 from .manifest import Manifest
-from .output import check_report_path
+from .output import check_report_path, json_record_with
 from .split import k_fold_by_speaker
 from .training_data import corpus_protocol, is_fusion, pooled, read_data, subset, take_protocol, where_of
 
@@ -125,14 +125,8 @@ def check_record_path(path: str | os.PathLike) -> Path:
     Raises:
         OutputError: The message names the path.
     """
-    def ours(existing: Path) -> bool:
-        try:
-            previous = json.loads(existing.read_text())
-        except (OSError, ValueError, UnicodeDecodeError):
-            return False
-        return isinstance(previous, dict) and "folds" in previous and "ua" in previous
-
-    return check_report_path(path, flag="json", command="crossval", ours=ours)
+    return check_report_path(path, flag="json", command="crossval",
+                             ours=lambda existing: json_record_with(existing, ("folds", "ua")))
 
 
 def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterator[tuple[str, tuple[int, ...], tuple]]:

@@ -88,6 +88,16 @@ def check_outside_datasets(path: str | os.PathLike, *, flag: str) -> Path:
     return Path(path)
 
 
+def json_record_with(path: Path, keys: Iterable[str]) -> bool:
+    """Whether ``path`` holds a JSON object with every one of ``keys`` (how a command knows a
+    report it wrote)."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(value, dict) and all(key in value for key in keys)
+
+
 def check_report_path(path: str | os.PathLike, *, flag: str, command: str, ours: Callable[[Path], bool]) -> Path:
     """Refuse, before any work, a report's path (``--json``, ``--plot``) that is a folder, lies
     in a missing folder or in a dataset folder, or is a file ``command`` did not write
