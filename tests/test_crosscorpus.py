@@ -190,9 +190,12 @@ def test_another_embedder_other_settings_and_no_shared_emotion_are_refused(made,
         bored = _build(made, "bored", tmp_path / "bored", tmp_path / "bored-egemaps")
         status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", bored)
         no_download = run_command(capsys, "download", "--corpus", "bored", "--dest", tmp_path / "nowhere")
+        _Bored.download = lambda self, *, cache_dir=None, progress=True: []  # an earlier version's signature
+        earlier = run_command(capsys, "download", "--corpus", "bored", "--dest", tmp_path / "nowhere")
     finally:
         corpora.CORPORA.unregister(_Bored.name)
     line = error_line(err)
     assert status == 1 and "share no emotion" in line
     assert "neutral, calm, happy, sad, angry, fearful, disgust, surprised" in line and "the dataset's boredom" in line
     assert no_download[0] == 1 and "the bored corpus has no download" in error_line(no_download[2])
+    assert earlier[0] == 1 and "the bored corpus's download takes no destination" in error_line(earlier[2])

@@ -5,10 +5,12 @@ Zenodo, extracted; EmoDB: the site's archive, checked by what it holds, extracte
 from __future__ import annotations
 
 import argparse
+import inspect
 
 from ..config import Config
 from ..corpora import get_corpus
 from ..corpora.ravdess import ZENODO_RECORD_API_URL, RAVDESS, download_ravdess
+from ..exceptions import ParameterError
 from .options import UsageError, add_settings
 
 NAME = "download"
@@ -36,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
         for flag, given in (("--api-url", args.api_url), ("--keep-archives", args.keep_archives)):
             if given:
                 raise UsageError(f"{flag} is an option of the ravdess corpus's download, not of {corpus.name}'s")
+        accepted = inspect.signature(corpus.download).parameters
+        if "dest" not in accepted or "files_url" not in accepted:
+            raise ParameterError(f"the {corpus.name} corpus's download takes no destination or mirror (a plug-in "
+                                 "written for an earlier version): build without --source downloads it into the cache")
         folders = corpus.download(dest=args.dest, files_url=args.files_url, progress=not args.no_progress)
     for folder in folders:
         print(folder)
