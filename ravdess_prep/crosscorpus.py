@@ -58,6 +58,7 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
         ``confusion_matrix``...), with ``shared_emotions`` (canonical names, in the
         vocabulary's order), ``left_out`` (``{emotion: clips}`` of the dataset's emotions
         the model lacks), ``model`` and ``data`` (corpus, folder, classes), ``splits``, and
+        ``padded`` (whether the embedder takes clips padded to one length) and
         ``target_length_samples`` of the model's data and of these clips.
 
     Raises:
@@ -113,6 +114,7 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
             "model": {"folder": str(model_dir), "corpus": model_corpus, "classes": list(model_names)},
             "data": {"folder": str(data), "corpus": manifest.config.corpus, "classes": list(data_names)},
             "splits": list(bundles),
+            "padded": bool(manifest.embedder.get("padded", True)),
             "target_length_samples": {"model": trained.get("target_length_samples"),
                                       "data": given.get("target_length_samples")}}
 

@@ -122,6 +122,7 @@ def test_a_ravdess_model_scored_on_another_corpus_over_the_six_shared_emotions(m
     assert result["model"]["corpus"] == "ravdess" and result["data"]["corpus"] == corpus
     assert f"UA {result['ua']:.4f}  WA {result['wa']:.4f}  macro-F1 {result['macro_f1']:.4f}" in printed
     assert (corpus == "emodb") == ("left out: 4 clips of boredom" in printed)
+    assert result["padded"] is False and "padded to" not in printed  # eGeMAPS functionals: the trimmed clip
     png = found["model"] / f"evaluate_{found[corpus].name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # the test split only

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     for name, count in result["left_out"].items():
         print(f"  left out: {count} clips of {name} (not a class of the model)", file=out)
     lengths = result["target_length_samples"]
-    if lengths["model"] != lengths["data"]:
+    if result["padded"] and lengths["model"] != lengths["data"]:
         print(f"  note: the model's clips were padded to {lengths['model']} samples, these to {lengths['data']}",
               file=out)
     print(f"  confusion matrix: {plot}" + (f"; scores: {args.json}" if args.json else ""), file=out)
