@@ -21,8 +21,8 @@ import requests
 from tqdm.auto import tqdm
 
 from .digest import file_digest
-from .exceptions import ChecksumError, DownloadError, SourceError
-from .source import EXTRACTION_RECORD, extraction_problem, read_extraction_record
+from .exceptions import ChecksumError, DownloadError
+from .source import EXTRACTION_RECORD, finished_folder
 
 USER_AGENT = "ravdess-prep (+https://zenodo.org/records/1188976)"
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -185,13 +185,7 @@ def fetch_folder(
         SourceError: ``folder`` exists without a record, or no longer matches its record.
     """
     folder = Path(folder)
-    if folder.exists():
-        if read_extraction_record(folder) is None:
-            raise SourceError(f"{folder}: exists and was not downloaded by ravdess-prep (no record); move it away, "
-                              "or give it as a source")
-        problem = extraction_problem(folder)
-        if problem is not None:
-            raise SourceError(f"{problem}; delete {folder} to download it again")
+    if finished_folder(folder, how="downloaded"):
         return folder
     staging = folder.with_name(f".{folder.name}.download")
 

@@ -113,6 +113,35 @@ def extraction_problem(folder: str | os.PathLike) -> str | None:
     return None
 
 
+def check_not_foreign(folder: str | os.PathLike, *, how: str = "extracted") -> None:
+    """Refuse a folder that exists without this library's record: it was not ``how`` here, and
+    nothing in it is touched.
+
+    Raises:
+        SourceError: The message names the folder.
+    """
+    if Path(folder).exists() and read_extraction_record(folder) is None:
+        raise SourceError(f"{folder}: exists and was not {how} by ravdess-prep (no record); move it away, "
+                          "or give it as a source")
+
+
+def finished_folder(folder: str | os.PathLike, *, how: str = "extracted") -> bool:
+    """Whether ``folder`` is complete as this library wrote it (its record, every recorded file
+    of its size); False when it does not exist.
+
+    Raises:
+        SourceError: It exists without a record (see :func:`check_not_foreign`), or no longer
+            matches its record.
+    """
+    check_not_foreign(folder, how=how)
+    if read_extraction_record(folder) is None:
+        return False
+    problem = extraction_problem(folder)
+    if problem is not None:
+        raise SourceError(f"{problem}; delete {folder} to fetch it again")
+    return True
+
+
 def extract_zip(
     archive: str | os.PathLike, folder: str | os.PathLike, *, record: dict, progress: bool = False
 ) -> Path:
@@ -130,9 +159,7 @@ def extract_zip(
             not extracted by this library (it is never deleted).
     """
     archive, folder = Path(archive), Path(folder)
-    if folder.exists() and read_extraction_record(folder) is None:
-        raise SourceError(f"{folder}: exists and was not extracted by ravdess-prep (no record); move it away, "
-                          "or give it as a source")
+    check_not_foreign(folder)
     recover_leftovers(folder)
     staging = staging_folder(folder)
     try:

@@ -22,7 +22,7 @@ from ..cache import cache_root
 from ..digest import file_digest
 from ..download import fetch
 from ..exceptions import ChecksumError, ClipNameError, SourceError
-from ..source import extract_zip, extraction_problem, read_extraction_record
+from ..source import extract_zip, finished_folder
 from ..split import customary_split, leave_one_speaker_out_split
 from .base import Corpus, match_name
 
@@ -140,13 +140,7 @@ def download_emodb(dest: str | os.PathLike | None = None, *, files_url: str = SI
     """
     dest = Path(dest) if dest is not None else cache_root(cache_dir) / "emodb"
     folder = dest / Path(ARCHIVE).stem
-    if folder.exists() and read_extraction_record(folder) is None:
-        raise SourceError(f"{folder}: exists and was not extracted by ravdess-prep (no record); move it away, "
-                          "or give it as a source")
-    if read_extraction_record(folder) is not None:
-        problem = extraction_problem(folder)
-        if problem is not None:
-            raise SourceError(f"{problem}; delete {folder} to download and extract it again")
+    if finished_folder(folder):
         return [folder]
     url = f"{files_url.rstrip('/')}/{ARCHIVE}"
     archive = fetch(url, dest / "downloads" / ARCHIVE, retries=retries, backoff_seconds=backoff_seconds,

@@ -19,9 +19,9 @@ import requests
 
 from ..cache import cache_root
 from ..download import USER_AGENT, fetch
-from ..exceptions import ClipNameError, DownloadError, SourceError
+from ..exceptions import ClipNameError, DownloadError
 from ..protocols import Protocol
-from ..source import extract_zip, extraction_problem, read_extraction_record
+from ..source import extract_zip, finished_folder
 from ..split import consecutive_folds, customary_split, leave_one_speaker_out_split
 from .base import Corpus, match_name
 
@@ -374,10 +374,7 @@ def download_ravdess(
     for name in archives:
         folder = dest / Path(name).stem
         folders.append(folder)
-        if read_extraction_record(folder) is not None:
-            problem = extraction_problem(folder)
-            if problem is not None:
-                raise SourceError(f"{problem}; delete {folder} to download and extract it again")
+        if finished_folder(folder):
             continue
         pinned = checksums.get(name)
         if pinned is None:
