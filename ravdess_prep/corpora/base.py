@@ -324,9 +324,10 @@ class Corpus:
             actual = os.path.getsize(path)
             if actual != size_bytes:
                 problems.append(ChecksumError(f"{path}: {actual} bytes, the published file {size_bytes}"))
-            elif file_digest(path, "sha256") != sha256:
-                problems.append(ChecksumError(f"{path}: SHA-256 is {file_digest(path, 'sha256')}, the published "
-                                              f"file's {sha256}"))
+                continue
+            digest = file_digest(path, "sha256")
+            if digest != sha256:
+                problems.append(ChecksumError(f"{path}: SHA-256 is {digest}, the published file's {sha256}"))
         missing = sorted(set(published) - seen)
         if missing:
             where = ", ".join(str(root) for root in survey.roots)
