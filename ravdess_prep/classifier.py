@@ -26,6 +26,7 @@ from .audio import check_complete
 from .config import Config
 from .bundle import Bundle
 from .manifest import Manifest
+from .emotions import canonical_of
 from .exceptions import ParameterError, SourceError
 from .output import check_model_folder
 from .outputs import clip_frame_spans
@@ -93,6 +94,12 @@ def train(
         metrics["config"]["layers"] = _json_ready({"layers": config.layers})["layers"]
         metrics["datasets"] = [{"folder": str(folder), **(dataset_record_of(folder) or {})} for folder in data]
     metrics["dataset"] = None if isinstance(data, Mapping) or fusion else dataset_record_of(data)
+    if metrics["dataset"] is not None:  # the classes' canonical emotions, as the dataset records its corpus's
+        corpus = Manifest.read(data).corpus
+        canonical = canonical_of(metrics["class_names"], label_names=corpus.get("label_names", ()),
+                                 canonical_names=corpus.get("canonical_names"))
+        if canonical is not None:
+            metrics["canonical_names"] = list(canonical)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:

@@ -22,7 +22,7 @@ import numpy as np
 from .atomic import atomic_path
 from .classifier import check_same_dataset, dataset_record, load_model, predict_logits, read_model_record
 from .corpora import get_corpus
-from .emotions import CANONICAL
+from .emotions import CANONICAL, canonical_of
 from .exceptions import ParameterError, SourceError
 from .fitting import model_inputs
 from .heads import TrainConfig
@@ -77,7 +77,8 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     given = dataset_record(manifest)
     check_same_dataset(_across(trained), _across(given), model_dir=model_dir, dataset=data)
     model_corpus = trained["config"].get("corpus", "ravdess")
-    model_names = _canonical(record["class_names"], corpus=model_corpus, where=f"{model_dir}'s classes")
+    model_names = list(record.get("canonical_names") or _canonical(record["class_names"], corpus=model_corpus,
+                                                                    where=f"{model_dir}'s classes"))
     unknown = [split for split in splits if split not in SPLITS]
     if unknown:
         raise ParameterError(f"splits {unknown} are not splits of a dataset ({', '.join(SPLITS)})")
@@ -88,8 +89,10 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     if config.get("speaker_norm"):
         bundles = speaker_normalised(bundles, where=str(data))
     bundle = pooled(bundles)
-    data_names = _canonical(bundle.label_names or manifest.corpus.get("label_names", ()),
-                            corpus=manifest.config.corpus, where=f"{data}'s labels")
+    names = bundle.label_names or manifest.corpus.get("label_names", ())
+    recorded = canonical_of(names, label_names=manifest.corpus.get("label_names", ()),
+                            canonical_names=manifest.corpus.get("canonical_names"))
+    data_names = list(recorded or _canonical(names, corpus=manifest.config.corpus, where=f"{data}'s labels"))
     shared = [name for name in CANONICAL if name in model_names and name in data_names]
     if not shared:
         raise ParameterError(f"{model_dir} and {data} share no emotion: the model's classes are "
@@ -157,16 +160,10 @@ def _across(record: dict) -> dict:
 
 def _canonical(names: Sequence[str], *, corpus: str, where: str) -> list[str]:
     """Each of ``names`` (a corpus's label names, or a protocol's subset of them) as its
-    canonical emotion name."""
+    canonical emotion name, by the registered corpus's mapping."""
     found = get_corpus(corpus)
-    canonical = found.canonical()
-    result = []
-    for name in names:
-        if canonical is not None and name in found.label_names:
-            result.append(canonical[found.label_names.index(name)])
-        elif name in CANONICAL:
-            result.append(name)
-        else:
-            raise ParameterError(f"{where}: {name!r} has no canonical emotion name (the {corpus} corpus maps its "
-                                 f"labels {'to none' if canonical is None else 'otherwise'})")
-    return result
+    mapped = canonical_of(names, label_names=found.label_names, canonical_names=found.canonical())
+    if mapped is None:
+        raise ParameterError(f"{where}: {', '.join(names)} have no canonical emotion names (the {corpus} corpus maps "
+                             "its labels to none, or to others)")
+    return list(mapped)

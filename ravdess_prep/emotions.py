@@ -31,3 +31,20 @@ def check_canonical(names: Sequence[str], *, label_names: Sequence[str], where: 
     if len(set(names)) != len(names):
         raise ParameterError(f"{where}: a canonical emotion named twice in {list(names)}")
     return names
+
+
+def canonical_of(names: Sequence[str], *, label_names: Sequence[str],
+                 canonical_names: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Each of ``names`` (a corpus's label names, or some of them) as its canonical emotion,
+    through the corpus's ``canonical_names`` (one per label name); a name that is canonical
+    itself stands for itself. None when a name has no canonical emotion."""
+    labels = list(label_names)
+    result = []
+    for name in names:
+        if canonical_names is not None and name in labels:
+            result.append(canonical_names[labels.index(name)])
+        elif name in CANONICAL:
+            result.append(name)
+        else:
+            return None
+    return tuple(result)
