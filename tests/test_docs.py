@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import copy_clips
+from conftest import copy_clips, require_opensmile
 from ravdess_prep import cli
 from ravdess_prep.bundle import read_bundles
 
@@ -70,7 +70,7 @@ def test_the_site_builds_strictly_with_every_page_and_api_object(site):
 
 
 def test_every_tutorial_block_runs(ravdess_dir, tmp_path, monkeypatch, capsys):
-    pytest.importorskip("opensmile", reason="the tutorial uses the eGeMAPS embedder: pip install -e '.[egemaps]'")
+    require_opensmile()  # the tutorial uses the eGeMAPS embedder (not imported here: see conftest)
     copy_clips(ravdess_dir, tmp_path / "data" / "ravdess", (1, 8, 11), speech=4, song=2)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("RAVDESS_PREP_CACHE", str(tmp_path / "cache"))
@@ -107,7 +107,7 @@ def test_every_tutorial_block_runs(ravdess_dir, tmp_path, monkeypatch, capsys):
 def test_every_notebook_cell_runs_and_its_outputs_are_of_such_a_run(ravdess_dir, tmp_path, monkeypatch):
     """The notebook's code cells, in order, in a folder holding data/ravdess (as the notebook
     says); the library leaves the plotting backend a notebook chose alone."""
-    pytest.importorskip("opensmile", reason="the notebook uses the eGeMAPS embedder: pip install -e '.[egemaps]'")
+    require_opensmile()  # the notebook uses the eGeMAPS embedder (not imported here: see conftest)
     import matplotlib
 
     copy_clips(ravdess_dir, tmp_path / "data" / "ravdess", (1, 8, 11), speech=4, song=2)

@@ -13,7 +13,7 @@ import pytest
 import soundfile
 
 import ravdess_prep
-from conftest import SONG, SPEECH
+from conftest import SONG, SPEECH, require_opensmile
 from ravdess_prep import pipeline
 from ravdess_prep.bundle import read_bundles
 from ravdess_prep.embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, VGGishEmbedder, WhisperEmbedder,
@@ -104,7 +104,7 @@ def test_standalone_vggish_pads_nothing_beyond_the_clip(encoder_tree, vggish_fil
 
 
 def test_bad_signals_and_files_are_named(encoder_tree, tmp_path):
-    pytest.importorskip("opensmile")
+    require_opensmile()
     embedding = ravdess_prep.embedder("egemaps")
     for signal, rate, message in ((np.zeros((16000, 2)), 16000, r"signal has shape \(16000, 2\): give one channel"),
                                   (np.zeros(0), 16000, "signal is empty"),
