@@ -5,6 +5,7 @@ naming the file and the cause."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -44,3 +45,12 @@ def atomic_path(path: str | os.PathLike, *, suffix: str = ".tmp") -> Iterator[Pa
             os.replace(temporary, path)
         finally:
             Path(temporary).unlink(missing_ok=True)
+
+
+def write_json(path: str | os.PathLike, value) -> Path:
+    """``value`` as indented JSON with sorted keys (a report's or a record's form), written
+    atomically (see :func:`atomic_path`)."""
+    path = Path(path)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+    return path

@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_json
 from .audio import check_complete
 from .config import Config
 from .bundle import Bundle
@@ -93,9 +93,10 @@ def train(
     if fusion:
         metrics["config"]["layers"] = _json_ready({"layers": config.layers})["layers"]
         metrics["datasets"] = [{"folder": str(folder), **(dataset_record_of(folder) or {})} for folder in data]
-    metrics["dataset"] = None if isinstance(data, Mapping) or fusion else dataset_record_of(data)
-    if metrics["dataset"] is not None:  # the classes' canonical emotions, as the dataset records its corpus's
-        corpus = Manifest.read(data).corpus
+    manifest = None if isinstance(data, Mapping) or fusion else manifest_of(data)
+    metrics["dataset"] = None if manifest is None else dataset_record(manifest)
+    if manifest is not None:  # the classes' canonical emotions, as the dataset records its corpus's
+        corpus = manifest.corpus
         canonical = canonical_of(metrics["class_names"], label_names=corpus.get("label_names", ()),
                                  canonical_names=corpus.get("canonical_names"))
         if canonical is not None:
@@ -106,8 +107,8 @@ def train(
         fitted.model.save(temporary)
     if "layer_weights" in metrics:
         plot_layer_weights(metrics["layer_weights"], model_dir / LAYER_WEIGHTS_FILE)
-    _write_json(model_dir / METRICS_FILE, metrics)
-    _write_json(model_dir / HISTORY_FILE, fitted.history)
+    write_json(model_dir / METRICS_FILE, metrics)
+    write_json(model_dir / HISTORY_FILE, fitted.history)
     plot_confusion(metrics["splits"], model_dir / CONFUSION_FILE)
     return TrainResult(model_dir, metrics, fitted.history)
 
@@ -273,9 +274,15 @@ def dataset_record(manifest: Manifest) -> dict:
             "row_shape": list(manifest.row_shape)}
 
 
+def manifest_of(folder) -> Manifest | None:
+    """A bundle folder's manifest (None for the original project's bundles, which have none)."""
+    return Manifest.read(folder) if (Path(folder) / "manifest.json").is_file() else None
+
+
 def dataset_record_of(folder) -> dict | None:
     """:func:`dataset_record` of a bundle folder (None for the original project's bundles)."""
-    return dataset_record(Manifest.read(folder)) if (Path(folder) / "manifest.json").is_file() else None
+    manifest = manifest_of(folder)
+    return None if manifest is None else dataset_record(manifest)
 
 
 def check_same_dataset(trained: dict | None, given: dict, *, model_dir, dataset) -> None:
@@ -295,8 +302,3 @@ def check_same_dataset(trained: dict | None, given: dict, *, model_dir, dataset)
                 detail = f"{first!r} against {second!r}"
             raise ParameterError(f"{model_dir} was trained on data other than {dataset}'s ({key} differs: {detail}); "
                                  "give the dataset the model was trained on")
-
-
-def _write_json(path: Path, value) -> None:
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")

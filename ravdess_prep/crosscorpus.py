@@ -11,7 +11,6 @@ classes are not candidates). The scores are the field's (UA, WA, macro-F1, see
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,6 @@ from typing import Sequence
 
 import numpy as np
 
-from .atomic import atomic_path
 from .classifier import check_same_dataset, dataset_record, load_model, predict_logits, read_model_record
 from .corpora import get_corpus
 from .emotions import CANONICAL, canonical_of
@@ -141,15 +139,6 @@ def draw(result: dict, path: str | os.PathLike) -> Path:
     """The confusion matrix of :func:`evaluate_model`'s result as a PNG, as ``train`` draws it."""
     return plot_confusion({f"{result['data']['corpus']} ({', '.join(result['splits'])})": result}, path,
                           title=FIGURE_TITLE)
-
-
-def write_json(result: dict, path: str | os.PathLike) -> Path:
-    """The command's JSON: ``ua``, ``wa``, ``macro_f1``, ``shared_emotions``, ``clips``, the
-    confusion matrix and the rest of :func:`evaluate_model`'s result."""
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-    return path
 
 
 def _across(record: dict) -> dict:

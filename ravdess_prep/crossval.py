@@ -10,7 +10,6 @@ then, by default, trains the model it reports on its train and dev speakers toge
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Iterator, Mapping
 
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import write_json
 from .classifier import fit_and_score, train
 from .corpora import CORPORA, Corpus
 from .exceptions import ParameterError, SourceError, option
@@ -112,10 +111,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
 
 def write_record(record: dict, path: str | os.PathLike) -> Path:
     """Write a :func:`cross_validate` record as JSON, atomically."""
-    path = Path(path)
-    with atomic_path(path) as temporary:
-        temporary.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    return path
+    return write_json(path, record)
 
 
 def check_record_path(path: str | os.PathLike) -> Path:

@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..crosscorpus import check_report_paths, draw, evaluate_model, write_json
+from ..atomic import write_json
+from ..crosscorpus import check_report_paths, draw, evaluate_model
 from ..params import SPLITS
 
 NAME = "evaluate"
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate_model(args.model_dir, args.data, splits=splits)
     draw(result, plot)
     if args.json:
-        write_json(result, args.json)
+        write_json(args.json, result)
     out = sys.stdout
     print(f"{result['model']['corpus']} model {args.model_dir} on {result['data']['corpus']} data {args.data} "
           f"({', '.join(result['splits'])}): {result['clips']} clips of {len(result['shared_emotions'])} shared "
