@@ -141,7 +141,7 @@ def main() -> None:
 
     import torch
 
-    from ravdess_prep.precision import NATIVE_BF16_FLAGS, cpu_flags
+    from ravdess_prep.embedders.precision import NATIVE_BF16_FLAGS, cpu_flags
 
     print(f"threads={torch.get_num_threads()} torch={torch.__version__} "
           f"bf16_features={','.join(sorted(cpu_flags() & set(NATIVE_BF16_FLAGS))) or 'none'} "

@@ -89,9 +89,9 @@ def _bare_seconds(session, output, features, num_examples: int, batch_size: int)
 
 
 def _per_file_seconds(session, output, features, paths, pca: Path, target: int, scratch: Path) -> float:
-    from ravdess_prep.audio import load_clip, write_wav
-    from ravdess_prep.pad import pad_center
-    from ravdess_prep.trim import rolling_trim_offsets
+    from ravdess_prep.audio.io import load_clip, write_wav
+    from ravdess_prep.audio.pad import pad_center
+    from ravdess_prep.audio.trim import rolling_trim_offsets
     from vggish.frontend import wavfile_to_examples
     from vggish.postprocess import Postprocessor
 

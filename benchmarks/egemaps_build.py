@@ -30,7 +30,7 @@ def _naive_seconds(paths) -> float:
     import opensmile
     import soundfile
 
-    from ravdess_prep.trim import rolling_trim_offsets
+    from ravdess_prep.audio.trim import rolling_trim_offsets
 
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                             feature_level=opensmile.FeatureLevel.Functionals)

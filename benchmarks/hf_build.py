@@ -53,7 +53,7 @@ def _loop_seconds(folder: str, paths: list[str], same_input: bool) -> float:
     import transformers
 
     from ravdess_prep import pipeline
-    from ravdess_prep.resample import resample
+    from ravdess_prep.audio.resample import resample
 
     extractor = transformers.AutoFeatureExtractor.from_pretrained(folder)
     model = transformers.AutoModel.from_pretrained(folder).eval()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import tempfile
 
-from ravdess_prep import classifier
-from ravdess_prep.manifest import Manifest
+from ravdess_prep.evaluation import classifier
+from ravdess_prep.dataset.manifest import Manifest
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ def _per_file_seconds(folder: str, paths: list[str]) -> float:
     import torch
     from transformers import WhisperFeatureExtractor, WhisperModel
 
-    from ravdess_prep.trim import rolling_trim_offsets
+    from ravdess_prep.audio.trim import rolling_trim_offsets
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     extractor = WhisperFeatureExtractor.from_pretrained(folder)

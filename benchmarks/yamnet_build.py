@@ -44,8 +44,8 @@ def _per_file_seconds(module, paths) -> float:
     import soundfile
     import tensorflow as tf
 
-    from ravdess_prep.pad import pad_center
-    from ravdess_prep.trim import rolling_trim_offsets
+    from ravdess_prep.audio.pad import pad_center
+    from ravdess_prep.audio.trim import rolling_trim_offsets
 
     started = time.perf_counter()
     for path in paths:

@@ -7,7 +7,7 @@ memory or on disk without a dataset. Importing this package reads no file, no en
 variable and starts no TensorFlow.
 """
 
-from .interface import Embedding, embedder
+from .embedding import Embedding, embedder
 from .version import __version__
 
 __all__ = ["Embedding", "__version__", "embedder"]

@@ -14,14 +14,14 @@ import hashlib
 import json
 from typing import Mapping
 
-from .audio import CHANNEL_POLICIES
+from .audio.io import CHANNEL_POLICIES
 from .corpora import CORPORA, get_corpus
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
 from .exceptions import ParameterError, SplitError, option, render
-from .pad import TOO_LONG_POLICIES
+from .audio.pad import TOO_LONG_POLICIES
 from .settings import INTEGER, NUMBER, POSITIVE, SPEAKERS, SWITCH, setting, settings_of, values_from_file
-from .trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
+from .audio.trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 
 SOURCE = "the source"
 TRIMMING = "trimming and length"
@@ -40,7 +40,7 @@ class Config:
     Attributes:
         corpus: The corpus's name (see :mod:`ravdess_prep.corpora`).
         trim_method: The trimming rule, ``"rolling"`` (the original's) or ``"energy"``. It and
-            the other ``trim_*`` settings are the fields of :class:`ravdess_prep.trim.TrimRule`,
+            the other ``trim_*`` settings are the fields of :class:`ravdess_prep.audio.trim.TrimRule`,
             each prefixed ``trim_`` (:meth:`trim_rule` makes the rule).
         on_silent: A clip without active sample is kept whole (``"keep"``), dropped
             (``"drop"``), or an error (``"error"``).
@@ -220,30 +220,30 @@ class Config:
     # --- adapters: the keyword arguments of the stage functions ------------------------
 
     def trim_rule(self) -> TrimRule:
-        """The :class:`~ravdess_prep.trim.TrimRule` of these settings."""
+        """The :class:`~ravdess_prep.audio.trim.TrimRule` of these settings."""
         return TrimRule(method=self.trim_method, window_samples=self.trim_window_samples,
                         threshold=self.trim_threshold, top_db=self.trim_top_db,
                         frame_length_samples=self.trim_frame_length_samples,
                         hop_length_samples=self.trim_hop_length_samples)
 
     def measure_kwargs(self) -> dict:
-        """The keyword arguments of :func:`ravdess_prep.measure.measure_file`."""
+        """The keyword arguments of :func:`ravdess_prep.audio.measure.measure_file`."""
         return {"trim_rule": self.trim_rule(), "sample_rate_hz": self.sample_rate_hz, "on_silent": self.on_silent,
                 "target_length_samples": self.target_length_samples, "on_too_long": self.on_too_long,
                 "channel": self.channel}
 
     def prepare_kwargs(self) -> dict:
-        """The keyword arguments of :func:`ravdess_prep.embed.prepare_clip` that come from the
+        """The keyword arguments of :func:`ravdess_prep.build.inference.prepare_clip` that come from the
         settings (how a clip is read and fitted to the target)."""
         return {"embedder": self.embedder, "sample_rate_hz": self.sample_rate_hz, "on_too_long": self.on_too_long,
                 "channel": self.channel}
 
     def target_kwargs(self) -> dict:
-        """The keyword arguments of :meth:`ravdess_prep.measure.LengthTally.target`."""
+        """The keyword arguments of :meth:`ravdess_prep.audio.measure.LengthTally.target`."""
         return {"target_length_samples": self.target_length_samples, "sample_rate_hz": self.sample_rate_hz}
 
     def split_kwargs(self) -> dict:
-        """The keyword arguments of :func:`ravdess_prep.split.assign_splits`."""
+        """The keyword arguments of :func:`ravdess_prep.corpora.split.assign_splits`."""
         return {"dev_speakers": self.dev_speakers, "test_speakers": self.test_speakers}
 
 

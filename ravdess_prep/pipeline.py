@@ -27,27 +27,29 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from .audio import load_at_rate
+from .audio.io import load_at_rate
 from .build.executors import BeamExecutor, Executor, LocalExecutor
 from .build import local
 from .build.plan import BuildPlan, BuildResult, StageClock
-from .cache import cache_root
+from .storage.cache import cache_root
 from .build.run import Run
 from .config import Config
 from .corpora import get_corpus
 from .corpora.base import ROOT_COLUMN
-from .digest import file_digest
-from .embed import EmbedResult
-from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles, WhisperEmbedder,
-                        WhisperFiles, YAMNetEmbedder, YAMNetFiles)
+from .storage.digest import file_digest
+from .build.inference import EmbedResult
+from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles,
+                        WhisperEmbedder, WhisperFiles, YAMNetEmbedder, YAMNetFiles)
 from .exceptions import SourceError, SplitError, option
-from .interface import Embedding, recorded_files
-from .manifest import Manifest, check_folder
-from .measure import ClipOffsets, Measurement, clip_offsets
-from .output import OutputLock, check_output, check_writable_folder, recover_leftovers
-from .pad import pad_center
+from .embedding import Embedding, recorded_files
+from .dataset.manifest import Manifest, check_folder
+from .audio.measure import ClipOffsets, Measurement, clip_offsets
+from .storage.lock import OutputLock
+from .storage.guards import check_output, check_writable_folder
+from .storage.atomic import recover_leftovers
+from .audio.pad import pad_center
 from .params import METADATA, SPLITS
-from .split import assign_splits
+from .corpora.split import assign_splits
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas

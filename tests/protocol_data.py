@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ravdess_prep.bundle import Bundle
+from ravdess_prep.dataset.bundles import Bundle
 from ravdess_prep.corpora.ravdess import EMOTION_NAMES, parse_clip_name
 
 LAYERS, DIM, INFORMATIVE = 4, 12, 2

@@ -7,7 +7,7 @@ import pytest
 import soundfile
 
 from conftest import write_audio
-from ravdess_prep.audio import load_clip, read_audio, to_int16, write_wav
+from ravdess_prep.audio.io import load_clip, read_audio, to_int16, write_wav
 from ravdess_prep.exceptions import AudioError
 
 

@@ -20,10 +20,11 @@ import soundfile
 from commands import run_command
 from conftest import SPEECH, copy_clips, write_audio
 from http_server import FileServer
-from ravdess_prep.manifest import Manifest
+from ravdess_prep.dataset.manifest import Manifest
 from ravdess_prep import cli, pipeline
 from ravdess_prep.exceptions import ModelFileError, OutputError, SourceError, SplitError
-from ravdess_prep.output import OutputLock, recover_leftovers, replace_folder, staging_folder
+from ravdess_prep.storage.lock import OutputLock
+from ravdess_prep.storage.atomic import recover_leftovers, replace_folder, staging_folder
 
 SMALL = pipeline.Config(allow_missing_speakers=True, dev_speakers=(8,), test_speakers=(11,))
 
@@ -270,7 +271,7 @@ def test_a_checkpoint_with_nan_or_damaged_data_is_a_model_file_error(vggish_file
     data_file.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match=r"model.ckpt: the data of .* cannot be read \(damaged\)") as caught:
         pipeline.model_files(pipeline.Config(), dataclasses.replace(vggish_files, checkpoint=damaged))
-    from ravdess_prep.digest import path_sha256
+    from ravdess_prep.storage.digest import path_sha256
 
     assert path_sha256(damaged) in str(caught.value)
 

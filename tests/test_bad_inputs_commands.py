@@ -164,9 +164,9 @@ def test_predict_with_an_egemaps_model_after_keras_is_loaded(egemaps_data, tree,
     clips = [str(path) for path in sorted((tree / SPEECH / "Actor_11").glob("*.flac"))]
     code = textwrap.dedent(f"""
         import tensorflow  # noqa: F401  (loaded first, as Keras loads it before openSMILE runs)
-        from ravdess_prep import classifier
+        from ravdess_prep import predict
         for model in {[str(path) for path in models.values()]!r}:
-            probabilities, names = classifier.predict_files({clips!r}, dataset={str(data)!r}, model_dir=model)
+            probabilities, names = predict.predict_files({clips!r}, dataset={str(data)!r}, model_dir=model)
             print(probabilities.shape)
     """)
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
@@ -375,7 +375,7 @@ def test_paths_and_values_that_cannot_work_are_named_before_any_work(built, tree
 
 
 def test_speaker_normalisation_refuses_a_speaker_with_one_clip(built, tmp_path, capsys):
-    from ravdess_prep.bundle import read_bundles
+    from ravdess_prep.dataset.bundles import read_bundles
 
     bundles = read_bundles(built)
     first = bundles["dev"]
@@ -385,7 +385,7 @@ def test_speaker_normalisation_refuses_a_speaker_with_one_clip(built, tmp_path, 
     one["dev"] = dataclasses.replace(first, names=first.names[:1], embeddings=first.embeddings[:1],
                                      labels=first.labels[:1], speakers=first.speakers[:1],
                                      facets={key: value[:1] for key, value in first.facets.items()})
-    from ravdess_prep import classifier
+    from ravdess_prep.evaluation import classifier
     from ravdess_prep.exceptions import SourceError
 
     with pytest.raises(SourceError, match="at least two clips of every speaker; speaker 08 has one .in dev."):
@@ -443,13 +443,13 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(built, tree
     """A read-only folder (what a user who is not root meets; os.access answers for them)."""
     import os
 
-    import ravdess_prep.classifier
+    import ravdess_prep.evaluation.classifier
 
     locked = tmp_path / "locked"
     locked.mkdir()
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode, **kw: Path(path) != locked and real_access(path, mode, **kw))
-    monkeypatch.setattr(ravdess_prep.classifier, "read_data", lambda *a, **k: pytest.fail("training started"))
+    monkeypatch.setattr(ravdess_prep.evaluation.classifier, "read_data", lambda *a, **k: pytest.fail("training started"))
     for args, flag in ((["train", "--data", built, "--model-dir", locked / "model", "--epochs", "1"], "--model-dir"),
                        (["train", "--data", built, "--model-dir", locked, "--epochs", "1"], "--model-dir"),
                        (["export", built, "--format", "parquet", "--out", locked / "x.parquet"], "--out"),

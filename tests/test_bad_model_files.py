@@ -18,7 +18,7 @@ pytest.importorskip("transformers")
 from commands import error_line as _error_line  # noqa: E402
 from commands import run_command as _run  # noqa: E402
 from conftest import SPEECH, write_audio  # noqa: E402
-from ravdess_prep.bundle import read_bundles  # noqa: E402
+from ravdess_prep.dataset.bundles import read_bundles  # noqa: E402
 from test_embedders_hf import random_model  # noqa: E402
 from whisper_models import random_whisper  # noqa: E402
 

@@ -8,8 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from ravdess_prep import classifier, cli, crossval
-from ravdess_prep.bundle import Bundle, read_bundles
+from ravdess_prep.evaluation import classifier, crossval, model_folder
+from ravdess_prep import cli
+from ravdess_prep.dataset.bundles import Bundle, read_bundles
 from ravdess_prep.corpora.ravdess import EMOTION_NAMES, RAVDESS
 from ravdess_prep.params import CLIP_CACHE_FOLDER
 from ravdess_prep.exceptions import ParameterError
@@ -77,8 +78,8 @@ def test_reports_are_written(trained):
 
 
 def test_reloaded_model_predicts_exactly_the_same(trained, separable):
-    model = classifier.load_model(trained.model_dir)
-    again = classifier.load_model(trained.model_dir)
+    model = model_folder.load_model(trained.model_dir)
+    again = model_folder.load_model(trained.model_dir)
     first = classifier.predict_probabilities(model, separable["test"].embeddings)
     np.testing.assert_array_equal(first, classifier.predict_probabilities(again, separable["test"].embeddings))
     np.testing.assert_allclose(first.sum(axis=1), 1.0, rtol=1e-5)
@@ -132,7 +133,7 @@ def test_pooled_bundles_train_the_clip_level_heads(separable, tmp_path, head):
                            bundle.label_names) for name, bundle in separable.items()}
     config = classifier.TrainConfig(head="auto" if head == "linear" else head, epochs=30, batch_size=32, seed=1)
     result = classifier.train(pooled, tmp_path / head, config)
-    assert classifier.load_model(tmp_path / head).name == f"emotion_classifier_{head}"
+    assert model_folder.load_model(tmp_path / head).name == f"emotion_classifier_{head}"
     assert result.metrics["config"]["head"] == head  # auto is the linear head for one vector per clip
     assert result.metrics["config"]["learning_rate"] == classifier.HEAD_DEFAULTS[head]["learning_rate"]
     for split in ("train", "dev", "test"):

@@ -18,7 +18,7 @@ import pytest
 from commands import error_line, run_command
 from conftest import copy_clips, require_opensmile, write_audio
 from ravdess_prep import cli, corpora
-from ravdess_prep.classifier import load_model
+from ravdess_prep.evaluation.model_folder import load_model
 from ravdess_prep.corpora import Corpus
 
 require_opensmile()

@@ -9,10 +9,11 @@ import json
 import numpy as np
 import pytest
 
-from ravdess_prep import classifier, cli, crossval
+from ravdess_prep.evaluation import classifier, crossval, model_folder
+from ravdess_prep import cli
 from ravdess_prep.exceptions import ParameterError, SourceError
-from ravdess_prep.lda import fit_shrinkage_lda
-from ravdess_prep.training_data import fuse, subset
+from ravdess_prep.evaluation.shrinkage_lda import fit_shrinkage_lda
+from ravdess_prep.evaluation.training_data import fuse, subset
 
 from protocol_data import INFORMATIVE, stack_bundle, write_original_format
 from test_protocols import EMOBOX_TEST
@@ -81,7 +82,7 @@ def test_the_ensemble_averages_the_best_candidates_scores(stacks, tmp_path):
                                    shrinkages=[member["shrinkage"]])
         expected = expected + alone.scores(flat(fold["test"])) / 3
     span = result.metrics["config"]["layers"]
-    model = classifier.load_model(tmp_path / "model")
+    model = model_folder.load_model(tmp_path / "model")
     logits = model.predict(fold["test"].embeddings[:, span].reshape(len(fold["test"]), -1), verbose=0)
     np.testing.assert_allclose(logits, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())
 
@@ -142,7 +143,7 @@ def test_fusion_puts_datasets_of_the_same_clips_side_by_side(stacks, tmp_path, c
                      "--head", "lda", "--shrinkage", "0.5"]) == 0
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert [record["folder"] for record in metrics["datasets"]] == [str(noise), str(emotion)]
-    model = classifier.load_model(tmp_path / "model")
+    model = model_folder.load_model(tmp_path / "model")
     assert model.input_shape == (None, 4 * 12)  # 3 layers and 1 layer of 12 features, side by side
     assert metrics["splits"]["train"]["ua"] >= 0.9
     names = np.load(emotion / "train" / "train_filenames.npy")

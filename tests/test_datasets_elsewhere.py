@@ -11,10 +11,11 @@ import pytest
 import yaml
 
 from conftest import copy_clips
-from ravdess_prep.manifest import Manifest
-from ravdess_prep import classifier, cli, crossval, pipeline
-from ravdess_prep.bundle import read_bundles
-from ravdess_prep.training_data import read_data
+from ravdess_prep.dataset.manifest import Manifest
+from ravdess_prep.evaluation import classifier, crossval
+from ravdess_prep import cli, pipeline
+from ravdess_prep.dataset.bundles import read_bundles
+from ravdess_prep.evaluation.training_data import read_data
 from ravdess_prep.exceptions import ModelFileError, ParameterError, SourceError, SplitError
 from ravdess_prep.corpora.ravdess import RAVDESS
 

@@ -25,7 +25,7 @@ import pytest
 
 from conftest import copy_clips, require_opensmile
 from ravdess_prep import cli
-from ravdess_prep.bundle import read_bundles
+from ravdess_prep.dataset.bundles import read_bundles
 
 ROOT = Path(__file__).resolve().parents[1]
 TUTORIAL = ROOT / "docs" / "tutorial.md"
@@ -62,10 +62,10 @@ def test_the_site_builds_strictly_with_every_page_and_api_object(site):
         assert f'id="ravdess_prep.pipeline.{name}"' in api, name
     for page, name in (("config", "ravdess_prep.config.Config"), ("whisper", "whisper_encoder.WhisperEncoder"),
                        ("embedders", "ravdess_prep.embedders.HFEmbedder"), ("vggish", "vggish.VGGish"),
-                       ("yamnet", "yamnet_model.YAMNet"), ("export", "ravdess_prep.export.write_parquet"),
-                       ("classifier", "ravdess_prep.classifier.train"), ("corpora", "ravdess_prep.corpora.base.Corpus"),
-                       ("crossval", "ravdess_prep.crossval.cross_validate"), ("crossval", "ravdess_prep.protocols.Protocol"),
-                       ("crossval", "ravdess_prep.lda.fit_shrinkage_lda")):
+                       ("yamnet", "yamnet_model.YAMNet"), ("export", "ravdess_prep.dataset.export.write_parquet"),
+                       ("classifier", "ravdess_prep.evaluation.classifier.train"), ("corpora", "ravdess_prep.corpora.base.Corpus"),
+                       ("crossval", "ravdess_prep.evaluation.crossval.cross_validate"), ("crossval", "ravdess_prep.corpora.protocols.Protocol"),
+                       ("crossval", "ravdess_prep.evaluation.shrinkage_lda.fit_shrinkage_lda")):
         assert f'id="{name}"' in (site / "api" / page / "index.html").read_text(), name
 
 

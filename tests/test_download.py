@@ -15,7 +15,7 @@ from http_server import FileServer
 from ravdess_prep import cli
 from ravdess_prep.corpora import ravdess
 from ravdess_prep.corpora.ravdess import download_ravdess
-from ravdess_prep.download import fetch
+from ravdess_prep.storage.download import fetch
 from ravdess_prep.exceptions import ChecksumError, DownloadError
 from ravdess_prep.corpora.ravdess import inventory
 

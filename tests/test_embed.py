@@ -8,11 +8,11 @@ import soundfile
 
 import vggish
 from conftest import tone
-from ravdess_prep.embed import clip_examples
+from ravdess_prep.build.inference import clip_examples
 from ravdess_prep.embedders import VGGishEmbedder
-from ravdess_prep.pad import pad_center
-from ravdess_prep.resample import decimate, exact_step
-from ravdess_prep.trim import rolling_trim_offsets
+from ravdess_prep.audio.pad import pad_center
+from ravdess_prep.audio.resample import decimate, exact_step
+from ravdess_prep.audio.trim import rolling_trim_offsets
 
 
 def _both(samples, rate, target, hop=0.23, on_too_long="error"):
@@ -85,7 +85,7 @@ def test_decimate_equals_resampy_at_every_tile_boundary():
     """Lengths around where full filter wings begin and end and tiles of outputs are cut."""
     import resampy
 
-    from ravdess_prep.resample import TILE_OUTPUTS, reach_samples
+    from ravdess_prep.audio.resample import TILE_OUTPUTS, reach_samples
 
     reach = reach_samples(48000, 16000)
     rng = np.random.default_rng(3)
@@ -110,8 +110,8 @@ def test_fast_examples_equal_the_straightforward_ones_for_every_clip(ravdess_dir
     offsets, the trimmed part decoded, only the sound resampled, only its STFT frames
     transformed) gives the straightforward path's examples bit for bit."""
     from ravdess_prep import pipeline
-    from ravdess_prep.embed import prepare_clip
-    from ravdess_prep.parallel import map_calls
+    from ravdess_prep.build.inference import prepare_clip
+    from ravdess_prep.build.parallel import map_calls
 
     config = pipeline.Config()
     clips = pipeline.source(ravdess_dir)

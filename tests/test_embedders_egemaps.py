@@ -12,12 +12,12 @@ import pytest
 
 from commands import executor
 from conftest import SONG, SPEECH, copy_clips, require_opensmile
-from ravdess_prep.manifest import Manifest
+from ravdess_prep.dataset.manifest import Manifest
 from ravdess_prep import cli, pipeline
-from ravdess_prep.bundle import read_bundles
+from ravdess_prep.dataset.bundles import read_bundles
 from ravdess_prep.embedders import EGeMAPSEmbedder
 from ravdess_prep.embedders.egemaps import opensmile_module
-from ravdess_prep.pad import pad_center
+from ravdess_prep.audio.pad import pad_center
 
 require_opensmile()
 opensmile = opensmile_module()  # openSMILE's library loaded with its own symbols first

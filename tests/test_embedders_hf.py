@@ -15,13 +15,14 @@ transformers = pytest.importorskip("transformers")
 
 from commands import executor  # noqa: E402
 from conftest import SONG, SPEECH  # noqa: E402
-from ravdess_prep import classifier, cli, pipeline  # noqa: E402
-from ravdess_prep.bundle import read_bundles  # noqa: E402
+from ravdess_prep.evaluation import classifier  # noqa: E402
+from ravdess_prep import cli, pipeline  # noqa: E402
+from ravdess_prep.dataset.bundles import read_bundles  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, HFFiles  # noqa: E402
 from ravdess_prep.embedders.hf import windows  # noqa: E402
 from ravdess_prep.exceptions import ClipTooLongError, ModelFileError, ParameterError  # noqa: E402
-from ravdess_prep.manifest import Manifest  # noqa: E402
-from ravdess_prep.resample import resample  # noqa: E402
+from ravdess_prep.dataset.manifest import Manifest  # noqa: E402
+from ravdess_prep.audio.resample import resample  # noqa: E402
 from whisper_models import random_whisper  # noqa: E402
 
 #: Model types with their normalisation and mask, as the published base models have them.

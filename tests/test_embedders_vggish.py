@@ -94,11 +94,11 @@ def test_model_dir_precedence(tmp_path, monkeypatch):
 
 
 def test_model_files_hash_each_file_once(random_checkpoint, vggish_shared_dir, monkeypatch):
-    import ravdess_prep.digest
+    import ravdess_prep.storage.digest
 
     hashed = []
-    real_digest = ravdess_prep.digest.file_digest
-    monkeypatch.setattr(ravdess_prep.digest, "file_digest",
+    real_digest = ravdess_prep.storage.digest.file_digest
+    monkeypatch.setattr(ravdess_prep.storage.digest, "file_digest",
                         lambda path, *args, **kw: hashed.append(str(path)) or real_digest(path, *args, **kw))
     pca = vggish_shared_dir / "vggish_pca_params.npz"
     found = VGGishEmbedder().model_files(VGGishFiles(random_checkpoint, pca, allow_custom_checkpoint=True),

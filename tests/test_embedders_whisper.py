@@ -16,12 +16,14 @@ transformers = pytest.importorskip("transformers")
 import whisper_encoder  # noqa: E402
 from conftest import SONG, SPEECH, copy_clips  # noqa: E402
 from http_server import FileServer  # noqa: E402
-from ravdess_prep import classifier, cli, pipeline  # noqa: E402
-from ravdess_prep.bundle import read_bundles  # noqa: E402
+from ravdess_prep import predict  # noqa: E402
+from ravdess_prep.evaluation import classifier, model_folder  # noqa: E402
+from ravdess_prep import cli, pipeline  # noqa: E402
+from ravdess_prep.dataset.bundles import read_bundles  # noqa: E402
 from ravdess_prep.embedders import WhisperEmbedder, WhisperFiles  # noqa: E402
 from ravdess_prep.exceptions import ManifestError, ModelFileError, ModelOutputError, ParameterError  # noqa: E402
-from ravdess_prep.manifest import Manifest  # noqa: E402
-from ravdess_prep.resample import resample  # noqa: E402
+from ravdess_prep.dataset.manifest import Manifest  # noqa: E402
+from ravdess_prep.audio.resample import resample  # noqa: E402
 from whisper_models import random_whisper, reference_states  # noqa: E402
 
 
@@ -180,10 +182,10 @@ def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, 
     assert cli.main(["predict", *files, "--dataset", str(built.out), "--model-dir", str(tmp_path / "lda"),
                      "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    probabilities, _ = classifier.predict_files(files, dataset=built.out, model_dir=tmp_path / "lda")
+    probabilities, _ = predict.predict_files(files, dataset=built.out, model_dir=tmp_path / "lda")
     assert [row["emotion"] for row in report] == [chosen.metrics["class_names"][index]
                                                   for index in probabilities.argmax(axis=1)]
-    probabilities, _ = classifier.predict_files(files[:1], dataset=built.out, model_dir=tmp_path / "layer")
+    probabilities, _ = predict.predict_files(files[:1], dataset=built.out, model_dir=tmp_path / "layer")
     assert probabilities.shape == (1, 8)
 
 
@@ -276,7 +278,7 @@ def test_the_sequence_head_takes_the_mean_over_each_clips_own_frames(built, tree
     trained = classifier.train(result.out, tmp_path / "model", classifier.TrainConfig(head="sequence", epochs=3,
                                                                                        hidden_units=16))
     assert trained.metrics["config"]["head"] == "sequence" and set(trained.metrics["splits"]) == {"train", "dev", "test"}
-    keras_model = classifier.load_model(tmp_path / "model")
+    keras_model = model_folder.load_model(tmp_path / "model")
     test = bundles["test"]
     logits = keras_model.predict(test.embeddings, verbose=0)  # the model masks what its input has zeroed: not these
     layer_logits = keras_model.get_layer("layer_weights").get_weights()[0]
@@ -292,7 +294,7 @@ def test_the_sequence_head_takes_the_mean_over_each_clips_own_frames(built, tree
                                  verbose=0)
     assert not np.allclose(logits, masked, atol=1e-6)
     files = [str(_path(tree, name)) for name in test.names]  # new files get the frames of the dataset's clips
-    probabilities, _ = classifier.predict_files(files, dataset=result.out, model_dir=tmp_path / "model")
+    probabilities, _ = predict.predict_files(files, dataset=result.out, model_dir=tmp_path / "model")
     np.testing.assert_allclose(probabilities, np.exp(masked) / np.exp(masked).sum(axis=1, keepdims=True), rtol=1e-4,
                                atol=1e-5)
 

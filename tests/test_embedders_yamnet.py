@@ -15,14 +15,14 @@ import yamnet_model
 from commands import executor
 from conftest import SONG, SPEECH, copy_clips
 from http_server import FileServer
-from ravdess_prep.manifest import Manifest
+from ravdess_prep.dataset.manifest import Manifest
 from ravdess_prep import cli, pipeline
-from ravdess_prep.bundle import read_bundles
+from ravdess_prep.dataset.bundles import read_bundles
 from ravdess_prep.embedders import YAMNetEmbedder, YAMNetFiles
 from ravdess_prep.embedders import yamnet as adapter
 from ravdess_prep.exceptions import ModelFileError
-from ravdess_prep.pad import pad_center
-from ravdess_prep.resample import resample
+from ravdess_prep.audio.pad import pad_center
+from ravdess_prep.audio.resample import resample
 
 
 

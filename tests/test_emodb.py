@@ -23,7 +23,7 @@ from http_server import FileServer
 from ravdess_prep.corpora import get_corpus
 from ravdess_prep.corpora.emodb import parse_emodb_name
 from ravdess_prep.corpora.base import Corpus
-from ravdess_prep.emotions import CANONICAL
+from ravdess_prep.corpora.emotions import CANONICAL
 from ravdess_prep.exceptions import ClipNameError, ParameterError
 
 #: The speakers and their sex, as the corpus's documentation lists them.

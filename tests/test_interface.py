@@ -15,9 +15,8 @@ import soundfile
 import ravdess_prep
 from conftest import SONG, SPEECH, require_opensmile
 from ravdess_prep import pipeline
-from ravdess_prep.bundle import read_bundles
-from ravdess_prep.embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, VGGishEmbedder, WhisperEmbedder,
-                                    WhisperFiles, YAMNetEmbedder, YAMNetFiles)
+from ravdess_prep.dataset.bundles import read_bundles
+from ravdess_prep.embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, VGGishEmbedder, WhisperEmbedder, WhisperFiles, YAMNetEmbedder, YAMNetFiles)
 from ravdess_prep.exceptions import AudioError, ParameterError
 
 TORCH = importlib.util.find_spec("torch") is not None and importlib.util.find_spec("transformers") is not None

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from ravdess_prep.exceptions import ParameterError
-from ravdess_prep.heads import lda_model
-from ravdess_prep.lda import fit_shrinkage_lda
+from ravdess_prep.evaluation.heads import lda_model
+from ravdess_prep.evaluation.shrinkage_lda import fit_shrinkage_lda
 
 
 def _textbook(features, labels, num_classes, shrinkage):

@@ -11,13 +11,11 @@ import soundfile
 from conftest import tone, write_audio
 from ravdess_prep import cli
 from ravdess_prep.config import Config
-from ravdess_prep.exceptions import (
-    AudioError, ClipTooLongError, ParameterError, SampleRateError, SilentClipError, SourceError,
-)
+from ravdess_prep.exceptions import AudioError, ClipTooLongError, ParameterError, SampleRateError, SilentClipError, SourceError
 from ravdess_prep.corpora.ravdess import inventory
-from ravdess_prep.pad import CROPPED
+from ravdess_prep.audio.pad import CROPPED
 from ravdess_prep.pipeline import measure
-from ravdess_prep.trim import DROPPED_SILENT, KEPT_SILENT
+from ravdess_prep.audio.trim import DROPPED_SILENT, KEPT_SILENT
 
 
 def _clips(tmp_path, specs, sample_rate_hz=48000):
@@ -185,7 +183,7 @@ def test_full_set_target_length(ravdess_dir):
 
 
 def _offsets(name, length, *, rate=48000, dropped=False):
-    from ravdess_prep.measure import ClipOffsets
+    from ravdess_prep.audio.measure import ClipOffsets
 
     return ClipOffsets(name=name, path=name, source_sample_rate_hz=rate, sample_rate_hz=rate, num_samples=length + 10,
                        start=5, end=5 + length, silent="dropped" if dropped else None)
@@ -194,7 +192,7 @@ def _offsets(name, length, *, rate=48000, dropped=False):
 def test_length_tallies_merge_in_any_order_and_grouping():
     """The Beam runner's combine merges tallies of arbitrary parts: the result must not depend
     on how the clips were grouped. Ties go to the first clip in input order."""
-    from ravdess_prep.measure import LengthTally, Target
+    from ravdess_prep.audio.measure import LengthTally, Target
 
     clips = [_offsets("a", 300), _offsets("b", 700), _offsets("c", 100, dropped=True), _offsets("d", 700),
              _offsets("e", 900, dropped=True), _offsets("f", 650)]
@@ -219,7 +217,7 @@ def test_length_tallies_merge_in_any_order_and_grouping():
 
 
 def test_length_tally_names_the_first_clip_of_another_rate():
-    from ravdess_prep.measure import LengthTally
+    from ravdess_prep.audio.measure import LengthTally
 
     clips = [_offsets("x", 10), _offsets("y", 10, rate=16000), _offsets("z", 10, rate=22050)]
     tally = LengthTally()
@@ -237,15 +235,15 @@ def test_length_tally_names_the_first_clip_of_another_rate():
 
 
 def _whole_clip_offsets(path, config=Config()):
-    from ravdess_prep.audio import load_clip
-    from ravdess_prep.trim import rolling_trim_offsets
+    from ravdess_prep.audio.io import load_clip
+    from ravdess_prep.audio.trim import rolling_trim_offsets
 
     samples, _ = load_clip(path)
     return rolling_trim_offsets(samples, window_samples=config.trim_window_samples, threshold=config.trim_threshold)
 
 
 def _scan(path, config=Config(), **kwargs):
-    from ravdess_prep.trim import scan_rolling_offsets
+    from ravdess_prep.audio.trim import scan_rolling_offsets
 
     return scan_rolling_offsets(path, window_samples=config.trim_window_samples, threshold=config.trim_threshold,
                                 resample_to_hz=config.sample_rate_hz, **kwargs)

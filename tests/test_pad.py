@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ravdess_prep.audio import load_clip, to_int16
+from ravdess_prep.audio.io import load_clip, to_int16
 from ravdess_prep.exceptions import ClipTooLongError, ParameterError
-from ravdess_prep.pad import pad_center
+from ravdess_prep.audio.pad import pad_center
 
 
 def test_golden_cut_example_pads_to_preprocessed_example(seed_dir):

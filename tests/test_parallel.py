@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from ravdess_prep.parallel import LOW_PRIORITY_NICE, map_calls
+from ravdess_prep.build.parallel import LOW_PRIORITY_NICE, map_calls
 
 
 def _square(value):

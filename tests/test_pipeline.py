@@ -15,14 +15,15 @@ import numpy as np
 import pytest
 
 from conftest import SONG, SPEECH, copy_clips, tone, write_audio
-from ravdess_prep.manifest import Manifest
-from ravdess_prep import cli, export, pipeline
-from ravdess_prep.bundle import read_bundle, read_bundles
+from ravdess_prep.dataset.manifest import Manifest
+from ravdess_prep import cli, pipeline
+from ravdess_prep.dataset import export
+from ravdess_prep.dataset.bundles import read_bundle, read_bundles
 from ravdess_prep.build.run import Run
 from ravdess_prep.config import Config
 from ravdess_prep.embedders import VGGishFiles
 from ravdess_prep.exceptions import ClipTooLongError, SourceError
-from ravdess_prep.measure import Measurement
+from ravdess_prep.audio.measure import Measurement
 
 # the small trees hold actors 01, 08 and 11 only: the original split's other actors are missing
 SMALL = Config(allow_missing_speakers=True)

@@ -36,9 +36,9 @@ PLUGIN = textwrap.dedent('''
     from ravdess_prep.corpora import Corpus, Excluded
     from ravdess_prep.embedders import Embedder
     from ravdess_prep.exceptions import ClipNameError, SourceError
-    from ravdess_prep.outputs import SEQUENCE
+    from ravdess_prep.embedders.outputs import SEQUENCE
     from ravdess_prep.settings import INTEGER, PATH, POSITIVE, TEXT, setting
-    from ravdess_prep.split import customary_split, speaker_groups
+    from ravdess_prep.corpora.split import customary_split, speaker_groups
 
     EMOTIONS = ("happy", "sad")
 

@@ -12,11 +12,12 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import whisper_encoder  # noqa: E402
-from ravdess_prep import cli, pipeline, precision  # noqa: E402
+from ravdess_prep import cli, pipeline  # noqa: E402
+from ravdess_prep.embedders import precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
 from ravdess_prep.exceptions import ParameterError  # noqa: E402
-from ravdess_prep.resample import resample  # noqa: E402
+from ravdess_prep.audio.resample import resample  # noqa: E402
 from whisper_models import real_whisper  # noqa: E402
 
 

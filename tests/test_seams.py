@@ -14,13 +14,14 @@ import pytest
 import vggish
 from commands import executor
 from conftest import write_audio
-from ravdess_prep.manifest import Manifest
-from ravdess_prep import classifier, corpora, embedders, pipeline
-from ravdess_prep.bundle import read_bundles
+from ravdess_prep.dataset.manifest import Manifest
+from ravdess_prep.evaluation import classifier
+from ravdess_prep import corpora, embedders, pipeline
+from ravdess_prep.dataset.bundles import read_bundles
 from ravdess_prep.corpora import Corpus
 from ravdess_prep.embedders import Embedder
 from ravdess_prep.exceptions import ClipNameError
-from ravdess_prep.outputs import SEQUENCE
+from ravdess_prep.embedders.outputs import SEQUENCE
 
 EMOTIONS = ("happy", "sad")
 

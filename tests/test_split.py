@@ -8,7 +8,7 @@ import pytest
 from ravdess_prep import pipeline
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import SplitError
-from ravdess_prep.split import assign_splits, check_speaker_disjoint, k_fold_by_speaker, leave_one_speaker_out
+from ravdess_prep.corpora.split import assign_splits, check_speaker_disjoint, k_fold_by_speaker, leave_one_speaker_out
 
 ACTORS = np.repeat(np.arange(1, 25), 3)
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from conftest import tone
-from ravdess_prep.audio import load_clip, to_int16
+from ravdess_prep.audio.io import load_clip, to_int16
 from ravdess_prep.exceptions import ParameterError
-from ravdess_prep.trim import energy_trim_offsets, rolling_trim_offsets, trim, trim_offsets
+from ravdess_prep.audio.trim import energy_trim_offsets, rolling_trim_offsets, trim, trim_offsets
 
 
 def _reference_trim(samples, window, threshold):

@@ -49,13 +49,13 @@ from apache_beam.runners.runner import create_runner
 from apache_beam.utils.shared import Shared
 
 from .. import exceptions
-from ..atomic import atomic_path
+from ..storage.atomic import atomic_path
 from .run import Run
-from ..embed import EmbedResult, ModelSession, PreparedClip
+from .inference import EmbedResult, ModelSession, PreparedClip
 from ..embedders import ModelFiles
 from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
-from ..manifest import Manifest
-from ..measure import ClipOffsets, LengthTally, Measurement
+from ..dataset.manifest import Manifest
+from ..audio.measure import ClipOffsets, LengthTally, Measurement
 from .plan import BuildPlan, BuildResult, StageClock
 from .recipe import ClipRecipe
 
@@ -127,7 +127,7 @@ class SharedSession:
 
 
 class MergeTallies(beam.CombineFn):
-    """Step Tally: the one global combine, a :class:`ravdess_prep.measure.LengthTally`."""
+    """Step Tally: the one global combine, a :class:`ravdess_prep.audio.measure.LengthTally`."""
 
     def create_accumulator(self):
         return LengthTally()

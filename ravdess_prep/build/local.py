@@ -10,9 +10,9 @@ from __future__ import annotations
 from tqdm.auto import tqdm
 
 from .run import Run
-from ..embed import EmbedResult, ModelSession
-from ..measure import Measurement
-from ..parallel import map_calls, single_threaded_blas
+from .inference import EmbedResult, ModelSession
+from ..audio.measure import Measurement
+from .parallel import map_calls, single_threaded_blas
 from .plan import BuildPlan, BuildResult, StageClock
 from .recipe import ClipRecipe
 
@@ -54,7 +54,7 @@ def embed(recipe: ClipRecipe, measurement: Measurement, *, jobs: int | None = No
     so they take the cycles the model leaves idle (between runs, and where its threads wait for
     each other) and yield a core as soon as the model wants it. At normal priority a worker
     holding a core stalls the model's multi-threaded operations. numpy's BLAS runs on one
-    thread meanwhile (see :func:`ravdess_prep.parallel.single_threaded_blas`). ``session``: a
+    thread meanwhile (see :func:`ravdess_prep.build.parallel.single_threaded_blas`). ``session``: a
     loaded model to run, left open (None: loaded when a clip needs it, closed at the end).
     """
     calls = [{"offsets": clip, "fast": fast} for clip in measurement.kept]

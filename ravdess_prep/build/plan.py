@@ -22,18 +22,18 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
-from ..cache import ClipCache, cache_root, settings_key
+from ..storage.cache import ClipCache, cache_root, settings_key
 from ..config import Config
 from ..corpora import Corpus, get_corpus
-from ..card import card_files
-from ..dataset import metadata_table, source_record, split_bundles, versions, written_metadata
-from ..embed import EmbedResult
+from ..dataset.card import card_files
+from ..dataset.contents import metadata_table, source_record, split_bundles, versions, written_metadata
+from .inference import EmbedResult
 from ..embedders import Embedder, ModelFiles
 from ..exceptions import ParameterError
-from ..manifest import Manifest, examples_per_clip, output_record
-from ..measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
-from ..output import write_folder
-from ..outputs import bundle_rows
+from ..dataset.manifest import Manifest, examples_per_clip, output_record
+from ..audio.measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
+from ..dataset.layout import write_folder
+from ..embedders.outputs import bundle_rows
 from ..params import CLIP_CACHE_FOLDER, MANIFEST
 from .recipe import ClipRecipe
 

@@ -16,11 +16,11 @@ from typing import Iterable
 
 import numpy as np
 
-from ..cache import ClipCache
-from ..embed import EmbedResult, ModelSession, PreparedClip, embed_prepared, prepare_clip
+from ..storage.cache import ClipCache
+from .inference import EmbedResult, ModelSession, PreparedClip, embed_prepared, prepare_clip
 from ..embedders import Embedder, ModelFiles
-from ..measure import ClipOffsets, Target
-from ..outputs import bundle_rows
+from ..audio.measure import ClipOffsets, Target
+from ..embedders.outputs import bundle_rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ClipRecipe:
         clip_shape: The shape of one clip's output.
         cache: The clips already embedded with these settings and files (None: no cache).
         read: How a clip is read and fitted to the target: the keyword arguments of
-            :func:`ravdess_prep.embed.prepare_clip` that come from the settings (rate, channel,
+            :func:`ravdess_prep.build.inference.prepare_clip` that come from the settings (rate, channel,
             what to do with a clip longer than the target).
     """
 
@@ -52,7 +52,7 @@ class ClipRecipe:
 
     def prepare(self, offsets: ClipOffsets, *, fast: bool = True) -> PreparedClip:
         """One clip hashed and, unless cached, decoded, padded and through the front-end (see
-        :func:`ravdess_prep.embed.prepare_clip`)."""
+        :func:`ravdess_prep.build.inference.prepare_clip`)."""
         return prepare_clip(offsets=offsets, target_length_samples=self.target.length_samples, cache=self.cache,
                             fast=fast, **{**self.read, "embedder": self.front_end})
 
@@ -74,5 +74,5 @@ class ClipRecipe:
 
     def rows(self, embeddings: np.ndarray) -> np.ndarray:
         """Bundle rows from clip outputs ``(clips, *clip shape)`` (see
-        :func:`ravdess_prep.outputs.bundle_rows`)."""
+        :func:`ravdess_prep.embedders.outputs.bundle_rows`)."""
         return bundle_rows(embeddings, kind=self.embedder.clip_kind(), pool=self.embedder.pool)

@@ -21,7 +21,7 @@ class Run:
     Attributes:
         jobs: Worker threads for the per-clip stages (default: every core); with the Beam
             runner, local worker processes.
-        cache_dir: The cache root (see :func:`ravdess_prep.cache.cache_root`).
+        cache_dir: The cache root (see :func:`ravdess_prep.storage.cache.cache_root`).
         progress: Show a progress bar per stage.
         runner: The executor: its name (``"local"``, threads of this process; ``"beam"``,
             Apache Beam; or one another package registers), run with its default options, or

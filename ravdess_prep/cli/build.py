@@ -17,13 +17,13 @@ from ..build.run import Run
 from ..config import Config
 from ..embedders import embedder_class
 from ..exceptions import ParameterError, option, render
-from ..manifest import Manifest
-from ..output import OUTPUT_RULE
+from ..dataset.manifest import Manifest
+from ..storage.guards import OUTPUT_RULE
 from ..settings import values_from_file
 from .info import add_source_options
-from .options import (UsageError, add_settings, embedder_classes, executor_classes, files_from, files_types, given_flags,
-                      given_values, not_of, plugin_problems, read_settings_file, run_settings, split_settings_file,
-                      wording)
+from .options import (UsageError, add_settings, embedder_classes, executor_classes, files_from, files_types,
+                      given_flags, given_values, not_of, plugin_problems, read_settings_file, run_settings,
+                      split_settings_file, wording)
 
 NAME = "build"
 HELP = "the whole pipeline: source to train/dev/test bundles"

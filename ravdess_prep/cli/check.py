@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..exceptions import ManifestError
-from ..integrity import manifest_problems
-from ..manifest import Manifest
+from ..dataset.integrity import manifest_problems
+from ..dataset.manifest import Manifest
 
 NAME = "check"
 HELP = "check a dataset folder against its manifest: files, SHA-256, shapes, finite values, labels"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .. import crossval
+from ..evaluation import crossval
 from .options import UsageError
 from .train import add_data_option, add_training_options, train_config
 

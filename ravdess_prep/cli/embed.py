@@ -7,11 +7,11 @@ import argparse
 import numpy as np
 
 from .. import pipeline
-from ..atomic import atomic_path
+from ..storage.atomic import atomic_path
 from ..config import Config
 from ..embedders import embedder_class
-from ..manifest import Manifest
-from ..output import OUTPUT_RULE, check_new_file
+from ..dataset.manifest import Manifest
+from ..storage.guards import OUTPUT_RULE, check_new_file
 from ..settings import PATH, TEXT
 from .options import add_settings, files_types, given_values, not_of, wording
 

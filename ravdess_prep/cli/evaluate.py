@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..atomic import write_json
-from ..crosscorpus import check_report_paths, draw, evaluate_model
+from ..storage.atomic import write_json
+from ..evaluation.crosscorpus import check_report_paths, draw, evaluate_model
 from ..params import SPLITS
 
 NAME = "evaluate"

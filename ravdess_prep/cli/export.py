@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import export
-from ..output import OUTPUT_RULE
+from ..dataset import export
+from ..storage.guards import OUTPUT_RULE
 
 NAME = "export"
 HELP = "write bundles as Parquet or as a Hugging Face dataset"

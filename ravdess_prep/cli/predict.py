@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from .. import classifier
-from ..manifest import Manifest
+from .. import predict
+from ..dataset.manifest import Manifest
 from .embed import add_dataset_options, dataset_files
 
 NAME = "predict"
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     files = dataset_files(args, Manifest.read(args.dataset))
-    probabilities, names = classifier.predict_files(args.files, dataset=args.dataset, model_dir=args.model_dir,
+    probabilities, names = predict.predict_files(args.files, dataset=args.dataset, model_dir=args.model_dir,
                                                     on_too_long=args.on_too_long, files=files)
     report = [
         {"file": path, "emotion": names[int(row.argmax())],

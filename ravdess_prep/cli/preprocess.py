@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from .. import pipeline
-from ..audio import write_wav
+from ..audio.io import write_wav
 from ..config import Config
-from ..pad import pad_center
+from ..audio.pad import pad_center
 from .measure import TRIM_SETTINGS
 from .options import UsageError, add_settings, given_values, wording
 

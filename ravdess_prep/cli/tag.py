@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from .. import tag
+from ..embedders import tagging as tag
 from ..build.run import Run
 from ..settings import PATH
 from .options import UsageError, add_settings, given_values, wording

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .. import classifier
-from ..output import OUTPUT_RULE
+from ..evaluation import classifier
+from ..storage.guards import OUTPUT_RULE
 from .options import add_settings, given_values, wording
 
 NAME = "train"
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
-    """Every hyperparameter of :class:`ravdess_prep.classifier.TrainConfig`."""
+    """Every hyperparameter of :class:`ravdess_prep.evaluation.classifier.TrainConfig`."""
     table = add_settings(parser, [classifier.TrainConfig])
     parser.set_defaults(table=table, usage_errors=True, wording={**wording([classifier.TrainConfig]),
                                                                  "model_dir": "--model-dir", "model_root": "--model-root"})

@@ -20,18 +20,18 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
 import soundfile
 
-from ..audio import check_complete, empty_message, unreadable_message
-from ..emotions import CANONICAL, check_canonical
-from ..digest import file_digest
+from ..audio.io import check_complete, empty_message, unreadable_message
+from .emotions import CANONICAL, check_canonical
+from ..storage.digest import file_digest
 from ..exceptions import (AudioError, ChecksumError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError,
                           SplitError, option)
-from ..source import AUDIO_SUFFIXES, audio_files, resolve_path
-from ..split import SplitPreset, customary_split, leave_one_speaker_out_split
+from .source import AUDIO_SUFFIXES, audio_files, resolve_path
+from .split import SplitPreset, customary_split, leave_one_speaker_out_split
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
 
-    from ..protocols import Protocol
+    from .protocols import Protocol
 
 #: Inventory columns every corpus has, besides its own: the bundle name, the file, and the
 #: audio facts read from the file header.
@@ -95,7 +95,7 @@ class Corpus:
         label_column: The column holding the class label (an integer, 0 .. classes - 1).
         label_names: The name of each label.
         canonical_names: Each label's name in the one vocabulary of every corpus
-            (:data:`ravdess_prep.emotions.CANONICAL`); None: the label names, when they all
+            (:data:`ravdess_prep.corpora.emotions.CANONICAL`); None: the label names, when they all
             are canonical names (:meth:`canonical`).
         sort_columns: Inventory order.
         facet_columns: Columns the classifier's accuracy is broken down by.
@@ -105,9 +105,9 @@ class Corpus:
         default_dev_speakers: The dev speakers of the corpus's customary split.
         default_test_speakers: Its test speakers.
         split_presets: Its named splits, ``{name: SplitPreset}`` (see
-            :mod:`ravdess_prep.split`); the first is the default.
+            :mod:`ravdess_prep.corpora.split`); the first is the default.
         protocols: Its published evaluation protocols, ``{name: Protocol}`` (see
-            :mod:`ravdess_prep.protocols`); each is also a split preset.
+            :mod:`ravdess_prep.corpora.protocols`); each is also a split preset.
         download_names: Sources that mean "download the corpus" (None always does).
         license: ``{"name", "url"}`` of the corpus's license.
         language: The language spoken, as an ISO 639-1 code (for the data card).
@@ -272,7 +272,7 @@ class Corpus:
         return counts
 
     def canonical(self) -> tuple[str, ...] | None:
-        """Each label's canonical emotion name (see :mod:`ravdess_prep.emotions`), or None when
+        """Each label's canonical emotion name (see :mod:`ravdess_prep.corpora.emotions`), or None when
         the corpus declares none and its label names are not all canonical.
 
         Raises:

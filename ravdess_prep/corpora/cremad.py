@@ -23,17 +23,17 @@ import re
 from importlib import resources
 from pathlib import Path
 
-from ..cache import cache_root
-from ..download import fetch_folder
+from ..storage.cache import cache_root
+from ..storage.download import fetch_folder
 from ..exceptions import ClipNameError
-from ..split import SplitPreset, customary_split, leave_one_speaker_out_split, speaker_groups
+from .split import SplitPreset, customary_split, leave_one_speaker_out_split, speaker_groups
 from .base import Corpus, match_name
 
 #: The emotion codes and the emotions, in label order.
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
 EMOTION_CODES = tuple(EMOTIONS)
 EMOTION_NAMES = tuple(EMOTIONS.values())
-#: Each emotion's canonical name (see :mod:`ravdess_prep.emotions`), in label order.
+#: Each emotion's canonical name (see :mod:`ravdess_prep.corpora.emotions`), in label order.
 CANONICAL_NAMES = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
 #: The intensity codes (only the sentence IEO has low, medium and high versions).
 INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
@@ -123,7 +123,7 @@ def download_cremad(dest: str | os.PathLike | None = None, *, files_url: str = F
     """Download CREMA-D's ``AudioWAV/`` into ``<dest>/AudioWAV``, every file verified.
 
     Each file is fetched from ``<files_url>/AudioWAV/<name>`` and checked against its size and
-    SHA-256 (see :func:`ravdess_prep.download.fetch_folder`: resumable, and the folder appears
+    SHA-256 (see :func:`ravdess_prep.storage.download.fetch_folder`: resumable, and the folder appears
     only once every file is verified).
 
     Args:
@@ -133,8 +133,8 @@ def download_cremad(dest: str | os.PathLike | None = None, *, files_url: str = F
         files: ``{name: (size in bytes, sha256)}`` (default :func:`published_files`).
         cache_dir: Cache root used when ``dest`` is None.
         workers: Transfers at a time.
-        retries: See :func:`ravdess_prep.download.fetch`.
-        backoff_seconds: See :func:`ravdess_prep.download.fetch`.
+        retries: See :func:`ravdess_prep.storage.download.fetch`.
+        backoff_seconds: See :func:`ravdess_prep.storage.download.fetch`.
         progress: Show a progress bar.
 
     Returns:

@@ -18,19 +18,19 @@ import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
-from ..cache import cache_root
-from ..digest import file_digest
-from ..download import fetch
+from ..storage.cache import cache_root
+from ..storage.digest import file_digest
+from ..storage.download import fetch
 from ..exceptions import ChecksumError, ClipNameError, SourceError
-from ..source import extract_zip, finished_folder
-from ..split import customary_split, leave_one_speaker_out_split
+from .source import extract_zip, finished_folder
+from .split import customary_split, leave_one_speaker_out_split
 from .base import Corpus, match_name
 
 #: The emotion letters (of the German names) and the emotions, in label order.
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness",
             "N": "neutral"}
 EMOTION_NAMES = tuple(EMOTIONS.values())
-#: Each emotion's canonical name (see :mod:`ravdess_prep.emotions`), in label order.
+#: Each emotion's canonical name (see :mod:`ravdess_prep.corpora.emotions`), in label order.
 CANONICAL_NAMES = ("angry", "boredom", "disgust", "fearful", "happy", "sad", "neutral")
 #: The speakers, with their sex and age at recording, as the corpus's documentation gives them.
 SPEAKERS = {3: ("male", 31), 8: ("female", 34), 9: ("female", 21), 10: ("male", 32), 11: ("male", 26),
@@ -125,8 +125,8 @@ def download_emodb(dest: str | os.PathLike | None = None, *, files_url: str = SI
         files_url: Base URL of the archive (``<files_url>/download.zip``); a mirror may be given.
         cache_dir: Cache root used when ``dest`` is None.
         keep_archive: Keep the zip file after extraction.
-        retries: See :func:`ravdess_prep.download.fetch`.
-        backoff_seconds: See :func:`ravdess_prep.download.fetch`.
+        retries: See :func:`ravdess_prep.storage.download.fetch`.
+        backoff_seconds: See :func:`ravdess_prep.storage.download.fetch`.
         progress: Show progress bars.
 
     Returns:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import requests
 
-from ..cache import cache_root
-from ..download import USER_AGENT, fetch
+from ..storage.cache import cache_root
+from ..storage.download import USER_AGENT, fetch
 from ..exceptions import ClipNameError, DownloadError
-from ..protocols import Protocol
-from ..source import extract_zip, finished_folder
-from ..split import consecutive_folds, customary_split, leave_one_speaker_out_split
+from .protocols import Protocol
+from .source import extract_zip, finished_folder
+from .split import consecutive_folds, customary_split, leave_one_speaker_out_split
 from .base import Corpus, match_name
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -220,7 +220,7 @@ def clip_names(vocal_channels: Sequence[int] = tuple(VOCAL_CHANNELS)) -> tuple[s
     return tuple(names)
 
 
-# --- Published evaluation protocols (see ravdess_prep.protocols) --------------------------
+# --- Published evaluation protocols (see ravdess_prep.corpora.protocols) --------------------------
 _SPEECH = {"vocal_channel": ("speech",)}
 EMOBOX = Protocol(
     "emobox", "ravdess", "EmoBox's RAVDESS protocol: speech only, 8 emotions, 6 folds of 4 actors",

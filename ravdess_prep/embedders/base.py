@@ -6,7 +6,7 @@ An embedder is a frozen dataclass whose fields are its settings, each declared w
 from them). They are part of the build's :class:`~ravdess_prep.config.Config` and of every
 cache key. The pipeline knows an embedder only through this interface:
 
-- what a clip gives: :meth:`Embedder.clip_kind` (an :class:`~ravdess_prep.outputs.OutputKind`:
+- what a clip gives: :meth:`Embedder.clip_kind` (an :class:`~ravdess_prep.embedders.outputs.OutputKind`:
   a vector, a sequence of examples, a stack of layers, or a sequence per layer) and
   :meth:`Embedder.clip_shape`; ``pool`` (every embedder's setting) pools the examples axis;
   ``sample_rate_hz``, the rate its front-end reads (None: the clip's own rate);
@@ -27,15 +27,15 @@ from typing import ClassVar, Mapping, Protocol
 
 import numpy as np
 
-from ..digest import file_digest, path_sha256
+from ..storage.digest import file_digest, path_sha256
 from ..exceptions import ModelFileError, ParameterError, option
-from ..outputs import POOLS, OutputKind
+from .outputs import POOLS, OutputKind
 from ..settings import setting
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelFile:
-    """One model file (or folder) and its SHA-256 (see :func:`ravdess_prep.digest.path_sha256`)."""
+    """One model file (or folder) and its SHA-256 (see :func:`ravdess_prep.storage.digest.path_sha256`)."""
 
     path: Path
     sha256: str
@@ -152,7 +152,7 @@ class Embedder:
 
     Attributes:
         pool: How a clip's examples (frames) become one vector: ``"none"`` (kept),
-            ``"mean"`` or ``"mean-std"`` (see :func:`ravdess_prep.outputs.pool_examples`).
+            ``"mean"`` or ``"mean-std"`` (see :func:`ravdess_prep.embedders.outputs.pool_examples`).
     """
 
     name: ClassVar[str]

@@ -31,7 +31,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import AudioError, ParameterError, RavdessPrepError, option
-from ..outputs import SEQUENCE, VECTOR, OutputKind
+from .outputs import SEQUENCE, VECTOR, OutputKind
 from ..settings import setting
 from .base import EMBEDDER_GROUP, Embedder, ModelFiles, sequence_shape
 

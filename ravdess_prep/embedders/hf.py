@@ -35,8 +35,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
-from ..hub import WEIGHTS
-from ..outputs import pool_examples
+from .hub import WEIGHTS
+from .outputs import pool_examples
 from ..settings import NUMBER, TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
 from .bfloat16 import to_bfloat16

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..exceptions import ParameterError, option
-from ..hub import local_or_hub
-from ..outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
-from ..precision import PRECISIONS, check_precision, require_native
+from .hub import local_or_hub
+from .outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
+from .precision import PRECISIONS, check_precision, require_native
 from ..settings import LAYER_LIST, POSITIVE, setting
 from .base import EMBEDDER_GROUP, Embedder, check_files_type, check_positive
 
@@ -62,12 +62,12 @@ class LayerStackEmbedder(Embedder):
         return LAYERS if self.pool != "none" else LAYER_SEQUENCES
 
     def check_machine(self) -> None:
-        """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.precision.require_native`)."""
+        """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.embedders.precision.require_native`)."""
         require_native(self.precision, device=torch_device())
 
     def model_folder(self, files, *, cache_dir: str | os.PathLike | None, progress: bool) -> Path:
         """The folder ``files.model`` names: a local folder, or a Hub id fetched once into
-        ``cache_dir`` (see :mod:`ravdess_prep.hub`).
+        ``cache_dir`` (see :mod:`ravdess_prep.embedders.hub`).
 
         Raises:
             ParameterError: Files of another embedder, or no model named.

@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ParameterError
-from ..outputs import SEQUENCE, OutputKind
+from .outputs import SEQUENCE, OutputKind
 from .base import Embedder, ModelFiles, sequence_shape
 
 

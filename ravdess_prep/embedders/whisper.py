@@ -31,7 +31,7 @@ import whisper_encoder
 from whisper_encoder import params as whisper_params
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
-from ..outputs import pool_examples
+from .outputs import pool_examples
 from ..settings import TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
 from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
@@ -147,7 +147,7 @@ class WhisperEmbedder(LayerStackEmbedder):
     def model_files(self, files: WhisperFiles | None = None, *, cache_dir: str | os.PathLike | None = None,
                     progress: bool = True) -> ModelFiles:
         """Every file of the folder the encoder reads (``config.json``, the weights), each with
-        its SHA-256; a Hub id is fetched once into ``cache_dir`` (see :mod:`ravdess_prep.hub`).
+        its SHA-256; a Hub id is fetched once into ``cache_dir`` (see :mod:`ravdess_prep.embedders.hub`).
 
         Raises:
             ParameterError: No model named.

@@ -29,10 +29,10 @@ import numpy as np
 import yamnet_model
 from yamnet_model import params as yamnet_params
 
-from ..atomic import atomic_path
-from ..cache import cache_root
-from ..digest import file_digest, path_sha256
-from ..download import fetch
+from ..storage.atomic import atomic_path
+from ..storage.cache import cache_root
+from ..storage.digest import file_digest, path_sha256
+from ..storage.download import fetch
 from ..exceptions import ModelFileError, ParameterError, option
 from ..settings import NUMBER, PATH, POSITIVE, setting
 from .base import EMBEDDER_GROUP, ModelFile, ModelFiles, check_files_type, check_positive

@@ -1,0 +1,218 @@
+"""Local sources of clips: a folder, or a zip extracted into the cache.
+
+A source resolves to folders that hold ``.wav`` / ``.flac`` files at any depth (a corpus adds
+its own download, see :mod:`ravdess_prep.corpora`). A zip is
+extracted once into the cache (keyed by its MD5), into a temporary folder renamed into place,
+so an interrupted extraction never leaves a half-filled folder behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import zipfile
+import zlib
+from pathlib import Path, PurePosixPath
+from typing import Iterator
+
+from tqdm.auto import tqdm
+
+from ..storage.cache import cache_root
+from ..storage.digest import file_digest
+from ..exceptions import SourceError
+from ..storage.atomic import recover_leftovers, replace_folder, staging_folder
+
+#: Name of the record written into a folder once its archive is completely extracted.
+EXTRACTION_RECORD = ".ravdess-prep-extracted.json"
+AUDIO_SUFFIXES = (".wav", ".flac")
+_log = logging.getLogger("ravdess_prep")
+
+
+def resolve_path(
+    source: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, progress: bool = False
+) -> Path:
+    """The folder to scan for a local source: the folder itself, or where a zip is extracted.
+
+    Args:
+        source: A folder or a ``.zip`` file.
+        cache_dir: The cache root (see :func:`ravdess_prep.storage.cache.cache_root`).
+        progress: Show a progress bar while extracting.
+
+    Raises:
+        SourceError: The path does not exist, or is neither a folder nor a zip file.
+    """
+    path = Path(source).expanduser().absolute()
+    if path.is_dir():
+        return path
+    if not path.exists():
+        raise SourceError(f"{path}: no such file or folder")
+    if path.suffix.lower() == ".zip":
+        return extracted_zip(path, cache_dir=cache_dir, progress=progress)
+    raise SourceError(f"{path}: a source must be a folder or a .zip file")
+
+
+def audio_files(root: str | os.PathLike) -> Iterator[Path]:
+    """Every ``.wav`` / ``.flac`` file under ``root`` in sorted order, skipping hidden entries
+    and macOS metadata. Folders that are symbolic links are followed, each real folder once (a
+    link back up the tree is not a loop)."""
+    seen = set()
+    for folder, subfolders, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(folder)
+        if real in seen:
+            subfolders[:] = []
+            continue
+        seen.add(real)
+        subfolders[:] = sorted(name for name in subfolders if not name.startswith(".") and name != "__MACOSX")
+        for name in sorted(files):
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
+                yield Path(folder) / name
+
+
+def extracted_zip(
+    path: str | os.PathLike, *, cache_dir: str | os.PathLike | None = None, progress: bool = False
+) -> Path:
+    """The cache folder holding a local zip's audio files, extracting it on first use.
+
+    The folder is ``<cache root>/sources/<zip stem>-<first 16 hex digits of its MD5>``. A folder
+    whose files no longer match its record (a file removed, cut or grown) is extracted again.
+    """
+    path = Path(path)
+    md5 = file_digest(path, "md5")
+    folder = cache_root(cache_dir) / "sources" / f"{path.stem}-{md5[:16]}"
+    if read_extraction_record(folder) is not None:
+        problem = extraction_problem(folder)
+        if problem is None:
+            return folder
+        _log.warning("%s; extracting %s again", problem, path)
+        shutil.rmtree(folder)  # the library's own extraction (it has the record), damaged
+    record = {"archive": str(path), "size_bytes": path.stat().st_size, "md5": md5}
+    return extract_zip(path, folder, record=record, progress=progress)
+
+
+def read_extraction_record(folder: str | os.PathLike) -> dict | None:
+    """The record of a completely extracted archive, or None if ``folder`` is not one."""
+    try:
+        with open(Path(folder) / EXTRACTION_RECORD, encoding="utf-8") as stream:
+            return json.load(stream)
+    except (FileNotFoundError, NotADirectoryError, ValueError):
+        return None
+
+
+def extraction_problem(folder: str | os.PathLike) -> str | None:
+    """How an extracted folder differs from its record (a member missing or of another size),
+    or None when every recorded file is there with its size."""
+    folder = Path(folder)
+    for name, size in (read_extraction_record(folder) or {}).get("files", {}).items():
+        path = folder / name
+        if not path.is_file():
+            return f"{path}: missing from the extracted archive"
+        if path.stat().st_size != size:
+            return f"{path}: {path.stat().st_size} bytes, extracted as {size}"
+    return None
+
+
+def check_not_foreign(folder: str | os.PathLike, *, how: str = "extracted") -> None:
+    """Refuse a folder that exists without this library's record: it was not ``how`` here, and
+    nothing in it is touched.
+
+    Raises:
+        SourceError: The message names the folder.
+    """
+    if Path(folder).exists() and read_extraction_record(folder) is None:
+        raise SourceError(f"{folder}: exists and was not {how} by ravdess-prep (no record); move it away, "
+                          "or give it as a source")
+
+
+def finished_folder(folder: str | os.PathLike, *, how: str = "extracted") -> bool:
+    """Whether ``folder`` is complete as this library wrote it (its record, every recorded file
+    of its size); False when it does not exist.
+
+    Raises:
+        SourceError: It exists without a record (see :func:`check_not_foreign`), or no longer
+            matches its record.
+    """
+    check_not_foreign(folder, how=how)
+    if read_extraction_record(folder) is None:
+        return False
+    problem = extraction_problem(folder)
+    if problem is not None:
+        raise SourceError(f"{problem}; delete {folder} to fetch it again")
+    return True
+
+
+def extract_zip(
+    archive: str | os.PathLike, folder: str | os.PathLike, *, record: dict, progress: bool = False
+) -> Path:
+    """Extract the audio members of a zip into ``folder``, atomically.
+
+    Members are ``Actor_XX/<name>.wav`` with or without one top-level folder (which is dropped);
+    files that are not ``.wav`` / ``.flac`` and macOS metadata are skipped. Everything is written
+    into a temporary sibling folder, ``record`` (with every file's size) is stored in it as
+    :data:`EXTRACTION_RECORD`, and the folder is then renamed to ``folder``. Staging folders that
+    dead processes left beside ``folder`` are removed first.
+
+    Raises:
+        SourceError: The zip is unreadable or corrupt (a damaged member is named), holds no
+            audio member, a member path would escape the folder, or ``folder`` exists and was
+            not extracted by this library (it is never deleted).
+    """
+    archive, folder = Path(archive), Path(folder)
+    check_not_foreign(folder)
+    recover_leftovers(folder)
+    staging = staging_folder(folder)
+    try:
+        with zipfile.ZipFile(archive) as bundle:
+            members = [info for info in bundle.infolist() if _is_audio_member(info)]
+            if not members:
+                raise SourceError(f"{archive}: the zip holds no .wav or .flac file")
+            targets = _member_targets(archive, members)
+            folder.parent.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(staging, ignore_errors=True)
+            sizes = {}
+            for info, target in tqdm(
+                list(zip(members, targets)), desc=f"extract {archive.name}", disable=not progress, leave=False
+            ):
+                destination = staging.joinpath(*target.parts)
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    with bundle.open(info) as reader, open(destination, "wb") as writer:
+                        shutil.copyfileobj(reader, writer, 1 << 20)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as error:
+                    raise SourceError(f"{archive}: member {info.filename} is damaged ({error}); nothing was "
+                                      "extracted") from None
+                sizes[target.as_posix()] = destination.stat().st_size
+            with open(staging / EXTRACTION_RECORD, "w", encoding="utf-8") as stream:
+                json.dump({**record, "members": len(members), "files": sizes}, stream, indent=2, sort_keys=True)
+            replace_folder(staging, folder)
+    except (zipfile.BadZipFile, zlib.error) as error:
+        raise SourceError(f"{archive}: not a valid zip file ({error})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def _is_audio_member(info: zipfile.ZipInfo) -> bool:
+    parts = PurePosixPath(info.filename).parts
+    return (
+        not info.is_dir()
+        and bool(parts)
+        and "__MACOSX" not in parts
+        and not parts[-1].startswith(".")
+        and os.path.splitext(parts[-1])[1].lower() in AUDIO_SUFFIXES
+    )
+
+
+def _member_targets(archive: Path, members: list[zipfile.ZipInfo]) -> list[PurePosixPath]:
+    """Relative target paths of the members, with one shared top-level folder dropped."""
+    paths = []
+    for info in members:
+        path = PurePosixPath(info.filename.replace("\\", "/"))
+        if path.is_absolute() or ".." in path.parts:
+            raise SourceError(f"{archive}: member {info.filename!r} would be written outside the folder")
+        paths.append(path)
+    tops = {path.parts[0] for path in paths}
+    if len(tops) == 1 and all(len(path.parts) > 2 for path in paths):
+        paths = [PurePosixPath(*path.parts[1:]) for path in paths]
+    return paths

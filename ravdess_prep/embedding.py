@@ -1,0 +1,307 @@
+"""One embedder, ready for audio in memory and on disk, without building a dataset.
+
+:func:`embedder` returns an :class:`Embedding` whose ``process_signal``, ``process_file``,
+``process_files`` and ``process_folder`` give rows as numpy arrays (many files: a pandas frame
+indexed by file, one ``embedding`` per row), the way audinterface's objects do:
+
+- ``embedder(dataset=DATASET)``: a file's row is exactly the row the dataset's build would give
+  it (its trim rule, rate, target length and policy, embedder settings and verified model
+  files): for a clip of the dataset, its bundle row.
+- ``embedder(NAME, **settings)``: the embedder's own defaults and the library's trim rule;
+  every file is its own target (nothing padded beyond the clip itself), so a row depends on
+  that file alone. Settings are named as fields (``layers``, ``trim_method``) or as their
+  flags read as names (``whisper_model``, ``hf_window``); text is read as the command line
+  reads it (``layers="all"``).
+
+A signal is embedded as a file holding exactly its samples would be (a float64 WAV file,
+written to a temporary folder and removed). The model is loaded once, on first use, and kept
+until :meth:`Embedding.close`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .build import local
+from .build.plan import BuildPlan
+from .config import Config
+from .build.inference import ModelSession
+from .embedders import Embedder, ModelFiles, embedder_class
+from .exceptions import AudioError, ParameterError, RavdessPrepError
+from .dataset.integrity import require_intact
+from .dataset.manifest import Manifest, check_folder
+from .build.parallel import map_calls
+from .exceptions import option
+from .settings import PATH, TEXT, settings_of
+from .corpora.source import AUDIO_SUFFIXES
+
+if TYPE_CHECKING:
+    import pandas
+
+#: The column of a frame of rows.
+COLUMN = "embedding"
+_log = logging.getLogger("ravdess_prep")
+
+
+class Embedding:
+    """An embedder with its settings and verified model files (see the module docstring).
+
+    Args:
+        config: Every setting (a dataset's, with its target length fixed, or the defaults).
+        files: The model's verified files.
+        standalone: Each file is its own target (no dataset).
+    """
+
+    def __init__(self, config: Config, files: ModelFiles, *, standalone: bool):
+        self.config, self.files, self.standalone = config, files, standalone
+        self._session: ModelSession | None = None
+
+    @classmethod
+    def of_dataset(cls, dataset: str | os.PathLike, *, files=None, on_too_long: str | None = None) -> "Embedding":
+        """The embedding of a dataset: its settings, target, policies and model files.
+
+        Args:
+            dataset: A folder written by ``build``.
+            files: Where its model files are now, if they moved (an instance of the embedder's
+                files type); each must have the SHA-256 the manifest recorded.
+            on_too_long: Another policy for files longer than the dataset's target.
+
+        Raises:
+            ManifestError, DatasetError: The dataset is not what its manifest says.
+            ModelFileError: A model file is missing or differs from the one it was built with.
+        """
+        manifest = Manifest.read(dataset)
+        check_folder(manifest, manifest.path.parent)
+        require_intact(manifest)
+        plan = BuildPlan.from_manifest(manifest, _named_clips([]), files=recorded_files(manifest, files),
+                                       **({"on_too_long": on_too_long} if on_too_long else {}))
+        return cls(plan.config, plan.files, standalone=False)
+
+    def process_paths(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None) -> np.ndarray:
+        """The rows of many files as one array, ``(files, *row shape)`` (see :meth:`process_files`)."""
+        return self._rows([(str(path), str(path)) for path in paths], jobs=jobs)
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.config.embedder
+
+    def process_file(self, path: str | os.PathLike) -> np.ndarray:
+        """The row of one audio file.
+
+        Raises:
+            AudioError: The file is missing, unreadable or not audio; named.
+        """
+        return self._rows([(str(path), str(path))])[0]
+
+    def process_files(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None) -> "pandas.DataFrame":
+        """The rows of many files: a frame indexed by file, its ``embedding`` column a row each.
+
+        Every file is read and trimmed before any is embedded; if any fails, one error names
+        every failing file and why, and nothing is returned.
+        """
+        import pandas as pd
+
+        rows = self.process_paths(paths, jobs=jobs)
+        return pd.DataFrame({COLUMN: list(rows)}, index=pd.Index([str(path) for path in paths], name="file"))
+
+    def process_folder(self, folder: str | os.PathLike, *, jobs: int | None = None) -> "pandas.DataFrame":
+        """:meth:`process_files` of every WAV and FLAC file under ``folder``, in sorted order.
+
+        Raises:
+            AudioError: No such folder, or no audio file in it.
+        """
+        root = Path(folder)
+        if not root.is_dir():
+            raise AudioError(f"{root}: no such folder")
+        paths = sorted(path for path in root.rglob("*") if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file())
+        if not paths:
+            raise AudioError(f"{root}: no audio file ({', '.join(AUDIO_SUFFIXES)}) in it")
+        return self.process_files(paths, jobs=jobs)
+
+    def process_signal(self, signal, sampling_rate: int) -> np.ndarray:
+        """The row of samples in memory, as of a file holding exactly them.
+
+        Args:
+            signal: One channel, ``(samples,)``, finite values (float, in [-1, 1] as audio files
+                hold them).
+            sampling_rate: Its rate in Hz, a positive integer.
+
+        Raises:
+            ParameterError: Several channels, no sample, a value that is not finite, or a rate
+                that is not a positive integer; the message names the argument.
+        """
+        import soundfile
+
+        samples = np.asarray(signal)
+        if samples.ndim != 1:
+            raise ParameterError(f"signal has shape {samples.shape}: give one channel, (samples,) (for example "
+                                 "signal.mean(axis=1), or the channel you want)")
+        if samples.size == 0:
+            raise ParameterError("signal is empty: no sample to embed")
+        if not np.issubdtype(samples.dtype, np.number) or not np.isfinite(samples).all():
+            raise ParameterError("signal holds values that are not finite numbers (NaN or infinity)")
+        if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, np.integer)) or sampling_rate < 1:
+            raise ParameterError(f"sampling_rate has to be a positive integer number of Hz, not {sampling_rate!r}")
+        with tempfile.TemporaryDirectory(prefix="ravdess-prep-signal-") as folder:
+            path = Path(folder) / "signal.wav"
+            soundfile.write(path, samples.astype(np.float64), int(sampling_rate), subtype="DOUBLE")
+            return self._rows([("signal", str(path))])[0]
+
+    def close(self) -> None:
+        """Free the model (it is loaded again when needed)."""
+        if self._session is not None:
+            self._session.model.close()
+            self._session = None
+
+    def __enter__(self) -> "Embedding":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- the pipeline's steps, on named files ------------------------------------------
+
+    def _rows(self, named: list[tuple[str, str]], *, jobs: int | None = None) -> np.ndarray:
+        """Bundle rows of ``(name, path)`` pairs, in order (every failing file named at once; a
+        file given twice embedded once)."""
+        unique = list(dict.fromkeys(named))
+        if len(unique) < len(named):
+            rows = self._rows(unique, jobs=jobs)
+            position = {item: index for index, item in enumerate(unique)}
+            return _stacked([rows[position[item]] for item in named])
+        plan = BuildPlan(self.config, _named_clips(named), files=self.files)
+        offsets, problems = [], []
+        for clip in map_calls(_measured(plan), plan.clip_calls(), jobs=jobs):
+            (problems if isinstance(clip, tuple) else offsets).append(clip)
+        if len(problems) == 1:
+            raise problems[0][1]
+        if problems:
+            raise AudioError(f"{len(problems)} of {len(named)} files cannot be embedded: "
+                             + "; ".join(text for text, _ in problems))
+        for clip in offsets:
+            if clip.handled:
+                hint = f" ({option('channel', 'mean')} takes every channel)" if clip.active_channels else ""
+                _log.info("%s: %s%s", clip.name, clip.handled, hint)
+        if not offsets:
+            return np.zeros((0,), np.float32)
+        groups = [[clip] for clip in offsets] if self.standalone else [offsets]
+        rows = []
+        for group in groups:
+            measurement = plan.measurement(group)
+            recipe = plan.recipe(measurement.target, self.files)
+            embedded = local.embed(recipe, measurement, jobs=jobs, session=self._open())
+            rows.extend(recipe.rows(embedded.embeddings))
+        return _stacked(rows)
+
+    def _open(self) -> ModelSession:
+        if self._session is None:
+            self._session = ModelSession(self.embedder, self.files)
+        return self._session
+
+
+def _stacked(rows: list[np.ndarray]) -> np.ndarray:
+    """Rows as one array: ``(files, *row shape)``, or, where standalone rows differ in shape
+    (each file its own target), an object array of them."""
+    if len({row.shape for row in rows}) == 1:
+        return np.stack(rows)
+    stacked = np.empty(len(rows), dtype=object)
+    stacked[:] = rows
+    return stacked
+
+
+def _named_clips(named: list[tuple[str, str]]):
+    import pandas as pd
+
+    return pd.DataFrame({"clip_name": [name for name, _ in named], "path": [path for _, path in named]})
+
+
+def _measured(plan: BuildPlan):
+    """The measure step of one clip; its error returned, not raised, as ``(text naming the
+    file, the error)``."""
+
+    def measure(name: str, path: str):
+        try:
+            return plan.measure_clip(name, path)
+        except (RavdessPrepError, OSError) as error:
+            message = error.args[0] if isinstance(error, RavdessPrepError) and error.args else str(error)
+            return (message if message.startswith(name) or message.startswith(path) else f"{name}: {message}", error)
+
+    return measure
+
+
+def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
+    """The model files a manifest records, each where it was (or where ``files``, an instance
+    of the embedder's files type, says it is now), checked against its recorded SHA-256."""
+    record = manifest.files_record()
+    embedder = manifest.config.embedder
+    given = {} if files is None else embedder.relocated(files, record["files"])
+    options = [option(spec.name) for spec in settings_of(embedder.files_type) if spec.flags] \
+        if embedder.files_type else []
+    return ModelFiles.from_record(record, paths=given, moved=" or ".join(options) or "its path")
+
+
+def embedder(name: str | None = None, *, dataset: str | os.PathLike | None = None, **settings) -> Embedding:
+    """An :class:`Embedding`: of a dataset (each file embedded exactly as its clips were), or of
+    the embedder ``name`` with ``settings`` (see the module docstring).
+
+    Args:
+        name: A registered embedder (``"vggish"``, ``"whisper"``, ...); not with ``dataset``.
+        dataset: A folder written by ``build``.
+        settings: With ``name``: the embedder's settings, its files' (``whisper_model=DIR``)
+            and the build's trimming settings. With ``dataset``: only where its model files
+            are now, if they moved.
+
+    Raises:
+        ParameterError: Neither or both of ``name`` and ``dataset``, or a setting the embedder
+            does not have (the message lists those it has).
+        ManifestError, DatasetError, ModelFileError: The dataset or the model files are not
+            what they should be.
+    """
+    if (name is None) == (dataset is None):
+        raise ParameterError("give an embedder's name or a dataset (dataset=...), one of them")
+    if dataset is not None:
+        cls = type(Manifest.read(dataset).config.embedder)
+        values = _values(settings, [cls.files_type] if cls.files_type else [], what="a dataset's model files")
+        moved = cls.files_type(**values[cls.files_type]) if values.get(cls.files_type) else None
+        return Embedding.of_dataset(dataset, files=moved)
+    cls = embedder_class(name)
+    owners = [cls, Config] + ([cls.files_type] if cls.files_type else [])
+    values = _values(settings, owners, what=f"the {name} embedder")
+    config = Config(**values.get(Config, {}), embedder=cls(**values.get(cls, {})))
+    files = cls.files_type(**values[cls.files_type]) if values.get(cls.files_type) else None
+    plan = BuildPlan(config, _named_clips([]), files=files)
+    return Embedding(config, plan.model_files(), standalone=True)
+
+
+def _values(settings: Mapping, owners: Iterable[type], *, what: str) -> dict[type, dict]:
+    """``settings`` sorted to their owners (by field name or flag name), each read as a
+    value of a settings file would be (text as the command line reads it)."""
+    table = {}
+    for owner in owners:
+        for spec in settings_of(owner):
+            if owner is Config and spec.name in ("embedder", "corpus", *Config.SPLIT_FIELDS):
+                continue  # no dataset: nothing to split
+            for key in (spec.name, spec.dest):
+                table.setdefault(key, (owner, spec))
+    found: dict[type, dict] = {}
+    for key, value in settings.items():
+        if key not in table:
+            raise ParameterError(f"{key!r} is not a setting of {what} (its settings: {', '.join(sorted(table))})")
+        owner, spec = table[key]
+        value = str(value) if isinstance(value, os.PathLike) else value
+        if isinstance(value, str) and spec.kind not in (TEXT, PATH):
+            try:
+                value = spec.parse(value)
+            except ValueError:
+                raise ParameterError(f"{what}: {key} has to be {spec.kind.name}, not {value!r}") from None
+        elif value is not None:
+            value = spec.from_file(list(value) if isinstance(value, tuple) else value, where=f"{what}: {key}")
+        found.setdefault(owner, {})[spec.name] = value
+    return found
+

@@ -1,0 +1,167 @@
+"""Cross-validation by speaker, scored as the field scores: UA, WA and macro-F1 per fold, and
+their mean and standard deviation over the folds.
+
+The folds are a published protocol's (:mod:`ravdess_prep.corpora.protocols`: its clips, classes, and
+test and dev speakers), a split preset's, leave one speaker out, or k folds by speaker. Every
+split of the data is pooled first. Each fold makes the head's choices on its dev speakers and
+then, by default, trains the model it reports on its train and dev speakers together (``refit``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+
+from ..storage.atomic import write_json
+from .classifier import fit_and_score, train
+from ..corpora import CORPORA, Corpus
+from ..exceptions import ParameterError, SourceError, option
+from .heads import TrainConfig
+from ..dataset.manifest import Manifest
+from ..storage.guards import check_report_path, json_record_with
+from ..corpora.split import k_fold_by_speaker
+from .training_data import corpus_protocol, is_fusion, pooled, read_data, subset, take_protocol, where_of
+
+_log = logging.getLogger("ravdess_prep")
+
+#: The scores each fold reports, and whose mean and standard deviation the record gives.
+SCORES = ("ua", "wa", "macro_f1")
+
+
+def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | int = "speaker",
+                   protocol: str | None = None, refit: bool = True, model_root: str | os.PathLike | None = None,
+                   verbose: int = 0) -> dict:
+    """Cross-validation by speaker over every clip of the data.
+
+    Args:
+        data: A bundle folder, several of the same clips (fused), or ``{split: Bundle}`` (with
+            speakers); all splits are pooled.
+        config: Hyperparameters (``auto`` choices are made on each fold's dev speakers).
+        folds: Without ``protocol``: ``"speaker"`` or ``"actor"`` (leave one speaker out, no
+            dev), a number of folds (k folds by speaker, shuffled with ``config.seed``, no dev),
+            or a split preset with folds (``"folds6"``, ``"loso"``).
+        protocol: A published protocol of the data's corpus (``"emobox"``, ``"pepino2021"``,
+            ``"luna2022"``): its clips, classes and folds; every clip it takes must be there.
+        refit: Train each fold's reported model on its train and dev speakers together once
+            the choices are made on dev (no effect on folds without dev).
+        model_root: If given, each fold's model folder is written under it.
+        verbose: Keras verbosity.
+
+    Returns:
+        ``{"protocol", "folds": [{"test_speakers", "dev_speakers", "clips", "ua", "wa",
+        "macro_f1", "chosen"}...], "ua": {"mean", "std"}, "wa": {...}, "macro_f1": {...},
+        "refit", "config"}``: fractions in 0..1, the standard deviation over folds (ddof 0).
+
+    Raises:
+        SourceError: The data lacks speakers, or clips or speakers the protocol takes.
+        ParameterError: Unknown folds or protocol, or both given.
+    """
+    where = where_of(data)
+    given = config
+    bundles = read_data(data, layers=config.layers if is_fusion(data) else None, built_protocol=protocol is None)
+    if is_fusion(data):  # the layers are taken when the datasets are fused
+        config = dataclasses.replace(config, layers=None)
+    clips = pooled(bundles)
+    if clips.speakers is None:
+        raise SourceError(f"{where}: the bundles do not say each clip's speaker; cross-validation needs them")
+    corpus = _corpus_of(data)
+    if protocol is not None:
+        if folds not in ("speaker", None):
+            raise ParameterError(f"{option('protocol', protocol)} fixes the folds; give no {option('folds')}")
+        chosen = corpus_protocol(protocol, corpus=corpus.name)
+        clips = take_protocol(chosen, clips, where=where)
+        plan = [(f"{protocol} fold {index}", fold.test, fold.dev) for index, fold in enumerate(chosen.folds(), 1)]
+    else:
+        plan = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed))
+    results = []
+    for label, test, dev in plan:
+        held, watched = np.isin(clips.speakers, test), np.isin(clips.speakers, dev)
+        if not held.any():
+            _log.info("%s left out: the bundles hold no clip of its test speakers %s", label, _speakers(test))
+            continue
+        fold = {"train": subset(clips, np.flatnonzero(~held & ~watched)), "test": subset(clips, np.flatnonzero(held))}
+        if watched.any():
+            fold["dev"] = subset(clips, np.flatnonzero(watched))
+        elif dev:
+            _log.info("%s: the bundles hold no clip of its dev speakers %s; trained without a dev split", label,
+                      _speakers(dev))
+        if model_root is not None:
+            folder = Path(model_root) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
+            metrics = train(fold, folder, config, refit=refit, verbose=verbose).metrics
+        else:  # nothing kept: nothing written
+            _, metrics = fit_and_score(fold, config, refit=refit, verbose=verbose, where=where, splits=("test",))
+        scores = metrics["splits"]["test"]
+        results.append({"test_speakers": sorted(int(s) for s in np.unique(clips.speakers[held])),
+                        "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched])),
+                        "clips": scores["clips"], **{name: scores[name] for name in SCORES},
+                        "chosen": _chosen(metrics), "trained_on": metrics["trained_on"]})
+    if not results:
+        raise SourceError(f"{where}: no fold has a test clip")
+    summary = {name: {"mean": float(np.mean([fold[name] for fold in results])),
+                      "std": float(np.std([fold[name] for fold in results]))} for name in SCORES}
+    return {"protocol": protocol, "folds": results, **summary, "refit": refit,
+            "config": {key: list(value) if isinstance(value, tuple) else value
+                       for key, value in dataclasses.asdict(given).items()}}
+
+
+def write_record(record: dict, path: str | os.PathLike) -> Path:
+    """Write a :func:`cross_validate` record as JSON, atomically."""
+    return write_json(path, record)
+
+
+def check_record_path(path: str | os.PathLike) -> Path:
+    """Refuse, before any work, a ``--json`` path that is a folder, lies in a missing folder
+    or in a dataset folder, or is a file other than a cross-validation record.
+
+    Raises:
+        OutputError: The message names the path.
+    """
+    return check_report_path(path, flag="json", command="crossval",
+                             ours=lambda existing: json_record_with(existing, ("folds", "ua")))
+
+
+def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterator[tuple[str, tuple[int, ...], tuple]]:
+    """``(name, test speakers, dev speakers)`` of each fold that ``folds`` names."""
+    if folds in ("speaker", "actor", None):
+        return ((f"speaker {int(speaker):02d}", (int(speaker),), ()) for speaker in np.unique(speakers))
+    if isinstance(folds, str) and folds in corpus.split_presets and corpus.preset(folds).groups is not None:
+        preset, order = corpus.preset(folds), tuple(corpus.speakers) or tuple(int(s) for s in np.unique(speakers))
+        return ((f"{folds} fold {fold}", *reversed(preset.speakers(fold=fold, speakers=order)))
+                for fold in range(1, preset.fold_count(order) + 1))
+    if isinstance(folds, int) and not isinstance(folds, bool):
+        return ((f"fold {index}", held, ())
+                for index, (held, _, _) in enumerate(k_fold_by_speaker(speakers, num_folds=folds, seed=seed), 1))
+    with_folds = [name for name in corpus.split_presets if corpus.preset(name).groups]
+    raise ParameterError(f"{option('folds')} has to be 'speaker', a number of folds, or a split preset with folds "
+                         f"({', '.join(with_folds)}), not {folds!r}; a published protocol is {option('protocol')} "
+                         f"({', '.join(corpus.protocols) or 'none'})")
+
+
+def _corpus_of(data) -> Corpus:
+    """The corpus of the data (the first dataset's; RAVDESS for bundles in memory or without
+    a manifest)."""
+    first = data if isinstance(data, (str, os.PathLike, Mapping)) else list(data)[0]
+    name = "ravdess"
+    if not isinstance(first, Mapping) and (Path(first) / "manifest.json").is_file():
+        name = Manifest.read(first).corpus.get("name", name)
+    return CORPORA[name] if name in CORPORA else CORPORA["ravdess"]
+
+
+def _chosen(metrics: dict) -> dict:
+    """What a fold's model chose: its head, layers and shrinkage, and for an ensemble its
+    members (``[layers, shrinkage]`` each)."""
+    config = metrics["config"]
+    members = metrics.get("choices", {}).get("members", [])
+    return {"head": config["head"], "layers": config.get("layers"), "layer": config.get("layer"),
+            "shrinkage": config.get("shrinkage"),
+            **({"members": [[member["layers"], member["shrinkage"]] for member in members]} if len(members) > 1
+               else {})}
+
+
+def _speakers(speakers) -> str:
+    return ", ".join(f"{int(speaker):02d}" for speaker in speakers)
