@@ -28,11 +28,10 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .audio.io import load_at_rate
-from .build.executors import BeamExecutor, Executor, LocalExecutor
+from .build.executors import BeamExecutor, Executor, LocalExecutor, Run
 from .build import local
 from .build.plan import BuildPlan, BuildResult, StageClock
 from .storage.cache import cache_root
-from .build.run import Run
 from .config import Config
 from .corpora import get_corpus
 from .corpora.base import ROOT_COLUMN

@@ -1,6 +1,6 @@
 """Named plug-ins: the library's own, and those other packages declare as entry points.
 
-One shape serves embedders, corpora and executors. A :class:`Registry` maps names to objects:
+One shape serves embedders, corpora, executors and heads. A :class:`Registry` maps names to objects:
 its built-in entries are ``"module:attribute"`` strings imported on first use, and every
 installed distribution can add entries under the registry's entry-point group, e.g. in its
 ``pyproject.toml``::
@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 #: Entry-point groups, by what they register.
 GROUPS = {"embedder": "ravdess_prep.embedders", "corpus": "ravdess_prep.corpora",
-          "executor": "ravdess_prep.executors"}
+          "executor": "ravdess_prep.executors", "head": "ravdess_prep.heads"}
 
 
 def load_reference(reference: str):

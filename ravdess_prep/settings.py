@@ -2,7 +2,7 @@
 
 A field made with :func:`setting` carries its command-line flag, the kind of its values and
 its help. The configuration classes (:class:`~ravdess_prep.config.Config`,
-:class:`~ravdess_prep.build.run.Run`), each embedder and each embedder's files type declare their
+:class:`~ravdess_prep.build.executors.Run`), each embedder and each embedder's files type declare their
 fields this way, and everything that reads settings takes them from there: the command line
 generates its options, ``--config`` files and manifests are read with the same kinds, and error
 messages name a setting by its flag on the command line (:func:`ravdess_prep.exceptions.option`).

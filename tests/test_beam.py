@@ -18,7 +18,7 @@ from conftest import SONG, SPEECH, write_audio
 from ravdess_prep import cli, pipeline
 from ravdess_prep.build.plan import BuildPlan
 from ravdess_prep.build.executors import BeamExecutor
-from ravdess_prep.build.run import Run
+from ravdess_prep.build.executors import Run
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import ParameterError, SilentClipError
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import SONG, write_audio
 from ravdess_prep import pipeline
 from ravdess_prep.build.executors import BeamExecutor
-from ravdess_prep.build.run import Run
+from ravdess_prep.build.executors import Run
 from ravdess_prep.config import Config
 from ravdess_prep.exceptions import SilentClipError, SourceError
 

@@ -63,7 +63,9 @@ def test_the_site_builds_strictly_with_every_page_and_api_object(site):
     for page, name in (("config", "ravdess_prep.config.Config"), ("whisper", "whisper_encoder.WhisperEncoder"),
                        ("embedders", "ravdess_prep.embedders.HFEmbedder"), ("vggish", "vggish.VGGish"),
                        ("yamnet", "yamnet_model.YAMNet"), ("export", "ravdess_prep.dataset.export.write_parquet"),
-                       ("classifier", "ravdess_prep.evaluation.classifier.train"), ("corpora", "ravdess_prep.corpora.base.Corpus"),
+                       ("classifier", "ravdess_prep.evaluation.classifier.train"),
+                       ("classifier", "ravdess_prep.evaluation.heads.base.Head"),
+                       ("classifier", "ravdess_prep.predict.predict_files"), ("corpora", "ravdess_prep.corpora.base.Corpus"),
                        ("crossval", "ravdess_prep.evaluation.crossval.cross_validate"), ("crossval", "ravdess_prep.corpora.protocols.Protocol"),
                        ("crossval", "ravdess_prep.evaluation.shrinkage_lda.fit_shrinkage_lda")):
         assert f'id="{name}"' in (site / "api" / page / "index.html").read_text(), name

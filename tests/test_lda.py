@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ravdess_prep.exceptions import ParameterError
-from ravdess_prep.evaluation.heads import lda_model
+from ravdess_prep.evaluation.heads.lda import lda_model
 from ravdess_prep.evaluation.shrinkage_lda import fit_shrinkage_lda
 
 

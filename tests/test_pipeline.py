@@ -19,7 +19,7 @@ from ravdess_prep.dataset.manifest import Manifest
 from ravdess_prep import cli, pipeline
 from ravdess_prep.dataset import export
 from ravdess_prep.dataset.bundles import read_bundle, read_bundles
-from ravdess_prep.build.run import Run
+from ravdess_prep.build.executors import Run
 from ravdess_prep.config import Config
 from ravdess_prep.embedders import VGGishFiles
 from ravdess_prep.exceptions import ClipTooLongError, SourceError

@@ -1,6 +1,7 @@
-"""An embedder, a corpus and an executor from outside the library, installed as a package would
-be (a folder on ``sys.path`` with a ``*.dist-info`` declaring entry points), built from the
-command line with their own options, without touching the library.
+"""An embedder, a corpus, an executor and a classifier head from outside the library, installed
+as a package would be (a folder on ``sys.path`` with a ``*.dist-info`` declaring entry points),
+built, trained, cross-validated and used from the command line with their own options, without
+touching the library.
 
 The corpus takes its labels from an annotation file (not from the file names), leaves out the
 utterances its annotators could not agree on (counted, not errors), and brings its own split
@@ -35,6 +36,7 @@ PLUGIN = textwrap.dedent('''
     from ravdess_prep.build.executors import Executor, LocalExecutor
     from ravdess_prep.corpora import Corpus, Excluded
     from ravdess_prep.embedders import Embedder
+    from ravdess_prep.evaluation.heads import Head
     from ravdess_prep.exceptions import ClipNameError, SourceError
     from ravdess_prep.embedders.outputs import SEQUENCE
     from ravdess_prep.settings import INTEGER, PATH, POSITIVE, TEXT, setting
@@ -145,6 +147,31 @@ PLUGIN = textwrap.dedent('''
             with open(self.journal, "a") as stream:
                 stream.write(f"{self.note}: {len(plan.clips)} clips, {result.computed} computed\\n")
             return result
+
+
+    class CentroidHead(Head):
+        """Nearest class mean: a clip scores -|x - m_c|^2 / 2 for class c, up to a constant
+        (x . m_c - |m_c|^2 / 2), one dense layer of Keras fitted in closed form."""
+
+        name = "centroid"
+        kinds = ("vector",)
+        learning_rate = None
+        epochs = None
+
+        def fit(self, data, watched, config, *, num_classes, verbose=0):
+            import keras
+
+            x = data.embeddings.reshape(len(data), -1).astype(np.float64)
+            means = np.stack([x[data.labels == label].mean(axis=0) if (data.labels == label).any()
+                              else np.full(x.shape[1], np.inf) for label in range(num_classes)])
+            inputs = keras.Input(shape=data.embeddings.shape[1:], name="embeddings")
+            logits = keras.layers.Dense(num_classes, name="logits")
+            model = keras.Model(inputs, logits(inputs), name="emotion_classifier_centroid")
+            finite = np.isfinite(means).all(axis=1)
+            weights = np.where(finite[:, None], means, 0.0).T
+            bias = np.where(finite, -0.5 * np.sum(np.where(finite[:, None], means, 0.0) ** 2, axis=1), -1e30)
+            logits.set_weights([weights.astype(np.float32), bias.astype(np.float32)])
+            return model, {}, self.resolved(config, data.axes)
 ''')
 
 ENTRY_POINTS = """[ravdess_prep.corpora]
@@ -155,6 +182,9 @@ projection = toy_plugin:ProjectionEmbedder
 
 [ravdess_prep.executors]
 journal = toy_plugin:JournalExecutor
+
+[ravdess_prep.heads]
+centroid = toy_plugin:CentroidHead
 """
 
 
@@ -251,6 +281,43 @@ def test_an_installed_embedder_and_corpus_build_from_the_command_line_with_their
     assert local.returncode == 2 and "--journal is not a setting of the local executor" in local.stderr
     for path in sorted(out.rglob("*.npy")):
         assert (tmp_path / "again" / path.relative_to(out)).read_bytes() == path.read_bytes()
+
+
+def test_an_installed_head_trains_cross_validates_and_predicts(plugin, source, tmp_path):
+    out = tmp_path / "bundles"
+    built = _command(["build", "--corpus", "sessions", "--source", str(source), "--out", str(out), "--embedder",
+                      "projection", "--pool", "mean", "--split-preset", "sessions", "--fold", "1", "--cache-dir",
+                      str(tmp_path / "cache"), "--no-progress"], plugin, tmp_path)
+    assert built.returncode == 0, built.stderr
+    for command in ("train", "crossval"):
+        helped = _command([command, "--help"], plugin, tmp_path)
+        assert helped.returncode == 0 and "{auto,bigru,sequence,linear,mlp,lda,centroid}" in helped.stdout, command
+    trained = _command(["train", "--data", str(out), "--head", "centroid", "--model-dir", str(tmp_path / "model")],
+                       plugin, tmp_path)
+    assert trained.returncode == 0, trained.stderr
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["config"]["head"] == "centroid" and metrics["splits"]["test"]["clips"] == 8
+    # the nearest class mean, computed here from the bundles, is what the head predicts
+    train_rows, train_labels = np.load(out / "train" / "train_embeddings.npy"), np.load(out / "train" / "train_labels.npy")
+    test_rows, test_labels = np.load(out / "test" / "test_embeddings.npy"), np.load(out / "test" / "test_labels.npy")
+    means = np.stack([train_rows[train_labels == label].mean(axis=0) for label in (0, 1)])
+    nearest = np.argmin(((test_rows[:, None, :] - means[None]) ** 2).sum(axis=-1), axis=1)
+    assert metrics["splits"]["test"]["accuracy"] == pytest.approx(float(np.mean(nearest == test_labels)))
+    crossed = _command(["crossval", "--data", str(out), "--head", "centroid", "--folds", "sessions", "--json",
+                        str(tmp_path / "folds.json")], plugin, tmp_path)
+    assert crossed.returncode == 0, crossed.stderr
+    record = json.loads((tmp_path / "folds.json").read_text())
+    assert len(record["folds"]) == 3 and {fold["chosen"]["head"] for fold in record["folds"]} == {"centroid"}
+    clip = sorted(source.rglob("*.wav"))[0]
+    predicted = _command(["predict", str(clip), "--dataset", str(out), "--model-dir", str(tmp_path / "model")],
+                         plugin, tmp_path)
+    assert predicted.returncode == 0, predicted.stderr
+    assert predicted.stdout.startswith(f"{clip}: ") and ("happy" in predicted.stdout or "sad" in predicted.stdout)
+    # without the plug-in, the head is unknown, and so is the model it made
+    code = f"from ravdess_prep.evaluation.model_folder import load_model; load_model({str(tmp_path / 'model')!r})"
+    refused = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "SourceError: " + str(tmp_path / "model" / "metrics.json") in refused.stderr
+    assert "the head 'centroid', which is not installed (the heads: bigru, sequence, linear, mlp, lda)" in refused.stderr
 
 
 def test_without_the_plugin_its_names_are_unknown(source, tmp_path):

@@ -50,7 +50,7 @@ from apache_beam.utils.shared import Shared
 
 from .. import exceptions
 from ..storage.atomic import atomic_path
-from .run import Run
+from .executors import Run
 from .inference import EmbedResult, ModelSession, PreparedClip
 from ..embedders import ModelFiles
 from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
@@ -241,7 +241,7 @@ def build_graph(root, plan: BuildPlan, files: ModelFiles, *, outcome: str | os.P
         plan: The build plan.
         files: The embedder's verified files (paths every worker can read).
         outcome: Where the write step records what happened (a path every worker can write).
-        fast: See :class:`ravdess_prep.build.run.Run`.
+        fast: See :class:`ravdess_prep.build.executors.Run`.
 
     The target and the recipe (:meth:`BuildPlan.recipe`) are made once, in steps of their
     own, and reach every Prepare, Key, Embed and Write as one side input.

@@ -1,8 +1,10 @@
-"""The executors' settings: each executor is a frozen dataclass of its own options.
+"""How a build runs: :class:`Run` (where and when its steps run, never what they compute: the
+build's :class:`~ravdess_prep.config.Config` holds that) and the executors, each a frozen
+dataclass of its own options, named in :data:`EXECUTORS`.
 
 An executor declares its options the way an embedder does (fields made with
 :func:`ravdess_prep.settings.setting`): the command line makes a flag of each, a ``--config``
-file takes them as keys, and :class:`~ravdess_prep.build.run.Run` holds the chosen executor as
+file takes them as keys, and :class:`Run` holds the chosen executor as
 an instance (``Run(runner=BeamExecutor(beam_options={...}))``, or ``Run(runner="beam")`` for its
 defaults). The steps themselves live elsewhere (:mod:`.local`, :mod:`.beam`) and are imported
 when a build runs, so that listing the executors' options imports no Beam.
@@ -16,16 +18,14 @@ options.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Callable, ClassVar, Mapping, Sequence
+import os
+from typing import Callable, ClassVar, Mapping, Sequence
 
 from ..config import RUNNING
 from ..exceptions import ParameterError, option
-from ..registry import load_reference
-from ..settings import NUMBER, TEXTS, setting
-
-if TYPE_CHECKING:  # the plan imports the pipeline's modules; an executor's settings need none of them
-    from .plan import BuildPlan, BuildResult
-    from .run import Run
+from ..registry import Registry, load_reference
+from ..settings import NUMBER, PATH, POSITIVE, SWITCH, TEXT, TEXTS, setting
+from .plan import BuildPlan, BuildResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Executor:
         if self.steps:
             self._steps()
 
-    def run(self, plan: "BuildPlan", run: "Run") -> "BuildResult":
+    def run(self, plan: BuildPlan, run: Run) -> BuildResult:
         """Run every step of ``plan`` (``run.runner`` is this executor)."""
         return self._steps()(plan, run)
 
@@ -125,3 +125,49 @@ def _function_executor(function: Callable) -> type[Executor]:
 
     FunctionExecutor.name = getattr(function, "name", None)  # None: the registry's name stands
     return FunctionExecutor
+
+
+#: ``{name: executor class}``, each imported when first used; other packages add theirs as
+#: entry points of the group ``ravdess_prep.executors``.
+EXECUTORS: Registry = Registry("executor", {"local": "ravdess_prep.build.executors:LocalExecutor",
+                                            "beam": "ravdess_prep.build.executors:BeamExecutor"},
+                               adapt=executor_class, setting="runner")
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+    """How a build runs; nothing here changes what it computes.
+
+    Attributes:
+        jobs: Worker threads for the per-clip stages (default: every core); with the Beam
+            runner, local worker processes.
+        cache_dir: The cache root (see :func:`ravdess_prep.storage.cache.cache_root`).
+        progress: Show a progress bar per stage.
+        runner: The executor: its name (``"local"``, threads of this process; ``"beam"``,
+            Apache Beam; or one another package registers), run with its default options, or
+            an executor's settings (:class:`~ravdess_prep.build.executors.BeamExecutor` with
+            its ``beam_options``, say). Always an :class:`Executor` once made.
+        fast: Skip work whose result is known (resampling the padding, running the example of
+            silence more than once); False takes the straightforward path. Same bytes either way.
+    """
+
+    jobs: int | None = setting(None, flags="--jobs", kind=POSITIVE, group=RUNNING,
+                               help="worker threads, or with --runner beam local worker processes (default: every core)")
+    cache_dir: str | os.PathLike | None = setting(None, flags="--cache-dir", kind=PATH, group=RUNNING,
+                                                  help="cache root: downloads, extracted zips, per-clip embeddings, "
+                                                  "model files")
+    progress: bool = setting(True, kind=SWITCH, group=RUNNING, help="show progress bars")
+    runner: str | Executor = setting("local", flags="--runner", kind=TEXT, group=RUNNING,
+                                     choices=lambda: tuple(EXECUTORS),
+                                     help="the executor: local, threads of this process (default); beam, Apache "
+                                     "Beam (pip install -e '.[beam]'); or one a plug-in registers")
+    fast: bool = setting(True, kind=SWITCH, group=RUNNING, help="skip work whose result is known (same bytes)")
+
+    def __post_init__(self):
+        if self.jobs is not None and (isinstance(self.jobs, bool) or not isinstance(self.jobs, int) or self.jobs < 1):
+            raise ParameterError(f"{option('jobs')} has to be a positive integer, not {self.jobs!r}")
+        if isinstance(self.runner, str):
+            object.__setattr__(self, "runner", EXECUTORS.get_named(self.runner)())
+        elif not isinstance(self.runner, Executor):
+            raise ParameterError(f"{option('runner')} has to be an executor's name ({', '.join(map(repr, EXECUTORS))})"
+                                 f" or its settings (an Executor), not {self.runner!r}")

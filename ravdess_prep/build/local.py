@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from tqdm.auto import tqdm
 
-from .run import Run
+from .executors import Run
 from .inference import EmbedResult, ModelSession
 from ..audio.measure import Measurement
 from .parallel import map_calls, single_threaded_blas

@@ -206,7 +206,9 @@ class BuildPlan:
             The manifest written.
         """
         table = metadata_table(self.clips, measurement, embedded.audio_sha256)
-        bundles, splits = split_bundles(table, embedded.embeddings, corpus=self.corpus)
+        output = output_record(self.embedder, recipe.clip_shape, self.embedder.output_facts(recipe.files))
+        rows = bundle_rows(embedded.embeddings, kind=self.embedder.clip_kind(), pool=self.embedder.pool)
+        bundles, splits = split_bundles(table, rows, corpus=self.corpus, axes=tuple(output["axes"][1:]))
         source, metadata, recorded = source_record(table, excluded=self.excluded), written_metadata(table), versions()
         names, files = self.embedder.feature_names(), recipe.files
         manifest = Manifest(
@@ -214,7 +216,7 @@ class BuildPlan:
             embedder={"name": self.embedder.name, "settings": self.embedder.settings(), "output": self.embedder.output,
                       "license": self.embedder.license, "citation": self.embedder.citation,
                       **self.embedder.describe(), **files.record(), **({"feature_names": list(names)} if names else {})},
-            output=output_record(self.embedder, recipe.clip_shape, self.embedder.output_facts(files)),
+            output=output,
             target=measurement.target, examples_per_clip=recipe.examples_per_clip, splits=splits,
             handled_by_policy=tuple({"clip": clip.name, "policy": clip.handled,
                                      **({"active_channels": list(clip.active_channels)} if clip.active_channels else {})}
@@ -223,8 +225,5 @@ class BuildPlan:
         extra = card_files(manifest.to_json(), metadata, count_columns=self.corpus.card_columns,
                            label_column=self.corpus.label_column, label_names=self.corpus.label_names,
                            feature_names=names)
-        kind, pool = self.embedder.clip_kind(), self.embedder.pool
-        rows = {split: dataclasses.replace(bundle, embeddings=bundle_rows(bundle.embeddings, kind=kind, pool=pool))
-                for split, bundle in bundles.items()}
-        digests = write_folder(self.out, rows, manifest=manifest.to_json(), metadata=metadata, extra=extra)
+        digests = write_folder(self.out, bundles, manifest=manifest.to_json(), metadata=metadata, extra=extra)
         return dataclasses.replace(manifest, bundle_sha256=digests, path=Path(self.out).absolute() / MANIFEST)

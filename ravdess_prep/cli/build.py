@@ -1,7 +1,7 @@
 """``ravdess-prep build``: the whole pipeline, from a source to train/dev/test bundles.
 
 Its options are every setting of the build (:class:`~ravdess_prep.config.Config`), of every
-registered embedder and of its files, and how it runs (:class:`~ravdess_prep.build.run.Run`, and
+registered embedder and of its files, and how it runs (:class:`~ravdess_prep.build.executors.Run`, and
 the options of every registered executor, :mod:`~ravdess_prep.build.executors`).
 ``--config FILE`` takes them from a TOML file or a dataset's ``manifest.json`` (its keys are
 :meth:`Config.to_dict`'s); an option given on the command line replaces the file's value,
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from .. import pipeline
-from ..build.run import Run
+from ..build.executors import Run
 from ..config import Config
 from ..embedders import embedder_class
 from ..exceptions import ParameterError, option, render

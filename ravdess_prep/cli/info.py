@@ -7,7 +7,7 @@ import dataclasses
 import json
 import sys
 
-from ..build.run import Run
+from ..build.executors import Run
 from ..config import SOURCE, Config
 from ..corpora import get_corpus
 from .options import add_settings, wording

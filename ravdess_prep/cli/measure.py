@@ -7,7 +7,7 @@ import json
 import sys
 
 from .. import pipeline
-from ..build.run import Run
+from ..build.executors import Run
 from ..config import TRIMMING, Config
 from ..settings import settings_of
 from .info import add_source_options

@@ -2,7 +2,7 @@
 
 Every option of a setting comes from its :class:`~ravdess_prep.settings.Setting` (flag, kind,
 choices, help): the build's :class:`~ravdess_prep.config.Config` and
-:class:`~ravdess_prep.build.run.Run`, every registered embedder's settings and its files type
+:class:`~ravdess_prep.build.executors.Run`, every registered embedder's settings and its files type
 (third-party embedders included), and the classifier's :class:`TrainConfig`. No option is
 named here. An option left out is None, so "given" means given on the command line, and the
 value of a ``--config`` file fills only what was not.
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ..build import EXECUTORS
-from ..build.run import Run
+from ..build.executors import Run
 from ..corpora import CORPORA
 from ..embedders import EMBEDDERS, Embedder
 from ..exceptions import ParameterError, RavdessPrepError

@@ -7,7 +7,7 @@ import json
 import sys
 
 from ..embedders import tagging as tag
-from ..build.run import Run
+from ..build.executors import Run
 from ..settings import PATH
 from .options import UsageError, add_settings, given_values, wording
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from ..corpora import corpus_of_names
-from ..exceptions import SourceError
+from ..exceptions import ParameterError, SourceError
 from .integrity import missing_files, raise_problems, split_problems
 from .manifest import Manifest
 from .layout import bundle_paths
@@ -45,8 +45,9 @@ class Bundle:
         speakers: int array ``(N,)``, each clip's speaker (None when unknown).
         facets: ``{column: array (N,)}``: the corpus's columns that accuracy is broken down by.
         label_names: The name of each label (None when unknown).
-        axes: A row's axes (``("layers", "dim")``...), as the manifest records them (None:
-            unknown; a row of rank 2 is then a sequence of examples).
+        axes: A row's axes (``("layers", "dim")``...), as the manifest records them; left
+            out (bundles without a manifest, or made in memory), they are known by a row's
+            rank: ``("dim",)`` for a vector, ``("examples", "dim")`` for a sequence.
         layer_numbers: For a stack of layers, each layer's number in the model (None: unknown).
         frames: For sequences of a padded input (``layer-sequences`` of a speech encoder):
             int64 ``(N, 2)``, ``[first, end)`` of each clip's own frames (None: unknown).
@@ -62,11 +63,25 @@ class Bundle:
     layer_numbers: tuple[int, ...] | None = None
     frames: np.ndarray | None = None
 
+    def __post_init__(self):
+        rank = np.ndim(self.embeddings) - 1
+        if self.axes is None:
+            if rank not in (1, 2):
+                raise ParameterError(f"clips of shape {tuple(np.shape(self.embeddings))[1:]} need their axes (a "
+                                     "dataset's manifest records them)")
+            object.__setattr__(self, "axes", ("dim",) if rank == 1 else ("examples", "dim"))
+        elif len(self.axes) != rank:
+            raise ParameterError(f"clips of shape {tuple(np.shape(self.embeddings))[1:]} do not have the axes "
+                                 f"({', '.join(self.axes)})")
+        else:
+            object.__setattr__(self, "axes", tuple(self.axes))
+
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
 
-def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: bool) -> Bundle:
+def _read_arrays(out: str | os.PathLike, split: str, *,
+                 allow_pickled_names: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One split's names, embeddings and labels, checked against each other."""
     paths = bundle_paths(out, split)
     for path in paths.values():
@@ -89,7 +104,7 @@ def _read_arrays(out: str | os.PathLike, split: str, *, allow_pickled_names: boo
             f"{Path(out) / split}: inconsistent bundle: {names.shape[0]} names, embeddings of shape "
             f"{embeddings.shape}, {labels.shape[0]} labels"
         )
-    return Bundle(names=names, embeddings=embeddings, labels=labels)
+    return names, embeddings, labels
 
 
 class _Pickled(Exception):
@@ -124,8 +139,8 @@ def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool
         SourceError: A file is missing, the arrays disagree in length or shape, or a clip has
             no row in ``metadata.csv``.
     """
-    bundle = _read_arrays(out, split, allow_pickled_names=allow_pickled_names)
-    return _with_clip_facts(bundle, _read_clip_facts(out))
+    arrays = _read_arrays(out, split, allow_pickled_names=allow_pickled_names)
+    return _with_clip_facts(arrays, _read_clip_facts(out), where=Path(out) / split)
 
 
 def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) -> dict[str, Bundle]:
@@ -146,10 +161,11 @@ def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) ->
         raise SourceError(f"{out}: no bundle folder ({', '.join(SPLITS)}) found")
     arrays = {split: _read_arrays(out, split, allow_pickled_names=allow_pickled_names) for split in present}
     if facts is not None:
-        raise_problems([problem for split, bundle in arrays.items()
-                        for problem in split_problems(out, split, facts[0], names=bundle.names,
-                                                      embeddings=bundle.embeddings, labels=bundle.labels)], out)
-    return {split: _with_clip_facts(bundle, facts) for split, bundle in arrays.items()}
+        raise_problems([problem for split, (names, embeddings, labels) in arrays.items()
+                        for problem in split_problems(out, split, facts[0], names=names, embeddings=embeddings,
+                                                      labels=labels)], out)
+    return {split: _with_clip_facts(split_arrays, facts, where=Path(out) / split)
+            for split, split_arrays in arrays.items()}
 
 
 def _read_clip_facts(out: str | os.PathLike) -> "tuple[Manifest, pandas.DataFrame, Path] | None":
@@ -163,32 +179,39 @@ def _read_clip_facts(out: str | os.PathLike) -> "tuple[Manifest, pandas.DataFram
     return Manifest.read(out), pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
 
 
-def _with_clip_facts(bundle: Bundle, facts: "tuple[Manifest, pandas.DataFrame, Path] | None") -> Bundle:
-    """``bundle`` with speakers, facets, label names and axes from the dataset's records."""
-    axes = layers = frames = None
-    if facts is not None:
-        manifest, table, metadata_path = facts
-        corpus = manifest.corpus
-        axes = tuple(manifest.output.get("axes", ())[1:]) or None
-        layers = tuple(manifest.output["layers"]) if "layers" in manifest.output else None
-        missing = [name for name in bundle.names.tolist() if name not in table.index]
-        if missing:
-            raise SourceError(f"{metadata_path}: no row for clip {missing[0]} ({len(missing)} clips missing)")
-        rows = table.loc[bundle.names.tolist()]
-        frames = _frame_spans(manifest, rows) if manifest.kind is LAYER_SEQUENCES else None
-        speakers = rows[corpus["speaker_column"]].to_numpy()
-        facets = {column: rows[column].astype(str).to_numpy() for column in corpus["facet_columns"]}
-        label_names = tuple(corpus["label_names"])
-    else:  # the original project's bundles: clip names of a corpus's scheme
-        corpus = corpus_of_names(bundle.names.tolist())
+def _with_clip_facts(arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
+                     facts: "tuple[Manifest, pandas.DataFrame, Path] | None", *, where: Path) -> Bundle:
+    """A split's arrays as a bundle, with speakers, facets, label names and axes from the
+    dataset's records (the original project's bundles: from the clip names, and their axes by
+    a row's rank).
+
+    Raises:
+        SourceError: A clip without a row in ``metadata.csv``, or rows of rank 3 or more and no
+            manifest to say their axes.
+    """
+    names, embeddings, labels = arrays
+    if facts is None:  # the original project's bundles: clip names of a corpus's scheme
+        if embeddings.ndim > 3:
+            raise SourceError(f"{where}: clips of shape {embeddings.shape[1:]} and no manifest that says their axes")
+        bundle = Bundle(names=names, embeddings=embeddings, labels=labels)
+        corpus = corpus_of_names(names.tolist())
         if corpus is None:
             return bundle
-        parsed = [corpus.parse_name(name) for name in bundle.names.tolist()]
-        speakers = np.asarray([row[corpus.speaker_column] for row in parsed])
-        facets = {column: np.asarray([str(row[column]) for row in parsed]) for column in corpus.facet_columns}
-        label_names = corpus.label_names
-    return dataclasses.replace(bundle, speakers=speakers, facets=facets, label_names=label_names, axes=axes,
-                               layer_numbers=layers, frames=frames)
+        parsed = [corpus.parse_name(name) for name in names.tolist()]
+        return dataclasses.replace(bundle, speakers=np.asarray([row[corpus.speaker_column] for row in parsed]),
+                                   facets={column: np.asarray([str(row[column]) for row in parsed])
+                                           for column in corpus.facet_columns}, label_names=corpus.label_names)
+    manifest, table, metadata_path = facts
+    corpus = manifest.corpus
+    missing = [name for name in names.tolist() if name not in table.index]
+    if missing:
+        raise SourceError(f"{metadata_path}: no row for clip {missing[0]} ({len(missing)} clips missing)")
+    rows = table.loc[names.tolist()]
+    return Bundle(names=names, embeddings=embeddings, labels=labels, speakers=rows[corpus["speaker_column"]].to_numpy(),
+                  facets={column: rows[column].astype(str).to_numpy() for column in corpus["facet_columns"]},
+                  label_names=tuple(corpus["label_names"]), axes=tuple(manifest.output.get("axes", ())[1:]) or None,
+                  layer_numbers=tuple(manifest.output["layers"]) if "layers" in manifest.output else None,
+                  frames=_frame_spans(manifest, rows) if manifest.kind is LAYER_SEQUENCES else None)
 
 
 def _frame_spans(manifest: Manifest, rows: "pandas.DataFrame") -> np.ndarray | None:

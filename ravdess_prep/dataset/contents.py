@@ -57,14 +57,15 @@ def written_metadata(table: "pandas.DataFrame") -> "pandas.DataFrame":
     return table.drop(columns=["path", ROOT_COLUMN], errors="ignore")
 
 
-def split_bundles(table: "pandas.DataFrame", rows: np.ndarray, *, corpus: Corpus) -> tuple[dict[str, Bundle], dict]:
+def split_bundles(table: "pandas.DataFrame", rows: np.ndarray, *, corpus: Corpus,
+                  axes: tuple[str, ...]) -> tuple[dict[str, Bundle], dict]:
     """Each split's :class:`Bundle` and its summary for the manifest.
 
     Args:
         table: The metadata table (:func:`metadata_table`).
-        rows: Every kept clip's output (or bundle row), in the order of the kept clips in
-            ``table``.
+        rows: Every kept clip's bundle row, in the order of the kept clips in ``table``.
         corpus: The corpus (its speaker, label and facet columns).
+        axes: A row's axes (the manifest's).
 
     Returns:
         ``({split: Bundle}, {split: {"clips", "speakers", "label_counts", "counts"}})``.
@@ -76,7 +77,7 @@ def split_bundles(table: "pandas.DataFrame", rows: np.ndarray, *, corpus: Corpus
         part = kept[kept["split"] == name]
         labels = part[corpus.label_column].to_numpy(np.int32)
         bundles[name] = Bundle(part["clip_name"].to_numpy(str), rows[[position[clip] for clip in part["clip_name"]]],
-                               labels)
+                               labels, axes=axes)
         summary[name] = {
             "clips": int(len(part)),
             "speakers": sorted(int(speaker) for speaker in part[corpus.speaker_column].unique()),

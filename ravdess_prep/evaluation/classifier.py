@@ -1,8 +1,9 @@
 """The classifier stage: a small model on the bundles of any embedder (Keras 3).
 
 The heads (the original project's BiGRU for sequences, a linear or MLP head for one vector
-per clip, shrinkage LDA for vectors and layer stacks) and their hyperparameters are in
-:mod:`ravdess_prep.evaluation.heads`; how a head is fitted and its choices made on dev in
+per clip, shrinkage LDA for vectors and layer stacks, and any plug-in) are in
+:mod:`ravdess_prep.evaluation.heads`, their hyperparameters in
+:mod:`ravdess_prep.evaluation.train_config`; how a head is fitted and its choices made on dev in
 :mod:`ravdess_prep.evaluation.fitting`; the scores in :mod:`ravdess_prep.evaluation.metrics`. :func:`train` makes the
 choices on dev, fits on train, evaluates every split and writes into the model folder
 ``model.keras``, ``metrics.json``, ``history.json`` and ``confusion_matrix.png``.
@@ -26,10 +27,12 @@ from ..dataset.bundles import Bundle
 from ..exceptions import SourceError
 from ..storage.atomic import atomic_path, write_json
 from .fitting import Fitted, fit, model_inputs
-from .heads import TrainConfig, axes_of, layer_weights
+from .heads import Head
+from .heads.base import layer_weights
+from .train_config import TrainConfig
 from .metrics import evaluate, plot_confusion, plot_layer_weights
-from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, METRICS_FILE, MODEL_FILE,
-                           check_model_folder, dataset_record, dataset_record_of, manifest_of)
+from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, METRICS_FILE, check_model_folder,
+                           dataset_record, dataset_record_of, manifest_of)
 from .training_data import is_fusion, read_data, speaker_normalised, where_of
 
 
@@ -93,8 +96,9 @@ def train(
             metrics["canonical_names"] = list(canonical)
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_path(model_dir / MODEL_FILE, suffix=".keras") as temporary:
-        fitted.model.save(temporary)
+    model_file = model_dir / fitted.head.model_file
+    with atomic_path(model_file, suffix=model_file.suffix or ".tmp") as temporary:
+        fitted.head.save(fitted.model, temporary)
     if "layer_weights" in metrics:
         plot_layer_weights(metrics["layer_weights"], model_dir / LAYER_WEIGHTS_FILE)
     write_json(model_dir / METRICS_FILE, metrics)
@@ -128,7 +132,7 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
     fitted = fit(train_bundle, bundles.get("dev"), config, num_classes=len(label_names), refit=refit, verbose=verbose)
     inputs = model_inputs(train_bundle, fitted.config)  # a clip as the model takes it
     metrics = {"config": _json_ready(dataclasses.asdict(fitted.config)), "class_names": list(label_names),
-               "axes": list(axes_of(inputs.embeddings.shape[1:], inputs.axes)),
+               "axes": list(inputs.axes),
                "trained_on": list(fitted.trained_on), "splits": {}}
     if fitted.choices:
         ranked = sorted(fitted.choices, key=lambda choice: -choice["dev_ua"])  # stable: the first of equals
@@ -140,7 +144,7 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
         metrics["layer_weights"] = {str(number): weight for number, weight in zip(numbers, weights)}
     for name, bundle in bundles.items():
         if len(bundle) and (splits is None or name in splits):
-            predicted = predict_classes(fitted.model, model_inputs(bundle, fitted.config).embeddings)
+            predicted = predict_classes(fitted.model, model_inputs(bundle, fitted.config).embeddings, head=fitted.head)
             metrics["splits"][name] = evaluate(bundle.labels, predicted, label_names=label_names, facets=bundle.facets)
     return fitted, metrics
 
@@ -150,23 +154,25 @@ def _json_ready(values: dict) -> dict:
     return {key: list(value) if isinstance(value, tuple) else value for key, value in values.items()}
 
 
-def predict_logits(model, embeddings: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+def predict_logits(model, embeddings: np.ndarray, *, head: Head | None = None, batch_size: int = 256) -> np.ndarray:
     """The model's scores of each class before the softmax, float32 ``(clips, classes)``
-    (comparable within a subset of the classes, where probabilities may all round to 0)."""
-    return np.asarray(model.predict(np.asarray(embeddings, np.float32), batch_size=batch_size, verbose=0), np.float32)
+    (comparable within a subset of the classes, where probabilities may all round to 0), as
+    ``head`` computes them (None: a Keras model's logits output)."""
+    return (head or Head()).logits(model, embeddings, batch_size=batch_size)
 
 
-def predict_probabilities(model, embeddings: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+def predict_probabilities(model, embeddings: np.ndarray, *, head: Head | None = None,
+                          batch_size: int = 256) -> np.ndarray:
     """Class probabilities (softmax of the logits), float32 ``(clips, classes)``."""
     import keras
 
-    logits = predict_logits(model, embeddings, batch_size=batch_size)
+    logits = predict_logits(model, embeddings, head=head, batch_size=batch_size)
     return np.asarray(keras.ops.softmax(logits, axis=-1), dtype=np.float32)
 
 
-def predict_classes(model, embeddings: np.ndarray) -> np.ndarray:
+def predict_classes(model, embeddings: np.ndarray, *, head: Head | None = None) -> np.ndarray:
     """Predicted labels, int32 ``(clips,)``."""
-    return np.argmax(predict_probabilities(model, embeddings), axis=-1).astype(np.int32)
+    return np.argmax(predict_probabilities(model, embeddings, head=head), axis=-1).astype(np.int32)
 
 
 def class_names(bundle: Bundle, config: TrainConfig = TrainConfig()) -> tuple[str, ...]:

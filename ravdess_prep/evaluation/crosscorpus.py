@@ -18,18 +18,18 @@ from typing import Sequence
 
 import numpy as np
 
-from .model_folder import check_same_dataset, dataset_record, load_model, read_model_record
+from .model_folder import check_same_dataset, dataset_record, load_model, model_head, read_model_record
 from .classifier import predict_logits
 from ..corpora import get_corpus
 from ..corpora.emotions import CANONICAL, canonical_of
 from ..exceptions import ParameterError, SourceError
-from .fitting import model_inputs
-from .heads import TrainConfig
+from .fitting import inputs_as_trained
 from ..dataset.manifest import Manifest
 from .metrics import evaluate, plot_confusion
 from ..storage.guards import check_report_path, json_record_with
 from ..params import SPLITS
-from .training_data import pooled, read_data, speaker_normalised
+from .clips import pooled
+from .training_data import read_data, speaker_normalised
 
 #: The title stored in the metadata of every figure ``evaluate`` draws (how a later run knows
 #: a figure it may replace).
@@ -101,10 +101,8 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     if not keep.any():
         raise SourceError(f"{data}: no clip of the emotions it shares with {model_dir} ({', '.join(shared)}) in the "
                           f"splits {', '.join(bundles)}")
-    head = config.get("head")
-    inputs = model_inputs(bundle, TrainConfig(head="sequence" if head == "sequence" else "auto",
-                                              layer=config.get("layer"), layers=config.get("layers")))
-    scores = predict_logits(load_model(model_dir), inputs.embeddings[keep])
+    inputs = inputs_as_trained(bundle, config)
+    scores = predict_logits(load_model(model_dir), inputs.embeddings[keep], head=model_head(model_dir))
     columns = [model_names.index(name) for name in shared]
     predicted = np.argmax(scores[:, columns], axis=1)
     labels = np.asarray([shared.index(name) for name in clip_names[keep]], dtype=int)

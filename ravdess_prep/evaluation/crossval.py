@@ -21,11 +21,12 @@ from ..storage.atomic import write_json
 from .classifier import fit_and_score, train
 from ..corpora import CORPORA, Corpus
 from ..exceptions import ParameterError, SourceError, option
-from .heads import TrainConfig
+from .train_config import TrainConfig
 from ..dataset.manifest import Manifest
 from ..storage.guards import check_report_path, json_record_with
 from ..corpora.split import k_fold_by_speaker
-from .training_data import corpus_protocol, is_fusion, pooled, read_data, subset, take_protocol, where_of
+from .clips import pooled, subset
+from .training_data import corpus_protocol, is_fusion, read_data, take_protocol, where_of
 
 _log = logging.getLogger("ravdess_prep")
 
@@ -159,7 +160,7 @@ def _chosen(metrics: dict) -> dict:
     members = metrics.get("choices", {}).get("members", [])
     return {"head": config["head"], "layers": config.get("layers"), "layer": config.get("layer"),
             "shrinkage": config.get("shrinkage"),
-            **({"members": [[member["layers"], member["shrinkage"]] for member in members]} if len(members) > 1
+            **({"members": [[member.get("layers"), member.get("shrinkage")] for member in members]} if len(members) > 1
                else {})}
 
 

@@ -12,10 +12,10 @@ from ..dataset.manifest import Manifest
 from ..exceptions import ParameterError, SourceError
 from ..params import MANIFEST
 from ..storage.guards import check_owned_folder
-from .heads import custom_objects
+from .heads import HEADS, Head, head_named
 
 
-MODEL_FILE = "model.keras"
+MODEL_FILE = Head.model_file
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.json"
 CONFUSION_FILE = "confusion_matrix.png"
@@ -34,14 +34,39 @@ def check_model_folder(path: str | os.PathLike, *, flag: str = "model_dir") -> P
     return check_owned_folder(path, flag=flag, command="train", marks=MODEL_FILES)
 
 
-def load_model(model_dir: str | os.PathLike):
-    """The trained Keras model saved by :func:`ravdess_prep.evaluation.classifier.train`."""
-    import keras
+def model_head(model_dir: str | os.PathLike) -> Head:
+    """The head a model folder's model was made by, as its record names it (a generic Keras
+    head for a folder without a record).
 
-    path = Path(model_dir) / MODEL_FILE
+    Raises:
+        SourceError: The recorded head is not installed (a plug-in no longer is); the message
+            names the record.
+        RavdessPrepError: The head's plug-in cannot be loaded.
+    """
+    path = Path(model_dir) / METRICS_FILE
+    if not path.is_file():
+        return Head()
+    name = read_model_record(model_dir).get("config", {}).get("head")
+    if not isinstance(name, str):
+        return Head()
+    if name not in HEADS:
+        raise SourceError(f"{path}: the model was made by the head {name!r}, which is not installed (the heads: "
+                          f"{', '.join(HEADS)})")
+    return head_named(name)
+
+
+def load_model(model_dir: str | os.PathLike):
+    """The trained model saved by :func:`ravdess_prep.evaluation.classifier.train`, loaded by
+    its head.
+
+    Raises:
+        SourceError: The folder holds no model.
+    """
+    head = model_head(model_dir)
+    path = Path(model_dir) / head.model_file
     if not path.is_file():
         raise SourceError(f"{path}: no trained model (run `ravdess-prep train` first)")
-    return keras.saving.load_model(path, custom_objects=custom_objects())
+    return head.load(path)
 
 
 def read_model_record(model_dir: str | os.PathLike) -> dict:

@@ -9,20 +9,19 @@ one after the other.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..dataset.bundles import Bundle, read_bundles
 from ..corpora import CORPORA
-from ..exceptions import ParameterError, SourceError, option
-from .fitting import joined, model_inputs
-from .heads import TrainConfig, axes_of
-from ..dataset.manifest import Manifest
 from ..corpora.protocols import Protocol, named, select
+from ..dataset.bundles import Bundle, read_bundles
+from ..dataset.manifest import Manifest
+from ..exceptions import ParameterError, SourceError, option
+from ..params import MANIFEST
+from .clips import select_layers, subset
 
 
 
@@ -72,7 +71,7 @@ def _read_one(folder, built_protocol: bool) -> dict[str, Bundle]:
 
 def protocol_of_dataset(folder) -> Protocol | None:
     """The protocol a dataset's split preset is (None: another preset, or no manifest)."""
-    if not (Path(folder) / "manifest.json").is_file():
+    if not (Path(folder) / MANIFEST).is_file():
         return None
     corpus = Manifest.read(folder).corpus
     recorded = corpus.get("protocol")
@@ -109,22 +108,6 @@ def take_protocol(protocol: Protocol, bundle: Bundle, *, where: str, complete: b
                                label_names=tuple(protocol.classes))
 
 
-def subset(bundle: Bundle, index) -> Bundle:
-    """The clips ``index`` of a bundle."""
-    index = np.asarray(index, dtype=int)
-    return dataclasses.replace(
-        bundle, names=bundle.names[index], embeddings=bundle.embeddings[index], labels=bundle.labels[index],
-        speakers=None if bundle.speakers is None else bundle.speakers[index],
-        facets={key: values[index] for key, values in bundle.facets.items()},
-        frames=None if bundle.frames is None else bundle.frames[index])
-
-
-def pooled(bundles: Mapping[str, Bundle]) -> Bundle:
-    """Every split's clips as one bundle (train, dev, test order)."""
-    parts = list(bundles.values())
-    return functools.reduce(joined, parts[1:], parts[0])
-
-
 def fuse(datasets: Sequence[Mapping[str, Bundle]], *, names: Sequence[str], layers=None) -> dict[str, Bundle]:
     """Datasets of the same clips side by side: one vector per clip, each dataset's row (a
     stack's ``layers`` concatenated, or all) after the previous one's.
@@ -149,12 +132,11 @@ def fuse(datasets: Sequence[Mapping[str, Bundle]], *, names: Sequence[str], laye
             if not np.array_equal(bundle.labels, reference.labels):
                 clip = reference.names[np.flatnonzero(bundle.labels != reference.labels)[0]]
                 raise SourceError(f"{name}: clip {clip} has another label than in {first_name}")
-            axes = axes_of(bundle.embeddings.shape[1:], bundle.axes)
-            if "examples" in axes:
-                raise SourceError(f"{name}: its clips are sequences ({', '.join(axes)}); fusion takes one vector or "
-                                  "a stack of layers per clip")
-            if "layers" in axes:
-                bundle = model_inputs(bundle, TrainConfig(layers=layers))
+            if "examples" in bundle.axes:
+                raise SourceError(f"{name}: its clips are sequences ({', '.join(bundle.axes)}); fusion takes one "
+                                  "vector or a stack of layers per clip")
+            if "layers" in bundle.axes:
+                bundle = select_layers(bundle, layer=None, layers=layers)
             fused_parts[split].append(bundle.embeddings.reshape(len(bundle), -1))
     return {split: dataclasses.replace(first[split], embeddings=np.concatenate(parts, axis=1).astype(np.float32),
                                        axes=("dim",), layer_numbers=None, frames=None)
@@ -180,14 +162,13 @@ def _aligned(reference: np.ndarray, names: np.ndarray, *, split: str, name: str,
                       f"({len(only_first) + len(only_other)} clips differ)")
 
 
-def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *,
-                          axes: Sequence[str] | None = None) -> np.ndarray:
+def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *, axes: Sequence[str]) -> np.ndarray:
     """Each speaker's features standardised with that speaker's own clips.
 
     Args:
         embeddings: float array ``(clips, *row shape)``.
         speakers: The speaker of each clip, ``(clips,)``.
-        axes: A row's axes (default: by rank, a vector or a sequence of examples).
+        axes: A row's axes (a bundle's, :attr:`ravdess_prep.dataset.bundles.Bundle.axes`).
 
     Returns:
         float32, the same shape: ``(x - mean) / std`` per feature (and per layer of a stack),
@@ -195,7 +176,7 @@ def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *,
         feature constant within a speaker becomes 0.
     """
     embeddings, speakers = np.asarray(embeddings), np.asarray(speakers)
-    names = ("clips",) + axes_of(embeddings.shape[1:], tuple(axes) if axes is not None else None)
+    names = ("clips",) + tuple(axes)
     reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
     normalised = np.empty(embeddings.shape, np.float32)
     for speaker in np.unique(speakers):
