@@ -15,7 +15,7 @@ import json
 from typing import Mapping
 
 from .audio.io import CHANNEL_POLICIES
-from .corpora import CORPORA, get_corpus
+from .corpora import CORPORA, folds_help, get_corpus, presets_help, speakers_help
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
 from .exceptions import ParameterError, SplitError, option, render
@@ -100,23 +100,18 @@ class Config:
     speakers: tuple[int, ...] | None = setting(None, flags=("--actors", "--speakers"), kind=SPEAKERS, group=SPLITTING,
                                                help="build from these speakers only (default: all)")
     split_preset: str | None = setting(None, flags="--split-preset", group=SPLITTING,
-                                       help="a named split of the corpus; ravdess: original (default: dev 08,19,24, "
-                                       "test 11,14,15), folds6 (six folds of four consecutive actors, fold K test and "
-                                       "K+1 dev), loso (actor K test, the next one dev), or a published protocol, "
-                                       "which also takes only its clips: emobox (speech, 6 folds), pepino2021 (one "
-                                       "split), luna2022 (speech, 5 folds); emodb: original, loso; cremad: original, "
-                                       "folds5 (five folds balanced by sex), loso")
+                                       help=lambda: "a named split of the corpus (a published protocol also takes "
+                                       "only its clips); " + presets_help())
     fold: int | None = setting(None, flags="--fold", kind=INTEGER, group=SPLITTING,
-                               help="the preset's fold: folds6 and emobox 1..6, luna2022 and folds5 1..5, loso 1..the "
-                               "number of speakers")
+                               help=lambda: "the preset's fold: " + folds_help())
     dev_speakers: tuple[int, ...] | None = setting(None, flags=("--dev-actors", "--dev-speakers"), kind=SPEAKERS,
                                                    group=SPLITTING,
-                                                   help="comma-separated dev speakers (default: the corpus's; "
-                                                   "RAVDESS 8,19,24)")
+                                                   help=lambda: "comma-separated dev speakers (default: the corpus's; "
+                                                   + speakers_help("dev") + ")")
     test_speakers: tuple[int, ...] | None = setting(None, flags=("--test-actors", "--test-speakers"), kind=SPEAKERS,
                                                     group=SPLITTING,
-                                                    help="comma-separated test speakers (default: the corpus's; "
-                                                    "RAVDESS 11,14,15)")
+                                                    help=lambda: "comma-separated test speakers (default: the "
+                                                    "corpus's; " + speakers_help("test") + ")")
     shuffle_seed: int | None = setting(None, flags="--shuffle-seed", kind=INTEGER, group=SPLITTING,
                                        help="shuffle clips within each split with this seed")
     allow_missing_speakers: bool = setting(False, flags="--allow-missing-speakers", kind=SWITCH, group=SPLITTING,

@@ -20,6 +20,7 @@ until :meth:`Embedding.close`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import tempfile
@@ -28,18 +29,16 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .build import local
-from .build.plan import BuildPlan
-from .config import Config
+from .build import local, steps
 from .build.inference import ModelSession
-from .embedders import Embedder, ModelFiles, embedder_class
-from .exceptions import AudioError, ParameterError, RavdessPrepError
+from .build.parallel import map_calls
+from .config import Config
+from .corpora.source import AUDIO_SUFFIXES
 from .dataset.integrity import require_intact
 from .dataset.manifest import Manifest, check_folder
-from .build.parallel import map_calls
-from .exceptions import option
+from .embedders import Embedder, ModelFiles, embedder_class
+from .exceptions import AudioError, ParameterError, RavdessPrepError, option
 from .settings import PATH, TEXT, settings_of
-from .corpora.source import AUDIO_SUFFIXES
 
 if TYPE_CHECKING:
     import pandas
@@ -79,9 +78,8 @@ class Embedding:
         manifest = Manifest.read(dataset)
         check_folder(manifest, manifest.path.parent)
         require_intact(manifest)
-        plan = BuildPlan.from_manifest(manifest, _named_clips([]), files=recorded_files(manifest, files),
-                                       **({"on_too_long": on_too_long} if on_too_long else {}))
-        return cls(plan.config, plan.files, standalone=False)
+        config = steps.dataset_config(manifest, **({"on_too_long": on_too_long} if on_too_long else {}))
+        return cls(config, recorded_files(manifest, files), standalone=False)
 
     def process_paths(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None) -> np.ndarray:
         """The rows of many files as one array, ``(files, *row shape)`` (see :meth:`process_files`)."""
@@ -175,9 +173,9 @@ class Embedding:
             rows = self._rows(unique, jobs=jobs)
             position = {item: index for index, item in enumerate(unique)}
             return _stacked([rows[position[item]] for item in named])
-        plan = BuildPlan(self.config, _named_clips(named), files=self.files)
         offsets, problems = [], []
-        for clip in map_calls(_measured(plan), plan.clip_calls(), jobs=jobs):
+        calls = [{"name": name, "path": path} for name, path in named]
+        for clip in map_calls(functools.partial(_measured, self.config), calls, jobs=jobs):
             (problems if isinstance(clip, tuple) else offsets).append(clip)
         if len(problems) == 1:
             raise problems[0][1]
@@ -193,9 +191,9 @@ class Embedding:
         groups = [[clip] for clip in offsets] if self.standalone else [offsets]
         rows = []
         for group in groups:
-            measurement = plan.measurement(group)
-            recipe = plan.recipe(measurement.target, self.files)
-            embedded = local.embed(recipe, measurement, jobs=jobs, session=self._open())
+            _, recipe, embedded = steps.embed_measured(
+                self.config, group, self.files,
+                embed=lambda recipe, measurement: local.embed(recipe, measurement, jobs=jobs, session=self._open()))
             rows.extend(recipe.rows(embedded.embeddings))
         return _stacked(rows)
 
@@ -215,24 +213,14 @@ def _stacked(rows: list[np.ndarray]) -> np.ndarray:
     return stacked
 
 
-def _named_clips(named: list[tuple[str, str]]):
-    import pandas as pd
-
-    return pd.DataFrame({"clip_name": [name for name, _ in named], "path": [path for _, path in named]})
-
-
-def _measured(plan: BuildPlan):
+def _measured(config: Config, *, name: str, path: str):
     """The measure step of one clip; its error returned, not raised, as ``(text naming the
     file, the error)``."""
-
-    def measure(name: str, path: str):
-        try:
-            return plan.measure_clip(name, path)
-        except (RavdessPrepError, OSError) as error:
-            message = error.args[0] if isinstance(error, RavdessPrepError) and error.args else str(error)
-            return (message if message.startswith(name) or message.startswith(path) else f"{name}: {message}", error)
-
-    return measure
+    try:
+        return steps.measure_clip(config, name=name, path=path)
+    except (RavdessPrepError, OSError) as error:
+        message = error.args[0] if isinstance(error, RavdessPrepError) and error.args else str(error)
+        return (message if message.startswith(name) or message.startswith(path) else f"{name}: {message}", error)
 
 
 def recorded_files(manifest: Manifest, files=None) -> ModelFiles:
@@ -275,8 +263,7 @@ def embedder(name: str | None = None, *, dataset: str | os.PathLike | None = Non
     values = _values(settings, owners, what=f"the {name} embedder")
     config = Config(**values.get(Config, {}), embedder=cls(**values.get(cls, {})))
     files = cls.files_type(**values[cls.files_type]) if values.get(cls.files_type) else None
-    plan = BuildPlan(config, _named_clips([]), files=files)
-    return Embedding(config, plan.model_files(), standalone=True)
+    return Embedding(config, steps.model_files(config.embedder, files), standalone=True)
 
 
 def _values(settings: Mapping, owners: Iterable[type], *, what: str) -> dict[type, dict]:

@@ -13,8 +13,8 @@ In a notebook::
     pipeline.write("out", clips, lengths, embedded, config, files)
 
 or all at once: ``pipeline.build(config, source="data/ravdess", out="out")``. Each function
-calls the steps of a :class:`~ravdess_prep.build.plan.BuildPlan`, as the executors do. New
-recordings are embedded exactly as a dataset was with :func:`embed_files`.
+calls the build's steps (:mod:`ravdess_prep.build.steps`), as the executors do. New recordings
+are embedded exactly as a dataset was with :func:`embed_files`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ import numpy as np
 from .audio.io import load_at_rate
 from .build.executors import BeamExecutor, Executor, LocalExecutor, Run
 from .build import local
-from .build.plan import BuildPlan, BuildResult, StageClock
+from .build import steps
+from .build.plan import BuildPlan, BuildResult
 from .storage.cache import cache_root
 from .config import Config
 from .corpora import get_corpus
@@ -179,17 +180,12 @@ def measure(clips: "pandas.DataFrame | Sequence[str | os.PathLike]", config: Con
         jobs: Threads (default: every core).
         progress: Show a progress bar.
     """
-    return local.measure(BuildPlan(config, _named(clips)), jobs=jobs, progress=progress)
-
-
-def _named(clips) -> "pandas.DataFrame":
-    """An inventory, or files named by their paths as one."""
-    import pandas as pd
-
     if hasattr(clips, "columns"):
-        return clips
-    paths = [str(path) for path in clips]
-    return pd.DataFrame({"clip_name": paths, "path": paths})
+        calls = [{"name": name, "path": path}
+                 for name, path in zip(clips["clip_name"].astype(str), clips["path"].astype(str))]
+    else:
+        calls = [{"name": str(path), "path": str(path)} for path in clips]
+    return local.measure(config, calls, jobs=jobs, progress=progress)
 
 
 def trim(path: str | os.PathLike, config: Config = Config()) -> tuple[np.ndarray, ClipOffsets]:
@@ -211,7 +207,7 @@ def pad(samples: np.ndarray, target_length_samples: int, config: Config = Config
 def model_files(config: Config = Config(), files=None, *, cache_dir=None, progress: bool = True) -> ModelFiles:
     """Stage model files: the config's embedder's files, the official ones (fetched on first
     use) or those ``files`` names (for VGGish a :class:`VGGishFiles`), verified."""
-    return BuildPlan(config, _named(()), files=files).model_files(cache_dir=cache_dir, progress=progress)
+    return steps.model_files(config.embedder, files, cache_dir=cache_dir, progress=progress)
 
 
 def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_dir=None, jobs: int | None = None,
@@ -219,8 +215,8 @@ def embed(measurement: Measurement, config: Config, files: ModelFiles, *, cache_
     """Stages pad + embed: the output of every kept clip, in measurement order, reusing clips
     cached by an earlier (or interrupted) run. ``fast=False`` takes the straightforward path
     (pad, resample every sample, the model on every example), which gives the same bytes."""
-    plan = BuildPlan(config, _named(()), cache_root=cache_root(cache_dir))
-    return local.embed(plan.recipe(measurement.target, files), measurement, jobs=jobs, progress=progress, fast=fast)
+    recipe = steps.recipe(config, measurement.target, files, cache=cache_root(cache_dir))
+    return local.embed(recipe, measurement, jobs=jobs, progress=progress, fast=fast)
 
 
 def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: EmbedResult, config: Config,
@@ -240,7 +236,7 @@ def write(out, clips: "pandas.DataFrame", measurement: Measurement, embedded: Em
         The manifest written.
     """
     plan = BuildPlan(config, clips, out=Path(out).absolute())
-    return plan.write(measurement, embedded, plan.recipe(measurement.target, files))
+    return plan.write(measurement, embedded, steps.recipe(config, measurement.target, files))
 
 
 # --- the whole build -----------------------------------------------------------------------
@@ -274,7 +270,7 @@ def build(
         config = config.replace(speakers=tuple(int(speaker) for speaker in speakers))
     config.embedder.check_machine()
     run.runner.check()
-    clock = StageClock()
+    clock = steps.StageClock()
     out = Path(out).expanduser().absolute()
     recover_leftovers(out)
     with OutputLock(out):

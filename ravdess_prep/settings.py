@@ -111,7 +111,8 @@ class Setting:
         flags: Its command-line flags, the first the one messages use (empty: not on the
             command line).
         kind: What values it takes.
-        help: One line of ``--help``.
+        help: One line of ``--help``, or a function that makes it when the command line is
+            built (help that lists what the registries hold, plug-ins included).
         choices: The values it is restricted to (None: any of its kind).
         group: The ``--help`` section it is listed under.
         default: Its default.
@@ -121,7 +122,7 @@ class Setting:
     name: str
     flags: tuple[str, ...]
     kind: Kind
-    help: str
+    help: str | Callable[[], str]
     choices: tuple | Callable[[], tuple] | None
     group: str
     default: Any
@@ -135,6 +136,10 @@ class Setting:
     def dest(self) -> str:
         """The command line's name for it (from its flag: ``--yamnet-model`` -> ``yamnet_model``)."""
         return (self.flag or self.name).lstrip("-").replace("-", "_")
+
+    def described(self) -> str:
+        """Its line of ``--help`` (made now, if it is made from the registries)."""
+        return self.help() if callable(self.help) else self.help
 
     def allowed(self) -> tuple | None:
         """The values it is restricted to (for the command line: text, None as ``none_word``)."""
@@ -159,7 +164,8 @@ class Setting:
         return converted
 
 
-def setting(default=dataclasses.MISSING, *, flags: str | Sequence[str] = (), kind: Kind = TEXT, help: str = "",
+def setting(default=dataclasses.MISSING, *, flags: str | Sequence[str] = (), kind: Kind = TEXT,
+            help: str | Callable[[], str] = "",
             choices: tuple | Callable[[], tuple] | None = None, group: str = "", none_word: str | None = None,
             default_factory=dataclasses.MISSING) -> Any:
     """A dataclass field that carries its :class:`Setting` (see the module docstring)."""

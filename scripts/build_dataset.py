@@ -18,7 +18,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="build_dataset.py", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show the traceback of an error")
     build.add_arguments(parser)
-    parser.set_defaults(run=build.executors, subparser=parser)
+    parser.set_defaults(run=build.run, subparser=parser)
     return run_command(parser.parse_args(argv), prog="build_dataset.py")
 
 

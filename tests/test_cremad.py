@@ -156,7 +156,7 @@ def test_the_download_verifies_every_file_names_each_failure_and_resumes(tmp_pat
     assert status == 1 and "the ravdess corpus publishes no list" in error_line(err)
     # the options of another corpus's download
     status, _, err = run_command(capsys, "download", "--corpus", "cremad", "--dest", dest, "--keep-archives")
-    assert status == 2 and "--keep-archives is an option of the ravdess corpus's download" in err
+    assert status == 2 and "--keep-archives is not an option of the cremad corpus's download" in err
 
 
 def test_info_counts_actors_and_emotions_and_lists_every_problem(tmp_path, capsys):

@@ -56,7 +56,8 @@ from ..embedders import ModelFiles
 from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
 from ..dataset.manifest import Manifest
 from ..audio.measure import ClipOffsets, LengthTally, Measurement
-from .plan import BuildPlan, BuildResult, StageClock
+from .plan import BuildPlan, BuildResult
+from .steps import StageClock
 from .recipe import ClipRecipe
 
 __all__ = ["run", "build_graph", "pipeline_options"]

@@ -1,19 +1,24 @@
 """The default executor: the plan's steps on threads of this process.
 
-Worker threads measure every clip (decode and trim; the target is one running maximum), the
-model's files are verified, then worker threads prepare clips ahead of the model (decode, pad,
+The model's files are verified, worker threads measure every clip (decode and trim; the target
+is one running maximum), then worker threads prepare clips ahead of the model (decode, pad,
 resample, front-end), which runs in this thread on full batches, and one atomic write ends it.
 """
 
 from __future__ import annotations
 
+import functools
+
 from tqdm.auto import tqdm
+
+from ..config import Config
 
 from .executors import Run
 from .inference import EmbedResult, ModelSession
 from ..audio.measure import Measurement
 from .parallel import map_calls, single_threaded_blas
-from .plan import BuildPlan, BuildResult, StageClock
+from .plan import BuildPlan, BuildResult, run_steps
+from . import steps
 from .recipe import ClipRecipe
 
 #: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip of 20 VGGish examples).
@@ -21,28 +26,20 @@ AHEAD_CLIPS = 128
 
 
 def run(plan: BuildPlan, run: Run) -> BuildResult:
-    """Run every step of ``plan`` here: measure, target, model files, recipe, embed, write."""
-    clock = StageClock()
-    measurement = measure(plan, jobs=run.jobs, progress=run.progress)
-    clock.lap("measure")
-    plan.examples_per_clip(measurement.target)  # step target: a padded clip gives an example
-    files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
-    recipe = plan.recipe(measurement.target, files)
-    clock.lap("model_files")
-    embedded = embed(recipe, measurement, jobs=run.jobs, progress=run.progress, fast=run.fast)
-    clock.lap("embed")
-    manifest = plan.write(measurement, embedded, recipe)
-    clock.lap("write")
-    return BuildResult(manifest.path.parent, manifest, clock.seconds, embedded.computed,
-                       len(embedded.audio_sha256) - embedded.computed, embedded.model_calls,
-                       int(embedded.computed > 0), embedded.rejected)
+    """Run every step of ``plan`` here (:func:`~ravdess_prep.build.plan.run_steps`), the
+    per-clip steps on worker threads."""
+    return run_steps(plan, run, measure=lambda plan: measure(plan.config, plan.clip_calls(), jobs=run.jobs,
+                                                             progress=run.progress),
+                     embed=lambda recipe, measurement: embed(recipe, measurement, jobs=run.jobs,
+                                                             progress=run.progress, fast=run.fast))
 
 
-def measure(plan: BuildPlan, *, jobs: int | None = None, progress: bool = False) -> Measurement:
-    """Steps measure and target: every clip's offsets on worker threads, in build order."""
-    calls = plan.clip_calls()
-    return plan.measurement(tqdm(map_calls(plan.measure_clip, calls, jobs=jobs), total=len(calls), desc="measure",
-                                 unit="clip", disable=not progress))
+def measure(config: Config, calls: list[dict], *, jobs: int | None = None, progress: bool = False) -> Measurement:
+    """Steps measure and target: the offsets of every clip (``calls``: ``{"name", "path"}``
+    each, in build order) on worker threads, then the target."""
+    offsets = map_calls(functools.partial(steps.measure_clip, config), calls, jobs=jobs)
+    return steps.measurement(config, tqdm(offsets, total=len(calls), desc="measure", unit="clip",
+                                          disable=not progress))
 
 
 def embed(recipe: ClipRecipe, measurement: Measurement, *, jobs: int | None = None, progress: bool = False,

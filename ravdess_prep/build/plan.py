@@ -1,57 +1,35 @@
-"""The build plan: the build's inventory and its global steps.
+"""The build plan: a build's inventory, its output and its last step, and :func:`run_steps`,
+which runs every step in the one order (:mod:`.steps`) with the per-clip steps mapped onto an
+executor's workers.
 
 Source and split run before the plan exists (:func:`ravdess_prep.pipeline.build`); the plan
-then holds the split inventory and the settings. Its steps, and those of the per-clip recipe it
-makes once (:class:`~ravdess_prep.build.recipe.ClipRecipe`), are all an executor calls::
-
-    plan.measure_clip (per clip) -> plan.target (global) -> plan.model_files (global)
-    -> plan.recipe (global, once) -> recipe.prepare (per clip) -> recipe.embed (the model on
-    batches; each clip finished and cached) -> plan.write (global)
-
-An executor (:mod:`.local`, :mod:`.beam`) decides only where and when each step runs; the
-plan and the recipe decide what it computes, so every executor writes the same bytes. A plan
-made from a manifest (:meth:`BuildPlan.from_manifest`) embeds new recordings exactly as that
-dataset was.
+then holds the split inventory and the settings. An executor (:mod:`.local`, :mod:`.beam`)
+decides only where and when each step runs; the steps decide what it computes, so every
+executor writes the same bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING, Callable
 
-from ..storage.cache import ClipCache, cache_root, settings_key
+from ..audio.measure import ClipOffsets, Measurement, Target
 from ..config import Config
 from ..corpora import Corpus, get_corpus
 from ..dataset.card import card_files
 from ..dataset.contents import metadata_table, source_record, split_bundles, versions, written_metadata
-from .inference import EmbedResult
-from ..embedders import Embedder, ModelFiles
-from ..exceptions import ParameterError
-from ..dataset.manifest import Manifest, examples_per_clip, output_record
-from ..audio.measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
 from ..dataset.layout import write_folder
+from ..dataset.manifest import Manifest, output_record
+from ..embedders import Embedder, ModelFiles
 from ..embedders.outputs import bundle_rows
-from ..params import CLIP_CACHE_FOLDER, MANIFEST
+from ..params import MANIFEST
+from . import steps
+from .inference import EmbedResult
 from .recipe import ClipRecipe
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
-
-
-class StageClock:
-    """Wall seconds per stage of a build: ``lap(stage)`` closes the stage that just ran."""
-
-    def __init__(self):
-        self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, stage: str) -> None:
-        now = time.perf_counter()
-        self.seconds[stage] = round(now - self._last, 3)
-        self._last = now
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,16 +82,6 @@ class BuildPlan:
     files: object | None = None
     excluded: dict = dataclasses.field(default_factory=dict)
 
-    @classmethod
-    def from_manifest(cls, manifest: Manifest, clips: "pandas.DataFrame", *, files: ModelFiles,
-                      **changes) -> "BuildPlan":
-        """The plan that treats ``clips`` exactly as a dataset's clips were: its settings, its
-        target length and rate fixed, its model files (verified), a silent clip kept whole."""
-        config = manifest.config.replace(
-            target_length_samples=manifest.target.length_samples, sample_rate_hz=manifest.target.sample_rate_hz,
-            on_silent="keep" if manifest.config.on_silent == "drop" else manifest.config.on_silent, **changes)
-        return cls(config, clips, files=files)
-
     @property
     def corpus(self) -> Corpus:
         return get_corpus(self.config.corpus)
@@ -127,71 +95,23 @@ class BuildPlan:
         return [{"name": name, "path": path}
                 for name, path in zip(self.clips["clip_name"].astype(str), self.clips["path"].astype(str))]
 
-    # --- the steps ---------------------------------------------------------------------
+    # --- the steps, with this build's settings ------------------------------------------
 
     def measure_clip(self, name: str, path: str) -> ClipOffsets:
-        """Step measure (per clip): its trim offsets, with the policies applied."""
-        return measure_file(path, name=name, **self.config.measure_kwargs())
+        """Step measure (per clip): see :func:`.steps.measure_clip`."""
+        return steps.measure_clip(self.config, name=name, path=path)
 
-    def measurement(self, offsets: Iterable[ClipOffsets]) -> Measurement:
-        """The measure pass: every clip's offsets in build order, and the target length.
+    def target(self, tally) -> Target:
+        """Step target (global): see :func:`.steps.target`."""
+        return steps.target(self.config, tally)
 
-        Raises:
-            SourceError: No clip, or every clip was dropped.
-            SampleRateError: Clips have different rates and none are resampled.
-        """
-        tally, clips = tally_in_order(offsets, sample_rate_hz=self.config.sample_rate_hz)
-        return Measurement(tally.target(**self.config.target_kwargs()), tuple(clips))
-
-    def target(self, tally: LengthTally) -> Target:
-        """Step target (global), from the tally of every clip (one global combine on Beam),
-        checked against the embedder (see :meth:`examples_per_clip`)."""
-        target = tally.target(**self.config.target_kwargs())
-        self.examples_per_clip(target)
-        return target
-
-    def examples_per_clip(self, target: Target) -> int | None:
-        """Examples of a clip padded to ``target`` (None: the embedder does not pad).
-
-        Raises:
-            ParameterError: A padded clip would give no example.
-        """
-        if not self.embedder.pads:
-            return None
-        examples = examples_per_clip(self.embedder, target)
-        if examples < 1:
-            raise ParameterError(f"target length {target.length_samples} samples at {target.sample_rate_hz} Hz is "
-                                 f"shorter than one {self.embedder.name} example: no embedding would be computed")
-        return examples
-
-    def model_files(self, *, cache_dir: str | os.PathLike | None = None, progress: bool = False) -> ModelFiles:
-        """Step model files (global): the embedder's files, fetched or verified."""
-        if isinstance(self.files, ModelFiles):
-            self.files.check()
-            return self.files
-        folder = None if cache_dir is None else cache_root(cache_dir) / self.embedder.name
-        return self.embedder.model_files(self.files, cache_dir=folder, progress=progress)
+    def model_files(self, *, cache_dir=None, progress: bool = False) -> ModelFiles:
+        """Step model files (global): see :func:`.steps.model_files`."""
+        return steps.model_files(self.embedder, self.files, cache_dir=cache_dir, progress=progress)
 
     def recipe(self, target: Target, files: ModelFiles) -> ClipRecipe:
-        """Step recipe (global): what every clip is embedded with, made once and handed to every
-        worker: the target, the model's files, the shape of a clip's output, the cache of clips
-        embedded with these settings and files, and the embedder as its front-end runs for
-        these files.
-
-        Only what changes a clip's row is in the cache's key: the measured target only for an
-        embedder that pads. One that does not pad sees a clip as it is; it would crop a clip
-        longer than the target, but a measured target is the longest clip, and a fixed one is a
-        setting, in the key already."""
-        examples = self.examples_per_clip(target)
-        shape = self.embedder.clip_shape(examples=examples, files=files)
-        key = settings_key(config=self.config.embedding_digest(),
-                           target_length_samples=target.length_samples if self.embedder.pads else None,
-                           files=files.digests(), embedder=self.embedder.describe())
-        cache = None if self.cache_root is None else ClipCache(self.cache_root / CLIP_CACHE_FOLDER, key, shape=shape,
-                                                                 dtype=self.embedder.output_dtype)
-        read = {name: value for name, value in self.config.prepare_kwargs().items() if name != "embedder"}
-        return ClipRecipe(self.embedder, self.embedder.for_files(files), target, files, examples, tuple(shape), cache,
-                          read)
+        """Step recipe (global), with this build's cache: see :func:`.steps.recipe`."""
+        return steps.recipe(self.config, target, files, cache=self.cache_root)
 
     def write(self, measurement: Measurement, embedded: EmbedResult, recipe: ClipRecipe) -> Manifest:
         """Step write (global): bundles per split, ``manifest.json``, ``metadata.csv``, the card
@@ -227,3 +147,31 @@ class BuildPlan:
                            feature_names=names)
         digests = write_folder(self.out, bundles, manifest=manifest.to_json(), metadata=metadata, extra=extra)
         return dataclasses.replace(manifest, bundle_sha256=digests, path=Path(self.out).absolute() / MANIFEST)
+
+
+def run_steps(plan: BuildPlan, run, *, measure: Callable[[BuildPlan], Measurement],
+              embed: Callable[[ClipRecipe, Measurement], EmbedResult]) -> BuildResult:
+    """Every step of ``plan``, in the order of :mod:`.steps`: model files, measure and target,
+    recipe, prepare and embed, write; timed per stage.
+
+    Args:
+        plan: The build.
+        run: How it runs (:class:`~ravdess_prep.build.executors.Run`: its cache and progress).
+        measure: The measure step of every clip mapped onto workers, then the target
+            (``measure(plan)`` returns :func:`.steps.measurement` of the offsets).
+        embed: The prepare and embed steps of every kept clip mapped onto workers
+            (``embed(recipe, measurement)``).
+    """
+    clock = steps.StageClock()
+    files = plan.model_files(cache_dir=run.cache_dir, progress=run.progress)
+    clock.lap("model_files")
+    measurement = measure(plan)
+    clock.lap("measure")
+    measurement, recipe, embedded = steps.embed_measured(plan.config, measurement, files, cache=plan.cache_root,
+                                                         embed=embed)
+    clock.lap("embed")
+    manifest = plan.write(measurement, embedded, recipe)
+    clock.lap("write")
+    return BuildResult(manifest.path.parent, manifest, clock.seconds, embedded.computed,
+                       len(embedded.audio_sha256) - embedded.computed, embedded.model_calls,
+                       int(embedded.computed > 0), embedded.rejected)

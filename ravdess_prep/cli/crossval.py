@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..corpora import fold_presets_help, protocols_help
 from ..evaluation import crossval
 from .options import UsageError
 from .train import add_data_option, add_training_options, train_config
@@ -15,11 +16,10 @@ HELP = "cross-validate the classifier by speaker, or on a published protocol (UA
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_data_option(parser, what="a bundle folder, every split pooled")
     parser.add_argument("--protocol",
-                        help="a published protocol: its clips, classes and folds (ravdess: emobox, pepino2021, "
-                        "luna2022)")
+                        help="a published protocol: its clips, classes and folds (" + protocols_help() + ")")
     parser.add_argument("--folds",
                         help="without --protocol: 'actor' or 'speaker' (leave one out, default), a number of folds by "
-                        "speaker, or a split preset's folds: 'folds6' or 'loso'")
+                        "speaker, or a split preset's folds (" + fold_presets_help() + ")")
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="report each fold's model trained on its train speakers only (default: once the choices "
                         "are made on dev, trained again on train and dev)")

@@ -9,7 +9,7 @@ import sys
 
 from ..build.executors import Run
 from ..config import SOURCE, Config
-from ..corpora import get_corpus
+from ..corpora import downloads_help, get_corpus, verifiable_help
 from .options import add_settings, wording
 
 NAME = "info"
@@ -19,7 +19,8 @@ HELP = "count the clips of a source and list every problem"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_source_options(parser, required=True)
     parser.add_argument("--verify", action="store_true",
-                        help="also compare every file with the corpus's published sizes and SHA-256 (cremad)")
+                        help="also compare every file with the corpus's published sizes and SHA-256 ("
+                        + verifiable_help() + ")")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -28,8 +29,7 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tu
     the argument groups made so far."""
     groups = {SOURCE: parser.add_argument_group(SOURCE)}
     groups[SOURCE].add_argument("--source", action="append", required=required,
-                                help="a folder, a .zip, or the corpus's download (ravdess: zenodo, emodb: site, cremad: "
-                                "github); repeatable"
+                                help="a folder, a .zip, or the corpus's download (" + downloads_help() + "); repeatable"
                                 + ("" if required else " (default: download)"))
     table = add_settings(parser, [Config], only=("corpus",), groups=groups)
     add_settings(parser, [Run], only=("cache_dir",), table=table, groups=groups)

@@ -93,7 +93,7 @@ def add_settings(parser: argparse.ArgumentParser, owners: Iterable[type], *, gro
                 continue
             table[spec.dest] = [(owner, spec)]
             group = groups.get(spec.group) or groups.setdefault(spec.group, parser.add_argument_group(spec.group or None))
-            kwargs = {"dest": spec.dest, "default": None, "help": spec.help}
+            kwargs = {"dest": spec.dest, "default": None, "help": spec.described()}
             if spec.kind is SWITCH:
                 kwargs.update(action="store_const", const=True)
             elif spec.kind is TEXTS:

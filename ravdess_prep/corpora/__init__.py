@@ -7,12 +7,14 @@ the group ``ravdess_prep.corpora`` (see :mod:`ravdess_prep.registry`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..registry import Registry
 from .base import Corpus, Excluded, Survey
 
-__all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "get_corpus"]
+__all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "described", "downloads_help", "fold_presets_help", "folds_help",
+           "get_corpus", "presets_help", "protocols_help", "speakers_help",
+           "verifiable_help"]
 
 
 def _corpus(value) -> Corpus:
@@ -45,3 +47,49 @@ def corpus_of_names(names: Sequence[str]) -> Corpus | None:
         if corpus.names_parse(names):
             return corpus
     return None
+
+
+def described(of: Callable[[Corpus], Iterable[str]]) -> str:
+    """One line of ``--help`` on every corpus that loads (plug-ins included):
+    ``"name: item, item; name: ..."``, the items ``of(corpus)`` (a corpus without any left out)."""
+    parts = [f"{name}: {', '.join(found)}" for name, corpus in CORPORA.loadable().items() if (found := list(of(corpus)))]
+    return "; ".join(parts) or "none"
+
+
+def presets_help() -> str:
+    """Every corpus's split presets, each with what it is."""
+    return described(lambda corpus: [f"{name} ({corpus.preset(name).description})" for name in corpus.split_presets])
+
+
+def folds_help() -> str:
+    """The folds of every corpus's presets that have folds."""
+    return described(lambda corpus: [f"{name} 1..{corpus.preset(name).fold_count(corpus.speakers)}"
+                                     for name in corpus.split_presets
+                                     if corpus.preset(name).groups is not None and corpus.speakers])
+
+
+def fold_presets_help() -> str:
+    """Every corpus's presets that have folds."""
+    return described(lambda corpus: [name for name in corpus.split_presets if corpus.preset(name).groups is not None])
+
+
+def protocols_help() -> str:
+    """Every corpus's published protocols."""
+    return described(lambda corpus: corpus.protocols)
+
+
+def downloads_help() -> str:
+    """The sources that download each corpus."""
+    return described(lambda corpus: corpus.download_names)
+
+
+def speakers_help(split: str) -> str:
+    """Each corpus's customary ``split`` speakers (``"dev"`` or ``"test"``)."""
+    return described(lambda corpus: [",".join(map(str, getattr(corpus, f"default_{split}_speakers")))]
+                     if getattr(corpus, f"default_{split}_speakers") else [])
+
+
+def verifiable_help() -> str:
+    """The corpora that publish a list of their files' sizes and SHA-256 (``info --verify``)."""
+    return ", ".join(name for name, corpus in CORPORA.loadable().items()
+                     if type(corpus).published_files is not Corpus.published_files) or "none"

@@ -292,8 +292,13 @@ class RAVDESS(Corpus):
         return parse_clip_name(path).as_row()
 
     def download(self, *, dest: str | os.PathLike | None = None, files_url: str | None = None,
-                 cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:
-        return download_ravdess(dest, files_url=files_url or ZENODO_FILES_URL, cache_dir=cache_dir, progress=progress)
+                 cache_dir: str | os.PathLike | None = None, progress: bool = True, api_url: str | None = None,
+                 keep_archives: bool = False) -> list[Path]:
+        """Fetch the audio-only archives, verified, and extract them (see :func:`download_ravdess`;
+        ``api_url``: the records API that publishes their checksums; ``keep_archives``: keep the
+        zip files)."""
+        return download_ravdess(dest, files_url=files_url or ZENODO_FILES_URL, api_url=api_url or ZENODO_RECORD_API_URL,
+                                cache_dir=cache_dir, keep_archives=keep_archives, progress=progress)
 
 
 def inventory(source=None, *, cache_dir: str | os.PathLike | None = None, progress: bool = False) -> "pandas.DataFrame":
