@@ -1,7 +1,7 @@
-"""The settings of a build: what it computes (:class:`Config`) and how it runs (:class:`Run`).
+"""The settings of a build: what it computes (:class:`Config`). How it runs is
+:class:`ravdess_prep.build.executors.Run`'s, which changes nothing it computes.
 
-Both are frozen and validated on creation. :class:`Config`'s defaults are the original
-project's. Its fields (and those of its embedder) are the one vocabulary of settings: the keys
+:class:`Config` is frozen and validated on creation; its defaults are the original project's. Its fields (and those of its embedder) are the one vocabulary of settings: the keys
 of :meth:`Config.to_dict`, of a manifest's ``config`` section and of ``--config`` files, each
 declared with its command-line flag (:mod:`ravdess_prep.settings`). Stage functions never read
 a config: its adapter methods turn it into their keyword arguments.

@@ -17,7 +17,7 @@ from .embedders.outputs import LAYER_SEQUENCES, clip_frame_spans
 from .evaluation.classifier import predict_probabilities
 from .evaluation.fitting import inputs_as_trained
 from .evaluation.model_folder import check_same_dataset, dataset_record, load_model, model_head, read_model_record
-from .evaluation.training_data import normalise_per_speaker
+from .evaluation.speaker_norm import normalise_per_speaker
 from .exceptions import ParameterError
 from .pipeline import embed_files, trim
 

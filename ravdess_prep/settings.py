@@ -11,8 +11,7 @@ messages name a setting by its flag on the command line (:func:`ravdess_prep.exc
 from __future__ import annotations
 
 import dataclasses
-import os
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Sequence
 
 from .exceptions import ParameterError
 
@@ -212,16 +211,3 @@ def _hint(key: str, specs) -> str:
         if key in (flag.lstrip("-") for flag in spec.flags) or key.replace("-", "_") == spec.name:
             return f" (the key is {spec.name!r})"
     return ""
-
-
-def flags_of(classes: Sequence[type]) -> Iterator[tuple[str, str]]:
-    """``(setting name, flag)`` of every setting of ``classes`` that has a flag."""
-    for cls in classes:
-        for spec in settings_of(cls):
-            if spec.flag:
-                yield spec.name, spec.flag
-
-
-def path_text(value: str | os.PathLike | None) -> str | None:
-    """A path as text, for JSON records (None stays None)."""
-    return None if value is None else os.fspath(value)

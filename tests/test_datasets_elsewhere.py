@@ -231,8 +231,13 @@ allow_custom_checkpoint = true
     assert not (tmp_path / "never").exists()
 
 
-def test_crossval_over_a_presets_folds(fold1):
+def test_crossval_over_a_presets_folds(fold1, monkeypatch):
+    reads = []
+    original = Manifest.read.__func__
+    monkeypatch.setattr(Manifest, "read", classmethod(lambda cls, *args, **kwargs: reads.append(args) or original(
+        cls, *args, **kwargs)))
     result = crossval.cross_validate(fold1.out, classifier.TrainConfig(epochs=1, batch_size=8), folds="folds6")
+    assert len(reads) == 1  # the dataset's manifest, read once for its bundles, corpus and protocol
     # the folds with a test speaker present: 01-04 (01, 02), 05-08 (05, 06), 09-12 (09)
     assert [fold["test_speakers"] for fold in result["folds"]] == [[1, 2], [5, 6], [9]]
     assert [fold["dev_speakers"] for fold in result["folds"]] == [[5, 6], [9], []]
@@ -275,5 +280,5 @@ def test_a_pepino2021_dataset_trains_in_its_seven_classes(tree, cache, model_fil
     assert trained.metrics["splits"]["train"]["per_class"]["neutral"]["support"] == int(
         np.sum(bundle.labels[~calm] == 0) + calm.sum())
     # crossval on another protocol maps from the corpus's own labels, not from the merged ones
-    own = read_data(result.out, built_protocol=False)["train"]
+    own = read_data(result.out, built_protocol=False).bundles["train"]
     assert own.label_names == RAVDESS.label_names and (own.labels == bundle.labels).all()

@@ -17,7 +17,7 @@ import whisper_encoder  # noqa: E402
 from conftest import SONG, SPEECH, copy_clips  # noqa: E402
 from http_server import FileServer  # noqa: E402
 from ravdess_prep import predict  # noqa: E402
-from ravdess_prep.evaluation import classifier, model_folder  # noqa: E402
+from ravdess_prep.evaluation import classifier, fitting, model_folder  # noqa: E402
 from ravdess_prep import cli, pipeline  # noqa: E402
 from ravdess_prep.dataset.bundles import read_bundles  # noqa: E402
 from ravdess_prep.embedders import WhisperEmbedder, WhisperFiles  # noqa: E402
@@ -288,9 +288,9 @@ def test_the_sequence_head_takes_the_mean_over_each_clips_own_frames(built, tree
     for row, (first, end) in enumerate(test.frames):
         frames = np.tensordot(weights, test.embeddings[row], axes=1)[first:end].astype(np.float64)
         expected = np.maximum(frames @ hidden_kernel + hidden_bias, 0).mean(axis=0) @ out_kernel + out_bias
-        padded = classifier.model_inputs(test, classifier.TrainConfig(head="sequence")).embeddings[row:row + 1]
+        padded = fitting.model_inputs(test, classifier.TrainConfig(head="sequence")).embeddings[row:row + 1]
         np.testing.assert_allclose(keras_model.predict(padded, verbose=0)[0], expected, rtol=1e-4, atol=1e-4)
-    masked = keras_model.predict(classifier.model_inputs(test, classifier.TrainConfig(head="sequence")).embeddings,
+    masked = keras_model.predict(fitting.model_inputs(test, classifier.TrainConfig(head="sequence")).embeddings,
                                  verbose=0)
     assert not np.allclose(logits, masked, atol=1e-6)
     files = [str(_path(tree, name)) for name in test.names]  # new files get the frames of the dataset's clips

@@ -8,7 +8,8 @@ import pytest
 
 from ravdess_prep.corpora.ravdess import PROTOCOLS, clip_names
 from ravdess_prep.exceptions import ParameterError, SourceError
-from ravdess_prep.evaluation.training_data import corpus_protocol, subset, take_protocol
+from ravdess_prep.evaluation.training_data import corpus_protocol, subset
+from ravdess_prep.evaluation.clips import take_protocol
 
 from protocol_data import real_clip_names, stack_bundle
 

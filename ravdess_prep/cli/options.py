@@ -20,7 +20,7 @@ from ..build.executors import Run
 from ..corpora import CORPORA
 from ..embedders import EMBEDDERS, Embedder
 from ..exceptions import ParameterError, RavdessPrepError
-from ..settings import PATH, SWITCH, TEXTS, Setting, settings_of, values_from_file
+from ..settings import SWITCH, TEXTS, Setting, settings_of, values_from_file
 
 #: A dest's settings: several embedders may declare one flag (``--hop``), each its own field.
 Table = dict[str, list[tuple[type, Setting]]]
@@ -278,11 +278,3 @@ def files_from(values: Mapping, files_type: type | None, *, where: str) -> dict:
     if files_type is None:
         raise ParameterError(f"{where}: the embedder has no model files, but [files] names {', '.join(values)}")
     return _checked(files_type, values, where=f"{where}: [files]")
-
-
-def paths_of(values: Mapping, files_type: type) -> dict:
-    """Only the values of path settings (where a dataset's files are now)."""
-    kinds = {spec.name: spec.kind for spec in settings_of(files_type)}
-    return {key: value for key, value in values.items() if kinds.get(key) is PATH}
-
-

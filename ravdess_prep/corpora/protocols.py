@@ -3,7 +3,7 @@
 A paper's number means something only on its own protocol. A :class:`Protocol` fixes the three
 things that decide it: the clips taken (RAVDESS speech, or speech and song), how the corpus's
 labels map to the protocol's classes (Pepino et al. merge calm into neutral), and the folds of
-test and dev speakers. :func:`apply` turns pooled bundles into the protocol's clips and labels;
+test and dev speakers. :func:`select` picks the protocol's clips of pooled bundles and their labels;
 :meth:`Protocol.split_preset` makes it a split preset of ``build``; ``crossval --protocol``
 runs every fold.
 

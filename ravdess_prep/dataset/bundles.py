@@ -144,9 +144,22 @@ def read_bundle(out: str | os.PathLike, split: str, *, allow_pickled_names: bool
 
 
 def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) -> dict[str, Bundle]:
-    """Every split present in ``out`` (train, dev, test, in that order), with each clip's
-    speaker and facets (from ``metadata.csv``; for the original project's bundles, which have
-    none, from the clip names, by the corpus whose naming scheme they follow).
+    """Every split present in ``out`` (see :func:`read_dataset`)."""
+    return read_dataset(out, allow_pickled_names=allow_pickled_names)[1]
+
+
+def read_dataset(out: str | os.PathLike, *, manifest: Manifest | None = None,
+                 allow_pickled_names: bool = True) -> tuple[Manifest | None, dict[str, Bundle]]:
+    """A dataset folder's manifest (read once; None for the original project's bundles) and
+    every split present (train, dev, test, in that order), with each clip's speaker and facets
+    (from ``metadata.csv``; for the original project's bundles, which have none, from the clip
+    names, by the corpus whose naming scheme they follow).
+
+    Args:
+        out: The folder.
+        manifest: Its manifest, when the caller has read it already.
+        allow_pickled_names: Read the original project's pickled names (see
+            :func:`read_bundle`).
 
     Raises:
         DatasetError: A file of a split the manifest lists is missing, or a split's arrays are
@@ -154,7 +167,7 @@ def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) ->
         SourceError: No split, or a file missing or damaged.
     """
     present = [split for split in SPLITS if (Path(out) / split).is_dir()]
-    facts = _read_clip_facts(out)  # read once, for every split
+    facts = _read_clip_facts(out, manifest)  # read once, for every split
     if facts is not None:  # a dataset of this library: every file of every split its manifest lists
         raise_problems(missing_files(out, facts[0]), out)
     if not present:
@@ -164,19 +177,21 @@ def read_bundles(out: str | os.PathLike, *, allow_pickled_names: bool = True) ->
         raise_problems([problem for split, (names, embeddings, labels) in arrays.items()
                         for problem in split_problems(out, split, facts[0], names=names, embeddings=embeddings,
                                                       labels=labels)], out)
-    return {split: _with_clip_facts(split_arrays, facts, where=Path(out) / split)
-            for split, split_arrays in arrays.items()}
+    return None if facts is None else facts[0], {split: _with_clip_facts(split_arrays, facts, where=Path(out) / split)
+                                                 for split, split_arrays in arrays.items()}
 
 
-def _read_clip_facts(out: str | os.PathLike) -> "tuple[Manifest, pandas.DataFrame, Path] | None":
-    """The manifest, the metadata table indexed by clip name, and its path; ``None`` for a
-    folder without a manifest and metadata (the original project's bundles)."""
+def _read_clip_facts(out: str | os.PathLike,
+                     manifest: Manifest | None = None) -> "tuple[Manifest, pandas.DataFrame, Path] | None":
+    """The manifest (``manifest``, or read now), the metadata table indexed by clip name, and
+    its path; ``None`` for a folder without a manifest and metadata (the original project's
+    bundles)."""
     import pandas as pd
 
     manifest_path, metadata_path = Path(out) / MANIFEST, Path(out) / METADATA
     if not (manifest_path.is_file() and metadata_path.is_file()):
         return None
-    return Manifest.read(out), pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
+    return manifest or Manifest.read(out), pd.read_csv(metadata_path).set_index("clip_name"), metadata_path
 
 
 def _with_clip_facts(arrays: tuple[np.ndarray, np.ndarray, np.ndarray],

@@ -19,7 +19,6 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Sequence
 
 import requests
 
@@ -143,8 +142,3 @@ def git_blob_sha1(path: str | os.PathLike) -> str:
     """The git blob SHA-1 of a file (what the Hub lists for files not kept in LFS)."""
     data = Path(path).read_bytes()
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def folder_files(folder: str | os.PathLike, names: Sequence[str]) -> list[Path]:
-    """The files of ``names`` that ``folder`` holds."""
-    return [Path(folder) / name for name in names if (Path(folder) / name).is_file()]

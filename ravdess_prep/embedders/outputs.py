@@ -40,10 +40,6 @@ class OutputKind:
     def has_examples(self) -> bool:
         return "examples" in self.axes
 
-    @property
-    def has_layers(self) -> bool:
-        return "layers" in self.axes
-
     def pooled(self) -> "OutputKind":
         """The kind after the examples axis is pooled away."""
         return kind_of_axes(tuple(axis for axis in self.axes if axis != "examples"))

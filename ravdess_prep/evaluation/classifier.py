@@ -26,14 +26,15 @@ from ..corpora.emotions import canonical_of
 from ..dataset.bundles import Bundle
 from ..exceptions import SourceError
 from ..storage.atomic import atomic_path, write_json
-from .fitting import Fitted, fit, model_inputs
+from .fitting import Fitted, fit
 from .heads import Head
-from .heads.base import layer_weights
+from .heads.base import probabilities
 from .train_config import TrainConfig
 from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, METRICS_FILE, check_model_folder,
-                           dataset_record, dataset_record_of, manifest_of)
-from .training_data import is_fusion, read_data, speaker_normalised, where_of
+                           dataset_record)
+from .training_data import folders_of, read_data
+from .speaker_norm import speaker_normalised
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,17 +77,15 @@ def train(
             cannot be fused.
     """
     check_model_folder(model_dir)
-    if not isinstance(data, (str, os.PathLike, Mapping)) and len(data) == 1:
-        data = data[0]
-    where = where_of(data)
-    fusion = is_fusion(data)
-    bundles = read_data(data, layers=config.layers if fusion else None)
-    fitted, metrics = fit_and_score(bundles, dataclasses.replace(config, layers=None) if fusion else config,
-                                    refit=refit, verbose=verbose, where=where)
-    if fusion:
-        metrics["config"]["layers"] = _json_ready({"layers": config.layers})["layers"]
-        metrics["datasets"] = [{"folder": str(folder), **(dataset_record_of(folder) or {})} for folder in data]
-    manifest = None if isinstance(data, Mapping) or fusion else manifest_of(data)
+    fused = len(folders_of(data)) > 1
+    training = read_data(data, layers=config.layers if fused else None)
+    fitted, metrics = fit_and_score(training.bundles, dataclasses.replace(config, layers=None) if fused else config,
+                                    refit=refit, verbose=verbose, where=training.where)
+    if fused:
+        metrics["config"]["layers"] = config.to_dict()["layers"]
+        metrics["datasets"] = [{"folder": folder, **({} if manifest is None else dataset_record(manifest))}
+                               for folder, manifest in zip(training.folders, training.manifests)]
+    manifest = training.manifest
     metrics["dataset"] = None if manifest is None else dataset_record(manifest)
     if manifest is not None:  # the classes' canonical emotions, as the dataset records its corpus's
         corpus = manifest.corpus
@@ -130,28 +129,21 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
     train_bundle = bundles["train"]
     label_names = class_names(train_bundle, config)
     fitted = fit(train_bundle, bundles.get("dev"), config, num_classes=len(label_names), refit=refit, verbose=verbose)
-    inputs = model_inputs(train_bundle, fitted.config)  # a clip as the model takes it
-    metrics = {"config": _json_ready(dataclasses.asdict(fitted.config)), "class_names": list(label_names),
-               "axes": list(inputs.axes),
-               "trained_on": list(fitted.trained_on), "splits": {}}
+    metrics = {"config": fitted.config.to_dict(), "class_names": list(label_names),
+               "axes": list(fitted.inputs(train_bundle).axes), "trained_on": list(fitted.trained_on), "splits": {}}
     if fitted.choices:
         ranked = sorted(fitted.choices, key=lambda choice: -choice["dev_ua"])  # stable: the first of equals
         metrics["choices"] = {"chosen_on": "dev", "chosen": ranked[0], "members": ranked[:fitted.config.ensemble or 1],
                               "candidates": fitted.choices}
-    weights = layer_weights(fitted.model)
+    weights = fitted.layer_weights()
     if weights is not None:
         numbers = list(train_bundle.layer_numbers or range(len(weights)))
         metrics["layer_weights"] = {str(number): weight for number, weight in zip(numbers, weights)}
     for name, bundle in bundles.items():
         if len(bundle) and (splits is None or name in splits):
-            predicted = predict_classes(fitted.model, model_inputs(bundle, fitted.config).embeddings, head=fitted.head)
-            metrics["splits"][name] = evaluate(bundle.labels, predicted, label_names=label_names, facets=bundle.facets)
+            metrics["splits"][name] = evaluate(bundle.labels, fitted.predict(bundle), label_names=label_names,
+                                               facets=bundle.facets)
     return fitted, metrics
-
-
-def _json_ready(values: dict) -> dict:
-    """A configuration's values with tuples as lists."""
-    return {key: list(value) if isinstance(value, tuple) else value for key, value in values.items()}
 
 
 def predict_logits(model, embeddings: np.ndarray, *, head: Head | None = None, batch_size: int = 256) -> np.ndarray:
@@ -164,15 +156,12 @@ def predict_logits(model, embeddings: np.ndarray, *, head: Head | None = None, b
 def predict_probabilities(model, embeddings: np.ndarray, *, head: Head | None = None,
                           batch_size: int = 256) -> np.ndarray:
     """Class probabilities (softmax of the logits), float32 ``(clips, classes)``."""
-    import keras
-
-    logits = predict_logits(model, embeddings, head=head, batch_size=batch_size)
-    return np.asarray(keras.ops.softmax(logits, axis=-1), dtype=np.float32)
+    return probabilities(predict_logits(model, embeddings, head=head, batch_size=batch_size))
 
 
 def predict_classes(model, embeddings: np.ndarray, *, head: Head | None = None) -> np.ndarray:
     """Predicted labels, int32 ``(clips,)``."""
-    return np.argmax(predict_probabilities(model, embeddings, head=head), axis=-1).astype(np.int32)
+    return (head or Head()).classes(model, embeddings)
 
 
 def class_names(bundle: Bundle, config: TrainConfig = TrainConfig()) -> tuple[str, ...]:

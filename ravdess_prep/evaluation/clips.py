@@ -1,5 +1,6 @@
 """Clips as a head takes them, in bundles: some of a stack's layers (:func:`select_layers`),
-some clips (:func:`subset`), or two bundles as one (:func:`joined`, :func:`pooled`). A
+some clips (:func:`subset`; a protocol's, :func:`take_protocol`), or two bundles as one
+(:func:`joined`, :func:`pooled`). A
 bundle's axes are its manifest's (:class:`~ravdess_prep.dataset.bundles.Bundle`), never
 guessed here."""
 
@@ -11,8 +12,9 @@ from typing import Mapping
 
 import numpy as np
 
+from ..corpora.protocols import Protocol, select
 from ..dataset.bundles import Bundle
-from ..exceptions import ParameterError, option
+from ..exceptions import ParameterError, SourceError, option
 
 
 def layer_numbers_of(bundle: Bundle) -> list[int]:
@@ -80,3 +82,26 @@ def pooled(bundles: Mapping[str, Bundle]) -> Bundle:
     """Every split's clips as one bundle (train, dev, test order)."""
     parts = list(bundles.values())
     return functools.reduce(joined, parts[1:], parts[0])
+
+
+def take_protocol(protocol: Protocol, bundle: Bundle, *, where: str, complete: bool = True) -> Bundle:
+    """A bundle's clips that ``protocol`` takes, labelled with its classes.
+
+    Args:
+        complete: Also require every clip and speaker the protocol takes (crossval does; a
+            dataset built with its preset holds only its own fold's clips in each split).
+
+    Raises:
+        SourceError: Missing speakers or clips (named, with the count), no speakers or facets.
+    """
+    if bundle.speakers is None:
+        raise SourceError(f"{where}: the bundles do not say each clip's speaker; the {protocol.name} protocol needs "
+                          "them")
+    if complete:
+        index, labels = select(protocol, names=bundle.names, labels=bundle.labels, speakers=bundle.speakers,
+                               facets=bundle.facets, label_names=bundle.label_names, where=where)
+    else:
+        index = np.arange(len(bundle))
+        labels = protocol.class_of(bundle.label_names or ())[bundle.labels] if len(bundle) else bundle.labels
+    return dataclasses.replace(subset(bundle, index), labels=np.asarray(labels, np.int32),
+                               label_names=tuple(protocol.classes))

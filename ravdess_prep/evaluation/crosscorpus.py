@@ -29,7 +29,8 @@ from .metrics import evaluate, plot_confusion
 from ..storage.guards import check_report_path, json_record_with
 from ..params import SPLITS
 from .clips import pooled
-from .training_data import read_data, speaker_normalised
+from .training_data import read_data
+from .speaker_norm import speaker_normalised
 
 #: The title stored in the metadata of every figure ``evaluate`` draws (how a later run knows
 #: a figure it may replace).
@@ -81,7 +82,8 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     unknown = [split for split in splits if split not in SPLITS]
     if unknown:
         raise ParameterError(f"splits {unknown} are not splits of a dataset ({', '.join(SPLITS)})")
-    bundles = {name: bundle for name, bundle in read_data(data).items() if name in splits and len(bundle)}
+    bundles = {name: bundle for name, bundle in read_data(data, manifest=manifest).bundles.items()
+               if name in splits and len(bundle)}
     if not bundles:
         raise SourceError(f"{data}: no clip in the splits {', '.join(splits)}")
     config = record.get("config", {})

@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Iterator
 
 import numpy as np
 
@@ -22,11 +22,11 @@ from .classifier import fit_and_score, train
 from ..corpora import CORPORA, Corpus
 from ..exceptions import ParameterError, SourceError, option
 from .train_config import TrainConfig
-from ..dataset.manifest import Manifest
 from ..storage.guards import check_report_path, json_record_with
 from ..corpora.split import k_fold_by_speaker
 from .clips import pooled, subset
-from .training_data import corpus_protocol, is_fusion, read_data, take_protocol, where_of
+from .training_data import TrainingData, corpus_protocol, folders_of, read_data
+from .clips import take_protocol
 
 _log = logging.getLogger("ravdess_prep")
 
@@ -62,15 +62,16 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
         SourceError: The data lacks speakers, or clips or speakers the protocol takes.
         ParameterError: Unknown folds or protocol, or both given.
     """
-    where = where_of(data)
     given = config
-    bundles = read_data(data, layers=config.layers if is_fusion(data) else None, built_protocol=protocol is None)
-    if is_fusion(data):  # the layers are taken when the datasets are fused
+    fused = len(folders_of(data)) > 1
+    training = read_data(data, layers=config.layers if fused else None, built_protocol=protocol is None)
+    where = training.where
+    if fused:  # the layers are taken when the datasets are fused
         config = dataclasses.replace(config, layers=None)
-    clips = pooled(bundles)
+    clips = pooled(training.bundles)
     if clips.speakers is None:
         raise SourceError(f"{where}: the bundles do not say each clip's speaker; cross-validation needs them")
-    corpus = _corpus_of(data)
+    corpus = _corpus_of(training)
     if protocol is not None:
         if folds not in ("speaker", None):
             raise ParameterError(f"{option('protocol', protocol)} fixes the folds; give no {option('folds')}")
@@ -106,8 +107,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
     summary = {name: {"mean": float(np.mean([fold[name] for fold in results])),
                       "std": float(np.std([fold[name] for fold in results]))} for name in SCORES}
     return {"protocol": protocol, "folds": results, **summary, "refit": refit,
-            "config": {key: list(value) if isinstance(value, tuple) else value
-                       for key, value in dataclasses.asdict(given).items()}}
+            "config": given.to_dict()}
 
 
 def write_record(record: dict, path: str | os.PathLike) -> Path:
@@ -143,13 +143,11 @@ def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterato
                          f"({', '.join(corpus.protocols) or 'none'})")
 
 
-def _corpus_of(data) -> Corpus:
+def _corpus_of(training: TrainingData) -> Corpus:
     """The corpus of the data (the first dataset's; RAVDESS for bundles in memory or without
     a manifest)."""
-    first = data if isinstance(data, (str, os.PathLike, Mapping)) else list(data)[0]
-    name = "ravdess"
-    if not isinstance(first, Mapping) and (Path(first) / "manifest.json").is_file():
-        name = Manifest.read(first).corpus.get("name", name)
+    first = training.manifests[0] if training.manifests else None
+    name = "ravdess" if first is None else first.corpus.get("name", "ravdess")
     return CORPORA[name] if name in CORPORA else CORPORA["ravdess"]
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from ..dataset.bundles import Bundle
 from .clips import joined, layer_numbers_of, select_layers
 from .heads import Head, head_named
+from .heads.base import layer_weights
 from .train_config import TrainConfig
 
 
@@ -42,6 +43,18 @@ class Fitted:
     history: dict
     choices: list
     trained_on: tuple[str, ...]
+
+    def inputs(self, bundle: Bundle) -> Bundle:
+        """A bundle as the model takes it (:func:`model_inputs`)."""
+        return model_inputs(bundle, self.config)
+
+    def predict(self, bundle: Bundle) -> np.ndarray:
+        """The class of each clip of ``bundle``, int32 ``(clips,)``."""
+        return self.head.classes(self.model, self.inputs(bundle).embeddings)
+
+    def layer_weights(self) -> list[float] | None:
+        """The learned weight of each layer of a stack (None: the model weighs none)."""
+        return layer_weights(self.model)
 
 
 def model_inputs(bundle: Bundle, config: TrainConfig) -> Bundle:

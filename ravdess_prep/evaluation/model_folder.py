@@ -10,7 +10,6 @@ from pathlib import Path
 
 from ..dataset.manifest import Manifest
 from ..exceptions import ParameterError, SourceError
-from ..params import MANIFEST
 from ..storage.guards import check_owned_folder
 from .heads import HEADS, Head, head_named
 
@@ -93,17 +92,6 @@ def dataset_record(manifest: Manifest) -> dict:
     return {"config": config, "target_length_samples": manifest.target.length_samples,
             "files": {role: entry["sha256"] for role, entry in sorted(manifest.embedder.get("files", {}).items())},
             "row_shape": list(manifest.row_shape)}
-
-
-def manifest_of(folder) -> Manifest | None:
-    """A bundle folder's manifest (None for the original project's bundles, which have none)."""
-    return Manifest.read(folder) if (Path(folder) / MANIFEST).is_file() else None
-
-
-def dataset_record_of(folder) -> dict | None:
-    """:func:`dataset_record` of a bundle folder (None for the original project's bundles)."""
-    manifest = manifest_of(folder)
-    return None if manifest is None else dataset_record(manifest)
 
 
 def check_same_dataset(trained: dict | None, given: dict, *, model_dir, dataset) -> None:

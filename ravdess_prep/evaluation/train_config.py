@@ -41,9 +41,10 @@ class TrainConfig:
             dev accuracy has not improved for that many epochs and keep the weights of the best
             epoch (needs a dev split).
         speaker_norm: Standardise each speaker's features with that speaker's own clips before
-            training and evaluating (:func:`ravdess_prep.evaluation.training_data.normalise_per_speaker`), the common practice with
-            eGeMAPS. It uses the unlabelled clips of the dev and test speakers; :func:`ravdess_prep.predict.predict_files`
-            then needs several clips of one speaker.
+            training and evaluating (see :mod:`ravdess_prep.evaluation.speaker_norm`), the
+            common practice with eGeMAPS. It uses the unlabelled clips of the dev and test
+            speakers; :func:`ravdess_prep.predict.predict_files` then needs several clips of one
+            speaker.
         layer: For a stack of layers: take this layer (its number as the manifest lists the
             layers) instead of learning a weighting of all of them.
         layers: For a stack of layers: these layers (numbers as the manifest lists them),
@@ -135,6 +136,11 @@ class TrainConfig:
             if self.layer is not None:
                 raise ParameterError(f"{option('layer', self.layer)} and {option('layers')} do not go together: "
                                      "give one")
+
+    def to_dict(self) -> dict:
+        """Every setting by name, JSON-ready (tuples as lists), as ``metrics.json`` records it."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
 
     def head_for(self, axes: Sequence[str]) -> Head:
         """The head for clips of these axes (``("examples", "dim")``, ...): the one asked for,

@@ -1,5 +1,6 @@
 """The data a head is trained and scored on: the bundles of one dataset or of several side by side
-(fusion), a protocol's clips and classes taken from them, and speaker normalisation.
+(fusion), each dataset's manifest read once, a dataset built with a protocol's preset in the
+protocol's classes.
 
 Fusion puts datasets of the same clips (Whisper layers and eGeMAPS functionals, say) side by
 side: each clip becomes one vector, every dataset's row (a stack's chosen layers concatenated)
@@ -10,70 +11,91 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
 from ..corpora import CORPORA
-from ..corpora.protocols import Protocol, named, select
-from ..dataset.bundles import Bundle, read_bundles
+from ..corpora.protocols import Protocol, named
+from ..dataset.bundles import Bundle, read_dataset
 from ..dataset.manifest import Manifest
 from ..exceptions import ParameterError, SourceError, option
-from ..params import MANIFEST
-from .clips import select_layers, subset
+from .clips import select_layers, subset, take_protocol
 
 
 
-def is_fusion(data) -> bool:
-    """Whether ``data`` names several datasets."""
-    return not isinstance(data, (str, os.PathLike, Mapping)) and len(data) > 1
+@dataclasses.dataclass(frozen=True)
+class TrainingData:
+    """What a head is trained and scored on, and where it came from.
+
+    Attributes:
+        bundles: ``{split: Bundle}``.
+        where: The data as messages name it.
+        folders: The dataset folders read (several: fused side by side; none: bundles given).
+        manifests: Each folder's manifest, read once (None for the original project's bundles).
+    """
+
+    bundles: dict[str, Bundle]
+    where: str
+    folders: tuple[str, ...] = ()
+    manifests: tuple[Manifest | None, ...] = ()
+
+    @property
+    def fused(self) -> bool:
+        """Whether several datasets were put side by side."""
+        return len(self.folders) > 1
+
+    @property
+    def manifest(self) -> Manifest | None:
+        """The manifest of the one dataset read (None: fused, given as bundles, or without one)."""
+        return self.manifests[0] if len(self.manifests) == 1 else None
 
 
-def where_of(data) -> str:
-    """``data`` as messages name it."""
+def folders_of(data) -> tuple[str, ...]:
+    """The dataset folders ``data`` names (none for ``{split: Bundle}``)."""
     if isinstance(data, Mapping):
-        return "the bundles given"
+        return ()
     if isinstance(data, (str, os.PathLike)):
-        return str(data)
-    return " + ".join(str(item) for item in data)
+        return (str(data),)
+    return tuple(str(item) for item in data)
 
 
-def read_data(data, *, layers=None, built_protocol: bool = True) -> dict[str, Bundle]:
-    """The bundles of ``data`` by split; several datasets fused (see :func:`fuse`); a dataset
-    built with a protocol's split preset in that protocol's classes.
+def read_data(data, *, layers=None, built_protocol: bool = True, manifest: Manifest | None = None) -> TrainingData:
+    """The bundles of ``data`` by split, each dataset's manifest read once; several datasets
+    fused (see :func:`fuse`); a dataset built with a protocol's split preset in that protocol's
+    classes.
 
     Args:
         data: A dataset folder, a sequence of them, or ``{split: Bundle}``.
         layers: For fusion: the layers each stack contributes (None: all).
         built_protocol: Label a dataset built with a protocol's preset by that protocol's
             classes (False: by the corpus's own labels, for another protocol to map).
+        manifest: The one folder's manifest, when the caller has read it already.
     """
-    if isinstance(data, Mapping):
-        return dict(data)
-    if isinstance(data, (str, os.PathLike)):
-        return _read_one(data, built_protocol)
-    folders = list(data)
+    folders = folders_of(data)
+    if not folders:
+        return TrainingData(dict(data), "the bundles given")
+    read = [_read_one(folder, built_protocol, manifest=manifest if len(folders) == 1 else None)
+            for folder in folders]
+    manifests = tuple(found for found, _ in read)
     if len(folders) == 1:
-        return _read_one(folders[0], built_protocol)
-    return fuse([_read_one(folder, built_protocol) for folder in folders], names=[str(folder) for folder in folders],
-                layers=layers)
+        return TrainingData(read[0][1], folders[0], folders, manifests)
+    bundles = fuse([bundles for _, bundles in read], names=list(folders), layers=layers)
+    return TrainingData(bundles, " + ".join(folders), folders, manifests)
 
 
-def _read_one(folder, built_protocol: bool) -> dict[str, Bundle]:
-    bundles = read_bundles(folder)
-    protocol = protocol_of_dataset(folder) if built_protocol else None
+def _read_one(folder, built_protocol: bool, *, manifest: Manifest | None) -> tuple[Manifest | None, dict[str, Bundle]]:
+    manifest, bundles = read_dataset(folder, manifest=manifest)
+    protocol = protocol_of_dataset(manifest) if built_protocol and manifest is not None else None
     if protocol is None:
-        return bundles
-    return {split: take_protocol(protocol, bundle, where=str(folder), complete=False)
-            for split, bundle in bundles.items()}
+        return manifest, bundles
+    return manifest, {split: take_protocol(protocol, bundle, where=str(folder), complete=False)
+                      for split, bundle in bundles.items()}
 
 
-def protocol_of_dataset(folder) -> Protocol | None:
-    """The protocol a dataset's split preset is (None: another preset, or no manifest)."""
-    if not (Path(folder) / MANIFEST).is_file():
-        return None
-    corpus = Manifest.read(folder).corpus
+def protocol_of_dataset(manifest: Manifest) -> Protocol | None:
+    """The protocol a dataset's split preset is (None: another preset)."""
+    corpus = manifest.corpus
     recorded = corpus.get("protocol")
     if recorded is None or corpus.get("name") not in CORPORA:
         return None
@@ -83,29 +105,6 @@ def protocol_of_dataset(folder) -> Protocol | None:
 def corpus_protocol(name: str, *, corpus: str = "ravdess") -> Protocol:
     """The protocol ``name`` of a corpus (see :func:`ravdess_prep.corpora.protocols.named`)."""
     return named(CORPORA[corpus].protocols, name, corpus=corpus)
-
-
-def take_protocol(protocol: Protocol, bundle: Bundle, *, where: str, complete: bool = True) -> Bundle:
-    """A bundle's clips that ``protocol`` takes, labelled with its classes.
-
-    Args:
-        complete: Also require every clip and speaker the protocol takes (crossval does; a
-            dataset built with its preset holds only its own fold's clips in each split).
-
-    Raises:
-        SourceError: Missing speakers or clips (named, with the count), no speakers or facets.
-    """
-    if bundle.speakers is None:
-        raise SourceError(f"{where}: the bundles do not say each clip's speaker; the {protocol.name} protocol needs "
-                          "them")
-    if complete:
-        index, labels = select(protocol, names=bundle.names, labels=bundle.labels, speakers=bundle.speakers,
-                               facets=bundle.facets, label_names=bundle.label_names, where=where)
-    else:
-        index = np.arange(len(bundle))
-        labels = protocol.class_of(bundle.label_names or ())[bundle.labels] if len(bundle) else bundle.labels
-    return dataclasses.replace(subset(bundle, index), labels=np.asarray(labels, np.int32),
-                               label_names=tuple(protocol.classes))
 
 
 def fuse(datasets: Sequence[Mapping[str, Bundle]], *, names: Sequence[str], layers=None) -> dict[str, Bundle]:
@@ -160,46 +159,3 @@ def _aligned(reference: np.ndarray, names: np.ndarray, *, split: str, name: str,
         detail = f"{name} has clip {only_other[0]} in {split}, {first_name} has not"
     raise SourceError(f"the fused datasets hold other clips: {detail} "
                       f"({len(only_first) + len(only_other)} clips differ)")
-
-
-def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *, axes: Sequence[str]) -> np.ndarray:
-    """Each speaker's features standardised with that speaker's own clips.
-
-    Args:
-        embeddings: float array ``(clips, *row shape)``.
-        speakers: The speaker of each clip, ``(clips,)``.
-        axes: A row's axes (a bundle's, :attr:`ravdess_prep.dataset.bundles.Bundle.axes`).
-
-    Returns:
-        float32, the same shape: ``(x - mean) / std`` per feature (and per layer of a stack),
-        the mean and standard deviation taken over the speaker's clips and their examples; a
-        feature constant within a speaker becomes 0.
-    """
-    embeddings, speakers = np.asarray(embeddings), np.asarray(speakers)
-    names = ("clips",) + tuple(axes)
-    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
-    normalised = np.empty(embeddings.shape, np.float32)
-    for speaker in np.unique(speakers):
-        rows = speakers == speaker
-        values = embeddings[rows].astype(np.float64)
-        mean, std = values.mean(axis=reduce, keepdims=True), values.std(axis=reduce, keepdims=True)
-        normalised[rows] = (values - mean) / np.where(std > 0, std, 1.0)
-    return normalised
-
-
-def speaker_normalised(bundles: Mapping[str, Bundle], *, where: str) -> dict[str, Bundle]:
-    """Every split with each speaker's features standardised (:func:`normalise_per_speaker`).
-
-    Raises:
-        SourceError: The bundles lack speakers, or a speaker has a single clip in a split.
-    """
-    if any(bundle.speakers is None for bundle in bundles.values()):
-        raise SourceError(f"{where}: speaker normalisation needs each clip's speaker, and the bundles lack them")
-    lonely = sorted({(int(speaker), name) for name, bundle in bundles.items()
-                     for speaker, count in zip(*np.unique(bundle.speakers, return_counts=True)) if count < 2})
-    if lonely:
-        raise SourceError(f"{where}: speaker normalisation needs at least two clips of every speaker; "
-                          + ", ".join(f"speaker {speaker:02d} has one (in {name})" for speaker, name in lonely[:3]))
-    return {name: dataclasses.replace(bundle, embeddings=normalise_per_speaker(bundle.embeddings, bundle.speakers,
-                                                                               axes=bundle.axes))
-            for name, bundle in bundles.items()}

@@ -121,6 +121,10 @@ class Head:
         return np.asarray(model.predict(np.asarray(embeddings, np.float32), batch_size=batch_size, verbose=0),
                           np.float32)
 
+    def classes(self, model, embeddings: np.ndarray) -> np.ndarray:
+        """The class of highest probability of each clip, int32 ``(clips,)``."""
+        return np.argmax(probabilities(self.logits(model, embeddings)), axis=-1).astype(np.int32)
+
     def save(self, model, path: str | os.PathLike) -> None:
         """Write ``model`` to ``path`` (a temporary name, renamed into place by the caller)."""
         model.save(path)
@@ -184,6 +188,14 @@ class KerasHead(Head):
         history = model.fit(data.embeddings, data.labels, batch_size=config.batch_size, epochs=config.epochs,
                             validation_data=validation, shuffle=True, verbose=verbose, callbacks=callbacks)
         return model, {key: [float(value) for value in values] for key, values in history.history.items()}, config
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities, the softmax of ``logits`` (Keras's, as the models compute it),
+    float32 ``(clips, classes)``."""
+    import keras
+
+    return np.asarray(keras.ops.softmax(np.asarray(logits, np.float32), axis=-1), dtype=np.float32)
 
 
 def layer_ranges(numbers: Sequence[int], *, most_boundaries: int = MOST_BOUNDARIES) -> list[tuple[int, ...]]:

@@ -18,7 +18,7 @@ from ...dataset.bundles import Bundle
 from ...exceptions import ParameterError, option
 from ..clips import select_layers
 from ..shrinkage_lda import LinearClassifier, fit_shrinkage_lda
-from .base import Head, layer_ranges, unweighted_accuracy
+from .base import Head, unweighted_accuracy
 
 #: The shrinkages the lda head chooses among on dev (``shrinkage="auto"``).
 SHRINKAGES = (0.1, 0.3, 0.5, 0.7, 0.9)
