@@ -15,13 +15,13 @@ import json
 from typing import Mapping
 
 from .audio.io import CHANNEL_POLICIES
+from .audio.pad import TOO_LONG_POLICIES
+from .audio.trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 from .corpora import CORPORA, folds_help, get_corpus, presets_help, speakers_help
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
 from .exceptions import ParameterError, SplitError, option, render
-from .audio.pad import TOO_LONG_POLICIES
 from .settings import INTEGER, NUMBER, POSITIVE, SPEAKERS, SWITCH, setting, settings_of, values_from_file
-from .audio.trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
 
 SOURCE = "the source"
 TRIMMING = "trimming and length"

@@ -28,28 +28,27 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from .audio.io import load_at_rate
+from .audio.measure import ClipOffsets, Measurement, clip_offsets
+from .audio.pad import pad_center
+from .build import local, steps
 from .build.executors import BeamExecutor, Executor, LocalExecutor, Run
-from .build import local
-from .build import steps
+from .build.inference import EmbedResult
 from .build.plan import BuildPlan, BuildResult
-from .storage.cache import cache_root
 from .config import Config
 from .corpora import get_corpus
 from .corpora.base import ROOT_COLUMN
-from .storage.digest import file_digest
-from .build.inference import EmbedResult
-from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles,
-                        WhisperEmbedder, WhisperFiles, YAMNetEmbedder, YAMNetFiles)
-from .exceptions import SourceError, SplitError, option
-from .embedding import Embedding, recorded_files
-from .dataset.manifest import Manifest, check_folder
-from .audio.measure import ClipOffsets, Measurement, clip_offsets
-from .storage.lock import OutputLock
-from .storage.guards import check_output, check_writable_folder
-from .storage.atomic import recover_leftovers
-from .audio.pad import pad_center
-from .params import METADATA, SPLITS
 from .corpora.split import assign_splits
+from .dataset.manifest import Manifest, check_folder
+from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles, WhisperEmbedder,
+                        WhisperFiles, YAMNetEmbedder, YAMNetFiles)
+from .embedding import Embedding, recorded_files
+from .exceptions import SourceError, SplitError, option
+from .params import METADATA, SPLITS
+from .storage.atomic import recover_leftovers
+from .storage.cache import cache_root
+from .storage.digest import file_digest
+from .storage.guards import check_output, check_writable_folder
+from .storage.lock import OutputLock
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas

@@ -41,6 +41,21 @@ def load_reference(reference: str):
     return found
 
 
+def instances_of(base: type) -> Callable[[object], object]:
+    """The ``adapt`` of a registry of ``base`` instances: a subclass is made with its defaults,
+    an instance taken as it is; anything else is a :class:`TypeError` (the registry names the
+    plug-in)."""
+
+    def adapt(value):
+        if isinstance(value, type) and issubclass(value, base):
+            return value()
+        if isinstance(value, base):
+            return value
+        raise TypeError(f"{value!r} is not a {base.__name__} (or a {base.__name__} subclass)")
+
+    return adapt
+
+
 class Registry(Mapping[str, T], Generic[T]):
     """Names to plug-ins of one kind, loaded when first asked for.
 

@@ -71,6 +71,24 @@ def test_the_site_builds_strictly_with_every_page_and_api_object(site):
         assert f'id="{name}"' in (site / "api" / page / "index.html").read_text(), name
 
 
+def test_the_architecture_page_names_every_package_and_module():
+    """docs/architecture.md matches the tree: every package of the library, and every module
+    (but the command line's, one per command), is named there."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    library = ROOT / "ravdess_prep"
+    missing = []
+    for path in sorted(library.rglob("*.py")):
+        relative = path.relative_to(library)
+        if relative.parts[0] == "cli" or path.stem in ("__init__", "__main__"):
+            continue
+        if f"`{path.stem}`" not in page:
+            missing.append(relative.as_posix())
+    packages = sorted(f"`{path.parent.relative_to(library).as_posix()}/`" for path in library.glob("*/__init__.py"))
+    missing += [package for package in packages if package not in page]
+    assert missing == []
+    assert len(packages) >= 8
+
+
 def test_every_tutorial_block_runs(ravdess_dir, tmp_path, monkeypatch, capsys):
     require_opensmile()  # the tutorial uses the eGeMAPS embedder (not imported here: see conftest)
     copy_clips(ravdess_dir, tmp_path / "data" / "ravdess", (1, 8, 11), speech=4, song=2)

@@ -75,6 +75,7 @@ def test_end_is_clipped_to_the_clip():
         (np.zeros(10), {"threshold": -1.0}, ParameterError),
         (np.zeros((10, 2)), {}, ParameterError),
         (np.zeros(10), {"method": "median"}, ParameterError),
+        (np.zeros(10), {"top_db": 30.0}, ParameterError),  # the energy rule's parameter, not the rolling rule's
     ],
 )
 def test_rolling_rule_edge_cases(samples, kwargs, expected):

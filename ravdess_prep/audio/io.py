@@ -14,8 +14,8 @@ from typing import BinaryIO
 import numpy as np
 import soundfile
 
-from ..storage.atomic import atomic_path
 from ..exceptions import AudioError
+from ..storage.atomic import atomic_path
 from .resample import resample
 
 

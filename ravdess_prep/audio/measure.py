@@ -14,8 +14,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .io import check_complete, load_at_rate, read_audio
 from ..exceptions import SampleRateError, SourceError, option
+from .io import check_complete, load_at_rate, read_audio
 from .pad import CROPPED, too_long_policy
 from .trim import SILENT_DECISIONS, TrimRule, scan_rolling_offsets, silent_policy
 
@@ -230,7 +230,7 @@ class LengthTally:
 
     Tallies of parts add up, in any order and grouping, to the tally of the whole, so the
     maximum is one associative combine: a loop here, a global combine on Apache Beam (see
-    :mod:`ravdess_prep.beam`). Clips are identified by their position in the input, so ties
+    :mod:`ravdess_prep.build.beam`). Clips are identified by their position in the input, so ties
     go to the first clip in input order, wherever it was measured.
 
     Attributes:

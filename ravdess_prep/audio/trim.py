@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from .io import empty_message, open_audio, unreadable_message
 from ..exceptions import AudioError, ParameterError, SilentClipError, option
+from .io import empty_message, open_audio, unreadable_message
 
 TRIM_METHODS = ("rolling", "energy")
 SILENT_POLICIES = ("keep", "drop", "error")
@@ -27,7 +27,7 @@ DROPPED_SILENT = SILENT_DECISIONS["dropped"]
 
 @dataclasses.dataclass(frozen=True)
 class TrimRule:
-    """A trimming rule and its parameters (the keyword arguments of :func:`trim_offsets`).
+    """A trimming rule and the parameters of every rule (its method's go to :func:`trim_offsets`).
 
     Attributes:
         method: ``"rolling"`` (the original's rule) or ``"energy"`` (librosa, ``top_db``).
@@ -46,8 +46,9 @@ class TrimRule:
     hop_length_samples: int = 512
 
     def offsets(self, samples: np.ndarray) -> tuple[int, int] | None:
-        """:func:`trim_offsets` of ``samples`` under this rule."""
-        return trim_offsets(samples, **dataclasses.asdict(self))
+        """:func:`trim_offsets` of ``samples`` under this rule (its method's parameters)."""
+        return trim_offsets(samples, method=self.method, **{name: getattr(self, name)
+                                                            for name in RULE_PARAMETERS.get(self.method, ())})
 
 
 def rolling_trim_offsets(
@@ -139,40 +140,35 @@ def energy_trim_offsets(
     return int(start), int(end)
 
 
-def trim_offsets(
-    samples: np.ndarray,
-    *,
-    method: str = "rolling",
-    window_samples: int = 50,
-    threshold: float = 0.01,
-    top_db: float = 60.0,
-    frame_length_samples: int = 2048,
-    hop_length_samples: int = 512,
-) -> tuple[int, int] | None:
+def trim_offsets(samples: np.ndarray, *, method: str = "rolling", **parameters) -> tuple[int, int] | None:
     """Offsets of the active part of a clip under the chosen rule (see the module docstring).
 
     Args:
         samples: float array of shape ``(num_samples,)``.
-        method: ``"rolling"`` (the original's rule) or ``"energy"``.
-        window_samples: Rolling rule: window length.
-        threshold: Rolling rule: activity threshold on the absolute signed window sum.
-        top_db: Energy rule: silence threshold below the peak, in dB.
-        frame_length_samples: Energy rule: frame length.
-        hop_length_samples: Energy rule: hop.
+        method: ``"rolling"`` (the original's rule, :func:`rolling_trim_offsets`) or
+            ``"energy"`` (:func:`energy_trim_offsets`).
+        **parameters: The rule's own keyword arguments (its defaults where left out).
 
     Returns:
         ``(start, end)``, or None when the clip has no active part.
 
     Raises:
-        ParameterError: Unknown method or parameter out of range.
+        ParameterError: Unknown method, a parameter the rule does not have, or one out of range.
     """
-    if method == "rolling":
-        return rolling_trim_offsets(samples, window_samples=window_samples, threshold=threshold)
-    if method == "energy":
-        return energy_trim_offsets(
-            samples, top_db=top_db, frame_length_samples=frame_length_samples, hop_length_samples=hop_length_samples
-        )
-    raise ParameterError(f"method has to be one of {', '.join(TRIM_METHODS)}, not {method!r}")
+    rule = RULES.get(method)
+    if rule is None:
+        raise ParameterError(f"method has to be one of {', '.join(TRIM_METHODS)}, not {method!r}")
+    unknown = sorted(set(parameters) - set(RULE_PARAMETERS[method]))
+    if unknown:
+        raise ParameterError(f"{unknown[0]} is not a parameter of the {method} trim rule (its parameters: "
+                             f"{', '.join(RULE_PARAMETERS[method])})")
+    return rule(samples, **parameters)
+
+
+#: Each rule's function, and the parameters it takes.
+RULES = {"rolling": rolling_trim_offsets, "energy": energy_trim_offsets}
+RULE_PARAMETERS = {"rolling": ("window_samples", "threshold"),
+                   "energy": ("top_db", "frame_length_samples", "hop_length_samples")}
 
 
 def trim(samples: np.ndarray, **rule) -> tuple[np.ndarray, tuple[int, int] | None]:

@@ -49,16 +49,16 @@ from apache_beam.runners.runner import create_runner
 from apache_beam.utils.shared import Shared
 
 from .. import exceptions
+from ..audio.measure import ClipOffsets, LengthTally, Measurement
+from ..dataset.manifest import Manifest
+from ..embedders import ModelFiles
+from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
 from ..storage.atomic import atomic_path
 from .executors import Run
 from .inference import EmbedResult, ModelSession, PreparedClip
-from ..embedders import ModelFiles
-from ..exceptions import ParameterError, RavdessPrepError, SourceError, option
-from ..dataset.manifest import Manifest
-from ..audio.measure import ClipOffsets, LengthTally, Measurement
 from .plan import BuildPlan, BuildResult
-from .steps import StageClock
 from .recipe import ClipRecipe
+from .steps import StageClock
 
 __all__ = ["run", "build_graph", "pipeline_options"]
 

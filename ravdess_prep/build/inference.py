@@ -20,12 +20,12 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..audio.io import load_at_rate, load_clip, working_rate_hz
-from ..storage.cache import ClipCache
-from ..embedders import Embedder, ModelFiles
-from ..exceptions import ModelOutputError, RavdessPrepError
 from ..audio.measure import ClipOffsets
 from ..audio.pad import pad_center
 from ..audio.resample import pad_and_resample, resample
+from ..embedders import Embedder, ModelFiles
+from ..exceptions import ModelOutputError, RavdessPrepError
+from ..storage.cache import ClipCache
 
 
 def clip_examples(

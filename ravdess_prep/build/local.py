@@ -11,14 +11,13 @@ import functools
 
 from tqdm.auto import tqdm
 
+from ..audio.measure import Measurement
 from ..config import Config
-
+from . import steps
 from .executors import Run
 from .inference import EmbedResult, ModelSession
-from ..audio.measure import Measurement
 from .parallel import map_calls, single_threaded_blas
 from .plan import BuildPlan, BuildResult, run_steps
-from . import steps
 from .recipe import ClipRecipe
 
 #: Clips prepared ahead of the model (bounds memory: about 0.5 MB per clip of 20 VGGish examples).

@@ -16,11 +16,11 @@ from typing import Iterable
 
 import numpy as np
 
+from ..audio.measure import ClipOffsets, Target
+from ..embedders import Embedder, ModelFiles
+from ..embedders.outputs import bundle_rows
 from ..storage.cache import ClipCache
 from .inference import EmbedResult, ModelSession, PreparedClip, embed_prepared, prepare_clip
-from ..embedders import Embedder, ModelFiles
-from ..audio.measure import ClipOffsets, Target
-from ..embedders.outputs import bundle_rows
 
 
 @dataclasses.dataclass(frozen=True)

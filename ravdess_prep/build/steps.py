@@ -21,7 +21,8 @@ from typing import Callable, Iterable
 
 from ..audio.measure import ClipOffsets, LengthTally, Measurement, Target, measure_file, tally_in_order
 from ..config import Config
-from ..dataset.manifest import Manifest, examples_per_clip as padded_examples
+from ..dataset.manifest import Manifest
+from ..dataset.manifest import examples_per_clip as padded_examples
 from ..embedders import Embedder, ModelFiles
 from ..exceptions import ParameterError
 from ..params import CLIP_CACHE_FOLDER

@@ -15,11 +15,11 @@ import argparse
 from .. import pipeline
 from ..build.executors import Run
 from ..config import Config
+from ..dataset.manifest import Manifest
 from ..embedders import embedder_class
 from ..exceptions import ParameterError, option, render
-from ..dataset.manifest import Manifest
-from ..storage.guards import OUTPUT_RULE
 from ..settings import values_from_file
+from ..storage.guards import OUTPUT_RULE
 from .info import add_source_options
 from .options import (UsageError, add_settings, embedder_classes, executor_classes, files_from, files_types,
                       given_flags, given_values, not_of, plugin_problems, read_settings_file, run_settings,

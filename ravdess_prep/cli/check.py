@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..exceptions import ManifestError
 from ..dataset.integrity import manifest_problems
 from ..dataset.manifest import Manifest
+from ..exceptions import ManifestError
 
 NAME = "check"
 HELP = "check a dataset folder against its manifest: files, SHA-256, shapes, finite values, labels"

@@ -7,12 +7,12 @@ import argparse
 import numpy as np
 
 from .. import pipeline
-from ..storage.atomic import atomic_path
 from ..config import Config
-from ..embedders import embedder_class
 from ..dataset.manifest import Manifest
-from ..storage.guards import OUTPUT_RULE, check_new_file
+from ..embedders import embedder_class
 from ..settings import PATH, TEXT
+from ..storage.atomic import atomic_path
+from ..storage.guards import OUTPUT_RULE, check_new_file
 from .options import add_settings, files_types, given_values, not_of, wording
 
 NAME = "embed"

@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..storage.atomic import write_json
 from ..evaluation.crosscorpus import check_report_paths, draw, evaluate_model
 from ..params import SPLITS
+from ..storage.atomic import write_json
 
 NAME = "evaluate"
 HELP = "score a trained model on a dataset of the same embedder and settings (another corpus, say)"

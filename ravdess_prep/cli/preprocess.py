@@ -6,8 +6,8 @@ import argparse
 
 from .. import pipeline
 from ..audio.io import write_wav
-from ..config import Config
 from ..audio.pad import pad_center
+from ..config import Config
 from .measure import TRIM_SETTINGS
 from .options import UsageError, add_settings, given_values, wording
 

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from ..embedders import tagging as tag
 from ..build.executors import Run
+from ..embedders import tagging as tag
 from ..settings import PATH
 from .options import UsageError, add_settings, given_values, wording
 

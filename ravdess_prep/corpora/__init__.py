@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Sequence
 
-from ..registry import Registry
+from ..registry import Registry, instances_of
 from .base import Corpus, Excluded, Survey
 
 __all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "described", "downloads_help", "fold_presets_help", "folds_help",
@@ -17,18 +17,10 @@ __all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "descri
            "verifiable_help"]
 
 
-def _corpus(value) -> Corpus:
-    if isinstance(value, type) and issubclass(value, Corpus):
-        return value()
-    if isinstance(value, Corpus):
-        return value
-    raise TypeError(f"{value!r} is not a Corpus (or a Corpus subclass)")
-
-
 #: Every known corpus by name: the library's own, then those of entry points.
 CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS",
                                                 "emodb": "ravdess_prep.corpora.emodb:EmoDB",
-                                                "cremad": "ravdess_prep.corpora.cremad:CremaD"}, adapt=_corpus)
+                                                "cremad": "ravdess_prep.corpora.cremad:CremaD"}, adapt=instances_of(Corpus))
 
 
 def get_corpus(name: str) -> Corpus:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 import soundfile
 
 from ..audio.io import check_complete, empty_message, unreadable_message
-from .emotions import CANONICAL, check_canonical
-from ..storage.digest import file_digest
 from ..exceptions import (AudioError, ChecksumError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError,
                           SplitError, option)
+from ..storage.digest import file_digest
+from .emotions import CANONICAL, check_canonical
 from .source import AUDIO_SUFFIXES, audio_files, resolve_path
 from .split import SplitPreset, customary_split, leave_one_speaker_out_split
 
@@ -80,6 +80,11 @@ class Survey:
             raise first
 
 
+#: The facets every corpus's :meth:`Corpus.counts` reports after its own: the audio's rate and
+#: channels.
+AUDIO_COUNTS = {"sample_rate_hz": ("sample_rate_hz", "sample_rate_hz"), "channels": ("channels", "channels")}
+
+
 class Corpus:
     """A corpus of labelled speech recordings. Subclasses set the class attributes and
     :meth:`parse_name` (or :meth:`annotations` and :meth:`clip_metadata`); :meth:`download`
@@ -100,7 +105,8 @@ class Corpus:
         sort_columns: Inventory order.
         facet_columns: Columns the classifier's accuracy is broken down by.
         card_columns: Columns the data card counts clips by (per split), the label's first.
-        count_columns: ``{facet: (sort column, value column)}`` that :meth:`counts` reports.
+        count_columns: ``{facet: (sort column, value column)}`` that :meth:`counts` reports
+            (with :data:`AUDIO_COUNTS`, every corpus's).
         speakers: Every speaker of the corpus, in its order (the split presets cut it).
         default_dev_speakers: The dev speakers of the corpus's customary split.
         default_test_speakers: Its test speakers.
@@ -263,9 +269,12 @@ class Corpus:
         return result.clips
 
     def counts(self, clips: "pandas.DataFrame") -> dict[str, dict[str, int]]:
-        """Clip counts per facet of :attr:`count_columns`, values in the corpus's own order."""
+        """Clip counts per facet of :attr:`count_columns` and of the audio's rate and channels,
+        values in the corpus's own order."""
         counts = {}
-        for facet, (sort_key, column) in self.count_columns.items():
+        for facet, (sort_key, column) in {**self.count_columns, **AUDIO_COUNTS}.items():
+            if column not in clips:
+                continue
             ordered = clips.sort_values(sort_key, kind="stable")[column]
             values = ordered.map(lambda value: f"{value:02d}" if column == self.speaker_column else str(value))
             counts[facet] = {str(key): int(value) for key, value in values.value_counts(sort=False).items()}

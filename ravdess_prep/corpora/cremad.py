@@ -23,11 +23,11 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from ..exceptions import ClipNameError
 from ..storage.cache import cache_root
 from ..storage.download import fetch_folder
-from ..exceptions import ClipNameError
-from .split import SplitPreset, customary_split, leave_one_speaker_out_split, speaker_groups
 from .base import Corpus, match_name
+from .split import SplitPreset, customary_split, leave_one_speaker_out_split, speaker_groups
 
 #: The emotion codes and the emotions, in label order.
 EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happy", "NEU": "neutral", "SAD": "sad"}
@@ -178,8 +178,6 @@ class CremaD(Corpus):
         "gender": ("gender", "gender"),
         "sentence": ("sentence", "sentence"),
         "intensity": ("intensity_code", "intensity"),
-        "sample_rate_hz": ("sample_rate_hz", "sample_rate_hz"),
-        "channels": ("channels", "channels"),
     }
     speakers = ACTORS
     download_names = ("github",)

@@ -18,13 +18,14 @@ import zipfile
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
+from ..exceptions import ChecksumError, ClipNameError, SourceError
 from ..storage.cache import cache_root
 from ..storage.digest import file_digest
 from ..storage.download import fetch
-from ..exceptions import ChecksumError, ClipNameError, SourceError
-from .source import extract_zip, finished_folder
-from .split import customary_split, leave_one_speaker_out_split
+from ..storage.folders import finished_folder
 from .base import Corpus, match_name
+from .source import extract_zip
+from .split import customary_split, leave_one_speaker_out_split
 
 #: The emotion letters (of the German names) and the emotions, in label order.
 EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness",
@@ -176,8 +177,6 @@ class EmoDB(Corpus):
         "speaker": ("speaker", "speaker"),
         "gender": ("gender", "gender"),
         "text": ("text", "text"),
-        "sample_rate_hz": ("sample_rate_hz", "sample_rate_hz"),
-        "channels": ("channels", "channels"),
     }
     speakers = tuple(SPEAKERS)
     default_dev_speakers = DEV_SPEAKERS

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import requests
 
+from ..exceptions import ClipNameError, DownloadError
 from ..storage.cache import cache_root
 from ..storage.download import USER_AGENT, fetch
-from ..exceptions import ClipNameError, DownloadError
-from .protocols import Protocol
-from .source import extract_zip, finished_folder
-from .split import consecutive_folds, customary_split, leave_one_speaker_out_split
+from ..storage.folders import finished_folder
 from .base import Corpus, match_name
+from .protocols import Protocol
+from .source import extract_zip
+from .split import consecutive_folds, customary_split, leave_one_speaker_out_split
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas
@@ -269,8 +270,6 @@ class RAVDESS(Corpus):
         "intensity": ("intensity_code", "intensity"),
         "actor": ("actor", "actor"),
         "gender": ("gender", "gender"),
-        "sample_rate_hz": ("sample_rate_hz", "sample_rate_hz"),
-        "channels": ("channels", "channels"),
     }
     speakers = ACTORS
     default_dev_speakers = DEV_ACTORS

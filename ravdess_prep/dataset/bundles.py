@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Mapping
 import numpy as np
 
 from ..corpora import corpus_of_names
-from ..exceptions import ParameterError, SourceError
-from .integrity import missing_files, raise_problems, split_problems
-from .manifest import Manifest
-from .layout import bundle_paths
 from ..embedders.outputs import LAYER_SEQUENCES, clip_frame_spans
+from ..exceptions import ParameterError, SourceError
 from ..params import MANIFEST, METADATA, SPLITS
+from .integrity import missing_files, raise_problems, split_problems
+from .layout import bundle_paths
+from .manifest import Manifest
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas

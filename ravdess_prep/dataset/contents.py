@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..version import __version__
-from .bundles import Bundle
+from ..audio.measure import Measurement
 from ..corpora import Corpus
 from ..corpora.base import ROOT_COLUMN
-from ..audio.measure import Measurement
 from ..params import SPLITS
-from ..corpora.source import read_extraction_record
+from ..storage.folders import read_extraction_record
+from ..version import __version__
+from .bundles import Bundle
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
     import pandas

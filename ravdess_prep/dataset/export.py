@@ -23,12 +23,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ..exceptions import ParameterError, RavdessPrepError, SourceError
+from ..params import METADATA, SPLITS
 from ..storage.atomic import atomic_path, write_errors
 from ..storage.guards import check_new_file
 from .bundles import read_bundles
 from .manifest import Manifest
-from ..exceptions import ParameterError, RavdessPrepError, SourceError
-from ..params import METADATA, SPLITS
 
 FORMATS = ("parquet", "hf")
 #: The split names of a Hugging Face DatasetDict (its convention calls dev "validation").

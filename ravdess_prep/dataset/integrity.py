@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..storage.digest import file_digest
 from ..exceptions import DatasetError
-from .manifest import Manifest
+from ..storage.digest import file_digest
 from .layout import bundle_paths
+from .manifest import Manifest
 
 #: Rows of embeddings checked for finiteness at once (bounds the memory of a large dataset).
 CHUNK_ROWS = 4096

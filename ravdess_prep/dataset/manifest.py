@@ -21,13 +21,13 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ..config import Config, upgrade_config
-from ..storage.digest import json_digest
-from ..exceptions import ManifestError, ParameterError
 from ..audio.measure import Target
+from ..config import Config, upgrade_config
 from ..embedders import ModelFiles
 from ..embedders.outputs import kind_named, pooled_shape
+from ..exceptions import ManifestError, ParameterError
 from ..params import MANIFEST, MANIFEST_DIGEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA, SPLITS
+from ..storage.digest import json_digest
 
 #: The keys a manifest of this version must have.
 REQUIRED = ("format", "config", "corpus", "embedder", "output", "target_length_samples", "sample_rate_hz", "splits")

@@ -27,10 +27,10 @@ from typing import ClassVar, Mapping, Protocol
 
 import numpy as np
 
-from ..storage.digest import file_digest, path_sha256
 from ..exceptions import ModelFileError, ParameterError, option
-from .outputs import POOLS, OutputKind
 from ..settings import setting
+from ..storage.digest import file_digest, path_sha256
+from .outputs import POOLS, OutputKind
 
 
 @dataclasses.dataclass(frozen=True)

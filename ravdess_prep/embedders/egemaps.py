@@ -24,16 +24,16 @@ import importlib.util
 import os
 import sys
 import threading
-from pathlib import Path
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 
 from ..exceptions import AudioError, ParameterError, RavdessPrepError, option
-from .outputs import SEQUENCE, VECTOR, OutputKind
 from ..settings import setting
 from .base import EMBEDDER_GROUP, Embedder, ModelFiles, sequence_shape
+from .outputs import SEQUENCE, VECTOR, OutputKind
 
 LEVELS = ("functionals", "lld")
 FEATURE_SET = "eGeMAPSv02"

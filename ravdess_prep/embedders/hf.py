@@ -35,13 +35,13 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
-from .hub import WEIGHTS
-from .outputs import pool_examples
 from ..settings import NUMBER, TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
 from .bfloat16 import to_bfloat16
-from .strict_loading import check_weight_files, load_strictly
+from .hub import WEIGHTS
 from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
+from .outputs import pool_examples
+from .strict_loading import check_weight_files, load_strictly
 
 #: The model types of config.json this embedder runs, by their Transformers class.
 MODEL_TYPES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",

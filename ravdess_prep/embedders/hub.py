@@ -22,10 +22,10 @@ from pathlib import Path
 
 import requests
 
+from ..exceptions import DownloadError, ModelFileError, ParameterError, option
 from ..storage.atomic import atomic_path
 from ..storage.digest import file_digest
 from ..storage.download import USER_AGENT, fetch
-from ..exceptions import DownloadError, ModelFileError, ParameterError, option
 
 #: The Hub's address; ``$HF_ENDPOINT`` names a mirror.
 ENDPOINT = "https://huggingface.co"

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..exceptions import ParameterError, option
+from ..settings import LAYER_LIST, POSITIVE, setting
+from .base import EMBEDDER_GROUP, Embedder, check_files_type, check_positive
 from .hub import local_or_hub
 from .outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
 from .precision import PRECISIONS, check_precision, require_native
-from ..settings import LAYER_LIST, POSITIVE, setting
-from .base import EMBEDDER_GROUP, Embedder, check_files_type, check_positive
 
 
 @dataclasses.dataclass(frozen=True)

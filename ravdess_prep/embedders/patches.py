@@ -15,8 +15,8 @@ from typing import ClassVar
 import numpy as np
 
 from ..exceptions import ParameterError
-from .outputs import SEQUENCE, OutputKind
 from .base import Embedder, ModelFiles, sequence_shape
+from .outputs import SEQUENCE, OutputKind
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,9 +14,9 @@ import numpy as np
 
 import yamnet_model
 
+from ..exceptions import AudioError, ModelFileError
 from ..storage.cache import cache_root
 from . import YAMNetEmbedder, YAMNetFiles
-from ..exceptions import AudioError, ModelFileError
 
 #: The embedder whose model tags (its files type says where the model is).
 TAGGER = YAMNetEmbedder

@@ -18,11 +18,11 @@ import numpy as np
 import vggish
 from vggish import params as vggish_params
 
+from ..exceptions import ModelFileError, ParameterError, option
+from ..settings import NUMBER, PATH, POSITIVE, SWITCH, setting
 from ..storage.cache import cache_root
 from ..storage.digest import path_sha256
 from ..storage.download import fetch
-from ..exceptions import ModelFileError, ParameterError, option
-from ..settings import NUMBER, PATH, POSITIVE, SWITCH, setting
 from .base import EMBEDDER_GROUP, ModelFile, ModelFiles, check_files_type, check_positive
 from .patches import PatchEmbedder
 

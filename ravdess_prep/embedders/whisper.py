@@ -31,10 +31,10 @@ import whisper_encoder
 from whisper_encoder import params as whisper_params
 
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
-from .outputs import pool_examples
 from ..settings import TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
 from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
+from .outputs import pool_examples
 
 #: What a layer number means, for the manifest and the data card.
 LAYER_MEANING = ("0: the input of the first block (convolutions and positions); K: the output of block K; the last: "

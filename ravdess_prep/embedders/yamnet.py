@@ -29,12 +29,12 @@ import numpy as np
 import yamnet_model
 from yamnet_model import params as yamnet_params
 
+from ..exceptions import ModelFileError, ParameterError, option
+from ..settings import NUMBER, PATH, POSITIVE, setting
 from ..storage.atomic import atomic_path
 from ..storage.cache import cache_root
 from ..storage.digest import file_digest, path_sha256
 from ..storage.download import fetch
-from ..exceptions import ModelFileError, ParameterError, option
-from ..settings import NUMBER, PATH, POSITIVE, setting
 from .base import EMBEDDER_GROUP, ModelFile, ModelFiles, check_files_type, check_positive
 from .patches import PatchEmbedder
 

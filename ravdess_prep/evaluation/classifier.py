@@ -29,12 +29,12 @@ from ..storage.atomic import atomic_path, write_json
 from .fitting import Fitted, fit
 from .heads import Head
 from .heads.base import probabilities
-from .train_config import TrainConfig
 from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, METRICS_FILE, check_model_folder,
                            dataset_record)
-from .training_data import folders_of, read_data
 from .speaker_norm import speaker_normalised
+from .train_config import TrainConfig
+from .training_data import folders_of, read_data
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,19 +18,19 @@ from typing import Sequence
 
 import numpy as np
 
-from .model_folder import check_same_dataset, dataset_record, load_model, model_head, read_model_record
-from .classifier import predict_logits
 from ..corpora import get_corpus
 from ..corpora.emotions import CANONICAL, canonical_of
-from ..exceptions import ParameterError, SourceError
-from .fitting import inputs_as_trained
 from ..dataset.manifest import Manifest
-from .metrics import evaluate, plot_confusion
-from ..storage.guards import check_report_path, json_record_with
+from ..exceptions import ParameterError, SourceError
 from ..params import SPLITS
+from ..storage.guards import check_report_path, json_record_with
+from .classifier import predict_logits
 from .clips import pooled
-from .training_data import read_data
+from .fitting import inputs_as_trained
+from .metrics import evaluate, plot_confusion
+from .model_folder import check_same_dataset, dataset_record, load_model, model_head, read_model_record
 from .speaker_norm import speaker_normalised
+from .training_data import read_data
 
 #: The title stored in the metadata of every figure ``evaluate`` draws (how a later run knows
 #: a figure it may replace).

@@ -17,16 +17,15 @@ from typing import Iterator
 
 import numpy as np
 
-from ..storage.atomic import write_json
-from .classifier import fit_and_score, train
 from ..corpora import CORPORA, Corpus
-from ..exceptions import ParameterError, SourceError, option
-from .train_config import TrainConfig
-from ..storage.guards import check_report_path, json_record_with
 from ..corpora.split import k_fold_by_speaker
-from .clips import pooled, subset
+from ..exceptions import ParameterError, SourceError, option
+from ..storage.atomic import write_json
+from ..storage.guards import check_report_path, json_record_with
+from .classifier import fit_and_score, train
+from .clips import pooled, subset, take_protocol
+from .train_config import TrainConfig
 from .training_data import TrainingData, corpus_protocol, folders_of, read_data
-from .clips import take_protocol
 
 _log = logging.getLogger("ravdess_prep")
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..dataset.bundles import Bundle
 from .clips import joined, layer_numbers_of, select_layers
-from .heads import Head, head_named
+from .heads import HEADS, Head
 from .heads.base import layer_weights
 from .train_config import TrainConfig
 
@@ -67,7 +67,7 @@ def model_inputs(bundle: Bundle, config: TrainConfig) -> Bundle:
             stack lacks, or clips the head cannot prepare.
     """
     if config.head != "auto":
-        bundle = head_named(config.head).prepare(bundle)
+        bundle = HEADS.get_named(config.head).prepare(bundle)
     return select_layers(bundle, layer=config.layer, layers=config.layers)
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 from ..dataset.manifest import Manifest
 from ..exceptions import ParameterError, SourceError
 from ..storage.guards import check_owned_folder
-from .heads import HEADS, Head, head_named
-
+from .heads import HEADS, Head
 
 MODEL_FILE = Head.model_file
 METRICS_FILE = "metrics.json"
@@ -51,7 +50,7 @@ def model_head(model_dir: str | os.PathLike) -> Head:
     if name not in HEADS:
         raise SourceError(f"{path}: the model was made by the head {name!r}, which is not installed (the heads: "
                           f"{', '.join(HEADS)})")
-    return head_named(name)
+    return HEADS.get_named(name)
 
 
 def load_model(model_dir: str | os.PathLike):

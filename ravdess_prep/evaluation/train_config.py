@@ -11,7 +11,7 @@ from typing import Sequence
 
 from ..exceptions import ParameterError, option
 from ..settings import INTEGER, LAYER_CHOICE, NUMBER, POSITIVE, SHRINKAGE, SWITCH, setting
-from .heads import HEADS, Head, auto_head, head_named
+from .heads import HEADS, Head, auto_head
 from .heads.lda import ENSEMBLE, SHRINKAGES
 
 TRAINING = "training (the BiGRU's defaults are the original recipe)"
@@ -102,7 +102,7 @@ class TrainConfig:
                                    "scores; 1: the best alone")
 
     def __post_init__(self):
-        chosen = None if self.head == "auto" else head_named(self.head)
+        chosen = None if self.head == "auto" else HEADS.get_named(self.head)
         optional = tuple(name for name in ("num_classes", "early_stopping", "epochs") if getattr(self, name) is not None)
         for name in ("gru_units", "hidden_units", "batch_size") + optional:
             value = getattr(self, name)
@@ -149,7 +149,7 @@ class TrainConfig:
         Raises:
             ParameterError: The head does not take such clips.
         """
-        head = auto_head(axes) if self.head == "auto" else head_named(self.head)
+        head = auto_head(axes) if self.head == "auto" else HEADS.get_named(self.head)
         if not head.accepts(axes):
             raise ParameterError(f"the {head.name} head does not take clips of axes ({', '.join(axes)})")
         return head

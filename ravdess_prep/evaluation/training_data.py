@@ -23,7 +23,6 @@ from ..exceptions import ParameterError, SourceError, option
 from .clips import select_layers, subset, take_protocol
 
 
-
 @dataclasses.dataclass(frozen=True)
 class TrainingData:
     """What a head is trained and scored on, and where it came from.

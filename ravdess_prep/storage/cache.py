@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import params
-from .atomic import atomic_path
 from ..exceptions import CacheEntryError
+from .atomic import atomic_path
 
 _log = logging.getLogger("ravdess_prep")
 

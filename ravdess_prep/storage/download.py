@@ -20,9 +20,9 @@ from typing import Mapping
 import requests
 from tqdm.auto import tqdm
 
-from .digest import file_digest
 from ..exceptions import ChecksumError, DownloadError
-from ..corpora.source import EXTRACTION_RECORD, finished_folder
+from .digest import file_digest
+from .folders import EXTRACTION_RECORD, finished_folder
 
 USER_AGENT = "ravdess-prep (+https://zenodo.org/records/1188976)"
 _RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

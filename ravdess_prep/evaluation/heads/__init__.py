@@ -12,18 +12,10 @@ from typing import Sequence
 
 from ...embedders.outputs import kind_of_axes
 from ...exceptions import ParameterError
-from ...registry import Registry
+from ...registry import Registry, instances_of
 from .base import Head
 
-__all__ = ["HEADS", "Head", "auto_head", "head_named"]
-
-
-def _head(value) -> Head:
-    if isinstance(value, type) and issubclass(value, Head):
-        return value()
-    if isinstance(value, Head):
-        return value
-    raise TypeError(f"{value!r} is not a Head (or a Head subclass)")
+__all__ = ["HEADS", "Head", "auto_head"]
 
 
 #: Every known head by name: the library's own, then those of entry points.
@@ -31,16 +23,8 @@ HEADS: Registry[Head] = Registry("head", {"bigru": "ravdess_prep.evaluation.head
                                           "sequence": "ravdess_prep.evaluation.heads.sequence:SequenceHead",
                                           "linear": "ravdess_prep.evaluation.heads.linear:LinearHead",
                                           "mlp": "ravdess_prep.evaluation.heads.linear:MLPHead",
-                                          "lda": "ravdess_prep.evaluation.heads.lda:LDAHead"}, adapt=_head)
-
-
-def head_named(name: str) -> Head:
-    """The head registered as ``name``.
-
-    Raises:
-        ParameterError: No such head; the message lists the known ones.
-    """
-    return HEADS.get_named(name)
+                                          "lda": "ravdess_prep.evaluation.heads.lda:LDAHead"},
+                         adapt=instances_of(Head))
 
 
 def auto_head(axes: Sequence[str]) -> Head:
