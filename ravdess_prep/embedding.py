@@ -34,8 +34,8 @@ from .build.inference import ModelSession
 from .build.parallel import map_calls
 from .config import Config
 from .corpora.source import AUDIO_SUFFIXES
-from .dataset.integrity import require_intact
-from .dataset.manifest import Manifest, check_folder
+from .dataset.integrity import require_sound
+from .dataset.manifest import Manifest
 from .embedders import Embedder, ModelFiles, embedder_class
 from .exceptions import AudioError, ParameterError, RavdessPrepError, option
 from .settings import PATH, TEXT, settings_of
@@ -76,8 +76,7 @@ class Embedding:
             ModelFileError: A model file is missing or differs from the one it was built with.
         """
         manifest = Manifest.read(dataset)
-        check_folder(manifest, manifest.path.parent)
-        require_intact(manifest)
+        require_sound(manifest)
         config = steps.dataset_config(manifest, **({"on_too_long": on_too_long} if on_too_long else {}))
         return cls(config, recorded_files(manifest, files), standalone=False)
 

@@ -38,7 +38,8 @@ from .config import Config
 from .corpora import get_corpus
 from .corpora.base import ROOT_COLUMN
 from .corpora.split import assign_splits
-from .dataset.manifest import Manifest, check_folder
+from .dataset.integrity import check_recorded
+from .dataset.manifest import Manifest
 from .embedders import (EGeMAPSEmbedder, HFEmbedder, HFFiles, ModelFiles, VGGishEmbedder, VGGishFiles, WhisperEmbedder,
                         WhisperFiles, YAMNetEmbedder, YAMNetFiles)
 from .embedding import Embedding, recorded_files
@@ -332,7 +333,7 @@ def rebuild(
 
     manifest = Manifest.read(dataset)
     folder = manifest.path.parent
-    check_folder(manifest, folder)
+    check_recorded(manifest, folder)  # its bundles may be damaged: they are what is built again
     model = recorded_files(manifest, files)
     source = manifest.source.get("roots") if source is None else source
     clips, _ = _survey(source, manifest.config, cache_dir=run.cache_dir, progress=run.progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..dataset.integrity import manifest_problems
+from ..dataset.integrity import check_recorded, manifest_problems
 from ..dataset.manifest import Manifest
 from ..exceptions import ManifestError
 
@@ -20,6 +20,7 @@ def run(args: argparse.Namespace) -> int:
     """Print one line per problem (exit status 1), or what was checked (0)."""
     try:
         manifest = Manifest.read(args.dataset)
+        check_recorded(manifest, manifest.path.parent)
         problems = manifest_problems(manifest)
     except ManifestError as error:
         problems = [str(error)]

@@ -24,7 +24,7 @@ from ..corpora import corpus_of_names
 from ..embedders.outputs import LAYER_SEQUENCES, clip_frame_spans
 from ..exceptions import ParameterError, SourceError
 from ..params import MANIFEST, METADATA, SPLITS
-from .integrity import missing_files, raise_problems, split_problems
+from .integrity import missing_files, raise_problems, require_sound
 from .layout import bundle_paths
 from .manifest import Manifest
 
@@ -163,7 +163,8 @@ def read_dataset(out: str | os.PathLike, *, manifest: Manifest | None = None,
 
     Raises:
         DatasetError: A file of a split the manifest lists is missing, or a split's arrays are
-            not what the manifest records (see :func:`ravdess_prep.dataset.integrity.split_problems`).
+            not what the manifest records (see :func:`ravdess_prep.dataset.integrity.require_sound`).
+        ManifestError: The manifest contradicts its folder.
         SourceError: No split, or a file missing or damaged.
     """
     present = [split for split in SPLITS if (Path(out) / split).is_dir()]
@@ -173,10 +174,9 @@ def read_dataset(out: str | os.PathLike, *, manifest: Manifest | None = None,
     if not present:
         raise SourceError(f"{out}: no bundle folder ({', '.join(SPLITS)}) found")
     arrays = {split: _read_arrays(out, split, allow_pickled_names=allow_pickled_names) for split in present}
-    if facts is not None:
-        raise_problems([problem for split, (names, embeddings, labels) in arrays.items()
-                        for problem in split_problems(out, split, facts[0], names=names, embeddings=embeddings,
-                                                      labels=labels)], out)
+    if facts is not None:  # the one soundness check, on the arrays as loaded
+        require_sound(facts[0], arrays={split: dict(zip(("names", "embeddings", "labels"), split_arrays))
+                                        for split, split_arrays in arrays.items()})
     return None if facts is None else facts[0], {split: _with_clip_facts(split_arrays, facts, where=Path(out) / split)
                                                  for split, split_arrays in arrays.items()}
 

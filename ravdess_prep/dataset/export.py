@@ -27,7 +27,7 @@ from ..exceptions import ParameterError, RavdessPrepError, SourceError
 from ..params import METADATA, SPLITS
 from ..storage.atomic import atomic_path, write_errors
 from ..storage.guards import check_new_file
-from .bundles import read_bundles
+from .bundles import read_dataset
 from .manifest import Manifest
 
 FORMATS = ("parquet", "hf")
@@ -58,7 +58,7 @@ def clip_rows(bundles_dir: str | os.PathLike) -> tuple["object", dict]:
     metadata = pd.read_csv(metadata_path, keep_default_na=False).set_index("clip_name", drop=False)
     corpus = manifest["corpus"]
     parts = []
-    for split, bundle in read_bundles(bundles_dir, allow_pickled_names=False).items():
+    for split, bundle in read_dataset(bundles_dir, manifest=manifest, allow_pickled_names=False)[1].items():
         part = metadata.loc[bundle.names.tolist()].reset_index(drop=True)  # read_bundles named any missing row
         if (part[corpus["label_column"]].to_numpy() != bundle.labels).any():
             raise SourceError(f"{bundles_dir}: the {split} labels differ from metadata.csv")

@@ -1,23 +1,28 @@
-"""Whether a dataset folder still is what its manifest says it is.
+"""Whether a dataset folder still is what its manifest says it is: the one check every reader
+calls (:func:`require_sound`).
 
 A build records in the manifest every split it wrote (clips, label counts), the shape of a row,
-and the SHA-256 of every bundle file. :func:`manifest_problems` checks a folder against all of
-it: each split's three files present, their digests, their shapes against each other and the
-manifest, every embedding finite, every label one of the corpus's. ``ravdess-prep check``
-prints what it finds; the commands that read a dataset (export, train, crossval, embed,
-predict) make the cheap part of the check (everything but the digests) and refuse a damaged
-dataset naming the file (:func:`require_intact`, and :func:`split_problems` on the arrays a
-reader has loaded anyway).
+the target length (the longest kept clip of ``metadata.csv`` when it was measured), and the
+SHA-256 of every bundle file. :func:`check_recorded` refuses a manifest that contradicts its
+folder (an edited one would embed new files other than its bundles were);
+:func:`manifest_problems` checks the folder against the rest: each split's three files present,
+their digests, their shapes against each other and the manifest, every embedding finite, every
+label one of the corpus's. ``ravdess-prep check`` prints what it finds; every command that reads
+a dataset (export, train, crossval, evaluate, embed, predict, build --from-manifest) calls
+:func:`require_sound`, the cheap part (everything but the digests) by default, on the arrays
+it has loaded where it has.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
-from ..exceptions import DatasetError
+from ..exceptions import DatasetError, ManifestError
+from ..params import MANIFEST, METADATA
 from ..storage.digest import file_digest
 from .layout import bundle_paths
 from .manifest import Manifest
@@ -64,7 +69,8 @@ def missing_files(folder: str | os.PathLike, manifest: Manifest) -> list[str]:
             for path in bundle_paths(folder, split).values() if not path.is_file()]
 
 
-def manifest_problems(manifest: Manifest, *, digests: bool = True) -> list[str]:
+def manifest_problems(manifest: Manifest, *, digests: bool = True,
+                      arrays: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> list[str]:
     """Every problem of the dataset folder a manifest was read from, a line each naming the
     file (empty: none).
 
@@ -72,6 +78,8 @@ def manifest_problems(manifest: Manifest, *, digests: bool = True) -> list[str]:
         manifest: The dataset's manifest, read from its folder.
         digests: Also hash every bundle file against the SHA-256 the manifest recorded (the
             expensive part; a dataset written before they were recorded has none to compare).
+        arrays: ``{split: {"names", "embeddings", "labels"}}`` a reader has loaded already
+            (checked as they are, not read again); a split left out is read (memory-mapped).
     """
     folder = Path(manifest.path).parent
     problems = missing_files(folder, manifest)
@@ -85,12 +93,15 @@ def manifest_problems(manifest: Manifest, *, digests: bool = True) -> list[str]:
                 if recorded is not None and (found := file_digest(path)) != recorded:
                     problems.append(f"{path}: SHA-256 {found}, but the manifest recorded {recorded} (changed since "
                                     "the build wrote it)")
+        if arrays is not None and split in arrays:
+            problems += split_problems(folder, split, manifest, **arrays[split])
+            continue
         try:
-            arrays = {part: np.load(path, mmap_mode="r", allow_pickle=False) for part, path in paths.items()}
+            loaded = {part: np.load(path, mmap_mode="r", allow_pickle=False) for part, path in paths.items()}
         except (ValueError, OSError, EOFError) as error:
             problems.append(f"{folder / split}: a bundle file cannot be read ({' '.join(str(error).split())})")
             continue
-        problems += split_problems(folder, split, manifest, **arrays)
+        problems += split_problems(folder, split, manifest, **loaded)
     return problems
 
 
@@ -102,11 +113,37 @@ def raise_problems(problems: list[str], folder: str | os.PathLike) -> None:
         raise DatasetError(f"{problems[0]}{more}")
 
 
-def require_intact(manifest: Manifest) -> None:
-    """Raise unless the dataset folder of ``manifest`` passes the cheap checks (every file
-    present, shapes, finiteness, labels; not the digests).
+def require_sound(manifest: Manifest, *, digests: bool = False,
+                  arrays: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+    """The one check of a dataset folder that every reader calls: the manifest agrees with its
+    folder (:func:`check_recorded`), and the folder has no problem (:func:`manifest_problems`;
+    ``digests``: the bundle files hashed too; ``arrays``: what the reader has loaded).
 
     Raises:
-        DatasetError: The first problem, and how many there are.
+        ManifestError: The manifest contradicts its folder (edited since the build).
+        DatasetError: The first problem of the folder, and how many there are.
     """
-    raise_problems(manifest_problems(manifest, digests=False), Path(manifest.path).parent)
+    folder = Path(manifest.path).parent
+    check_recorded(manifest, folder)
+    raise_problems(manifest_problems(manifest, digests=digests, arrays=arrays), folder)
+
+
+def check_recorded(manifest: Manifest, folder: str | os.PathLike) -> None:
+    """Raise :class:`ManifestError` where a manifest contradicts its folder's ``metadata.csv``:
+    a measured target length that is not the longest kept clip. (A hand-edited manifest would
+    otherwise embed new files other than its bundles were; the bundles' shapes are
+    :func:`manifest_problems`'s.)
+    """
+    import pandas as pd
+
+    folder = Path(folder)
+    where = str(manifest.path or folder / MANIFEST)
+    metadata = folder / METADATA
+    if manifest.config.target_length_samples is None and metadata.is_file():
+        table = pd.read_csv(metadata, keep_default_na=False)
+        kept = table[table["split"] != "dropped"]
+        if "trimmed_length_samples" in kept and len(kept):
+            longest = int(kept["trimmed_length_samples"].max())
+            if longest != manifest.target.length_samples:
+                raise ManifestError(f"{where}: target_length_samples {manifest.target.length_samples} is not the "
+                                    f"longest kept clip of {metadata} ({longest} samples): was the manifest edited?")

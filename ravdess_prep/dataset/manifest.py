@@ -19,14 +19,13 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 
 from ..audio.measure import Target
 from ..config import Config, upgrade_config
 from ..embedders import ModelFiles
 from ..embedders.outputs import kind_named, pooled_shape
 from ..exceptions import ManifestError, ParameterError
-from ..params import MANIFEST, MANIFEST_DIGEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, METADATA, SPLITS
+from ..params import MANIFEST, MANIFEST_DIGEST, MANIFEST_FORMAT, MANIFEST_FORMAT_PREFIX, SPLITS
 from ..storage.digest import json_digest
 
 #: The keys a manifest of this version must have.
@@ -252,37 +251,6 @@ class Manifest:
                 raise ManifestError(f"{where}: {self.examples_per_clip} examples per clip are recorded, but the "
                                     f"config's settings give {expected} for the target of "
                                     f"{self.target.length_samples} samples (was a setting edited?)")
-
-
-def check_folder(manifest: Manifest, folder: str | os.PathLike) -> None:
-    """Raise :class:`ManifestError` where a manifest contradicts its folder: a measured target
-    length that is not the longest kept clip of ``metadata.csv``, or bundles of another shape.
-
-    (A hand-edited manifest would otherwise embed new files other than its bundles were.)
-    """
-    import pandas as pd
-
-    folder = Path(folder)
-    where = str(manifest.path or folder / MANIFEST)
-    metadata = folder / METADATA
-    if manifest.config.target_length_samples is None and metadata.is_file():
-        table = pd.read_csv(metadata, keep_default_na=False)
-        kept = table[table["split"] != "dropped"]
-        if "trimmed_length_samples" in kept and len(kept):
-            longest = int(kept["trimmed_length_samples"].max())
-            if longest != manifest.target.length_samples:
-                raise ManifestError(f"{where}: target_length_samples {manifest.target.length_samples} is not the "
-                                    f"longest kept clip of {metadata} ({longest} samples): was the manifest edited?")
-    for split in manifest.splits:
-        path = folder / split / f"{split}_embeddings.npy"
-        if path.is_file():
-            try:
-                shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-            except (ValueError, OSError) as error:
-                raise ManifestError(f"{path}: a damaged bundle file ({error})") from None
-            if "row_shape" in manifest.output and tuple(shape[1:]) != manifest.row_shape:
-                raise ManifestError(f"{where}: rows of shape {manifest.row_shape} are recorded, but {path} holds rows "
-                                    f"of shape {tuple(shape[1:])}: was the manifest edited?")
 
 
 def examples_per_clip(embedder, target: Target) -> int:
