@@ -190,8 +190,8 @@ class Embedding:
         groups = [[clip] for clip in offsets] if self.standalone else [offsets]
         rows = []
         for group in groups:
-            _, recipe, embedded = steps.embed_measured(
-                self.config, group, self.files,
+            recipe, embedded = steps.embed_measured(
+                self.config, steps.measurement(self.config, group), self.files,
                 embed=lambda recipe, measurement: local.embed(recipe, measurement, jobs=jobs, session=self._open()))
             rows.extend(recipe.rows(embedded.embeddings))
         return _stacked(rows)

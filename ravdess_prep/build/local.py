@@ -27,8 +27,8 @@ AHEAD_CLIPS = 128
 def run(plan: BuildPlan, run: Run) -> BuildResult:
     """Run every step of ``plan`` here (:func:`~ravdess_prep.build.plan.run_steps`), the
     per-clip steps on worker threads."""
-    return run_steps(plan, run, measure=lambda plan: measure(plan.config, plan.clip_calls(), jobs=run.jobs,
-                                                             progress=run.progress),
+    calls = plan.clip_calls()
+    return run_steps(plan, run, measure=lambda plan: measure(plan.config, calls, jobs=run.jobs, progress=run.progress),
                      embed=lambda recipe, measurement: embed(recipe, measurement, jobs=run.jobs,
                                                              progress=run.progress, fast=run.fast))
 

@@ -167,8 +167,7 @@ def run_steps(plan: BuildPlan, run, *, measure: Callable[[BuildPlan], Measuremen
     clock.lap("model_files")
     measurement = measure(plan)
     clock.lap("measure")
-    measurement, recipe, embedded = steps.embed_measured(plan.config, measurement, files, cache=plan.cache_root,
-                                                         embed=embed)
+    recipe, embedded = steps.embed_measured(plan.config, measurement, files, cache=plan.cache_root, embed=embed)
     clock.lap("embed")
     manifest = plan.write(measurement, embedded, recipe)
     clock.lap("write")

@@ -126,13 +126,9 @@ def recipe(config: Config, target: Target, files: ModelFiles, *, cache: Path | N
     return ClipRecipe(embedder, embedder.for_files(files), target, files, examples, tuple(shape), clips, read)
 
 
-def embed_measured(config: Config, measured: Measurement | Iterable[ClipOffsets], files: ModelFiles, *,
-                   cache: Path | None = None,
-                   embed: Callable[[ClipRecipe, Measurement], EmbedResult]) -> tuple[Measurement, ClipRecipe,
-                                                                                     EmbedResult]:
-    """Steps target, recipe, prepare and embed, in order: from measured clips (a measurement,
-    or every clip's offsets) to their outputs. ``embed(recipe, measurement)`` maps the per-clip
-    steps onto workers (an executor's)."""
-    found = measured if isinstance(measured, Measurement) else measurement(config, measured)
-    made = recipe(config, found.target, files, cache=cache)
-    return found, made, embed(made, found)
+def embed_measured(config: Config, measurement: Measurement, files: ModelFiles, *, cache: Path | None = None,
+                   embed: Callable[[ClipRecipe, Measurement], EmbedResult]) -> tuple[ClipRecipe, EmbedResult]:
+    """Steps recipe, prepare and embed, in order: from the measured clips to their outputs.
+    ``embed(recipe, measurement)`` maps the per-clip steps onto workers (an executor's)."""
+    made = recipe(config, measurement.target, files, cache=cache)
+    return made, embed(made, measurement)
