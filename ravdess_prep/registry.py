@@ -20,6 +20,7 @@ plug-in breaks nothing that does not use it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from importlib.metadata import entry_points
 from typing import Callable, Generic, Iterator, Mapping, TypeVar
 
@@ -128,10 +129,13 @@ class Registry(Mapping[str, T], Generic[T]):
         try:
             value = self._adapt(load_reference(self._references[name]))
         except ImportError as error:
+            if not _missing_module(error):  # raised by the plug-in's own code, not for want of a module
+                raise RavdessPrepError(f"the {self.what} {name!r}{where or ' (' + self._references[name] + ')'} "
+                                       f"cannot be loaded: {type(error).__name__}: {error}") from None
             extra = self._missing_extra.get((error.name or "").split(".")[0])
             hint = f": pip install -e \".[{extra}]\"" if extra and name in self._builtin else ""
-            raise RavdessPrepError(f"the {self.what} {name!r}{where} needs {error.name or error}{hint}") from None
-        except Exception as error:  # a plug-in's own code: whatever it raises is named, nothing escapes
+            raise RavdessPrepError(f"the {self.what} {name!r}{where} needs {error.name}{hint}") from None
+        except BaseException as error:  # a plug-in's own code: whatever it raises (SystemExit too) is named
             raise RavdessPrepError(f"the {self.what} {name!r}{where or ' (' + self._references[name] + ')'} cannot "
                                    f"be loaded: {type(error).__name__}: {error}") from None
         declared = getattr(value, "name", name)
@@ -213,6 +217,17 @@ class Registry(Mapping[str, T], Generic[T]):
         if name in self._builtin:
             self._references[name] = self._builtin[name]
         self._discovered = False
+
+
+def _missing_module(error: ImportError) -> bool:
+    """Whether an import failed because a module is not installed (not because the code that
+    was imported raised it, or asked a module for a name it lacks)."""
+    if not error.name:
+        return False
+    try:
+        return importlib.util.find_spec(error.name) is None
+    except (ImportError, ValueError):
+        return True
 
 
 def _package(point) -> str:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -134,6 +137,24 @@ def test_command_line_record(stacks, tmp_path, capsys):
         assert _status(["crossval", *arguments]) != 0, arguments
         assert message in capsys.readouterr().err, arguments
     assert other.read_text() == '{"mine": 1}'
+
+
+def test_a_fifo_or_a_device_as_a_report_is_refused_at_once(stacks, tmp_path):
+    """Reading such a path to know whether the command wrote it would wait forever (a FIFO) or
+    read without end (/dev/full): crossval's and evaluate's reports refuse them before any work."""
+    data = write_original_format(stacks, tmp_path / "flat")
+    fifo = tmp_path / "record.json"
+    os.mkfifo(fifo)
+    for arguments, path in ((["crossval", "--data", str(data), "--protocol", "emobox", "--json", str(fifo)], fifo),
+                            (["crossval", "--data", str(data), "--json", "/dev/full"], "/dev/full"),
+                            (["evaluate", "--model-dir", str(tmp_path / "model"), "--data", str(data), "--json",
+                              str(fifo)], fifo),
+                            (["evaluate", "--model-dir", str(tmp_path / "model"), "--data", str(data), "--plot",
+                              "/dev/full"], "/dev/full")):
+        done = subprocess.run([sys.executable, "-m", "ravdess_prep.cli", *arguments], capture_output=True, text=True,
+                              timeout=120)
+        lines = done.stderr.strip().splitlines()
+        assert done.returncode != 0 and len(lines) == 1 and f"{path}: not a regular file" in lines[0], done.stderr
 
 
 def test_fusion_puts_datasets_of_the_same_clips_side_by_side(stacks, tmp_path, capsys):

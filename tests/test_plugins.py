@@ -332,6 +332,8 @@ BROKEN = {
     "missing_plugin": ("import no_such_module_of_anyone  # noqa\n", "needy = missing_plugin:Anything"),
     "plain_plugin": ("class NotAnEmbedder:\n    name = 'plain'\n", "plain = plain_plugin:NotAnEmbedder"),
     "syntax_plugin": ("def broken(:\n", "garbled = syntax_plugin:Anything"),
+    "exiting_plugin": ("import sys\nsys.exit(3)\n", "quitter = exiting_plugin:Anything"),
+    "refusing_plugin": ("raise ImportError('the plug-in refuses on purpose')\n", "refuser = refusing_plugin:Anything"),
     "runner_plugin": ("raise RuntimeError('the executor fails on purpose')\n",
                       "[ravdess_prep.executors]\nstuck = runner_plugin:Anything"),
     # the working toy embedder again, under a built-in's name and under a name its class does not have
@@ -341,7 +343,7 @@ BROKEN = {
 
 @pytest.fixture(scope="module")
 def broken_plugins(plugin, tmp_path_factory) -> Path:
-    """A folder of six more packages, each declaring embedders (or an executor) as entry points."""
+    """A folder of eight more packages, each declaring embedders (or an executor) as entry points."""
     site = tmp_path_factory.mktemp("broken-site")
     for package, (code, points) in BROKEN.items():
         (site / package).mkdir()
@@ -365,6 +367,8 @@ def test_broken_plugins_break_nothing_that_does_not_use_them_and_are_named_when_
                                  ("needy", "missing-plugin", "needs no_such_module_of_anyone"),
                                  ("plain", "plain-plugin", "is not an Embedder subclass"),
                                  ("garbled", "syntax-plugin", "SyntaxError"),
+                                 ("quitter", "exiting-plugin", "SystemExit: 3"),
+                                 ("refuser", "refusing-plugin", "ImportError: the plug-in refuses on purpose"),
                                  ("renamed", "rogue-plugin", "is named 'projection' by its class"),
                                  ("vggish", "rogue-plugin", "has the name of the library's own")):
         assert f"--embedder {name}: the embedder '{name}' " in listed and package in listed and cause in listed, name

@@ -23,7 +23,7 @@ from ..corpora.emotions import CANONICAL, canonical_of
 from ..dataset.manifest import Manifest
 from ..exceptions import ParameterError, SourceError
 from ..params import SPLITS
-from ..storage.guards import check_report_path, json_record_with
+from ..storage.guards import check_report_path, json_record_with, report_bytes
 from .classifier import predict_logits
 from .clips import pooled
 from .fitting import inputs_as_trained
@@ -133,7 +133,7 @@ def check_report_paths(*, json_path: str | os.PathLike | None, plot_path: str | 
                           ours=lambda path: json_record_with(path, ("shared_emotions", "ua")))
     if plot_path is not None:
         check_report_path(plot_path, flag="plot", command="evaluate",
-                          ours=lambda path: FIGURE_TITLE.encode() in path.read_bytes())
+                          ours=lambda path: FIGURE_TITLE.encode() in (report_bytes(path) or b""))
 
 
 def draw(result: dict, path: str | os.PathLike) -> Path:

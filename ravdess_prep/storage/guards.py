@@ -63,20 +63,43 @@ def check_outside_datasets(path: str | os.PathLike, *, flag: str) -> Path:
     return Path(path)
 
 
+#: The most of an existing output that is read to know whether a command wrote it (its reports
+#: are far smaller): a larger file is not one of them.
+OWN_REPORT_BYTES = 64 << 20
+
+
+def report_bytes(path: Path) -> bytes | None:
+    """The content of an existing report, read only where it is a regular file of at most
+    :data:`OWN_REPORT_BYTES` (None otherwise, or where it cannot be read): never a FIFO, a
+    device or a file without end."""
+    try:
+        if not path.is_file() or path.stat().st_size > OWN_REPORT_BYTES:
+            return None
+        with open(path, "rb") as stream:
+            content = stream.read(OWN_REPORT_BYTES + 1)
+    except OSError:
+        return None
+    return content if len(content) <= OWN_REPORT_BYTES else None
+
+
 def json_record_with(path: Path, keys: Iterable[str]) -> bool:
     """Whether ``path`` holds a JSON object with every one of ``keys`` (how a command knows a
-    report it wrote)."""
+    report it wrote; see :func:`report_bytes`)."""
+    content = report_bytes(path)
+    if content is None:
+        return False
     try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
+        value = json.loads(content.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
         return False
     return isinstance(value, dict) and all(key in value for key in keys)
 
 
 def check_report_path(path: str | os.PathLike, *, flag: str, command: str, ours: Callable[[Path], bool]) -> Path:
-    """Refuse, before any work, a report's path (``--json``, ``--plot``) that is a folder, lies
-    in a missing folder or in a dataset folder, or is a file ``command`` did not write
-    (``ours(path)`` says whether it did).
+    """Refuse, before any work, a report's path (``--json``, ``--plot``) that is a folder or not
+    a regular file, lies in a missing folder or in a dataset folder, or is a file ``command``
+    did not write (``ours(path)`` says whether it did; it reads a bounded prefix at most, see
+    :func:`report_bytes`).
 
     Raises:
         OutputError: The message names the path.
@@ -84,6 +107,9 @@ def check_report_path(path: str | os.PathLike, *, flag: str, command: str, ours:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{path}: a folder; {option(flag)} takes a file name")
+    if path.exists() and not path.is_file():
+        raise OutputError(f"{path}: not a regular file (a FIFO, a device or a socket); {option(flag)} takes a file "
+                          "name")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: its folder {path.parent} does not exist")
     check_outside_datasets(path, flag=flag)
