@@ -31,6 +31,7 @@ import numpy as np
 
 from .build import local, steps
 from .build.inference import ModelSession
+from .audio.io import HIGHEST_RATE_HZ, LOWEST_RATE_HZ
 from .build.parallel import map_calls
 from .config import Config
 from .corpora.source import AUDIO_SUFFIXES
@@ -125,29 +126,28 @@ class Embedding:
         """The row of samples in memory, as of a file holding exactly them.
 
         Args:
-            signal: One channel, ``(samples,)``, finite values (float, in [-1, 1] as audio files
-                hold them).
-            sampling_rate: Its rate in Hz, a positive integer.
+            signal: One channel, ``(samples,)``: floats in [-1, 1] as audio files hold them, or
+                integer PCM samples (int16, int32, uint8 or int8), read as a PCM file of them
+                is read (int16 divided by 32768, uint8 centred on 128, ...).
+            sampling_rate: Its rate in Hz, an integer from 1000 to 384000.
 
         Raises:
-            ParameterError: Several channels, no sample, a value that is not finite, or a rate
-                that is not a positive integer; the message names the argument.
+            ParameterError: Several channels, no sample, values that are not real numbers, not
+                finite or beyond [-1, 1], an integer type no PCM file holds, or a rate outside
+                the range; the message names the argument and says what to do.
         """
         import soundfile
 
-        samples = np.asarray(signal)
-        if samples.ndim != 1:
-            raise ParameterError(f"signal has shape {samples.shape}: give one channel, (samples,) (for example "
-                                 "signal.mean(axis=1), or the channel you want)")
-        if samples.size == 0:
-            raise ParameterError("signal is empty: no sample to embed")
-        if not np.issubdtype(samples.dtype, np.number) or not np.isfinite(samples).all():
-            raise ParameterError("signal holds values that are not finite numbers (NaN or infinity)")
+        samples = _pcm_or_float(signal)
         if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, np.integer)) or sampling_rate < 1:
             raise ParameterError(f"sampling_rate has to be a positive integer number of Hz, not {sampling_rate!r}")
+        if not LOWEST_RATE_HZ <= sampling_rate <= HIGHEST_RATE_HZ:
+            raise ParameterError(f"sampling_rate has to be from {LOWEST_RATE_HZ} to {HIGHEST_RATE_HZ} Hz, not "
+                                 f"{sampling_rate!r}")
+        subtype = {np.dtype(np.int16): "PCM_16", np.dtype(np.int32): "PCM_32"}.get(samples.dtype, "DOUBLE")
         with tempfile.TemporaryDirectory(prefix="ravdess-prep-signal-") as folder:
             path = Path(folder) / "signal.wav"
-            soundfile.write(path, samples.astype(np.float64), int(sampling_rate), subtype="DOUBLE")
+            soundfile.write(path, samples, int(sampling_rate), subtype=subtype)
             return self._rows([("signal", str(path))])[0]
 
     def close(self) -> None:
@@ -200,6 +200,48 @@ class Embedding:
         if self._session is None:
             self._session = ModelSession(self.embedder, self.files)
         return self._session
+
+
+#: Integer samples written as a PCM file of them (read back exactly as libsndfile reads it),
+#: and those first made the floats a PCM file of them reads as (WAV holds no int8; its 8 bits
+#: are unsigned).
+_PCM_AS_WRITTEN = (np.dtype(np.int16), np.dtype(np.int32))
+_PCM_AS_FLOAT = {np.dtype(np.uint8): lambda values: (values.astype(np.float64) - 128.0) / 128.0,
+                 np.dtype(np.int8): lambda values: values.astype(np.float64) / 128.0}
+
+
+def _pcm_or_float(signal) -> np.ndarray:
+    """``signal`` as :meth:`Embedding.process_signal` writes it: int16 or int32 PCM as it is,
+    float64 otherwise.
+
+    Raises:
+        ParameterError: See :meth:`Embedding.process_signal`.
+    """
+    samples = np.asarray(signal)
+    if samples.ndim != 1:
+        raise ParameterError(f"signal has shape {samples.shape}: give one channel, (samples,) (for example "
+                             "signal.mean(axis=1), or the channel you want)")
+    if samples.size == 0:
+        raise ParameterError("signal is empty: no sample to embed")
+    if np.iscomplexobj(samples):
+        raise ParameterError("signal holds complex values: give real samples (its real part, signal.real, if that "
+                             "is the audio)")
+    if samples.dtype == bool or not np.issubdtype(samples.dtype, np.number):
+        raise ParameterError(f"signal holds {samples.dtype} values, not numbers: give audio samples")
+    if samples.dtype in _PCM_AS_WRITTEN:
+        return samples
+    if samples.dtype in _PCM_AS_FLOAT:
+        return _PCM_AS_FLOAT[samples.dtype](samples)
+    if np.issubdtype(samples.dtype, np.integer):
+        raise ParameterError(f"signal holds {samples.dtype} values, which no PCM file holds: give int16, int32, "
+                             "uint8 or int8 samples, or floats in [-1, 1]")
+    if not np.isfinite(samples).all():
+        raise ParameterError("signal holds values that are not finite numbers (NaN or infinity)")
+    peak = float(np.abs(samples).max())
+    if peak > 1.0:
+        raise ParameterError(f"signal holds values up to {peak:g}, beyond [-1, 1] where audio files hold them: scale "
+                             "it (signal / abs(signal).max()) or clip it (numpy.clip(signal, -1, 1)) as you mean it")
+    return samples.astype(np.float64)
 
 
 def _stacked(rows: list[np.ndarray]) -> np.ndarray:

@@ -102,18 +102,45 @@ def test_standalone_vggish_pads_nothing_beyond_the_clip(encoder_tree, vggish_fil
         assert row.shape == (examples, 128) and row.dtype == np.float32 and np.array_equal(row, np.round(row))
 
 
+def test_integer_samples_are_read_as_a_pcm_file_of_them(encoder_tree, tmp_path):
+    """int16 and uint8 samples give the row of a PCM file holding exactly them (soundfile writes
+    the files from the same integers)."""
+    require_opensmile()
+    embedding = ravdess_prep.embedder("egemaps")
+    clip = sorted((encoder_tree / SPEECH / "Actor_08").glob("*.flac"))[0]
+    pcm16, rate = soundfile.read(clip, dtype="int16")
+    soundfile.write(tmp_path / "pcm16.wav", pcm16, rate, subtype="PCM_16")
+    np.testing.assert_array_equal(embedding.process_signal(pcm16, rate), embedding.process_file(tmp_path / "pcm16.wav"))
+    unsigned = (pcm16 // 256 + 128).astype(np.uint8)
+    soundfile.write(tmp_path / "pcm8.wav", (unsigned.astype(np.int16) - 128) * 256, rate, subtype="PCM_U8")
+    assert soundfile.info(tmp_path / "pcm8.wav").subtype == "PCM_U8"
+    np.testing.assert_array_equal(embedding.process_signal(unsigned, rate), embedding.process_file(tmp_path / "pcm8.wav"))
+    with pytest.raises(ParameterError, match=r"beyond \[-1, 1\] where audio files hold them"):
+        embedding.process_signal(pcm16.astype(np.float64), rate)  # the integers taken for amplitudes: refused
+
+
 def test_bad_signals_and_files_are_named(encoder_tree, tmp_path):
     require_opensmile()
     embedding = ravdess_prep.embedder("egemaps")
     for signal, rate, message in ((np.zeros((16000, 2)), 16000, r"signal has shape \(16000, 2\): give one channel"),
                                   (np.zeros(0), 16000, "signal is empty"),
                                   (np.array([0.1, np.nan, 0.2]), 16000, "signal holds values that are not finite"),
-                                  (np.array(["a", "b"]), 16000, "signal holds values that are not finite"),
+                                  (np.array(["a", "b"]), 16000, "signal holds <U1 values, not numbers"),
+                                  (np.zeros(16000, complex), 16000, r"signal holds complex values: give real samples"),
+                                  (np.zeros(16000, bool), 16000, "signal holds bool values, not numbers"),
+                                  (np.zeros(16000, np.int64), 16000, "signal holds int64 values, which no PCM file"),
+                                  (np.full(16000, 1.5), 16000, r"signal holds values up to 1.5, beyond \[-1, 1\]"),
+                                  (np.zeros(16000), 5, "sampling_rate has to be from 1000 to 384000 Hz, not 5"),
+                                  (np.zeros(16000), 2 ** 40, "sampling_rate has to be from 1000 to 384000 Hz"),
                                   (np.zeros(16000), 0, "sampling_rate has to be a positive integer number of Hz, not 0"),
                                   (np.zeros(16000), 16000.5, "sampling_rate has to be a positive integer"),
                                   (np.zeros(16000), True, "sampling_rate has to be a positive integer")):
         with pytest.raises(ParameterError, match=message):
             embedding.process_signal(signal, rate)
+    slow = tmp_path / "slow.wav"  # openSMILE crashed the process on such a rate
+    soundfile.write(slow, np.zeros(80), 8)
+    with pytest.raises(AudioError, match=f"{slow}: 8 Hz is outside the sampling rates this library reads"):
+        embedding.process_file(slow)
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
     good = sorted((encoder_tree / SPEECH / "Actor_08").glob("*.flac"))[0]

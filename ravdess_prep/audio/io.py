@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile
 
-from ..exceptions import AudioError
+from ..exceptions import AudioError, SampleRateError
 from ..storage.atomic import atomic_path
 from .resample import resample
 
@@ -121,6 +121,25 @@ def _wav_shortfall(stream: BinaryIO) -> tuple[int, int] | None:
             stream.seek(size + (size & 1), os.SEEK_CUR)
 
 
+#: The sampling rates the library reads: below 1 kHz no speech is left to embed (and some
+#: front-ends crash), above 384 kHz no audio interface records.
+LOWEST_RATE_HZ = 1_000
+HIGHEST_RATE_HZ = 384_000
+
+
+def check_rate(sample_rate_hz: int, *, where) -> int:
+    """``sample_rate_hz``, if the library reads it.
+
+    Raises:
+        SampleRateError: Outside :data:`LOWEST_RATE_HZ` .. :data:`HIGHEST_RATE_HZ`; the message
+            starts with ``where``.
+    """
+    if not LOWEST_RATE_HZ <= sample_rate_hz <= HIGHEST_RATE_HZ:
+        raise SampleRateError(f"{where}: {sample_rate_hz} Hz is outside the sampling rates this library reads "
+                              f"({LOWEST_RATE_HZ} to {HIGHEST_RATE_HZ} Hz)")
+    return sample_rate_hz
+
+
 def read_audio(
     path: str | os.PathLike | BinaryIO, *, name: str | None = None, start: int = 0, stop: int | None = None
 ) -> tuple[np.ndarray, int]:
@@ -137,6 +156,7 @@ def read_audio(
 
     Raises:
         AudioError: The file is unreadable, holds no sample, or holds NaN or infinite values.
+        SampleRateError: Its rate is outside those the library reads (:func:`check_rate`).
     """
     source = path if hasattr(path, "read") else str(path)
     path = path if name is None else name
@@ -148,6 +168,7 @@ def read_audio(
         raise AudioError(unreadable_message(path, error)) from None
     if samples.shape[0] == 0:
         raise AudioError(empty_message(path))
+    check_rate(int(sample_rate_hz), where=path)
     finite = np.isfinite(samples)
     if not finite.all():
         bad = np.flatnonzero(~finite.all(axis=1))
