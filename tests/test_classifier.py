@@ -13,7 +13,7 @@ from ravdess_prep import cli
 from ravdess_prep.dataset.bundles import Bundle, read_bundles
 from ravdess_prep.corpora.ravdess import EMOTION_NAMES, RAVDESS
 from ravdess_prep.params import CLIP_CACHE_FOLDER
-from ravdess_prep.exceptions import ParameterError
+from ravdess_prep.exceptions import ModelFileError, ParameterError, SourceError
 
 FAST = classifier.TrainConfig(epochs=8, learning_rate=3e-3, batch_size=32, seed=1)
 
@@ -75,6 +75,52 @@ def test_reports_are_written(trained):
 
     image = matplotlib.image.imread(trained.model_dir / "confusion_matrix.png")
     assert image.shape[:2] == (600, 3 * 640)  # one 6.4 x 6 inch panel per split at 100 dpi
+
+
+def test_a_model_folder_is_checked_when_it_is_loaded(trained, tmp_path):
+    """metrics.json records the SHA-256 of its values and of the model's file; a record edited
+    by hand (two classes swapped), another model's file, a record of another number of classes
+    or a name that is no emotion is refused naming the file."""
+    record = json.loads((trained.model_dir / "metrics.json").read_text())
+    assert {"record_sha256", "model_sha256"} <= set(record)
+    cases = []
+    swapped = dict(record, class_names=[record["class_names"][1], record["class_names"][0], *record["class_names"][2:]])
+    cases.append(("metrics.json", swapped, None, "edited since train wrote it"))
+    older = {key: value for key, value in record.items() if key not in ("record_sha256", "model_sha256")}
+    cases.append(("metrics.json", dict(older, class_names=record["class_names"][:6]), None,
+                  "6 class names for a model of 8 outputs"))
+    cases.append(("metrics.json", dict(older, canonical_names=["joyful", *record["class_names"][1:]]), None,
+                  "'joyful' is no canonical emotion"))
+    cases.append(("metrics.json", ["not", "a", "record"], None, "not a model record"))
+    cases.append(("model.keras", record, b"PK\x03\x04 cut short", "SHA-256"))
+    for number, (named, values, model_bytes, message) in enumerate(cases):
+        folder = tmp_path / f"model-{number}"
+        shutil.copytree(trained.model_dir, folder)
+        (folder / "metrics.json").write_text(json.dumps(values))
+        if model_bytes is not None:
+            (folder / "model.keras").write_bytes(model_bytes)
+        with pytest.raises((SourceError, ModelFileError), match=rf"^{folder / named}: .*{message}"):
+            model_folder.load_model(folder)
+    # an older model's truncated file: no digest to compare, and still one line naming it
+    folder = tmp_path / "older"
+    shutil.copytree(trained.model_dir, folder)
+    (folder / "metrics.json").write_text(json.dumps(older))
+    (folder / "model.keras").write_bytes((trained.model_dir / "model.keras").read_bytes()[:500])
+    with pytest.raises(ModelFileError, match=rf"^{folder / 'model.keras'}: not a readable model"):
+        model_folder.load_model(folder)
+
+
+def test_one_clip_per_class_saves_no_model(separable, tmp_path):
+    """A stack of layers with one clip of each class in train: no within-class scatter, so
+    shrinkage LDA has nothing to shrink (it divided by zero and saved a NaN model)."""
+    first = {label: int(np.flatnonzero(separable["train"].labels == label)[0]) for label in range(8)}
+    train = crossval.subset(separable["train"], list(first.values()))
+    stack = {name: Bundle(bundle.names, bundle.embeddings, bundle.labels, bundle.speakers, bundle.facets,
+                          bundle.label_names, axes=("layers", "dim"))
+             for name, bundle in {"train": train, "test": separable["test"]}.items()}
+    with pytest.raises(ParameterError, match="no within-class scatter"):
+        classifier.train(stack, tmp_path / "model", classifier.TrainConfig(head="lda"))
+    assert not (tmp_path / "model").exists()
 
 
 def test_reloaded_model_predicts_exactly_the_same(trained, separable):

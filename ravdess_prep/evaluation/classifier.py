@@ -24,14 +24,14 @@ import numpy as np
 
 from ..corpora.emotions import canonical_of
 from ..dataset.bundles import Bundle
-from ..exceptions import SourceError
+from ..exceptions import ModelOutputError, SourceError
 from ..storage.atomic import atomic_path, write_json
 from .fitting import Fitted, fit
 from .heads import Head
 from .heads.base import probabilities
 from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, METRICS_FILE, check_model_folder,
-                           dataset_record)
+                           dataset_record, seal)
 from .speaker_norm import speaker_normalised
 from .train_config import TrainConfig
 from .training_data import folders_of, read_data
@@ -93,11 +93,16 @@ def train(
                                  canonical_names=corpus.get("canonical_names"))
         if canonical is not None:
             metrics["canonical_names"] = list(canonical)
+    if not fitted.head.finite(fitted.model):
+        raise ModelOutputError(f"{model_dir}: the {fitted.head.name} head's fit on {training.where} gave weights that "
+                               "are not finite numbers; nothing was saved (too few clips of a class? try another "
+                               "head or more data)")
     model_dir = Path(model_dir)
     model_dir.mkdir(parents=True, exist_ok=True)
     model_file = model_dir / fitted.head.model_file
     with atomic_path(model_file, suffix=model_file.suffix or ".tmp") as temporary:
         fitted.head.save(fitted.model, temporary)
+    metrics = seal(metrics, model_file)
     if "layer_weights" in metrics:
         plot_layer_weights(metrics["layer_weights"], model_dir / LAYER_WEIGHTS_FILE)
     write_json(model_dir / METRICS_FILE, metrics)

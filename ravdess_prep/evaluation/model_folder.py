@@ -8,8 +8,10 @@ import json
 import os
 from pathlib import Path
 
+from ..corpora.emotions import CANONICAL
 from ..dataset.manifest import Manifest
-from ..exceptions import ParameterError, SourceError
+from ..exceptions import ModelFileError, ParameterError, SourceError
+from ..storage.digest import file_digest, json_digest
 from ..storage.guards import check_owned_folder
 from .heads import HEADS, Head
 
@@ -20,6 +22,10 @@ CONFUSION_FILE = "confusion_matrix.png"
 LAYER_WEIGHTS_FILE = "layer_weights.png"
 #: The files ``train`` writes into a model folder that make a folder one it wrote.
 MODEL_FILES = (MODEL_FILE, METRICS_FILE)
+#: The keys of ``metrics.json`` that record the SHA-256 of the model's file, and of the
+#: record's own values (every other key).
+MODEL_DIGEST = "model_sha256"
+RECORD_DIGEST = "record_sha256"
 
 
 def check_model_folder(path: str | os.PathLike, *, flag: str = "model_dir") -> Path:
@@ -55,33 +61,81 @@ def model_head(model_dir: str | os.PathLike) -> Head:
 
 def load_model(model_dir: str | os.PathLike):
     """The trained model saved by :func:`ravdess_prep.evaluation.classifier.train`, loaded by
-    its head.
+    its head and checked against its record: the file's SHA-256 (where recorded), and as many
+    outputs as the record has classes.
 
     Raises:
-        SourceError: The folder holds no model.
+        SourceError: The folder holds no model, or its record contradicts the network.
+        ModelFileError: The model's file differs from the one ``train`` wrote.
     """
     head = model_head(model_dir)
     path = Path(model_dir) / head.model_file
     if not path.is_file():
         raise SourceError(f"{path}: no trained model (run `ravdess-prep train` first)")
-    return head.load(path)
+    record = read_model_record(model_dir) if (Path(model_dir) / METRICS_FILE).is_file() else {}
+    recorded = record.get(MODEL_DIGEST)
+    if recorded is not None and (found := file_digest(path)) != recorded:
+        raise ModelFileError(f"{path}: SHA-256 {found}, but {METRICS_FILE} records {recorded} (changed since train "
+                             "wrote it); train the model again")
+    try:
+        model = head.load(path)
+    except Exception as error:  # Keras's loader raises many kinds for a damaged file
+        raise ModelFileError(f"{path}: not a readable model ({type(error).__name__}: "
+                             f"{' '.join(str(error).split())[:200]})") from None
+    outputs = getattr(model, "output_shape", (None,))[-1]
+    names = record.get("class_names")
+    if names is not None and isinstance(outputs, int) and len(names) != outputs:
+        raise SourceError(f"{Path(model_dir) / METRICS_FILE}: {len(names)} class names for a model of {outputs} "
+                          "outputs; the record does not belong to this model")
+    return model
+
+
+def seal(record: dict, model_file: Path) -> dict:
+    """``record`` with the SHA-256 of the model's file and of its own values (what
+    :func:`read_model_record` and :func:`load_model` check)."""
+    sealed = {key: value for key, value in record.items() if key != RECORD_DIGEST}
+    sealed[MODEL_DIGEST] = file_digest(model_file)
+    sealed[RECORD_DIGEST] = json_digest(sealed, allow_nan=True)
+    return sealed
 
 
 def read_model_record(model_dir: str | os.PathLike) -> dict:
     """What a model folder's ``metrics.json`` records: its configuration, classes, scores and
-    the dataset it was trained on.
+    the dataset it was trained on; checked against its own SHA-256 (where recorded), its
+    classes a list of names, its canonical names the vocabulary's.
 
     Raises:
-        SourceError: No such file, or not readable JSON; the message names it.
+        SourceError: No such file, not readable JSON, not an object, edited since it was
+            written, or classes that are not names; the message names it.
     """
     path = Path(model_dir) / METRICS_FILE
     try:
-        return json.loads(path.read_text())
+        record = json.loads(path.read_text())
     except FileNotFoundError:
         raise SourceError(f"{path}: no such file; is {model_dir} a model folder written by ravdess-prep train?") \
             from None
     except (OSError, ValueError) as error:
         raise SourceError(f"{path}: not readable ({error})") from None
+    if not isinstance(record, dict):
+        raise SourceError(f"{path}: not a model record (a JSON object)")
+    recorded = record.get(RECORD_DIGEST)
+    if recorded is not None:
+        values = {key: value for key, value in record.items() if key != RECORD_DIGEST}
+        try:
+            found = json_digest(values, allow_nan=True)
+        except (TypeError, ValueError):
+            found = None
+        if found != recorded:
+            raise SourceError(f"{path}: edited since train wrote it (its values no longer have the SHA-256 it "
+                              "records); train the model again")
+    for key in ("class_names", "canonical_names"):
+        names = record.get(key)
+        if names is not None and (not isinstance(names, list) or not all(isinstance(name, str) for name in names)):
+            raise SourceError(f"{path}: {key} has to be a list of names, not {names!r}")
+    unknown = [name for name in record.get("canonical_names") or () if name not in CANONICAL]
+    if unknown:
+        raise SourceError(f"{path}: {unknown[0]!r} is no canonical emotion (the vocabulary: {', '.join(CANONICAL)})")
+    return record
 
 
 def dataset_record(manifest: Manifest) -> dict:

@@ -66,7 +66,7 @@ def fit_shrinkage_lda(features: np.ndarray, labels: np.ndarray, *, num_classes: 
 
     Raises:
         ParameterError: A shrinkage outside ``(0, 1]``, fewer than two clips, a label out of
-            range, or a non-finite feature.
+            range, a non-finite feature, or no within-class scatter (one clip of each class).
     """
     for shrinkage in shrinkages:
         if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) or not 0 < shrinkage <= 1:
@@ -87,6 +87,11 @@ def fit_shrinkage_lda(features: np.ndarray, labels: np.ndarray, *, num_classes: 
     for label in np.flatnonzero(present):
         means[label] = standard[labels == label].mean(axis=0)
     residuals = (standard - means[labels]) / np.sqrt(len(standard))  # S = residuals.T @ residuals
+    if not np.any(residuals):
+        counts = np.bincount(labels, minlength=num_classes)
+        raise ParameterError(f"LDA: no within-class scatter (the largest class has {counts.max()} "
+                             f"clip{'s' if counts.max() != 1 else ''}, all alike): give two different clips of a "
+                             "class at least")
     if residuals.shape[1] <= residuals.shape[0]:  # few features: S itself is the small matrix
         eigenvalues, vectors = np.linalg.eigh(residuals.T @ residuals)
         kept = eigenvalues > eigenvalues.max() * 1e-10

@@ -44,8 +44,9 @@ def path_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def json_digest(values: Mapping) -> str:
+def json_digest(values: Mapping, *, allow_nan: bool = False) -> str:
     """The SHA-256 of JSON values in one canonical spelling (sorted keys, no spaces, ASCII):
-    the same for the values written and for the values read back."""
-    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    the same for the values written and for the values read back (``allow_nan``: NaN spelled
+    as JSON readers of Python spell it, for records of scores that may hold one)."""
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=allow_nan)
     return hashlib.sha256(text.encode("ascii")).hexdigest()

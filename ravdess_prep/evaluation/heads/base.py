@@ -125,6 +125,12 @@ class Head:
         """The class of highest probability of each clip, int32 ``(clips,)``."""
         return np.argmax(probabilities(self.logits(model, embeddings)), axis=-1).astype(np.int32)
 
+    def finite(self, model) -> bool:
+        """Whether every weight of ``model`` is a finite number (a Keras model's; a model
+        without ``get_weights`` is taken as it is)."""
+        weights = model.get_weights() if hasattr(model, "get_weights") else []
+        return all(np.isfinite(np.asarray(weight, np.float64)).all() for weight in weights)
+
     def save(self, model, path: str | os.PathLike) -> None:
         """Write ``model`` to ``path`` (a temporary name, renamed into place by the caller)."""
         model.save(path)
