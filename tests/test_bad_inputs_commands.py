@@ -14,6 +14,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile
 from hypothesis import HealthCheck, given, settings
@@ -567,14 +568,32 @@ def _nan_rows(data: Path) -> None:
     path.write_bytes(bytes(raw))
 
 
+def _one_speaker(data: Path) -> None:
+    """Every clip's speaker set to actor 01 in metadata.csv (speaker normalisation and the
+    per-facet scores read it)."""
+    path = data / "metadata.csv"
+    table = pd.read_csv(path, keep_default_na=False)
+    table["actor"] = 1
+    table.to_csv(path, index=False, lineterminator="\n")
+
+
+def _swapped_splits(data: Path) -> None:
+    """The train and test embeddings exchanged (finite values, the right shapes)."""
+    train, test = data / "train" / "train_embeddings.npy", data / "test" / "test_embeddings.npy"
+    first, second = train.read_bytes(), test.read_bytes()
+    assert first != second
+    train.write_bytes(second)
+    test.write_bytes(first)
+
+
 def test_check_finds_an_intact_dataset_intact(built, capsys):
     recorded = json.loads((built / "manifest.json").read_text())["bundle_sha256"]
-    assert sorted(recorded) == sorted(f"{split}/{split}_{part}.npy" for split in ("train", "dev", "test")
-                                      for part in ("embeddings", "filenames", "labels"))
+    assert sorted(recorded) == sorted([f"{split}/{split}_{part}.npy" for split in ("train", "dev", "test")
+                                       for part in ("embeddings", "filenames", "labels")] + ["metadata.csv"])
     for name, digest in recorded.items():
         assert hashlib.sha256((built / name).read_bytes()).hexdigest() == digest
     status, out, _ = _run(capsys, "check", built)
-    assert status == 0 and f"{built}: intact (3 splits, 9 clips, the SHA-256 of 9 files as recorded)" in out
+    assert status == 0 and f"{built}: intact (3 splits, 9 clips, the SHA-256 of 10 files as recorded)" in out
 
 
 @pytest.mark.parametrize("damage, named, expected", [
@@ -584,6 +603,8 @@ def test_check_finds_an_intact_dataset_intact(built, capsys):
      ["train_embeddings.npy: SHA-256", "but the manifest recorded", "train_embeddings.npy: 16 NaN or infinite values"]),
     (lambda data: np.save(data / "dev" / "dev_embeddings.npy", np.zeros((3, 2, 64), np.float32)),
      "dev/dev_embeddings.npy", ["dev_embeddings.npy: rows of shape (2, 64), but the manifest records (16, 128)"]),
+    (_one_speaker, "metadata.csv", ["metadata.csv: SHA-256", "changed since the build wrote it"]),
+    (_swapped_splits, "test/test_embeddings.npy", ["train_embeddings.npy: SHA-256", "test_embeddings.npy: SHA-256"]),
 ])
 def test_a_damaged_dataset_is_named_by_check_and_refused_by_every_reader(damage, named, expected, built, tree,
                                                                         tmp_path, capsys):

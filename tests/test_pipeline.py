@@ -20,6 +20,7 @@ from ravdess_prep import cli, pipeline
 from ravdess_prep.dataset import export
 from ravdess_prep.dataset.bundles import read_bundle, read_bundles
 from ravdess_prep.build.executors import Run
+from ravdess_prep.storage.digest import json_digest
 from ravdess_prep.config import Config
 from ravdess_prep.embedders import VGGishFiles
 from ravdess_prep.exceptions import ClipTooLongError, SourceError
@@ -273,6 +274,14 @@ def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(small_buil
     lines = (out / "metadata.csv").read_text().splitlines(keepends=True)
     dropped = every["dev"].names[0]
     (out / "metadata.csv").write_text("".join(line for line in lines if not line.startswith(f"{dropped},")))
+    for reader in (read_bundles, export.clip_rows):  # the manifest records metadata.csv's SHA-256
+        with pytest.raises(SourceError, match=rf"metadata\.csv: SHA-256 \w+, but the manifest recorded \w+ \(changed"):
+            reader(out)
+    # a dataset written before that digest was recorded: the missing row itself is named
+    manifest = json.loads((out / "manifest.json").read_text())
+    del manifest["bundle_sha256"]["metadata.csv"], manifest["manifest_sha256"]
+    manifest["manifest_sha256"] = json_digest(manifest)
+    (out / "manifest.json").write_text(json.dumps(manifest))
     for reader in (read_bundles, export.clip_rows):
         with pytest.raises(SourceError, match=rf"metadata\.csv: no row for clip {dropped}"):
             reader(out)

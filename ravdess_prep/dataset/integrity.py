@@ -9,8 +9,7 @@ folder (an edited one would embed new files other than its bundles were);
 their digests, their shapes against each other and the manifest, every embedding finite, every
 label one of the corpus's. ``ravdess-prep check`` prints what it finds; every command that reads
 a dataset (export, train, crossval, evaluate, embed, predict, build --from-manifest) calls
-:func:`require_sound`, the cheap part (everything but the digests) by default, on the arrays
-it has loaded where it has.
+:func:`require_sound`, the digests included, on the arrays it has loaded where it has.
 """
 
 from __future__ import annotations
@@ -83,6 +82,13 @@ def manifest_problems(manifest: Manifest, *, digests: bool = True,
     """
     folder = Path(manifest.path).parent
     problems = missing_files(folder, manifest)
+    metadata, recorded = folder / METADATA, manifest.bundle_sha256.get(METADATA)
+    if digests and recorded is not None:
+        if not metadata.is_file():
+            problems.append(f"{metadata}: missing (the manifest records its SHA-256)")
+        elif (found := file_digest(metadata)) != recorded:
+            problems.append(f"{metadata}: SHA-256 {found}, but the manifest recorded {recorded} (changed since the "
+                            "build wrote it)")
     for split in manifest.splits:
         paths = bundle_paths(folder, split)
         if not all(path.is_file() for path in paths.values()):
@@ -113,11 +119,12 @@ def raise_problems(problems: list[str], folder: str | os.PathLike) -> None:
         raise DatasetError(f"{problems[0]}{more}")
 
 
-def require_sound(manifest: Manifest, *, digests: bool = False,
+def require_sound(manifest: Manifest, *, digests: bool = True,
                   arrays: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
-    """The one check of a dataset folder that every reader calls: the manifest agrees with its
-    folder (:func:`check_recorded`), and the folder has no problem (:func:`manifest_problems`;
-    ``digests``: the bundle files hashed too; ``arrays``: what the reader has loaded).
+    """The one check of a dataset folder that every reader calls before any work: the manifest
+    agrees with its folder (:func:`check_recorded`), and the folder has no problem
+    (:func:`manifest_problems`: every file the manifest records hashed, unless ``digests`` is
+    False; ``arrays``: what the reader has loaded).
 
     Raises:
         ManifestError: The manifest contradicts its folder (edited since the build).

@@ -56,14 +56,15 @@ def write_folder(
         bundles: ``{split: bundle}``, each with ``names``, ``embeddings`` and ``labels``
             (see :class:`ravdess_prep.dataset.bundles.Bundle`).
         manifest: JSON-ready dictionary, written with sorted keys, with ``bundle_sha256``
-            (the SHA-256 of every bundle file written) and then ``manifest_sha256`` (of the
-            manifest's own values, :func:`ravdess_prep.storage.digest.json_digest`) added.
+            (the SHA-256 of every file a reader reads: the bundle files and ``metadata.csv``)
+            and then ``manifest_sha256`` (of the manifest's own values,
+            :func:`ravdess_prep.storage.digest.json_digest`) added.
         metadata: One row per clip, written as CSV without the index.
         extra: ``{file name: text or bytes}`` of other files to write beside them.
 
     Returns:
         ``bundle_sha256``, as the manifest written records it: ``{relative path: SHA-256}`` of
-        every bundle file.
+        every bundle file and of ``metadata.csv``.
     """
     out = Path(out).absolute()
     relative = {split: bundle_paths("", split) for split in bundles}
@@ -75,11 +76,11 @@ def write_folder(
             buffer = io.BytesIO()
             np.save(buffer, array, allow_pickle=False)
             files[relative[split][part].as_posix()] = buffer.getvalue()
+    files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
     digests = {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}
     manifest = {**manifest, "bundle_sha256": digests}
     manifest[MANIFEST_DIGEST] = json_digest(manifest)
     files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
     files.update({name: content.encode("utf-8") if isinstance(content, str) else content
                   for name, content in extra.items()})
     files[WRITTEN] = "".join(f"{name}\n" for name in sorted([*files, WRITTEN])).encode()

@@ -50,8 +50,9 @@ class Manifest:
         handled_by_policy: ``[{"clip", "policy"}]`` of the clips a policy acted on.
         source: The source folders, archives, files left out, and the clips' digest.
         versions: Library versions.
-        bundle_sha256: ``{relative path: SHA-256}`` of every bundle file, taken when it was
-            written (empty for a dataset written before they were recorded).
+        bundle_sha256: ``{relative path: SHA-256}`` of every file a reader reads (the bundle
+            files, and ``metadata.csv`` since version 0.2), taken when it was written (empty
+            for a dataset written before they were recorded).
         format: The manifest's format.
         path: Where it was read from (None for one not read from a file).
     """
