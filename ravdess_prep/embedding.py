@@ -82,7 +82,14 @@ class Embedding:
         return cls(config, recorded_files(manifest, files), standalone=False)
 
     def process_paths(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None) -> np.ndarray:
-        """The rows of many files as one array, ``(files, *row shape)`` (see :meth:`process_files`)."""
+        """The rows of many files as one array, ``(files, *row shape)`` (see :meth:`process_files`).
+
+        Raises:
+            ParameterError: ``paths`` is one path, not a sequence of them.
+        """
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            raise ParameterError(f"paths is one path ({paths!r}), not a list of them: give [path], or use "
+                                 "process_file")
         return self._rows([(str(path), str(path)) for path in paths], jobs=jobs)
 
     @property

@@ -178,6 +178,12 @@ def test_another_embedder_other_settings_and_no_shared_emotion_are_refused(made,
         assert path.read_bytes() == before
     status, _, err = run_command(capsys, "evaluate", "--model-dir", tmp_path / "no-model", "--data", found["cremad"])
     assert status == 1 and "metrics.json: no such file" in error_line(err)
+    # a dataset given as the model folder is named as no model, not as the figure's folder
+    status, _, err = run_command(capsys, "evaluate", "--model-dir", found["cremad"], "--data", found["cremad"])
+    assert status == 1 and f"is {found['cremad']} a model folder written by ravdess-prep train?" in error_line(err)
+    # a dataset folder given as the source of clips is named as a dataset
+    status, _, err = run_command(capsys, "info", "--corpus", "cremad", "--source", found["cremad"])
+    assert status == 1 and f"{found['cremad']}: a dataset folder ravdess-prep built" in error_line(err)
     status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", small_build.out)
     line = error_line(err)
     assert status == 1 and "was trained on data other than" in line and "row_shape differs: [88] against" in line

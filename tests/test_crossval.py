@@ -133,7 +133,9 @@ def test_command_line_record(stacks, tmp_path, capsys):
                                (emobox + ["--json", str(tmp_path / "missing" / "r.json")], "does not exist"),
                                (["--data", str(data), "--protocol", "emobax"], "its protocols: emobox, pepino2021, "
                                                                                "luna2022"),
-                               (emobox + ["--folds", "folds6"], "give --protocol or --folds, not both")):
+                               (emobox + ["--folds", "folds6"], "give --protocol or --folds, not both"),
+                               (emobox + ["--data", str(data)], f"{data}: the same dataset given twice"),
+                               (emobox + ["--model-root", str(other)], "choose another --model-root")):
         assert _status(["crossval", *arguments]) != 0, arguments
         assert message in capsys.readouterr().err, arguments
     assert other.read_text() == '{"mine": 1}'
@@ -143,6 +145,7 @@ def test_a_fifo_or_a_device_as_a_report_is_refused_at_once(stacks, tmp_path):
     """Reading such a path to know whether the command wrote it would wait forever (a FIFO) or
     read without end (/dev/full): crossval's and evaluate's reports refuse them before any work."""
     data = write_original_format(stacks, tmp_path / "flat")
+    classifier.train(data, tmp_path / "model", classifier.TrainConfig(head="lda", shrinkage=0.5))
     fifo = tmp_path / "record.json"
     os.mkfifo(fifo)
     for arguments, path in ((["crossval", "--data", str(data), "--protocol", "emobox", "--json", str(fifo)], fifo),

@@ -141,6 +141,8 @@ def test_bad_signals_and_files_are_named(encoder_tree, tmp_path):
     soundfile.write(slow, np.zeros(80), 8)
     with pytest.raises(AudioError, match=f"{slow}: 8 Hz is outside the sampling rates this library reads"):
         embedding.process_file(slow)
+    with pytest.raises(ParameterError, match=r"paths is one path \('a\.wav'\), not a list of them"):
+        embedding.process_files("a.wav")  # its characters were taken for paths
     not_audio = tmp_path / "notes.wav"
     not_audio.write_text("not audio")
     good = sorted((encoder_tree / SPEECH / "Actor_08").glob("*.flac"))[0]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..evaluation.crosscorpus import check_report_paths, draw, evaluate_model
+from ..evaluation.model_folder import read_model_record
 from ..params import SPLITS
 from ..storage.atomic import write_json
 
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     splits = tuple(split.strip() for split in args.splits.split(",") if split.strip())
     plot = Path(args.plot) if args.plot else Path(args.model_dir) / f"evaluate_{Path(args.data).resolve().name}.png"
-    # a model folder that is not there is named by evaluate_model, not as the figure's folder
+    read_model_record(args.model_dir)  # a folder that is no model (a dataset, say) is named as such first
     check_report_paths(json_path=args.json, plot_path=plot if args.plot or Path(args.model_dir).is_dir() else None)
     result = evaluate_model(args.model_dir, args.data, splits=splits)
     draw(result, plot)

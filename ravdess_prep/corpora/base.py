@@ -24,6 +24,7 @@ from ..audio.io import check_complete, empty_message, unreadable_message
 from ..exceptions import (AudioError, ChecksumError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError,
                           SplitError, option)
 from ..storage.digest import file_digest
+from ..storage.guards import is_dataset_folder
 from .emotions import CANONICAL, check_canonical
 from .source import AUDIO_SUFFIXES, audio_files, resolve_path
 from .split import SplitPreset, customary_split, leave_one_speaker_out_split
@@ -222,6 +223,11 @@ class Corpus:
         roots = tuple(self.resolve(source, cache_dir=cache_dir, progress=progress))
         found = [(root, path) for root in roots for path in audio_files(root)]
         if not found:
+            datasets = [root for root in roots if is_dataset_folder(root)]
+            if datasets:
+                raise SourceError(f"{datasets[0]}: a dataset folder ravdess-prep built (bundles, no audio), not a "
+                                  f"source of clips; give the corpus's audio (ravdess-prep check {datasets[0]} checks "
+                                  "the dataset)")
             where = ", ".join(str(root) for root in roots)
             raise SourceError(f"{where}: no {' or '.join(AUDIO_SUFFIXES)} file found")
         annotations = self.annotations(roots)

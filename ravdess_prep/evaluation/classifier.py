@@ -53,6 +53,7 @@ def train(
     *,
     refit: bool = False,
     verbose: int = 0,
+    flag: str = "model_dir",
 ) -> TrainResult:
     """Make the head's choices on ``dev``, train on ``train``, evaluate every split, and save
     everything.
@@ -68,6 +69,8 @@ def train(
         refit: Train the reported model on train and dev together, once the choices are made
             (its dev scores are then on clips it was trained on).
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        flag: The setting that names ``model_dir`` in messages (``crossval`` writes its folds'
+            models under ``model_root``).
 
     Returns:
         A :class:`TrainResult`.
@@ -76,7 +79,7 @@ def train(
         SourceError: No train split, bundles with another number of classes, datasets that
             cannot be fused.
     """
-    check_model_folder(model_dir)
+    check_model_folder(model_dir, flag=flag)
     fused = len(folders_of(data)) > 1
     training = read_data(data, layers=config.layers if fused else None)
     fitted, metrics = fit_and_score(training.bundles, dataclasses.replace(config, layers=None) if fused else config,

@@ -21,7 +21,8 @@ from ..corpora import CORPORA, Corpus
 from ..corpora.split import k_fold_by_speaker
 from ..exceptions import ParameterError, SourceError, option
 from ..storage.atomic import write_json
-from ..storage.guards import check_report_path, json_record_with
+from ..storage.guards import (check_outside_datasets, check_report_path, check_writable_folder,
+                              json_record_with)
 from .classifier import fit_and_score, train
 from .clips import pooled, subset, take_protocol
 from .train_config import TrainConfig
@@ -61,6 +62,8 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
         SourceError: The data lacks speakers, or clips or speakers the protocol takes.
         ParameterError: Unknown folds or protocol, or both given.
     """
+    if model_root is not None:  # refused before any work, named as given
+        check_outside_datasets(check_writable_folder(model_root, flag="model_root"), flag="model_root")
     given = config
     fused = len(folders_of(data)) > 1
     training = read_data(data, layers=config.layers if fused else None, built_protocol=protocol is None)
@@ -93,7 +96,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
                       _speakers(dev))
         if model_root is not None:
             folder = Path(model_root) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
-            metrics = train(fold, folder, config, refit=refit, verbose=verbose).metrics
+            metrics = train(fold, folder, config, refit=refit, verbose=verbose, flag="model_root").metrics
         else:  # nothing kept: nothing written
             _, metrics = fit_and_score(fold, config, refit=refit, verbose=verbose, where=where, splits=("test",))
         scores = metrics["splits"]["test"]

@@ -74,6 +74,11 @@ def read_data(data, *, layers=None, built_protocol: bool = True, manifest: Manif
     folders = folders_of(data)
     if not folders:
         return TrainingData(dict(data), "the bundles given")
+    resolved = [os.path.realpath(folder) for folder in folders]
+    twice = next((folder for folder, path in zip(folders, resolved) if resolved.count(path) > 1), None)
+    if twice is not None:
+        raise ParameterError(f"{twice}: the same dataset given twice; fusion puts different datasets of the same "
+                             "clips side by side")
     read = [_read_one(folder, built_protocol, manifest=manifest if len(folders) == 1 else None)
             for folder in folders]
     manifests = tuple(found for found, _ in read)

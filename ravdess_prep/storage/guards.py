@@ -112,6 +112,7 @@ def check_report_path(path: str | os.PathLike, *, flag: str, command: str, ours:
                           "name")
     if not path.parent.is_dir():
         raise OutputError(f"{path}: its folder {path.parent} does not exist")
+    check_parent(path, flag)
     check_outside_datasets(path, flag=flag)
     if path.exists() and not ours(path):
         raise OutputError(f"{path}: a file that {command} did not write; choose another {option(flag)}")
