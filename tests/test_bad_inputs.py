@@ -4,6 +4,7 @@ damage is made here, on copies of real clips."""
 
 from __future__ import annotations
 
+import errno
 import dataclasses
 import os
 import shutil
@@ -23,6 +24,7 @@ from http_server import FileServer
 from ravdess_prep.dataset.manifest import Manifest
 from ravdess_prep import cli, pipeline
 from ravdess_prep.exceptions import ModelFileError, OutputError, SourceError, SplitError
+from ravdess_prep.storage import lock as lock_module
 from ravdess_prep.storage.lock import OutputLock
 from ravdess_prep.storage.atomic import recover_leftovers, replace_folder, staging_folder
 
@@ -133,6 +135,19 @@ def test_leftovers_of_a_dead_build_are_cleaned_and_a_lost_output_restored(built,
     assert _files(out) == _files(built.out)
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([f".out.partial-{os.getpid()}", ".other.partial-1",
                                                                        "out"])
+
+
+def test_a_full_disk_when_the_lock_is_taken_leaves_nothing(tmp_path, monkeypatch):
+    out = tmp_path / "new" / "out"
+
+    def full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock_module.os, "write", full)
+    with pytest.raises(OutputError, match=r"\.out\.lock: the lock cannot be written \(no space left on the device\)"):
+        with OutputLock(out):
+            pass
+    assert not (tmp_path / "new").exists()  # neither the lock file nor the folder made for it
 
 
 def test_two_writers_of_one_output_one_wins(built, tmp_path):

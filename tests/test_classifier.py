@@ -110,6 +110,18 @@ def test_a_model_folder_is_checked_when_it_is_loaded(trained, tmp_path):
         model_folder.load_model(folder)
 
 
+def test_another_dataset_is_named_by_its_first_difference():
+    """An fp32 model against a bf16 dataset: the nested setting that differs, not two whole
+    configurations."""
+    trained = {"row_shape": [4, 512], "config": {"embedder": {"name": "whisper", "precision": "fp32", "layers": [1]},
+                                                 "trim_threshold": 0.01}}
+    given = {"row_shape": [4, 512], "config": {"embedder": {"name": "whisper", "precision": "bf16", "layers": [1]},
+                                               "trim_threshold": 0.01}}
+    with pytest.raises(ParameterError, match=r"^m was trained on data other than d's \(config differs: "
+                                             r"embedder\.precision: 'fp32' against 'bf16'\); give the dataset"):
+        model_folder.check_same_dataset(trained, given, model_dir="m", dataset="d")
+
+
 def test_one_clip_per_class_saves_no_model(separable, tmp_path):
     """A stack of layers with one clip of each class in train: no within-class scatter, so
     shrinkage LDA has nothing to shrink (it divided by zero and saved a NaN model)."""

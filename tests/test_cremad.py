@@ -63,6 +63,8 @@ def test_a_name_gives_actor_sentence_emotion_and_intensity():
                           ("1001_ABC_ANG_XX.wav", "sentence 'ABC' is not a CREMA-D sentence"),
                           ("1001_DFA_CAL_XX.wav", "emotion 'CAL' is not one of CREMA-D's"),
                           ("1001_IEO_ANG_ZZ.wav", "intensity 'ZZ' is not one of CREMA-D's"),
+                          ("1001_DFA_ANG_HI.wav", "intensity 'HI' of sentence 'DFA', which CREMA-D has only "
+                                                  r"unspecified \(XX\); only IEO has"),
                           ("1001_DFA_ANG_XX.mp3", "extension '.mp3'")):
         with pytest.raises(ClipNameError, match=message) as caught:
             parse_cremad_name(name)

@@ -37,6 +37,8 @@ EMOTION_NAMES = tuple(EMOTIONS.values())
 CANONICAL_NAMES = ("angry", "disgust", "fearful", "happy", "neutral", "sad")
 #: The intensity codes (only the sentence IEO has low, medium and high versions).
 INTENSITIES = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
+#: The sentences recorded at low, medium and high intensity (every other one only as XX).
+LEVELLED_SENTENCES = ("IEO",)
 #: The twelve sentences by code, as the corpus's documentation gives them.
 SENTENCES = {
     "IEO": "It's eleven o'clock", "TIE": "That is exactly what happened", "IOM": "I'm on my way to the meeting",
@@ -110,6 +112,9 @@ def parse_cremad_name(path: str | os.PathLike) -> dict:
         raise ClipNameError(f"{path}: emotion {emotion!r} is not one of CREMA-D's ({', '.join(EMOTIONS)})")
     if intensity not in INTENSITIES:
         raise ClipNameError(f"{path}: intensity {intensity!r} is not one of CREMA-D's ({', '.join(INTENSITIES)})")
+    if intensity != "XX" and sentence not in LEVELLED_SENTENCES:
+        raise ClipNameError(f"{path}: intensity {intensity!r} of sentence {sentence!r}, which CREMA-D has only "
+                            f"unspecified (XX); only {', '.join(LEVELLED_SENTENCES)} has low, medium and high versions")
     sex, age = known[actor]
     return {"clip_name": f"{stem}.wav", "speaker": actor, "gender": sex, "age": age, "sentence": sentence,
             "emotion": EMOTIONS[emotion], "emotion_code": emotion, "label": EMOTION_CODES.index(emotion),

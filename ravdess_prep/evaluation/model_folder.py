@@ -156,11 +156,24 @@ def check_same_dataset(trained: dict | None, given: dict, *, model_dir, dataset)
         if trained.get(key) != given.get(key):
             first, second = trained.get(key), given.get(key)
             if key == "config":
-                changed = sorted(name for name in set(first or {}) | set(second or {})
-                                 if (first or {}).get(name) != (second or {}).get(name))
-                detail = "; ".join(f"{name}: {(first or {}).get(name)!r} against {(second or {}).get(name)!r}"
-                                   for name in changed[:3])
+                detail = "; ".join(f"{name}: {one!r} against {other!r}"
+                                   for name, one, other in _differences(first or {}, second or {})[:3])
             else:
                 detail = f"{first!r} against {second!r}"
             raise ParameterError(f"{model_dir} was trained on data other than {dataset}'s ({key} differs: {detail}); "
                                  "give the dataset the model was trained on")
+
+
+def _differences(first: dict, second: dict, *, prefix: str = "") -> list[tuple[str, object, object]]:
+    """``(dotted name, first value, second value)`` of every setting that differs, nested
+    settings (the embedder's) named one by one (``embedder.precision``)."""
+    found = []
+    for name in sorted(set(first) | set(second)):
+        one, other = first.get(name), second.get(name)
+        if one == other:
+            continue
+        if isinstance(one, dict) and isinstance(other, dict):
+            found += _differences(one, other, prefix=f"{prefix}{name}.")
+        else:
+            found.append((f"{prefix}{name}", one, other))
+    return found

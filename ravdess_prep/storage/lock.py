@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from ..exceptions import OutputError
+from ..exceptions import OutputError, write_cause
 from .guards import check_parent
 
 
@@ -45,8 +45,15 @@ class OutputLock:
             if same:
                 break
             os.close(fd)
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+        except OSError as error:  # a full disk, a quota: no lock, and no empty lock file left
+            os.close(fd)
+            self.path.unlink(missing_ok=True)
+            self._release_folders()
+            raise OutputError(f"{self.path}: the lock cannot be written ({write_cause(error)}); nothing was written "
+                              "to the output") from None
         self._fd = fd
         return self
 
@@ -55,6 +62,9 @@ class OutputLock:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
+        self._release_folders()
+
+    def _release_folders(self) -> None:
         for folder in self._created:  # deepest first: a failed build leaves no empty folders
             try:
                 folder.rmdir()
