@@ -38,7 +38,7 @@ from .corpora.source import AUDIO_SUFFIXES
 from .dataset.integrity import require_sound
 from .dataset.manifest import Manifest
 from .embedders import Embedder, ModelFiles, embedder_class
-from .exceptions import AudioError, ParameterError, RavdessPrepError, option
+from .exceptions import AudioError, ParameterError, RavdessPrepError, keyword_wording, option
 from .settings import PATH, TEXT, settings_of
 
 if TYPE_CHECKING:
@@ -311,7 +311,12 @@ def embedder(name: str | None = None, *, dataset: str | os.PathLike | None = Non
     values = _values(settings, owners, what=f"the {name} embedder")
     config = Config(**values.get(Config, {}), embedder=cls(**values.get(cls, {})))
     files = cls.files_type(**values[cls.files_type]) if values.get(cls.files_type) else None
-    return Embedding(config, steps.model_files(config.embedder, files), standalone=True)
+    try:
+        verified = steps.model_files(config.embedder, files)
+    except ParameterError as error:  # named as this function's keywords (whisper_model), not as fields
+        aliases = {spec.name: spec.dest for spec in settings_of(cls.files_type)} if cls.files_type else {}
+        raise type(error)(keyword_wording(error.args[0], aliases)) from None
+    return Embedding(config, verified, standalone=True)
 
 
 def _values(settings: Mapping, owners: Iterable[type], *, what: str) -> dict[type, dict]:

@@ -61,6 +61,17 @@ def render(text: str, *, keys: bool = False) -> str:
     return _MARKED.sub(spelled, text)
 
 
+def keyword_wording(text: str, aliases: Mapping[str, str]) -> str:
+    """``text`` with every :func:`option` spelled as a Python keyword argument, ``aliases``
+    renaming settings (``{"model": "whisper_model"}``: the keyword a function takes for it)."""
+
+    def spelled(match: re.Match) -> str:
+        name = aliases.get(match[1], match[1])
+        return name if match[2] is None else f"{name}={json.loads(match[2])!r}"
+
+    return _MARKED.sub(spelled, text)
+
+
 @contextlib.contextmanager
 def command_line_wording(flags: Mapping[str, str]) -> Iterator[None]:
     """While active, messages name settings by their flags (``{setting name: flag}``; the

@@ -9,10 +9,12 @@ import shutil
 
 import numpy as np
 import pytest
+import soundfile
 
 pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+import ravdess_prep  # noqa: E402
 import whisper_encoder  # noqa: E402
 from conftest import SONG, SPEECH, copy_clips  # noqa: E402
 from http_server import FileServer  # noqa: E402
@@ -21,7 +23,8 @@ from ravdess_prep.evaluation import classifier, fitting, model_folder  # noqa: E
 from ravdess_prep import cli, pipeline  # noqa: E402
 from ravdess_prep.dataset.bundles import read_bundles  # noqa: E402
 from ravdess_prep.embedders import WhisperEmbedder, WhisperFiles  # noqa: E402
-from ravdess_prep.exceptions import ManifestError, ModelFileError, ModelOutputError, ParameterError  # noqa: E402
+from ravdess_prep.exceptions import (AudioError, ManifestError, ModelFileError, ModelOutputError,  # noqa: E402
+                                     ParameterError)
 from ravdess_prep.dataset.manifest import Manifest  # noqa: E402
 from ravdess_prep.audio.resample import resample  # noqa: E402
 from whisper_models import random_whisper, reference_states  # noqa: E402
@@ -77,6 +80,20 @@ def _reference(model, tree, name, *, input="clip", pool="mean", target=None):
     parts = [values.mean(axis=1)] + ([values.std(axis=1)] if pool == "mean-std" else [])
     return np.concatenate(parts, axis=-1)
 
+
+
+def test_the_embedding_object_without_a_model_names_its_keyword():
+    with pytest.raises(ParameterError, match=r"^the whisper embedder needs a model: whisper_model DIR or a Hub id"):
+        ravdess_prep.embedder("whisper")
+
+
+def test_a_file_too_short_to_resample_is_named(model, tmp_path):
+    """One sample at 48 kHz is less than one at Whisper's 16 kHz (resampy's own error escaped)."""
+    short = tmp_path / "one-sample.wav"
+    soundfile.write(short, np.full(1, 0.5), 48000)
+    with ravdess_prep.embedder("whisper", whisper_model=model) as embedding:
+        with pytest.raises(AudioError, match=rf"^{short}: 1 sample at 48000 Hz is too few to resample to 16000 Hz"):
+            embedding.process_file(short)
 
 def test_bundle_rows_are_transformers_whisper_pooled_per_layer(built, tree, model):
     manifest = Manifest.read(built.out)

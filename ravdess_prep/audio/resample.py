@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 
-from ..exceptions import ParameterError
+from ..exceptions import AudioError, ParameterError
 from .pad import center_amounts, pad_center
 
 
@@ -38,9 +38,15 @@ def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:
     Returns:
         float64 array of shape ``(int(num_samples * to_hz / from_hz),)``; ``samples`` itself when
         the rates are equal.
+
+    Raises:
+        AudioError: Too few samples to give one at ``to_hz``.
     """
     if from_hz == to_hz:
         return samples
+    if int(len(samples) * to_hz / from_hz) < 1:
+        count = f"{len(samples)} samples at {from_hz} Hz are" if len(samples) != 1 else f"1 sample at {from_hz} Hz is"
+        raise AudioError(f"{count} too few to resample to {to_hz} Hz (less than one sample)")
     import resampy
 
     return resampy.resample(np.asarray(samples, dtype=np.float64), from_hz, to_hz, filter="kaiser_best")

@@ -60,14 +60,15 @@ def clip_examples(
     if embedder.pads:
         signal, sound = pad_and_resample(samples, target_length_samples=target_length_samples, from_hz=sample_rate_hz,
                                          to_hz=embedder.sample_rate_hz, on_too_long=on_too_long, name=name, fast=fast)
-    else:
-        if samples.size > target_length_samples:
-            samples, _ = pad_center(samples, target_length_samples=target_length_samples, on_too_long=on_too_long,
-                                    name=name)
-        signal, sound = resample(samples, from_hz=sample_rate_hz, to_hz=embedder.sample_rate_hz or sample_rate_hz), None
+    elif samples.size > target_length_samples:
+        samples, _ = pad_center(samples, target_length_samples=target_length_samples, on_too_long=on_too_long,
+                                name=name)
+    rate = embedder.sample_rate_hz or sample_rate_hz
     try:
-        return embedder.examples(signal, sample_rate_hz=embedder.sample_rate_hz or sample_rate_hz, sound=sound)
-    except RavdessPrepError as error:  # the embedder does not know the clip's name
+        if not embedder.pads:
+            signal, sound = resample(samples, from_hz=sample_rate_hz, to_hz=rate), None
+        return embedder.examples(signal, sample_rate_hz=rate, sound=sound)
+    except RavdessPrepError as error:  # neither knows the clip's name
         raise type(error)(f"{name}: {error.args[0]}") from None  # unrendered: the reader's wording
 
 
