@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_training_options(parser: argparse.ArgumentParser) -> None:
     """Every hyperparameter of :class:`ravdess_prep.evaluation.classifier.TrainConfig`."""
     table = add_settings(parser, [classifier.TrainConfig])
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bars, and no warnings of TensorFlow or Transformers (their errors still show)")
     parser.set_defaults(table=table, usage_errors=True, wording={**wording([classifier.TrainConfig]),
                                                                  "model_dir": "--model-dir", "model_root": "--model-root"})
 
