@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 import zipfile
 
 import numpy as np
@@ -146,6 +147,17 @@ def test_server_errors_are_retried_then_reported(zenodo, archives, tmp_path):
     with pytest.raises(DownloadError, match=r"failed after 3 attempts.*503"):
         fetch(zenodo.url + path, tmp_path / "b.zip", retries=2, backoff_seconds=0, progress=False)
     assert not (tmp_path / "b.zip").exists()
+
+
+def test_a_host_that_does_not_resolve_fails_at_once(tmp_path):
+    """No network: the name does not resolve, and trying again (6 attempts, 32 s) changed
+    nothing; the error says how to build without one (.invalid never resolves)."""
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"^http://corpus\.invalid/a\.zip: the host corpus\.invalid cannot be "
+                                            r"resolved \(no network here\?\); build from a local copy"):
+        fetch("http://corpus.invalid/a.zip", tmp_path / "a.zip", backoff_seconds=5, progress=False)
+    assert time.monotonic() - started < 5  # one attempt: the first back-off alone is 5 s
+    assert not (tmp_path / "a.zip").exists()
 
 
 def test_missing_file_is_a_clear_error(zenodo, tmp_path):

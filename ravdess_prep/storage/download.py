@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import time
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Mapping
@@ -132,6 +134,10 @@ def fetch(
                     continue
                 break
             except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as error:
+                if _unresolved(error):  # no network, or no such host: trying again changes nothing
+                    host = urllib.parse.urlsplit(url).hostname
+                    raise DownloadError(f"{url}: the host {host} cannot be resolved (no network here?); build from a "
+                                        "local copy of the corpus (--source) and local model files instead") from None
                 last_error = error
         else:
             raise DownloadError(f"{url}: failed after {retries + 1} attempts: {last_error}")
@@ -145,6 +151,18 @@ def fetch(
         )
     os.replace(partial, path)
     return path
+
+
+def _unresolved(error: BaseException) -> bool:
+    """Whether a connection failed because its host name does not resolve."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, socket.gaierror) or type(error).__name__ == "NameResolutionError":
+            return True
+        error = error.__cause__ or error.__context__ or (error.args[0] if error.args and isinstance(
+            error.args[0], BaseException) else None) or getattr(error, "reason", None)
+    return False
 
 
 def fetch_folder(
