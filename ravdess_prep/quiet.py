@@ -20,6 +20,9 @@ from typing import Iterator
 
 #: Read by TensorFlow's C++ logging: 2 keeps errors only.
 TF_LOG_LEVEL = ("TF_CPP_MIN_LOG_LEVEL", "2")
+#: Read by Transformers when its logging is first set up (it then sets its own loggers' level,
+#: over what was set before it was imported).
+TRANSFORMERS_LOG_LEVEL = ("TRANSFORMERS_VERBOSITY", "error")
 #: Python loggers held at ERROR.
 LOGGERS = ("tensorflow", "transformers", "absl")
 TRANSFORMERS_LOGGING = "transformers.utils.logging"
@@ -32,9 +35,9 @@ def quiet_libraries(quiet: bool = True) -> Iterator[None]:
     if not quiet:
         yield
         return
-    variable, value = TF_LOG_LEVEL
-    saved_variable = os.environ.get(variable)
-    os.environ.setdefault(variable, value)
+    saved_variables = {variable: os.environ.get(variable) for variable, _ in (TF_LOG_LEVEL, TRANSFORMERS_LOG_LEVEL)}
+    for variable, value in (TF_LOG_LEVEL, TRANSFORMERS_LOG_LEVEL):
+        os.environ.setdefault(variable, value)
     levels = {name: logging.getLogger(name).level for name in LOGGERS}
     for name in LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
@@ -56,10 +59,11 @@ def quiet_libraries(quiet: bool = True) -> Iterator[None]:
             transformers_now.enable_progress_bar()  # imported meanwhile: its bars were off from the start
         for name, level in levels.items():
             logging.getLogger(name).setLevel(level)
-        if saved_variable is None:
-            os.environ.pop(variable, None)
-        else:
-            os.environ[variable] = saved_variable
+        for variable, saved in saved_variables.items():
+            if saved is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = saved
 
 
 def _hub_utils():

@@ -6,6 +6,8 @@ rebuilds, Beam, new files and damaged files."""
 from __future__ import annotations
 
 import json
+import sys
+import subprocess
 
 import numpy as np
 import pytest
@@ -217,6 +219,19 @@ def test_weights_that_do_not_fill_the_model_exactly_are_refused(name, config, we
     with pytest.raises(ModelFileError, match=rf"{folder / 'model.safetensors'}: {message}"):
         _build(tree, folder, tmp_path / "out", tmp_path / "cache")
     assert not (tmp_path / "out").exists()
+
+
+def test_weights_that_do_not_fill_the_model_are_one_line_from_the_command_line(models, tree, tmp_path):
+    """In a fresh process, with --no-progress, nothing of Transformers' own report (its LOAD
+    REPORT table of missing weights) reaches stderr before the one-line error."""
+    folder = _edited(models, tmp_path, "cut", weights=lambda t: t.pop("encoder.layers.0.attention.k_proj.weight"))
+    done = subprocess.run([sys.executable, "-m", "ravdess_prep.cli", "build", "--source", str(tree), "--out",
+                           str(tmp_path / "out"), "--embedder", "hf", "--hf-model", str(folder), "--dev-actors", "8",
+                           "--test-actors", "11", "--cache-dir", str(tmp_path / "cache"), "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 1 and len(lines) == 1, done.stderr[-3000:]
+    assert "1 parameters the weights lack" in lines[0] and "LOAD REPORT" not in done.stderr
 
 
 def test_the_build_command_takes_the_hf_options(models, tree, tmp_path, capsys):
