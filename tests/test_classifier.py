@@ -92,6 +92,8 @@ def test_a_model_folder_is_checked_when_it_is_loaded(trained, tmp_path):
     cases.append(("metrics.json", dict(older, canonical_names=["joyful", *record["class_names"][1:]]), None,
                   "'joyful' is no canonical emotion"))
     cases.append(("metrics.json", ["not", "a", "record"], None, "not a model record"))
+    cases.append(("metrics.json", {key: value for key, value in older.items() if key != "class_names"}, None,
+                  "no class_names; not a record ravdess-prep train wrote"))
     cases.append(("model.keras", record, b"PK\x03\x04 cut short", "SHA-256"))
     for number, (named, values, model_bytes, message) in enumerate(cases):
         folder = tmp_path / f"model-{number}"

@@ -128,6 +128,8 @@ def read_model_record(model_dir: str | os.PathLike) -> dict:
         if found != recorded:
             raise SourceError(f"{path}: edited since train wrote it (its values no longer have the SHA-256 it "
                               "records); train the model again")
+    if "class_names" not in record:
+        raise SourceError(f"{path}: no class_names; not a record ravdess-prep train wrote")
     for key in ("class_names", "canonical_names"):
         names = record.get(key)
         if names is not None and (not isinstance(names, list) or not all(isinstance(name, str) for name in names)):
