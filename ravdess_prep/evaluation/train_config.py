@@ -154,11 +154,6 @@ class TrainConfig:
             raise ParameterError(f"the {head.name} head does not take clips of axes ({', '.join(axes)})")
         return head
 
-    def resolved(self, axes: Sequence[str]) -> "TrainConfig":
-        """This configuration with the head chosen and its defaults filled (see
-        :meth:`ravdess_prep.evaluation.heads.base.Head.resolved`)."""
-        return self.head_for(axes).resolved(self, axes)
-
 
 def _owned_settings() -> dict[str, str]:
     """``{setting: head}`` of the settings that one of the library's heads has alone (given
