@@ -13,10 +13,10 @@ import numpy as np
 from .audio.io import check_complete
 from .dataset.bundles import Bundle
 from .dataset.manifest import Manifest
-from .embedders.outputs import LAYER_SEQUENCES, clip_frame_spans
+from .embedders.outputs import clip_frame_spans
 from .evaluation.classifier import predict_probabilities
 from .evaluation.fitting import inputs_as_trained
-from .evaluation.model_folder import check_same_dataset, dataset_record, load_model, model_head, read_model_record
+from .evaluation.model_folder import check_same_dataset, dataset_record, load_trained, read_model_record
 from .evaluation.speaker_norm import normalise_per_speaker
 from .exceptions import ParameterError
 from .pipeline import embed_files, trim
@@ -47,17 +47,17 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
     check_same_dataset(metrics.get("dataset"), dataset_record(manifest), model_dir=model_dir, dataset=dataset)
     for audio in paths:  # every file is checked before any model is loaded
         check_complete(audio)
+    head, model = load_trained(model_dir, record=metrics)
     rows = embed_files(paths, dataset, on_too_long=on_too_long, files=files)
     clips = inputs_as_trained(Bundle(np.asarray([str(path) for path in paths]), rows, np.zeros(len(paths), np.int32),
                                      axes=tuple(manifest.output.get("axes", ())[1:]) or None,
                                      layer_numbers=tuple(manifest.output["layers"]) if "layers" in manifest.output
                                      else None,
-                                     frames=_frames_of_files(paths, manifest) if manifest.kind is LAYER_SEQUENCES
-                                     else None), trained)
+                                     frames=_frames_of_files(paths, manifest) if head.uses_frames else None), trained)
     embeddings = clips.embeddings
     if speaker_norm:
         embeddings = normalise_per_speaker(embeddings, np.zeros(len(paths), int), axes=clips.axes)
-    probabilities = predict_probabilities(load_model(model_dir), embeddings, head=model_head(model_dir))
+    probabilities = predict_probabilities(model, embeddings, head=head)
     names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
     return probabilities, names
 

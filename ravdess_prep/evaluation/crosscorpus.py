@@ -28,7 +28,7 @@ from .classifier import predict_logits
 from .clips import pooled
 from .fitting import inputs_as_trained
 from .metrics import evaluate, plot_confusion
-from .model_folder import check_same_dataset, dataset_record, load_model, model_head, read_model_record
+from .model_folder import check_same_dataset, dataset_record, load_trained, read_model_record
 from .speaker_norm import speaker_normalised
 from .training_data import read_data
 
@@ -104,7 +104,8 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
         raise SourceError(f"{data}: no clip of the emotions it shares with {model_dir} ({', '.join(shared)}) in the "
                           f"splits {', '.join(bundles)}")
     inputs = inputs_as_trained(bundle, config)
-    scores = predict_logits(load_model(model_dir), inputs.embeddings[keep], head=model_head(model_dir))
+    head, model = load_trained(model_dir, record=record)
+    scores = predict_logits(model, inputs.embeddings[keep], head=head)
     columns = [model_names.index(name) for name in shared]
     predicted = np.argmax(scores[:, columns], axis=1)
     labels = np.asarray([shared.index(name) for name in clip_names[keep]], dtype=int)

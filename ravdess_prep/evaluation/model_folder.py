@@ -38,19 +38,15 @@ def check_model_folder(path: str | os.PathLike, *, flag: str = "model_dir") -> P
     return check_owned_folder(path, flag=flag, command="train", marks=MODEL_FILES)
 
 
-def model_head(model_dir: str | os.PathLike) -> Head:
-    """The head a model folder's model was made by, as its record names it (a generic Keras
-    head for a folder without a record).
+def _head_of(record: dict, path: Path) -> Head:
+    """The head a model record names (a generic Keras head for a record that names none).
 
     Raises:
         SourceError: The recorded head is not installed (a plug-in no longer is); the message
             names the record.
         RavdessPrepError: The head's plug-in cannot be loaded.
     """
-    path = Path(model_dir) / METRICS_FILE
-    if not path.is_file():
-        return Head()
-    name = read_model_record(model_dir).get("config", {}).get("head")
+    name = record.get("config", {}).get("head")
     if not isinstance(name, str):
         return Head()
     if name not in HEADS:
@@ -60,19 +56,31 @@ def model_head(model_dir: str | os.PathLike) -> Head:
 
 
 def load_model(model_dir: str | os.PathLike):
-    """The trained model saved by :func:`ravdess_prep.evaluation.classifier.train`, loaded by
-    its head and checked against its record: the file's SHA-256 (where recorded), and as many
-    outputs as the record has classes.
+    """The trained model saved by :func:`ravdess_prep.evaluation.classifier.train` (see
+    :func:`load_trained`)."""
+    return load_trained(model_dir)[1]
+
+
+def load_trained(model_dir: str | os.PathLike, *, record: dict | None = None) -> tuple[Head, object]:
+    """``(head, model)``: the trained model, loaded by the head its record names, and checked
+    against the record: the file's SHA-256 (where recorded), and as many outputs as the record
+    has classes.
+
+    Args:
+        model_dir: The model folder.
+        record: Its record, when the caller has read it already (:func:`read_model_record`).
 
     Raises:
         SourceError: The folder holds no model, or its record contradicts the network.
-        ModelFileError: The model's file differs from the one ``train`` wrote.
+        ModelFileError: The model's file differs from the one ``train`` wrote, or is damaged.
     """
-    head = model_head(model_dir)
+    metrics = Path(model_dir) / METRICS_FILE
+    if record is None:
+        record = read_model_record(model_dir) if metrics.is_file() else {}
+    head = _head_of(record, metrics)
     path = Path(model_dir) / head.model_file
     if not path.is_file():
         raise SourceError(f"{path}: no trained model (run `ravdess-prep train` first)")
-    record = read_model_record(model_dir) if (Path(model_dir) / METRICS_FILE).is_file() else {}
     recorded = record.get(MODEL_DIGEST)
     if recorded is not None and (found := file_digest(path)) != recorded:
         raise ModelFileError(f"{path}: SHA-256 {found}, but {METRICS_FILE} records {recorded} (changed since train "
@@ -85,9 +93,9 @@ def load_model(model_dir: str | os.PathLike):
     outputs = getattr(model, "output_shape", (None,))[-1]
     names = record.get("class_names")
     if names is not None and isinstance(outputs, int) and len(names) != outputs:
-        raise SourceError(f"{Path(model_dir) / METRICS_FILE}: {len(names)} class names for a model of {outputs} "
-                          "outputs; the record does not belong to this model")
-    return model
+        raise SourceError(f"{metrics}: {len(names)} class names for a model of {outputs} outputs; the record does "
+                          "not belong to this model")
+    return head, model
 
 
 def seal(record: dict, model_file: Path) -> dict:

@@ -44,6 +44,8 @@ class Head:
             another head, they are refused).
         learning_rate, epochs: Its defaults where the configuration leaves them open.
         model_file: The file its model is saved to in a model folder.
+        uses_frames: Whether it needs to know which frames are each clip's own (a bundle's
+            ``frames``; new recordings then have theirs worked out).
     """
 
     name: ClassVar[str] = ""
@@ -53,6 +55,7 @@ class Head:
     learning_rate: ClassVar[float | None] = 1e-3
     epochs: ClassVar[int | None] = 100
     model_file: ClassVar[str] = "model.keras"
+    uses_frames: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

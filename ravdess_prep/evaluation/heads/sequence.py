@@ -20,6 +20,7 @@ class SequenceHead(KerasHead):
     kinds: ClassVar[tuple[str, ...]] = ("sequence", "layer-sequences")
     learning_rate: ClassVar[float] = 1e-3
     epochs: ClassVar[int] = 100
+    uses_frames: ClassVar[bool] = True
 
     def prepare(self, bundle: Bundle) -> Bundle:
         """The bundle with every frame outside each clip's own frames zeroed.
