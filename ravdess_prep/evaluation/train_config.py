@@ -118,9 +118,8 @@ class TrainConfig:
                 self.shrinkage, (int, float)) or not 0 < self.shrinkage <= 1):
             raise ParameterError(f"{option('shrinkage')} has to be auto or a number in (0, 1], not {self.shrinkage!r}")
         defaults = {field.name: field.default for field in dataclasses.fields(self)}
-        for name, owner in _owned_settings().items():
-            given = getattr(self, name) != defaults[name]
-            if chosen is not None and given and name not in chosen.own_settings:
+        for name, owner in (_owned_settings() if chosen is not None else {}).items():  # auto: any head's
+            if getattr(self, name) != defaults[name] and name not in chosen.own_settings:
                 raise ParameterError(f"{option(name, getattr(self, name))} is a setting of the {owner} head, not of "
                                      f"{option('head', self.head)}")
         if self.ensemble is not None and (isinstance(self.ensemble, bool) or not isinstance(self.ensemble, int)
