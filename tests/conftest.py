@@ -126,9 +126,10 @@ def model_files_kwargs(vggish_files) -> dict:
 @pytest.fixture(scope="session")
 def encoder_tree(ravdess_dir, tmp_path_factory) -> Path:
     """Nine real clips for the speech encoders' tests (read only): actors 08 (dev), 11 (test)
-    and 12 (train), two speech clips and one song each."""
+    and 12 (train), two speech clips and one song each, all calm (a head needs two training
+    clips of every class the data holds)."""
     return copy_clips(ravdess_dir, tmp_path_factory.mktemp("encoder-tree"), (8, 11, 12), speech=2, song=1,
-                      pick=slice(3, None, 7))
+                      pick=slice(4, None, 2))
 
 
 SPEECH = "Audio_Speech_Actors_01-24"

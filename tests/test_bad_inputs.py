@@ -22,8 +22,9 @@ from commands import run_command
 from conftest import SPEECH, copy_clips, write_audio
 from http_server import FileServer
 from ravdess_prep.dataset.manifest import Manifest
+import ravdess_prep
 from ravdess_prep import cli, pipeline
-from ravdess_prep.exceptions import ModelFileError, OutputError, SourceError, SplitError
+from ravdess_prep.exceptions import AudioError, ModelFileError, OutputError, SourceError, SplitError
 from ravdess_prep.storage import lock as lock_module
 from ravdess_prep.storage.lock import OutputLock
 from ravdess_prep.storage.atomic import recover_leftovers, replace_folder, staging_folder
@@ -378,6 +379,13 @@ def test_messages_name_the_flag_when_the_command_line_is_the_caller(tree, built,
     assert cli.main(["embed", str(long_clip), "--dataset", str(built.out), "--out", str(tmp_path / "e.npy"),
                      "--on-too-long", "crop"]) == 0
     assert "long.wav: longer than the target length: center-cropped" in capsys.readouterr().err
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("not audio")
+    with ravdess_prep.embedder(dataset=built.out) as embedding:  # every failing file in one error
+        with pytest.raises(AudioError, match=rf"^2 of 2 files cannot be embedded: {long_clip}: trimmed length \d+ "
+                                             rf"samples is longer than the target length of \d+ samples \(center-crop "
+                                             rf"it with on_too_long='crop'\); {not_audio}: not a readable audio file"):
+            embedding.process_files([long_clip, not_audio])
 
 
 def test_embed_says_when_an_input_is_silent(built, tmp_path, capsys):
@@ -391,7 +399,7 @@ def test_the_build_summary_names_clips_handled_by_a_policy(tree, built, tmp_path
     shutil.copytree(tree, source)
     for index in range(7):
         write_audio(source / SPEECH / "Actor_01" / f"03-01-08-0{1 + index % 2}-0{1 + index // 4}-0{1 + index // 2 % 2}-01.wav",
-                    np.zeros(24000))
+                    np.zeros(24000 + index))  # not one file's bytes under two names
     args = ["build", "--source", str(source), "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "cache"),
             "--no-progress", "--allow-missing-speakers", "--on-silent", "drop", "--checkpoint",
             str(built.manifest["embedder"]["files"]["checkpoint"]["path"]), "--custom-checkpoint", "--pca-params",

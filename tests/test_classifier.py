@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ravdess_prep.evaluation import classifier, crossval, model_folder
+from ravdess_prep.evaluation.heads import HEADS
 from ravdess_prep import cli
 from ravdess_prep.dataset.bundles import Bundle, read_bundles
 from ravdess_prep.corpora.ravdess import EMOTION_NAMES, RAVDESS
@@ -124,11 +125,31 @@ def test_another_dataset_is_named_by_its_first_difference():
         model_folder.check_same_dataset(trained, given, model_dir="m", dataset="d")
 
 
-def test_one_clip_per_class_saves_no_model(separable, tmp_path):
-    """A stack of layers with one clip of each class in train: no within-class scatter, so
-    shrinkage LDA has nothing to shrink (it divided by zero and saved a NaN model)."""
+@pytest.mark.parametrize("head", sorted(HEADS.builtin()))
+def test_degenerate_training_data_is_refused_for_every_head(separable, head, tmp_path):
+    """One clip of a class in train, or a class of train missing from dev, is refused naming the
+    class and its count, before any head is fitted; nothing is written."""
+    train, dev = separable["train"], separable["dev"]
+    happy = EMOTION_NAMES.index("happy")
+    one_happy = np.flatnonzero(train.labels != happy).tolist() + [int(np.flatnonzero(train.labels == happy)[0])]
+    cases = [({"train": crossval.subset(train, one_happy), "dev": dev},
+              "class 'happy' has 1 clip in train; a head needs at least 2 training clips of every class the data "
+              "holds"),
+             ({"train": crossval.subset(train, np.flatnonzero(train.labels != happy)), "test": separable["test"]},
+              "class 'happy' has 0 clips in train"),
+             ({"train": train, "dev": crossval.subset(dev, np.flatnonzero(dev.labels != happy))},
+              "class 'happy' has 36 clips in train but none in dev, where the head's choices are scored")]
+    for bundles, message in cases:
+        with pytest.raises(SourceError, match=f"^the bundles given: {message}"):
+            classifier.train(bundles, tmp_path / "model", classifier.TrainConfig(head=head))
+        assert not (tmp_path / "model").exists()
+
+
+def test_no_within_class_scatter_saves_no_model(separable, tmp_path):
+    """A stack of layers with two identical clips of each class in train: shrinkage LDA has
+    nothing to shrink (it divided by zero and saved a NaN model)."""
     first = {label: int(np.flatnonzero(separable["train"].labels == label)[0]) for label in range(8)}
-    train = crossval.subset(separable["train"], list(first.values()))
+    train = crossval.subset(separable["train"], [index for index in first.values() for _ in range(2)])
     stack = {name: Bundle(bundle.names, bundle.embeddings, bundle.labels, bundle.speakers, bundle.facets,
                           bundle.label_names, axes=("layers", "dim"))
              for name, bundle in {"train": train, "test": separable["test"]}.items()}

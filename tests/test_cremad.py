@@ -182,6 +182,26 @@ def test_info_counts_actors_and_emotions_and_lists_every_problem(tmp_path, capsy
     assert "3 problems" in out
 
 
+def test_one_recording_under_two_names_is_refused_but_the_published_pairs_are_kept(tmp_path, capsys):
+    # the published list gives one SHA-256 to three pairs of names, each with two emotions
+    assert set(get_corpus("cremad").published_duplicates) == {
+        frozenset({"1006_TIE_HAP_XX.wav", "1006_TIE_NEU_XX.wav"}),
+        frozenset({"1013_WSI_DIS_XX.wav", "1013_WSI_SAD_XX.wav"}),
+        frozenset({"1017_IWW_ANG_XX.wav", "1017_IWW_FEA_XX.wav"})}
+    wav = _tree(tmp_path, actors=range(1001, 1013))
+    original = wav / "1001_MTI_SAD_XX.wav"
+    (wav / "1001_IEO_ANG_LO.wav").write_bytes(original.read_bytes())
+    status, out, _ = run_command(capsys, "info", "--corpus", "cremad", "--source", wav)
+    assert status == 1
+    assert f"1001_MTI_SAD_XX.wav: the same bytes as {wav / '1001_IEO_ANG_LO.wav'} (one recording under two clip " \
+           "names)" in out
+    (wav / "1001_IEO_ANG_LO.wav").unlink()
+    for name in ("1006_TIE_HAP_XX.wav", "1006_TIE_NEU_XX.wav"):
+        (wav / name).write_bytes(_wav_bytes(9, 0.45))
+    status, out, _ = run_command(capsys, "info", "--corpus", "cremad", "--source", wav, "--json")
+    assert status == 0 and json.loads(out)["clips"] == 14
+
+
 def test_a_build_in_the_fixed_split_and_a_fold(tmp_path, capsys):
     require_opensmile()
     wav = _tree(tmp_path)

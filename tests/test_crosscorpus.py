@@ -195,7 +195,8 @@ def test_another_embedder_other_settings_and_no_shared_emotion_are_refused(made,
     try:
         for speaker in (1, 2, 3):
             for take in (1, 2):
-                write_audio(tmp_path / "bored" / f"b{speaker:02d}_{take}.wav", _tone(take, 0.5), sample_rate_hz=16000)
+                write_audio(tmp_path / "bored" / f"b{speaker:02d}_{take}.wav", _tone(take, 0.5 + 0.01 * speaker),
+                            sample_rate_hz=16000)
         bored = _build(made, "bored", tmp_path / "bored", tmp_path / "bored-egemaps")
         _Bored.canonical_names = None  # the dataset's own record of its labels' canonical names is what counts
         status, _, err = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", bored)

@@ -150,10 +150,11 @@ def _corpus_zip(drop: int = 0) -> bytes:
         every = [f"{speaker:02d}{text}{letter}{version}.wav" for version in "ab" for speaker in SPEAKERS
                  for text in TEXTS]
         names += every[:count]
-    stream, wav = io.BytesIO(), io.BytesIO()
-    soundfile.write(wav, np.sin(np.arange(1600) / 5) * 0.1, 16000, format="WAV", subtype="PCM_16")
+    stream = io.BytesIO()
     with zipfile.ZipFile(stream, "w") as bundle:
-        for name in names[:len(names) - drop]:
+        for index, name in enumerate(names[:len(names) - drop]):  # each file its own bytes
+            wav = io.BytesIO()
+            soundfile.write(wav, np.sin(np.arange(1600 + index) / 5) * 0.1, 16000, format="WAV", subtype="PCM_16")
             bundle.writestr(f"wav/{name}", wav.getvalue())
         bundle.writestr("lablaut/03a01Fa.lab", "labels\n")
     return stream.getvalue()

@@ -275,7 +275,7 @@ def test_clip_facts_come_from_the_metadata_and_a_missing_row_is_named(small_buil
     dropped = every["dev"].names[0]
     (out / "metadata.csv").write_text("".join(line for line in lines if not line.startswith(f"{dropped},")))
     for reader in (read_bundles, export.clip_rows):  # the manifest records metadata.csv's SHA-256
-        with pytest.raises(SourceError, match=rf"metadata\.csv: SHA-256 \w+, but the manifest recorded \w+ \(changed"):
+        with pytest.raises(SourceError, match=r"metadata\.csv: SHA-256 \w+, but the manifest recorded \w+ \(changed"):
             reader(out)
     # a dataset written before that digest was recorded: the missing row itself is named
     manifest = json.loads((out / "manifest.json").read_text())

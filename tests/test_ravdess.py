@@ -12,6 +12,7 @@ import pytest
 from conftest import tone, write_audio
 from ravdess_prep import cli
 from ravdess_prep.exceptions import ClipNameError, DuplicateClipError, ParameterError, SourceError
+from ravdess_prep.storage.digest import identical_files
 from ravdess_prep.corpora.ravdess import DEV_ACTORS, RAVDESS, TEST_ACTORS, inventory, parse_clip_name
 
 VALID = {
@@ -106,6 +107,28 @@ def test_inventory_rejects_duplicate_clip_names_naming_both(tmp_path):
         inventory(tmp_path)
     message = str(caught.value)
     assert "x/03-01-03-01-01-01-02.wav" in message and "y/03-01-03-01-01-01-02.flac" in message
+
+
+def test_inventory_refuses_one_recording_under_two_names_but_keeps_the_published_pair(tmp_path):
+    _tree(tmp_path, ["03-01-03-01-01-01-02.wav", "03-01-04-01-01-01-02.wav"])
+    copy = tmp_path / "03-01-05-01-01-01-02.wav"
+    copy.write_bytes((tmp_path / "03-01-03-01-01-01-02.wav").read_bytes())
+    with pytest.raises(DuplicateClipError, match="03-01-05-01-01-01-02.wav: the same bytes as .*03-01-03-01-01-01-02"
+                                                 r"\.wav \(one recording under two clip names\)"):
+        inventory(tmp_path)
+    copy.unlink()
+    # actor 07's two takes of happy, normal, statement 2 are one file in the corpus itself
+    for name in ("03-01-03-01-02-01-07.wav", "03-01-03-01-02-02-07.wav"):
+        write_audio(tmp_path / name, tone(0.1, frequency_hz=440))
+    assert len(inventory(tmp_path)) == 4
+
+
+def test_the_corpus_declares_exactly_its_identical_files(ravdess_dir):
+    paths = sorted(str(path) for path in ravdess_dir.rglob("*.flac"))
+    assert len(paths) == 2452
+    groups = identical_files(paths)
+    assert [{parse_clip_name(path).clip_name for path in group} for group in groups] == [
+        set(pair) for pair in RAVDESS.published_duplicates]
 
 
 def test_inventory_rejects_a_malformed_name_naming_the_file(tmp_path):

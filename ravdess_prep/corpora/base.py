@@ -18,15 +18,12 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping
 
-import soundfile
-
-from ..audio.io import check_complete, empty_message, unreadable_message
-from ..exceptions import (AudioError, ChecksumError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError,
+from ..exceptions import (ChecksumError, ClipNameError, DuplicateClipError, RavdessPrepError, SourceError,
                           SplitError, option)
-from ..storage.digest import file_digest
+from ..storage.digest import file_digest, identical_files
 from ..storage.guards import is_dataset_folder
 from .emotions import CANONICAL, check_canonical
-from .source import AUDIO_SUFFIXES, audio_files, resolve_path
+from .source import AUDIO_SUFFIXES, audio_facts, audio_files, resolve_path
 from .split import SplitPreset, customary_split, leave_one_speaker_out_split
 
 if TYPE_CHECKING:  # pandas is imported where it is used, not at import time
@@ -116,6 +113,8 @@ class Corpus:
         protocols: Its published evaluation protocols, ``{name: Protocol}`` (see
             :mod:`ravdess_prep.corpora.protocols`); each is also a split preset.
         download_names: Sources that mean "download the corpus" (None always does).
+        published_duplicates: Sets of clip names whose files the corpus itself publishes with
+            identical bytes; any other two files with the same bytes are an error of the source.
         license: ``{"name", "url"}`` of the corpus's license.
         language: The language spoken, as an ISO 639-1 code (for the data card).
         citation: How to cite it.
@@ -139,6 +138,7 @@ class Corpus:
         "original": customary_split("original"), "loso": leave_one_speaker_out_split("loso")}
     protocols: ClassVar[Mapping[str, "Protocol"]] = {}
     download_names: ClassVar[tuple[str, ...]] = ()
+    published_duplicates: ClassVar[tuple[frozenset[str], ...]] = ()
     license: ClassVar[dict] = {}
     language: ClassVar[str] = "en"
     citation: ClassVar[str] = ""
@@ -248,12 +248,16 @@ class Corpus:
             if name in first_path:
                 problems.append(DuplicateClipError(f"{path}: clip name {name} is already taken by {first_path[name]}"))
                 continue
-            problem = _audio_problem(path)
+            problem = audio_facts(path)
             if isinstance(problem, RavdessPrepError):
                 problems.append(problem)
                 continue
             first_path[name] = path
             rows.append({**row, "path": str(path), **problem, ROOT_COLUMN: str(root)})
+        copies = self.copies(rows)
+        problems.extend(DuplicateClipError(f"{path}: the same bytes as {first} (one recording under two clip names)")
+                        for path, first in copies.items())
+        rows = [row for row in rows if row["path"] not in copies]
         clips = pd.DataFrame(rows, columns=list(self.columns) + [ROOT_COLUMN])
         clips = clips.sort_values(list(self.sort_columns), kind="stable").reset_index(drop=True)
         return Survey(clips=clips, problems=tuple(problems), roots=roots, excluded=tuple(excluded))
@@ -350,6 +354,16 @@ class Corpus:
                                         f"among the clips ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})"))
         return problems
 
+    def copies(self, rows: list[dict]) -> dict[str, str]:
+        """``{path: path of the first file with the same bytes}`` among the rows' files, leaving
+        out the copies the corpus publishes (:attr:`published_duplicates`)."""
+        names = {row["path"]: row["clip_name"] for row in rows}
+        copies = {}
+        for group in identical_files(names):
+            if frozenset(names[path] for path in group) not in self.published_duplicates:
+                copies.update((path, group[0]) for path in group[1:])
+        return copies
+
     def names_parse(self, names) -> bool:
         """Whether every one of ``names`` (bundle clip names) follows the corpus's naming
         scheme (how bundles without a manifest, the original project's, are recognised)."""
@@ -377,18 +391,3 @@ def match_name(path: str | os.PathLike, pattern: "re.Pattern[str]", *, scheme: s
         raise ClipNameError(f"{path}: name {stem!r} does not follow the {scheme}")
     return stem, match
 
-
-def _audio_problem(path: Path) -> dict | RavdessPrepError:
-    """The audio facts of a file's header (``sample_rate_hz``, ``channels``, ``num_samples``),
-    or the problem that makes it unusable."""
-    try:
-        audio = soundfile.info(str(path))
-    except Exception as error:  # soundfile raises its own error types for unreadable files
-        return SourceError(unreadable_message(path, error))
-    if audio.frames <= 0:
-        return SourceError(empty_message(path))
-    try:
-        check_complete(path)
-    except AudioError as error:
-        return SourceError(str(error))
-    return {"sample_rate_hz": int(audio.samplerate), "channels": int(audio.channels), "num_samples": int(audio.frames)}

@@ -80,6 +80,15 @@ def published_files() -> dict[str, tuple[int, str]]:
             for row in csv.DictReader(io.StringIO(text))}
 
 
+@functools.cache
+def published_duplicates() -> tuple[frozenset[str], ...]:
+    """Sets of file names that :func:`published_files` gives one SHA-256."""
+    names: dict[str, set[str]] = {}
+    for name, (_, sha256) in published_files().items():
+        names.setdefault(sha256, set()).add(name)
+    return tuple(frozenset(group) for group in names.values() if len(group) > 1)
+
+
 def fold_groups() -> list[tuple[int, ...]]:
     """The actors of each fold of ``folds5`` (see :data:`FOLDS`)."""
     groups: list[list[int]] = [[] for _ in range(FOLDS)]
@@ -214,6 +223,12 @@ class CremaD(Corpus):
 
     def published_files(self) -> dict[str, tuple[int, str]]:
         return published_files()
+
+    @property
+    def published_duplicates(self) -> tuple[frozenset[str], ...]:
+        """The files the published list gives one SHA-256 under two names (three pairs, each
+        labelled with two emotions: 1006_TIE_HAP/NEU, 1013_WSI_DIS/SAD, 1017_IWW_ANG/FEA)."""
+        return published_duplicates()
 
     def download(self, *, dest: str | os.PathLike | None = None, files_url: str | None = None,
                  cache_dir: str | os.PathLike | None = None, progress: bool = True) -> list[Path]:

@@ -282,6 +282,9 @@ class RAVDESS(Corpus):
     }
     protocols = PROTOCOLS
     download_names = (ZENODO,)
+    # actor 07's happy, normal-intensity "Dogs are sitting by the door": both takes are one file
+    published_duplicates = (frozenset({"speech/Actor_07/03-01-03-01-02-01-07.wav",
+                                       "speech/Actor_07/03-01-03-01-02-02-07.wav"}),)
     license = {"name": "CC BY-NC-SA 4.0", "url": "https://creativecommons.org/licenses/by-nc-sa/4.0/"}
     citation = ("Livingstone SR, Russo FA (2018) The Ryerson Audio-Visual Database of Emotional Speech and Song "
                 "(RAVDESS): A dynamic, multimodal set of facial and vocal expressions in North American English. "

@@ -17,9 +17,11 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
+import soundfile
 from tqdm.auto import tqdm
 
-from ..exceptions import SourceError
+from ..audio.io import check_complete, empty_message, unreadable_message
+from ..exceptions import AudioError, RavdessPrepError, SourceError
 from ..storage.atomic import recover_leftovers, replace_folder, staging_folder
 from ..storage.cache import cache_root
 from ..storage.digest import file_digest
@@ -165,3 +167,19 @@ def _member_targets(archive: Path, members: list[zipfile.ZipInfo]) -> list[PureP
     if len(tops) == 1 and all(len(path.parts) > 2 for path in paths):
         paths = [PurePosixPath(*path.parts[1:]) for path in paths]
     return paths
+
+
+def audio_facts(path: Path) -> dict | RavdessPrepError:
+    """The audio facts of a file's header (``sample_rate_hz``, ``channels``, ``num_samples``),
+    or the problem that makes it unusable."""
+    try:
+        audio = soundfile.info(str(path))
+    except Exception as error:  # soundfile raises its own error types for unreadable files
+        return SourceError(unreadable_message(path, error))
+    if audio.frames <= 0:
+        return SourceError(empty_message(path))
+    try:
+        check_complete(path)
+    except AudioError as error:
+        return SourceError(str(error))
+    return {"sample_rate_hz": int(audio.samplerate), "channels": int(audio.channels), "num_samples": int(audio.frames)}

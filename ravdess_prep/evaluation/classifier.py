@@ -34,7 +34,7 @@ from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, MET
                            dataset_record, seal)
 from .speaker_norm import speaker_normalised
 from .train_config import TrainConfig
-from .training_data import folders_of, read_data
+from .training_data import check_classes, folders_of, read_data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,6 +136,7 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
     keras.utils.set_random_seed(config.seed)
     train_bundle = bundles["train"]
     label_names = class_names(train_bundle, config)
+    check_classes(bundles, label_names=label_names, where=where)
     fitted = fit(train_bundle, bundles.get("dev"), config, num_classes=len(label_names), refit=refit, verbose=verbose)
     metrics = {"config": fitted.config.to_dict(), "class_names": list(label_names),
                "axes": list(fitted.inputs(train_bundle).axes), "trained_on": list(fitted.trained_on), "splits": {}}

@@ -163,3 +163,35 @@ def _aligned(reference: np.ndarray, names: np.ndarray, *, split: str, name: str,
         detail = f"{name} has clip {only_other[0]} in {split}, {first_name} has not"
     raise SourceError(f"the fused datasets hold other clips: {detail} "
                       f"({len(only_first) + len(only_other)} clips differ)")
+
+
+#: The fewest training clips of a class a head is fitted on.
+MIN_CLIPS_PER_CLASS = 2
+
+
+def check_classes(bundles: Mapping[str, Bundle], *, label_names: Sequence[str], where: str) -> None:
+    """Refuse data no head can be fairly trained on: a class the data holds with fewer than
+    :data:`MIN_CLIPS_PER_CLASS` clips in train, or a class of train that a non-empty dev lacks
+    (the head's choices are scored on dev); both named with their counts.
+
+    Raises:
+        SourceError: The first such class (the count of others in the message).
+    """
+    counts = {split: np.bincount(bundle.labels.astype(int), minlength=len(label_names))
+              for split, bundle in bundles.items() if len(bundle)}
+    held = np.flatnonzero(sum(counts.values()))
+    train = counts.get("train", np.zeros(len(label_names), int))
+    problems = [f"class {label_names[label]!r} has {int(train[label])} clip{'' if train[label] == 1 else 's'} in train"
+                for label in held if train[label] < MIN_CLIPS_PER_CLASS]
+    if problems:
+        more = f" (and {len(problems) - 1} more classes)" if len(problems) > 1 else ""
+        raise SourceError(f"{where}: {problems[0]}{more}; a head needs at least {MIN_CLIPS_PER_CLASS} training clips "
+                          "of every class the data holds")
+    dev = counts.get("dev")
+    if dev is not None:
+        missing = [label for label in np.flatnonzero(train) if dev[label] == 0]
+        if missing:
+            more = f" (and {len(missing) - 1} more classes)" if len(missing) > 1 else ""
+            raise SourceError(f"{where}: class {label_names[missing[0]]!r} has {int(train[missing[0]])} clips in train but "
+                              f"none in dev{more}, where the head's choices are scored; give dev speakers who have "
+                              "every class")

@@ -50,3 +50,20 @@ def json_digest(values: Mapping, *, allow_nan: bool = False) -> str:
     as JSON readers of Python spell it, for records of scores that may hold one)."""
     text = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=allow_nan)
     return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def identical_files(paths) -> list[list[str]]:
+    """Groups of two or more of ``paths`` whose bytes are identical, each in the order given.
+
+    Only files that share a size with another are read (their SHA-256), so a folder of files of
+    distinct sizes costs one ``stat`` per file.
+    """
+    by_size: dict[int, list[str]] = {}
+    for path in paths:
+        by_size.setdefault(os.stat(path).st_size, []).append(str(path))
+    by_digest: dict[str, list[str]] = {}
+    for same_size in by_size.values():
+        if len(same_size) > 1:
+            for path in same_size:
+                by_digest.setdefault(file_digest(path), []).append(path)
+    return [group for group in by_digest.values() if len(group) > 1]
