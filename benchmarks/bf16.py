@@ -16,11 +16,16 @@ its peak resident memory is its own):
   files: ``ratio_fp32_to_bf16`` and ``ratio_naive_to_build`` (the loop against the ``bf16``
   build).
 
-Each build also prints a roofline line: the encoder's floating-point operations over every clip
-(counted from the model's shapes and each clip's frames: convolutions, projections, attention,
-feed-forward layers; not the normalisations or activations) divided by the seconds of the
-build's ``embed`` stage, beside the measured peak of that precision. ``--keep DIR`` keeps the
-Whisper datasets as ``DIR/whisper-fp32`` and ``DIR/whisper-bf16``.
+Each build prints its batch size (the default ``auto`` as chosen), its wall seconds, the
+seconds spent inside the encoder (every run of the model, timed) and outside it (decoding,
+resampling, trimming, the front-end, pooling, writing: what the wall adds to the encoder), the
+real-time factor (wall seconds per second of trimmed audio) and the peak resident memory of
+its process; and a roofline line: the encoder's floating-point operations over every clip
+(counted from the model's shapes and each clip's own frames, not the padding within a batch:
+convolutions, projections, attention, feed-forward layers; not the normalisations or
+activations) divided by the encoder's seconds, beside the measured peak of that precision
+(and, for comparison, divided by the whole ``embed`` stage). ``--keep DIR`` keeps the Whisper
+datasets as ``DIR/whisper-fp32`` and ``DIR/whisper-bf16``.
 """
 
 from __future__ import annotations
@@ -97,15 +102,31 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
         embedder, files = pipeline.HFEmbedder(precision=precision), pipeline.HFFiles(model)
         config = pipeline.Config(embedder=embedder, speakers=tuple(actors), allow_missing_speakers=True)
         shape = transformers.AutoConfig.from_pretrained(model)
+    from ravdess_prep.build import inference
+
+    in_model = [0.0]
+    run = inference.ModelSession.run
+
+    def timed(session, batch):  # the encoder's own seconds, every run of it
+        begun = time.perf_counter()
+        try:
+            return run(session, batch)
+        finally:
+            in_model[0] += time.perf_counter() - begun
+
+    inference.ModelSession.run = timed
     started = time.perf_counter()
     result = pipeline.build(config, out=out, source=source, files=files,
                             run=pipeline.Run(cache_dir=cache, progress=False))
     wall = time.perf_counter() - started
+    manifest = result.manifest
     table = pandas.read_csv(Path(out) / "metadata.csv")
     samples = (table["trimmed_length_samples"] * 16000 // table["sample_rate_hz"]).astype(int)
     flops = sum(whisper_flops(shape, int(n) // 160) if kind == "whisper" else wavlm_flops(shape, int(n))
                 for n in samples)
-    return {"wall": wall, "embed": result.seconds["embed"], "clips": len(table), "flops": flops}
+    return {"wall": wall, "embed": result.seconds["embed"], "encoder": in_model[0], "clips": len(table),
+            "flops": flops, "audio_s": float((table["trimmed_length_samples"] / table["sample_rate_hz"]).sum()),
+            "batch_size": manifest.embedder["settings"]["batch_size"]}
 
 
 def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Path, peaks: dict, actors=()) -> dict:
@@ -119,12 +140,16 @@ def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Pat
             found[precision] = in_child(_build, kind, model, source, str(out), str(scratch / f"cache-{kind}-{precision}"),
                                         precision, actors)
         row = found[precision]
-        achieved = row["flops"] / row["embed"] / 1e9
-        print(f"{kind} precision={precision} clips={row['clips']} build_wall_s={row['wall']:.1f} "
-              f"embed_s={row['embed']:.1f} peak_rss_mb={peak.megabytes:.0f}")
+        row["peak_rss_mb"] = peak.megabytes
+        achieved = row["flops"] / row["encoder"] / 1e9
+        print(f"{kind} precision={precision} clips={row['clips']} batch_size={row['batch_size']} "
+              f"build_wall_s={row['wall']:.1f} embed_s={row['embed']:.1f} encoder_s={row['encoder']:.1f} "
+              f"outside_encoder_s={row['wall'] - row['encoder']:.1f} real_time_factor={row['wall'] / row['audio_s']:.4f} "
+              f"peak_rss_mb={peak.megabytes:.0f}")
         print(f"roofline {kind} precision={precision} encoder_gflop={row['flops'] / 1e9:.0f} "
               f"encoder_gflops_per_s={achieved:.0f} matmul_peak_gflops_per_s={peaks[precision]:.0f} "
-              f"fraction_of_peak={achieved / peaks[precision]:.2f}")
+              f"fraction_of_peak={achieved / peaks[precision]:.2f} (embed stage: "
+              f"{row['flops'] / row['embed'] / 1e9 / peaks[precision]:.2f})")
     print(f"{kind} ratio_fp32_to_bf16={found['fp32']['wall'] / found['bf16']['wall']:.3f} "
           f"(embed stage alone {found['fp32']['embed'] / found['bf16']['embed']:.3f})")
     return found

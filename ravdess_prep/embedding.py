@@ -61,6 +61,7 @@ class Embedding:
     def __init__(self, config: Config, files: ModelFiles, *, standalone: bool):
         self.config, self.files, self.standalone = config, files, standalone
         self._session: ModelSession | None = None
+        self._session_of: Embedder | None = None
 
     @classmethod
     def of_dataset(cls, dataset: str | os.PathLike, *, files=None, on_too_long: str | None = None) -> "Embedding":
@@ -194,18 +195,24 @@ class Embedding:
                 _log.info("%s: %s%s", clip.name, clip.handled, hint)
         if not offsets:
             return np.zeros((0,), np.float32)
-        groups = [[clip] for clip in offsets] if self.standalone else [offsets]
+        # standalone, a clip of an embedder that pads is padded to its own length
+        groups = [[clip] for clip in offsets] if self.standalone and self.embedder.pads else [offsets]
         rows = []
         for group in groups:
             recipe, embedded = steps.embed_measured(
                 self.config, steps.measurement(self.config, group), self.files,
-                embed=lambda recipe, measurement: local.embed(recipe, measurement, jobs=jobs, session=self._open()))
+                embed=lambda recipe, measurement: local.embed(recipe, measurement, jobs=jobs,
+                                                              session=self._open(recipe.embedder)))
             rows.extend(recipe.rows(embedded.embeddings))
         return _stacked(rows)
 
-    def _open(self) -> ModelSession:
+    def _open(self, embedder: Embedder) -> ModelSession:
+        """The loaded model of ``embedder`` (the recipe's: its batch size chosen), loaded again
+        only when another choice is made."""
+        if self._session is not None and self._session_of != embedder:
+            self.close()
         if self._session is None:
-            self._session = ModelSession(self.embedder, self.files)
+            self._session, self._session_of = ModelSession(embedder, self.files), embedder
         return self._session
 
 

@@ -60,8 +60,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _batch(text: str):
+    return text if text == "auto" else _positive(text)
+
+
 INTEGER = Kind("an integer", int, _is_int)
 POSITIVE = Kind("a positive integer", _positive, lambda value: _is_int(value) and value >= 1)
+BATCH = Kind("auto or a positive integer", _batch, lambda value: value == "auto" or (_is_int(value) and value >= 1),
+             metavar="auto|N")
 NUMBER = Kind("a number", float, lambda value: _is_int(value) or isinstance(value, float), float)
 TEXT = Kind("a string", str, lambda value: isinstance(value, str))
 PATH = Kind("a path", str, lambda value: isinstance(value, str), metavar="PATH")

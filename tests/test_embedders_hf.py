@@ -106,7 +106,7 @@ def test_bundle_rows_are_the_models_forward_pass_on_the_clip_alone(kind, models,
                                        atol=1e-5)
 
 
-@pytest.mark.parametrize("kind", ["wav2vec2", "wavlm", "wavlm-group"])  # no mask, a mask, a mask and group norm
+@pytest.mark.parametrize("kind", ["wav2vec2", "wavlm", "wavlm-group", "data2vec-audio"])  # no mask, a mask, group norm, conv positions
 def test_batching_does_not_change_a_clips_output(kind, models, tree, tmp_path):
     alone = _build(tree, models[kind], tmp_path / "alone", tmp_path / "cache-1")
     batched = _build(tree, models[kind], tmp_path / "batched", tmp_path / "cache-3", batch_size=3)
@@ -239,8 +239,13 @@ def test_the_build_command_takes_the_hf_options(models, tree, tmp_path, capsys):
             str(models["data2vec-audio"]), "--layers", "0,2", "--pool", "mean-std", "--dev-actors", "8",
             "--test-actors", "11", "--cache-dir", str(tmp_path / "cache"), "--no-progress"]
     assert cli.main(args) == 0
-    assert "(clips, layers, dim) = (2, 64)" in capsys.readouterr().out
-    assert Manifest.read(tmp_path / "cli").config.embedder == HFEmbedder(pool="mean-std", layers=(0, 2))
+    printed = capsys.readouterr().out
+    assert "(clips, layers, dim) = (2, 64)" in printed
+    # data2vec-audio's positional convolutions read padded frames: auto batches it one clip at a time
+    assert "chosen for this build: --batch-size auto -> 1" in printed
+    manifest = Manifest.read(tmp_path / "cli")
+    assert manifest.config.embedder == HFEmbedder(pool="mean-std", layers=(0, 2), batch_size=1)
+    assert manifest.embedder["resolved_from"] == {"batch_size": "auto"}
     whisper_folder = random_whisper(tmp_path / "whisper")
     args[args.index("--hf-model") + 1] = str(whisper_folder)
     args[args.index("--out") + 1] = str(tmp_path / "never")

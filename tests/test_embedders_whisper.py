@@ -101,8 +101,10 @@ def test_bundle_rows_are_transformers_whisper_pooled_per_layer(built, tree, mode
     assert manifest.output["kind"] == "layers" and manifest.output["axes"] == ["clips", "layers", "dim"]
     assert manifest.output["row_shape"] == [3, 64] and manifest.output["layers"] == [0, 1, 2]
     assert "the last: after the final LayerNorm" in manifest.output["layer_meaning"]
-    assert manifest.embedder["settings"] == {"pool": "mean", "input": "clip", "layers": None, "batch_size": 1,
+    # batch_size auto: 8 clips (1 GiB of activations allows more; 8 is the most on a CPU)
+    assert manifest.embedder["settings"] == {"pool": "mean", "input": "clip", "layers": None, "batch_size": 8,
                                              "precision": "fp32"}
+    assert manifest.embedder["resolved_from"] == {"batch_size": "auto"}
     assert sorted(manifest.embedder["files"]) == ["config.json", "model.safetensors"]
     bundles = read_bundles(built.out)
     assert bundles["train"].axes == ("layers", "dim") and bundles["train"].layer_numbers == (0, 1, 2)
@@ -272,7 +274,7 @@ def test_the_build_command_takes_the_whisper_options(built, tree, model, tmp_pat
     assert cli.main(args) == 0
     assert "(clips, layers, dim) = (2, 128)" in capsys.readouterr().out
     manifest = Manifest.read(tmp_path / "cli")
-    assert manifest.config.embedder == WhisperEmbedder(pool="mean-std", input="30s", layers=(1, 2))
+    assert manifest.config.embedder == WhisperEmbedder(pool="mean-std", input="30s", layers=(1, 2), batch_size=8)
     with pytest.raises(SystemExit):
         cli.main(args + ["--hop", "0.5"])
     assert "--hop is not a setting of the whisper embedder" in capsys.readouterr().err

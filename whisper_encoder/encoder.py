@@ -107,9 +107,7 @@ class WhisperEncoder:
         results: list[np.ndarray | None] = [None] * len(mels)
         groups: dict[int, list[int]] = {}
         for index, length in enumerate(lengths):
-            padded = length if input == "30s" or self.batch_size == 1 else \
-                -(-length // params.BUCKET_FRAMES) * params.BUCKET_FRAMES
-            groups.setdefault(min(padded, params.CHUNK_FRAMES), []).append(index)
+            groups.setdefault(self.padded_frames(length, input=input), []).append(index)
         with torch.inference_mode():
             for padded, members in groups.items():
                 for first in range(0, len(members), self.batch_size):
@@ -119,6 +117,14 @@ class WhisperEncoder:
                     for row, index in enumerate(batch):
                         results[index] = states[row][:, : keep[index]]
         return results
+
+    def padded_frames(self, frames: int, *, input: str = "clip") -> int:
+        """The log-mel frames an input of ``frames`` runs at: its own with ``batch_size`` 1 or
+        a ``30s`` input, else the next multiple of :data:`params.BUCKET_FRAMES` (at most 3000).
+        Inputs of one padded length run together."""
+        if input == "30s" or self.batch_size == 1:
+            return frames
+        return min(-(-frames // params.BUCKET_FRAMES) * params.BUCKET_FRAMES, params.CHUNK_FRAMES)
 
     def _check(self, mel: np.ndarray, input: str) -> int:
         if input not in params.INPUTS:

@@ -186,6 +186,8 @@ class ModelSession:
 
 
 _SILENT = object()  # the key of the silent example in a Batcher's queue
+#: How many batches' worth of clips a :class:`ClipBatcher` holds while it waits for a group to fill.
+HELD_BATCHES = 16
 
 
 class Batcher:
@@ -246,25 +248,41 @@ class Batcher:
 
 
 class ClipBatcher:
-    """Gathers whole clips (model inputs of any length) into batches of ``batch_clips`` and
-    hands back finished clips, post-processed, in the order they were added. The model keeps
-    a clip's output independent of its batch-mates."""
+    """Gathers whole clips (model inputs of any length) into batches of ``batch_clips`` clips of
+    one shape and hands back finished clips, post-processed, as their batch is run.
+
+    Clips are grouped by the model's ``batch_key`` (the padded length it runs a clip at; a model
+    without one: a single group), and a group runs once it fills a batch, so that a batch holds
+    no padding beyond its key's and no filler input. The model keeps a clip's output
+    independent of its batch-mates. At most :data:`HELD_BATCHES` batches' worth of clips wait:
+    beyond that, the fullest group runs as it is (with a model that keys every length apart).
+    """
 
     def __init__(self, session: ModelSession, *, batch_clips: int):
         self.session, self.batch_clips = session, batch_clips
-        self.pending: list[tuple[object, np.ndarray]] = []
+        self.key = getattr(session.model, "batch_key", lambda examples: None)
+        self.groups: dict[object, list[tuple[object, object]]] = {}
+        self.held = 0
 
-    def add(self, key, examples: np.ndarray, silent: np.ndarray | None = None) -> Iterator[tuple[object, np.ndarray]]:
-        self.pending.append((key, examples))
-        return self._run() if len(self.pending) >= self.batch_clips else iter(())
+    def add(self, key, examples, silent: np.ndarray | None = None) -> Iterator[tuple[object, np.ndarray]]:
+        shape = self.key(examples)
+        group = self.groups.setdefault(shape, [])
+        group.append((key, examples))
+        self.held += 1
+        if len(group) >= self.batch_clips:
+            return iter(self._run(shape))
+        if self.held >= self.batch_clips * HELD_BATCHES:
+            return iter(self._run(max(self.groups, key=lambda found: len(self.groups[found]))))
+        return iter(())
 
     def flush(self) -> Iterator[tuple[object, np.ndarray]]:
-        return self._run() if self.pending else iter(())
+        return iter([done for shape in list(self.groups) for done in self._run(shape)])
 
-    def _run(self) -> Iterator[tuple[object, np.ndarray]]:
-        batch, self.pending = self.pending, []
+    def _run(self, shape) -> list[tuple[object, np.ndarray]]:
+        batch = self.groups.pop(shape)
+        self.held -= len(batch)
         raw = self.session.run([examples for _, examples in batch])
-        return iter([(key, self.session.finish(rows)) for (key, _), rows in zip(batch, raw)])
+        return [(key, self.session.finish(rows)) for (key, _), rows in zip(batch, raw)]
 
 
 def batcher(session: ModelSession, embedder: Embedder) -> Batcher | ClipBatcher:

@@ -109,13 +109,16 @@ def recipe(config: Config, target: Target, files: ModelFiles, *, cache: Path | N
     """Step recipe (global): what every clip is embedded with, made once and handed to every
     worker: the target, the model's files, the shape of a clip's output, the cache of clips
     embedded with these settings and files (under the cache root ``cache``; None: no cache), and
-    the embedder as its front-end runs for these files.
+    the embedder as its front-end runs for these files, every setting chosen at build time (a
+    batch size ``auto``) made a number (:meth:`~ravdess_prep.embedders.base.Embedder.resolved`).
 
     Only what changes a clip's row is in the cache's key: the measured target only for an
     embedder that pads. One that does not pad sees a clip as it is; it would crop a clip
     longer than the target, but a measured target is the longest clip, and a fixed one is a
     setting, in the key already."""
-    embedder = config.embedder
+    rate = config.embedder.sample_rate_hz or target.sample_rate_hz
+    embedder = config.embedder.resolved(files, longest_samples=target.length_samples * rate // target.sample_rate_hz)
+    config = config.replace(embedder=embedder)
     examples = examples_per_clip(embedder, target)
     shape = embedder.clip_shape(examples=examples, files=files)
     key = settings_key(config=config.embedding_digest(), target_length_samples=target.length_samples if embedder.pads

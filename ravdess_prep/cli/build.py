@@ -151,6 +151,10 @@ def print_summary(result) -> None:
     print(f"target length: {target.length_samples} samples ({target.length_seconds:.3f} s at "
           f"{target.sample_rate_hz} Hz), {manifest.examples_per_clip or 'no'} examples per clip, "
           f"embeddings {manifest['embeddings']}")
+    chosen = manifest.embedder.get("resolved_from", {})
+    if chosen:
+        print(render("chosen for this build: " + ", ".join(
+            f"{option(key, value)} -> {manifest.embedder['settings'][key]}" for key, value in chosen.items())))
     for name in ("train", "dev", "test"):
         split = manifest.splits[name]
         speakers = ",".join(f"{speaker:02d}" for speaker in split["speakers"])

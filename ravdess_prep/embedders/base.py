@@ -212,6 +212,11 @@ class Embedder:
             raise ParameterError(f"the {self.name} embedder gives one vector per clip: there is nothing to pool "
                                  f"({option('pool', 'none')}, not {self.pool!r})")
 
+    def resolved(self, files: "ModelFiles", *, longest_samples: int) -> "Embedder":
+        """The embedder with every setting chosen at build time made a number, for these files
+        and a longest clip of ``longest_samples`` samples at the model's rate (default: itself)."""
+        return self
+
     def output_facts(self, files: "ModelFiles") -> dict:
         """What the manifest says of the output's axes besides their names (for a stack of
         layers, which layers), JSON-ready."""

@@ -10,10 +10,13 @@ Transformers returns them (0: the input of the first block; the last: the output
 pooled over the clip's frames in float64 (``mean``, ``mean-std``), or kept for the
 centre-padded clip (``none``).
 
-Batches: a layer-normalised model whose feature extractor returns an attention mask runs clips
-padded to a multiple of :data:`BUCKET_SAMPLES` with the mask; the others run only clips of equal
-length together: those without a mask (wav2vec 2.0 base, HuBERT base) and the group-normalised
-ones with one (WavLM base-plus), whose first normalisation would take in the padding. Every run sees exactly
+Batches: a layer-normalised wav2vec 2.0, HuBERT or WavLM whose feature extractor returns an
+attention mask runs clips padded to a multiple of :data:`BUCKET_SAMPLES` with the mask (the
+build hands it clips of one padded length together); the others run only clips of equal length
+together, so ``batch_size`` ``auto`` is 1 for them: those without a mask (wav2vec 2.0 base,
+HuBERT base), the group-normalised ones with one (WavLM base-plus), whose first normalisation
+would take in the padding, and data2vec-audio and the Conformer, whose convolutions over
+frames would read it. Every run sees exactly
 ``batch_size`` inputs (zeros fill a last one), so a clip's result does not depend on its
 batch-mates. A clip longer than ``max_seconds`` is an error naming it, or, with
 ``window_seconds``, runs in consecutive windows of that length whose frames are pooled
@@ -39,7 +42,7 @@ from ..settings import NUMBER, TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
 from .bfloat16 import to_bfloat16
 from .hub import WEIGHTS
-from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
+from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device, transformer_bytes
 from .outputs import pool_examples
 from .strict_loading import check_weight_files, load_strictly
 
@@ -47,10 +50,10 @@ from .strict_loading import check_weight_files, load_strictly
 MODEL_TYPES = {"wav2vec2": "Wav2Vec2Model", "hubert": "HubertModel", "wavlm": "WavLMModel",
                "data2vec-audio": "Data2VecAudioModel", "wav2vec2-conformer": "Wav2Vec2ConformerModel"}
 SAMPLE_RATE_HZ = 16000
+#: The model types whose padded frames, masked, reach no real frame (see :func:`pads_exactly`).
+PADDABLE_TYPES = ("wav2vec2", "hubert", "wavlm")
 #: The feature extractor of these models, as ``preprocessor_config.json`` names it.
 EXTRACTOR = "Wav2Vec2FeatureExtractor"
-#: How many batches' worth of clips the model is handed at once, grouped there by length.
-GATHERED = 16
 #: Clip inputs of a masked batch are padded to a multiple of this many samples.
 BUCKET_SAMPLES = 8000
 #: The standard feature encoder of these models: one frame per 20 ms.
@@ -133,12 +136,21 @@ class HFEmbedder(LayerStackEmbedder):
                                  f"windows of it could give the model no frame (at least {shortest / SAMPLE_RATE_HZ:g} "
                                  f"s, {shortest} samples)")
 
-    @property
-    def batch_examples(self) -> int:
-        """Clips handed to the model at once: with ``batch_size`` above 1, :data:`GATHERED`
-        batches' worth, so that clips of one length bucket fill the fixed-shape batches (a
-        group smaller than a batch is topped up with zeros, which cost as much as clips)."""
-        return self.batch_size * GATHERED if self.batch_size > 1 else 1
+    def clip_activation_bytes(self, files: ModelFiles, *, samples: int) -> int | None:
+        """Besides the Transformer's, the feature encoder's first two convolutions' outputs;
+        None for a model that cannot pad (see the module docstring)."""
+        folder = model_folder(files)
+        config = read_model_config(folder)
+        if not pads_exactly(config, masked=bool(read_extractor_config(folder).get("return_attention_mask", False))):
+            return None
+        if self.window_seconds:
+            samples = min(samples, int(self.window_seconds * SAMPLE_RATE_HZ))
+        samples = -(-samples // BUCKET_SAMPLES) * BUCKET_SAMPLES
+        channels = max(config.get("conv_dim", (512,)))
+        convolution = 4 * 2 * channels * (samples // CONV_STRIDES[0])
+        return convolution + transformer_bytes(frames=frames_of(samples), width=config["hidden_size"],
+                                               states=config["num_hidden_layers"] + 1,
+                                               heads=config["num_attention_heads"], inner=config["intermediate_size"])
 
     def model_config(self, files: ModelFiles) -> dict:
         return read_model_config(model_folder(files))
@@ -206,6 +218,15 @@ class HFEmbedder(LayerStackEmbedder):
 
     def load(self, files: ModelFiles) -> "HFModel":
         return HFModel(model_folder(files), embedder=self, layers=self.chosen_layers(files))
+
+
+def pads_exactly(config: dict, *, masked: bool) -> bool:
+    """Whether a clip padded in a batch gives what it gives alone: a model of
+    :data:`PADDABLE_TYPES` whose feature extractor returns a mask and whose feature encoder is
+    layer-normalised (a group norm's statistics span the padding, whatever the mask says: WavLM
+    base-plus; data2vec-audio's stacked positional convolutions and the Conformer's convolution
+    module read padded frames)."""
+    return masked and config.get("model_type") in PADDABLE_TYPES and config.get("feat_extract_norm", "layer") == "layer"
 
 
 def read_model_config(folder: Path) -> dict:
@@ -318,8 +339,7 @@ class HFModel:
         if embedder.precision == "bf16":
             self.model = to_bfloat16(self.model, unfold_convolutions=self.device.type == "cpu")
         self.masked = bool(getattr(self.extractor, "return_attention_mask", False))
-        # A group norm's statistics span the padding, whatever the mask says (WavLM base-plus).
-        self.padded_together = self.masked and config.get("feat_extract_norm", "layer") == "layer"
+        self.padded_together = pads_exactly(config, masked=self.masked)
 
     def embed(self, batch: list[np.ndarray]) -> list[np.ndarray]:
         """Each clip's chosen hidden states over its frames, ``(layers, frames, D)``."""
@@ -334,14 +354,25 @@ class HFModel:
             first += len(clip)
         return results
 
+    def batch_key(self, clip: np.ndarray) -> int | None:
+        """The padded length a clip runs at (clips of one run together); None for a clip cut
+        into windows (its windows are grouped when run)."""
+        return None if self.embedder.window_seconds else self.padded_samples(clip.size)
+
+    def padded_samples(self, samples: int) -> int:
+        """The samples an input of ``samples`` runs at: the next multiple of
+        :data:`BUCKET_SAMPLES` for a model that masks padding (``batch_size`` above 1), else
+        its own."""
+        if self.padded_together and self.embedder.batch_size > 1:
+            return -(-samples // BUCKET_SAMPLES) * BUCKET_SAMPLES
+        return samples
+
     def _states(self, signals: list[np.ndarray]) -> list[np.ndarray]:
         """Hidden states of each signal, run in fixed-shape batches (see the module docstring)."""
         size = self.embedder.batch_size
         groups: dict[int, list[int]] = {}
         for index, signal in enumerate(signals):
-            length = (-(-signal.size // BUCKET_SAMPLES) * BUCKET_SAMPLES if self.padded_together and size > 1
-                      else signal.size)
-            groups.setdefault(length, []).append(index)
+            groups.setdefault(self.padded_samples(signal.size), []).append(index)
         results: list[np.ndarray | None] = [None] * len(signals)
         for length, members in groups.items():
             for first in range(0, len(members), size):

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from ..exceptions import ParameterError, option
-from ..settings import LAYER_LIST, POSITIVE, setting
+from ..settings import BATCH, LAYER_LIST, setting
 from .base import EMBEDDER_GROUP, Embedder, check_files_type, check_positive
 from .hub import local_or_hub
 from .outputs import LAYER_SEQUENCES, LAYERS, POOLS, OutputKind
@@ -29,9 +29,12 @@ class LayerStackEmbedder(Embedder):
         pool: ``mean`` (default) or ``mean-std`` over the clip's frames; ``none`` keeps the
             frames of the centre-padded clip.
         layers: Which hidden states (None: all).
-        batch_size: Clips per run of the model (a clip's result does not depend on its
-            batch-mates; it is part of the settings because float32 results can differ in the
-            last bits between batch shapes).
+        batch_size: Clips per run of the model, or ``"auto"`` (the default): as many as fit
+            :data:`AUTO_MEMORY_BYTES` of activations at the build's longest clip, at most
+            :data:`AUTO_MOST_CLIPS` (see :meth:`resolved`; the number chosen is what the
+            manifest records). A clip's result does not depend on its batch-mates; the size is
+            part of the settings because float32 results can differ in the last bits between
+            batch shapes.
         precision: ``fp32`` or ``bf16`` (the weights cast once; rows still float32).
     """
 
@@ -40,9 +43,10 @@ class LayerStackEmbedder(Embedder):
     layers: tuple[int, ...] | None = setting(None, flags="--layers", kind=LAYER_LIST, none_word="all",
                                              group=EMBEDDER_GROUP,
                                              help="whisper, hf: which hidden states, all (default), K or K1,K2,...")
-    batch_size: int = setting(1, flags="--batch-size", kind=POSITIVE, group=EMBEDDER_GROUP,
-                              help="examples (or clips) per model run (default: the embedder's; vggish, yamnet 128, "
-                              "whisper 1)")
+    batch_size: int | str = setting("auto", flags="--batch-size", kind=BATCH, group=EMBEDDER_GROUP,
+                                    help="examples (or clips) per model run (default: the embedder's; vggish, yamnet "
+                                    "128; whisper, hf auto: as many clips as 1 GiB of activations allows, at most 8 "
+                                    "on a CPU, 64 on a GPU)")
     precision: str = setting("fp32", flags="--precision", choices=PRECISIONS, group=EMBEDDER_GROUP,
                              help="whisper, hf: fp32 (default) or bf16: the weights cast to bfloat16 once, several "
                              "times faster where the processor has AMX (or on a GPU), rows still float32")
@@ -54,9 +58,35 @@ class LayerStackEmbedder(Embedder):
     model_what: ClassVar[str] = "model"
 
     def __post_init__(self):
-        check_positive("batch_size", self.batch_size)
+        if self.batch_size != "auto":
+            check_positive("batch_size", self.batch_size)
         check_layers(self.layers)
         check_precision(self.precision)
+
+    @property
+    def batch_examples(self) -> int:
+        """Clips per run (:meth:`resolved` first makes ``auto`` a number)."""
+        if self.batch_size == "auto":
+            raise ParameterError(f"{option('batch_size', 'auto')} is chosen once the model's files and the longest "
+                                 "clip are known (resolved)")
+        return self.batch_size
+
+    def resolved(self, files, *, longest_samples: int) -> "LayerStackEmbedder":
+        """A copy whose ``batch_size`` is a number: ``auto`` becomes the most clips whose
+        activations at ``longest_samples`` (at the model's rate) fit :data:`AUTO_MEMORY_BYTES`,
+        at least 1 and at most :data:`AUTO_MOST_CLIPS` for the device (1 where the model can
+        batch only clips of equal length)."""
+        if self.batch_size != "auto":
+            return self
+        per_clip = self.clip_activation_bytes(files, samples=longest_samples)
+        most = AUTO_MOST_CLIPS["cuda" if torch_device() == "cuda" else "cpu"]
+        chosen = 1 if per_clip is None else max(1, min(most, AUTO_MEMORY_BYTES // max(per_clip, 1)))
+        return dataclasses.replace(self, batch_size=int(chosen))
+
+    def clip_activation_bytes(self, files, *, samples: int) -> int | None:
+        """The bytes of activations one clip of ``samples`` samples holds at once in a run
+        (None: the model batches only clips of equal length)."""
+        raise NotImplementedError
 
     def clip_kind(self) -> OutputKind:
         return LAYERS if self.pool != "none" else LAYER_SEQUENCES
@@ -82,6 +112,20 @@ class LayerStackEmbedder(Embedder):
     def relocated(self, files, roles) -> dict[str, Path]:
         """Where a dataset's files are now, when its model folder moved to ``files.model``."""
         return {role: Path(files.model) / role for role in roles}
+
+
+#: The activations a batch of ``auto`` size may hold, in bytes.
+AUTO_MEMORY_BYTES = 1 << 30
+#: The most clips an ``auto`` batch takes, per device: on a CPU, bigger batches of Whisper-base
+#: and WavLM-base gained nothing more (``benchmarks/encoder_batches.py``).
+AUTO_MOST_CLIPS = {"cpu": 8, "cuda": 64}
+
+
+def transformer_bytes(*, frames: int, width: int, states: int, heads: int, inner: int) -> int:
+    """float32 bytes one input of ``frames`` positions holds at once in a Transformer encoder
+    that keeps ``states`` hidden states of ``width``: the states, one layer's attention
+    scores (``heads`` x frames x frames) and its feed-forward activations (``inner``)."""
+    return 4 * frames * (states * width + heads * frames + inner)
 
 
 def resolve_layers(layers: tuple[int, ...] | None, count: int) -> list[int]:

@@ -33,7 +33,7 @@ from whisper_encoder import params as whisper_params
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, RavdessPrepError, option
 from ..settings import TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
-from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device
+from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device, transformer_bytes
 from .outputs import pool_examples
 
 #: What a layer number means, for the manifest and the data card.
@@ -76,9 +76,8 @@ class WhisperEmbedder(LayerStackEmbedder):
             frames of the centre-padded clip.
         input: ``clip`` (the clip's frames alone) or ``30s`` (the published padded input).
         layers: Which hidden states (None: all, 0 .. encoder layers).
-        batch_size: Clips per run of the encoder (a clip's result does not depend on its
-            batch-mates; it is part of the settings because float32 results of a clip can
-            differ in the last bits between batch shapes).
+        batch_size: Clips per run of the encoder, or ``auto`` (see
+            :class:`~ravdess_prep.embedders.layer_stack.LayerStackEmbedder`).
     """
 
     input: str = setting("clip", flags="--whisper-input", choices=whisper_params.INPUTS, group=EMBEDDER_GROUP,
@@ -100,9 +99,12 @@ class WhisperEmbedder(LayerStackEmbedder):
                                  f"not {self.input!r}")
         super().__post_init__()
 
-    @property
-    def batch_examples(self) -> int:
-        return self.batch_size
+    def clip_activation_bytes(self, files: ModelFiles, *, samples: int) -> int:
+        config = whisper_encoder.read_config(model_folder(files))
+        mel = whisper_params.CHUNK_FRAMES if self.input == "30s" else whisper_encoder.num_frames(samples)
+        padded = min(-(-mel // whisper_params.BUCKET_FRAMES) * whisper_params.BUCKET_FRAMES, whisper_params.CHUNK_FRAMES)
+        return transformer_bytes(frames=whisper_encoder.encoder_frames(padded), width=config.d_model,
+                                 states=config.hidden_states, heads=config.heads, inner=config.ffn_dim)
 
     def chosen_layers(self, files: ModelFiles) -> list[int]:
         """The hidden states kept, checked against the model's depth."""
@@ -191,6 +193,10 @@ class WhisperModel:
                                               frames=[clip.frames for clip in batch], layers=self.layers)
         except whisper_encoder.InputError as error:
             raise RavdessPrepError(str(error)) from None
+
+    def batch_key(self, clip: WhisperInput) -> int:
+        """The padded length the clip runs at (clips of one run together)."""
+        return self.encoder.padded_frames(clip.mel.shape[1], input=self.embedder.input)
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
         """``(layers, frames, D)`` pooled over frames in float64, as float32."""
