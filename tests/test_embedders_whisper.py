@@ -175,10 +175,25 @@ def test_a_model_of_128_mel_bins_gets_128_from_the_front_end(tree, tmp_path):
     np.testing.assert_allclose(dev.embeddings[0], _reference(wide, tree, dev.names[0]), rtol=1e-5, atol=1e-5)
 
 
+def test_the_fast_path_gives_the_same_bytes(built, tree, model, tmp_path):
+    """``fast`` resamples 48 to 16 kHz with the exact decimation, resampy's filter bit for bit."""
+    slow = pipeline.build(_config(), out=tmp_path / "slow", source=tree, files=WhisperFiles(model),
+                          run=pipeline.Run(cache_dir=tmp_path / "cache", jobs=2, progress=False, fast=False))
+    for split in ("train", "dev", "test"):
+        name = f"{split}/{split}_embeddings.npy"
+        assert (slow.out / name).read_bytes() == (built.out / name).read_bytes(), split
+
+
 def test_batched_clips_equal_clips_alone(built, tree, model, tmp_path):
-    batched = _build(tree, model, tmp_path / "out", tmp_path / "cache", batch_size=4)
-    for split, bundle in read_bundles(batched.out).items():
-        np.testing.assert_allclose(bundle.embeddings, read_bundles(built.out)[split].embeddings, rtol=1e-4, atol=1e-4)
+    """The default batch (auto: 8, clips of one padded length together) against each clip alone
+    on its own frames: cosine at least 0.99999 for every clip and layer."""
+    alone = _build(tree, model, tmp_path / "out", tmp_path / "cache", batch_size=1)
+    for split, bundle in read_bundles(built.out).items():
+        batched = bundle.embeddings.astype(np.float64)
+        single = read_bundles(alone.out)[split].embeddings.astype(np.float64)
+        np.testing.assert_allclose(batched, single, rtol=1e-4, atol=1e-4)
+        cosine = (batched * single).sum(-1) / np.linalg.norm(batched, axis=-1) / np.linalg.norm(single, axis=-1)
+        assert cosine.shape == (len(bundle), 3) and cosine.min() >= 0.99999, split
 
 
 def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, capsys):

@@ -70,8 +70,12 @@ class WhisperEncoder:
         self.device = torch.device(torch_device(device))
         #: The type of the matrix products' operands: float32, or bfloat16 (cast once, here).
         self.compute_dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-        self.weights = {name: torch.from_numpy(np.array(array)).to(self.device, self._dtype_of(name))
-                        for name, array in read_encoder_weights(folder, self.config).items()}
+        # one tensor at a time, each source array dropped once converted: the float32 weights are
+        # never all held beside their bfloat16 copies
+        source = read_encoder_weights(folder, self.config)
+        self.weights = {}
+        for name in list(source):
+            self.weights[name] = torch.from_numpy(np.array(source.pop(name))).to(self.device, self._dtype_of(name))
 
     def _dtype_of(self, name: str):
         """The type a tensor is kept in: the layer norms and positions stay float32 (they act
@@ -189,12 +193,13 @@ class WhisperEncoder:
         value = split(F.linear(h, w[base + "self_attn.v_proj.weight"], w[base + "self_attn.v_proj.bias"]))
         attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=1.0)
         attended = attended.transpose(1, 2).reshape(batch, length, d)
-        x = x + F.linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"]).float()
+        # float32 + bfloat16 promotes to float32 exactly: the same sum as with a cast first, one copy less
+        x = x + F.linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"])
         h = F.layer_norm(x, (d,), w[base + "final_layer_norm.weight"], w[base + "final_layer_norm.bias"],
                          epsilon).to(compute)
         h = F.linear(F.gelu(F.linear(h, w[base + "fc1.weight"], w[base + "fc1.bias"])), w[base + "fc2.weight"],
                      w[base + "fc2.bias"])
-        return x + h.float()
+        return x + h
 
     def close(self) -> None:
         """Free the weights (and the GPU memory they hold)."""

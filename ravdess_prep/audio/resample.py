@@ -44,12 +44,17 @@ def resample(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:
     """
     if from_hz == to_hz:
         return samples
-    if int(len(samples) * to_hz / from_hz) < 1:
-        count = f"{len(samples)} samples at {from_hz} Hz are" if len(samples) != 1 else f"1 sample at {from_hz} Hz is"
-        raise AudioError(f"{count} too few to resample to {to_hz} Hz (less than one sample)")
+    check_enough(len(samples), from_hz=from_hz, to_hz=to_hz)
     import resampy
 
     return resampy.resample(np.asarray(samples, dtype=np.float64), from_hz, to_hz, filter="kaiser_best")
+
+
+def check_enough(num_samples: int, *, from_hz: int, to_hz: int) -> None:
+    """Raise :class:`AudioError` when ``num_samples`` at ``from_hz`` give no sample at ``to_hz``."""
+    if int(num_samples * to_hz / from_hz) < 1:
+        count = f"{num_samples} samples at {from_hz} Hz are" if num_samples != 1 else f"1 sample at {from_hz} Hz is"
+        raise AudioError(f"{count} too few to resample to {to_hz} Hz (less than one sample)")
 
 
 def pad_and_resample(
@@ -154,10 +159,12 @@ def decimate(samples: np.ndarray, *, from_hz: int, to_hz: int) -> np.ndarray:
 
     Raises:
         ParameterError: The rates have no exact integer step.
+        AudioError: Too few samples to give one at ``to_hz``.
     """
     step = exact_step(from_hz, to_hz)
     if step is None:
         raise ParameterError(f"no exact integer step from {from_hz} Hz to {to_hz} Hz; use resampy")
+    check_enough(len(samples), from_hz=from_hz, to_hz=to_hz)
     left, right = fir_weights(from_hz, to_hz)
     samples = np.ascontiguousarray(samples, dtype=np.float64)
     return _fir(samples, left, right, step, int(samples.shape[0] * float(to_hz) / float(from_hz)))

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..audio.io import load_at_rate, load_clip, working_rate_hz
 from ..audio.measure import ClipOffsets
 from ..audio.pad import pad_center
-from ..audio.resample import pad_and_resample, resample
+from ..audio.resample import decimate, exact_step, pad_and_resample, resample
 from ..embedders import Embedder, ModelFiles
 from ..exceptions import ModelOutputError, RavdessPrepError
 from ..storage.cache import ClipCache
@@ -65,8 +65,11 @@ def clip_examples(
                                 name=name)
     rate = embedder.sample_rate_hz or sample_rate_hz
     try:
-        if not embedder.pads:
-            signal, sound = resample(samples, from_hz=sample_rate_hz, to_hz=rate), None
+        if not embedder.pads:  # decimate is resampy bit for bit, about 3 times faster
+            exact = fast and exact_step(sample_rate_hz, rate) is not None
+            signal = (decimate(np.asarray(samples, np.float64), from_hz=sample_rate_hz, to_hz=rate) if exact
+                      else resample(samples, from_hz=sample_rate_hz, to_hz=rate))
+            sound = None
         return embedder.examples(signal, sample_rate_hz=rate, sound=sound)
     except RavdessPrepError as error:  # neither knows the clip's name
         raise type(error)(f"{name}: {error.args[0]}") from None  # unrendered: the reader's wording
