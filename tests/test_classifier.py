@@ -204,7 +204,9 @@ def test_cross_validation_by_speaker(separable):
     assert all(fold["dev_speakers"] == [] and fold["trained_on"] == ["train"] for fold in result["folds"])
     for name in ("ua", "wa", "macro_f1"):
         values = [fold[name] for fold in result["folds"]]
-        assert result[name] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
+        assert result[name]["mean"] == pytest.approx(np.mean(values)) and result[name]["std"] == pytest.approx(np.std(values))
+        low, high = result[name]["ci95"]
+        assert low <= result[name]["mean"] <= high
     assert result["wa"]["mean"] >= 0.9
 
 

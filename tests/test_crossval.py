@@ -40,7 +40,9 @@ def test_emobox_folds_scores_and_choices(emobox):
     for name in ("ua", "wa", "macro_f1"):
         values = [fold[name] for fold in folds]
         assert all(0 <= value <= 1 for value in values)
-        assert emobox[name] == {"mean": pytest.approx(np.mean(values)), "std": pytest.approx(np.std(values))}
+        assert emobox[name]["mean"] == pytest.approx(np.mean(values)) and emobox[name]["std"] == pytest.approx(np.std(values))
+        low, high = emobox[name]["ci95"]
+        assert low <= emobox[name]["mean"] <= high
     assert emobox["ua"]["mean"] >= 0.9  # layer 2 separates the emotions
     for fold in folds:  # the default head of a stack: lda, the 5 best layers and shrinkages on dev averaged
         chosen = fold["chosen"]
@@ -123,6 +125,13 @@ def test_command_line_record(stacks, tmp_path, capsys):
     assert [fold["test_speakers"] for fold in record["folds"]] == EMOBOX_TEST
     assert all(isinstance(speaker, int) for fold in record["folds"] for speaker in fold["dev_speakers"])
     assert all(0 <= record[name]["mean"] <= 1 and record[name]["std"] >= 0 for name in ("ua", "wa", "macro_f1"))
+    # a 95 % interval by a bootstrap over the four test speakers of each fold, printed and recorded
+    for name in ("ua", "wa", "macro_f1"):
+        low, high = record[name]["ci95"]
+        assert low < record[name]["mean"] < high and high - low > 0.005, name
+    assert record["interval"]["seed"] == record["config"]["seed"] and "note" not in record["interval"]
+    low, high = record["ua"]["ci95"]
+    assert f"95% interval of the mean, by a bootstrap over test speakers: UA {low:.1%} to {high:.1%}" in printed
     # the record may be written again; a file crossval did not write may not be replaced
     assert cli.main(["crossval", "--data", str(data), "--protocol", "emobox", "--head", "lda", "--shrinkage", "0.5",
                      "--json", str(out), "--no-progress"]) == 0

@@ -54,6 +54,7 @@ def train(
     refit: bool = False,
     verbose: int = 0,
     flag: str = "model_dir",
+    keep_predictions: bool = False,
 ) -> TrainResult:
     """Make the head's choices on ``dev``, train on ``train``, evaluate every split, and save
     everything.
@@ -71,6 +72,8 @@ def train(
         verbose: Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
         flag: The setting that names ``model_dir`` in messages (``crossval`` writes its folds'
             models under ``model_root``).
+        keep_predictions: Record each split's predicted class per clip (see
+            :func:`fit_and_score`).
 
     Returns:
         A :class:`TrainResult`.
@@ -83,7 +86,8 @@ def train(
     fused = len(folders_of(data)) > 1
     training = read_data(data, layers=config.layers if fused else None)
     fitted, metrics = fit_and_score(training.bundles, dataclasses.replace(config, layers=None) if fused else config,
-                                    refit=refit, verbose=verbose, where=training.where)
+                                    refit=refit, verbose=verbose, where=training.where,
+                                    keep_predictions=keep_predictions)
     if fused:
         metrics["config"]["layers"] = config.to_dict()["layers"]
         metrics["datasets"] = [{"folder": folder, **({} if manifest is None else dataset_record(manifest))}
@@ -116,12 +120,14 @@ def train(
 
 def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConfig(), *, refit: bool = False,
                   verbose: int = 0, where: str = "the bundles given",
-                  splits: Sequence[str] | None = None) -> tuple[Fitted, dict]:
+                  splits: Sequence[str] | None = None, keep_predictions: bool = False) -> tuple[Fitted, dict]:
     """What :func:`train` computes, without writing: the fitted head and its metrics.
 
     Args:
         bundles: ``{split: Bundle}`` (a train split at least).
         splits: The splits scored (None: every split).
+        keep_predictions: Also give each scored split's predicted class per clip
+            (``predicted``, in the bundle's order), as cross-validation's intervals need.
 
     Returns:
         ``(fitted, metrics)``: see :class:`ravdess_prep.evaluation.fitting.Fitted`; ``metrics`` as
@@ -150,8 +156,10 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
         metrics["layer_weights"] = {str(number): weight for number, weight in zip(numbers, weights)}
     for name, bundle in bundles.items():
         if len(bundle) and (splits is None or name in splits):
-            metrics["splits"][name] = evaluate(bundle.labels, fitted.predict(bundle), label_names=label_names,
-                                               facets=bundle.facets)
+            predicted = fitted.predict(bundle)
+            metrics["splits"][name] = evaluate(bundle.labels, predicted, label_names=label_names, facets=bundle.facets)
+            if keep_predictions:
+                metrics["splits"][name]["predicted"] = predicted.tolist()
     return fitted, metrics
 
 

@@ -25,6 +25,7 @@ from ..storage.guards import (check_outside_datasets, check_report_path, check_w
                               json_record_with)
 from .classifier import fit_and_score, train
 from .clips import pooled, subset, take_protocol
+from .intervals import LEVEL, METHOD, RESAMPLES, speaker_bootstrap, speaker_confusions
 from .train_config import TrainConfig
 from .training_data import TrainingData, corpus_protocol, folders_of, read_data
 
@@ -55,8 +56,10 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
 
     Returns:
         ``{"protocol", "folds": [{"test_speakers", "dev_speakers", "clips", "ua", "wa",
-        "macro_f1", "chosen"}...], "ua": {"mean", "std"}, "wa": {...}, "macro_f1": {...},
-        "refit", "config"}``: fractions in 0..1, the standard deviation over folds (ddof 0).
+        "macro_f1", "chosen"}...], "ua": {"mean", "std", "ci95"}, "wa": {...}, "macro_f1": {...},
+        "interval", "refit", "config"}``: fractions in 0..1, the standard deviation over folds
+        (ddof 0), and the 95 % interval of the mean by a bootstrap over test speakers
+        (:mod:`ravdess_prep.evaluation.intervals`; ``interval`` says how it was drawn).
 
     Raises:
         SourceError: The data lacks speakers, or clips or speakers the protocol takes.
@@ -82,7 +85,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
         plan = [(f"{protocol} fold {index}", fold.test, fold.dev) for index, fold in enumerate(chosen.folds(), 1)]
     else:
         plan = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed))
-    results = []
+    results, confusions = [], []
     for label, test, dev in plan:
         held, watched = np.isin(clips.speakers, test), np.isin(clips.speakers, dev)
         if not held.any():
@@ -96,20 +99,30 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
                       _speakers(dev))
         if model_root is not None:
             folder = Path(model_root) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
-            metrics = train(fold, folder, config, refit=refit, verbose=verbose, flag="model_root").metrics
+            metrics = train(fold, folder, config, refit=refit, verbose=verbose, flag="model_root",
+                            keep_predictions=True).metrics
         else:  # nothing kept: nothing written
-            _, metrics = fit_and_score(fold, config, refit=refit, verbose=verbose, where=where, splits=("test",))
+            _, metrics = fit_and_score(fold, config, refit=refit, verbose=verbose, where=where, splits=("test",),
+                                       keep_predictions=True)
         scores = metrics["splits"]["test"]
+        confusions.append(speaker_confusions(fold["test"].labels, np.asarray(scores["predicted"]),
+                                             fold["test"].speakers, num_classes=len(metrics["class_names"])))
         results.append({"test_speakers": sorted(int(s) for s in np.unique(clips.speakers[held])),
                         "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched])),
                         "clips": scores["clips"], **{name: scores[name] for name in SCORES},
                         "chosen": _chosen(metrics), "trained_on": metrics["trained_on"]})
     if not results:
         raise SourceError(f"{where}: no fold has a test clip")
+    interval = speaker_bootstrap(confusions, seed=config.seed)
     summary = {name: {"mean": float(np.mean([fold[name] for fold in results])),
-                      "std": float(np.std([fold[name] for fold in results]))} for name in SCORES}
-    return {"protocol": protocol, "folds": results, **summary, "refit": refit,
-            "config": given.to_dict()}
+                      "std": float(np.std([fold[name] for fold in results])), "ci95": interval[name]}
+               for name in SCORES}
+    widthless = all(len(fold) == 1 for fold in confusions)
+    return {"protocol": protocol, "folds": results, **summary,
+            "interval": {"method": METHOD, "level": LEVEL, "resamples": RESAMPLES, "seed": config.seed,
+                         **({"note": "one test speaker per fold: the interval has no width and says nothing"}
+                            if widthless else {})},
+            "refit": refit, "config": given.to_dict()}
 
 
 def write_record(record: dict, path: str | os.PathLike) -> Path:
