@@ -32,7 +32,7 @@ from .heads.base import probabilities
 from .metrics import evaluate, plot_confusion, plot_layer_weights
 from .model_folder import (CONFUSION_FILE, HISTORY_FILE, LAYER_WEIGHTS_FILE, METRICS_FILE, check_model_folder,
                            dataset_record, seal)
-from .speaker_norm import speaker_normalised
+from .speaker_norm import speaker_norm_record, speaker_normalised
 from .train_config import TrainConfig
 from .training_data import check_classes, folders_of, read_data
 
@@ -138,13 +138,14 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
     if "train" not in bundles or len(bundles["train"]) == 0:
         raise SourceError(f"{where}: no training clips")
     if config.speaker_norm:
-        bundles = speaker_normalised(bundles, where=where)
+        bundles = speaker_normalised(bundles, where=where, enrol_clips=config.enrol_clips, seed=config.seed)
     keras.utils.set_random_seed(config.seed)
     train_bundle = bundles["train"]
     label_names = class_names(train_bundle, config)
     check_classes(bundles, label_names=label_names, where=where)
     fitted = fit(train_bundle, bundles.get("dev"), config, num_classes=len(label_names), refit=refit, verbose=verbose)
     metrics = {"config": fitted.config.to_dict(), "class_names": list(label_names),
+               **({"speaker_norm": speaker_norm_record(config)} if config.speaker_norm else {}),
                "axes": list(fitted.inputs(train_bundle).axes), "trained_on": list(fitted.trained_on), "splits": {}}
     if fitted.choices:
         ranked = sorted(fitted.choices, key=lambda choice: -choice["dev_ua"])  # stable: the first of equals
@@ -158,8 +159,9 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
         if len(bundle) and (splits is None or name in splits):
             predicted = fitted.predict(bundle)
             metrics["splits"][name] = evaluate(bundle.labels, predicted, label_names=label_names, facets=bundle.facets)
-            if keep_predictions:
-                metrics["splits"][name]["predicted"] = predicted.tolist()
+            if keep_predictions:  # the clips scored (an enrolment's are not)
+                metrics["splits"][name].update(predicted=predicted.tolist(), labels=bundle.labels.tolist(),
+                                               speakers=None if bundle.speakers is None else bundle.speakers.tolist())
     return fitted, metrics
 
 

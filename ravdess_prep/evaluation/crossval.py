@@ -25,6 +25,7 @@ from ..storage.guards import (check_outside_datasets, check_report_path, check_w
                               json_record_with)
 from .classifier import fit_and_score, train
 from .clips import pooled, subset, take_protocol
+from .speaker_norm import speaker_norm_record
 from .intervals import LEVEL, METHOD, RESAMPLES, speaker_bootstrap, speaker_confusions
 from .train_config import TrainConfig
 from .training_data import TrainingData, corpus_protocol, folders_of, read_data
@@ -105,8 +106,8 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
             _, metrics = fit_and_score(fold, config, refit=refit, verbose=verbose, where=where, splits=("test",),
                                        keep_predictions=True)
         scores = metrics["splits"]["test"]
-        confusions.append(speaker_confusions(fold["test"].labels, np.asarray(scores["predicted"]),
-                                             fold["test"].speakers, num_classes=len(metrics["class_names"])))
+        confusions.append(speaker_confusions(scores["labels"], scores["predicted"], scores["speakers"],
+                                             num_classes=len(metrics["class_names"])))
         results.append({"test_speakers": sorted(int(s) for s in np.unique(clips.speakers[held])),
                         "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched])),
                         "clips": scores["clips"], **{name: scores[name] for name in SCORES},
@@ -122,6 +123,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
             "interval": {"method": METHOD, "level": LEVEL, "resamples": RESAMPLES, "seed": config.seed,
                          **({"note": "one test speaker per fold: the interval has no width and says nothing"}
                             if widthless else {})},
+            **({"speaker_norm": speaker_norm_record(given)} if given.speaker_norm else {}),
             "refit": refit, "config": given.to_dict()}
 
 

@@ -1,7 +1,14 @@
 """Speaker normalisation: each speaker's features standardised with that speaker's own clips
-(the common practice with eGeMAPS; Pepino et al.'s convention). The statistics of a speaker
-come from the clips given with them, the scored clips included (a transductive step: see the
-accuracy page)."""
+(the common practice with eGeMAPS; Pepino et al.'s convention).
+
+Two modes. ``all`` (transductive, Pepino et al.'s): a speaker's statistics come from every clip
+given with them, the scored clips included, so a clip's features depend on which other clips
+of its speaker are scored with it, and the statistics see the class mix of the scored set.
+``enrol`` (inductive): each speaker of a scored split (dev, test) lends K of their clips, drawn
+with a seed and without their labels, as an enrolment; the statistics come from those alone,
+and those clips are not scored. Training speakers use all their clips in both modes: they
+are training data, whose labels the model sees anyway.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import numpy as np
 
 from ..dataset.bundles import Bundle
 from ..exceptions import SourceError
+from .clips import subset
 
 
 def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *, axes: Sequence[str]) -> np.ndarray:
@@ -39,11 +47,15 @@ def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *, axes:
     return normalised
 
 
-def speaker_normalised(bundles: Mapping[str, Bundle], *, where: str) -> dict[str, Bundle]:
-    """Every split with each speaker's features standardised (:func:`normalise_per_speaker`).
+def speaker_normalised(bundles: Mapping[str, Bundle], *, where: str, enrol_clips: int | None = None,
+                       seed: int = 0) -> dict[str, Bundle]:
+    """Every split with each speaker's features standardised (:func:`normalise_per_speaker`),
+    or, with ``enrol_clips``, the splits other than train by :func:`enrolled` (see the module
+    docstring).
 
     Raises:
-        SourceError: The bundles lack speakers, or a speaker has a single clip in a split.
+        SourceError: The bundles lack speakers, a speaker has a single clip in a split, or fewer
+            than ``enrol_clips`` + 1 in a scored split.
     """
     if any(bundle.speakers is None for bundle in bundles.values()):
         raise SourceError(f"{where}: speaker normalisation needs each clip's speaker, and the bundles lack them")
@@ -52,6 +64,44 @@ def speaker_normalised(bundles: Mapping[str, Bundle], *, where: str) -> dict[str
     if lonely:
         raise SourceError(f"{where}: speaker normalisation needs at least two clips of every speaker; "
                           + ", ".join(f"speaker {speaker:02d} has one (in {name})" for speaker, name in lonely[:3]))
-    return {name: dataclasses.replace(bundle, embeddings=normalise_per_speaker(bundle.embeddings, bundle.speakers,
-                                                                               axes=bundle.axes))
+    return {name: enrolled(bundle, clips=enrol_clips, seed=seed, where=f"{where} ({name})")
+            if enrol_clips is not None and name != "train" else
+            dataclasses.replace(bundle, embeddings=normalise_per_speaker(bundle.embeddings, bundle.speakers,
+                                                                         axes=bundle.axes))
             for name, bundle in bundles.items()}
+
+
+def speaker_norm_record(config) -> dict:
+    """What a record says of the speaker normalisation a :class:`TrainConfig` asks for."""
+    if config.enrol_clips is None:
+        return {"mode": "all", "transductive": True,
+                "statistics": "every clip of each speaker, the scored clips included"}
+    return {"mode": "enrol", "transductive": False, "enrol_clips": config.enrol_clips,
+            "statistics": f"{config.enrol_clips} clips of each dev and test speaker drawn with seed {config.seed}, "
+                          "not scored; every clip of each training speaker"}
+
+
+def enrolled(bundle: Bundle, *, clips: int, seed: int, where: str) -> Bundle:
+    """The clips of ``bundle`` that are not an enrolment, each standardised with the statistics
+    of its speaker's enrolment: ``clips`` of the speaker's clips drawn without their labels
+    (a generator seeded by ``seed`` and the speaker).
+
+    Raises:
+        SourceError: A speaker with ``clips`` clips or fewer (nothing would be left to score).
+    """
+    keep, rows = [], np.empty(bundle.embeddings.shape, np.float32)
+    names = ("clips",) + tuple(bundle.axes)
+    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
+    for speaker in np.unique(bundle.speakers):
+        own = np.flatnonzero(bundle.speakers == speaker)
+        if own.size <= clips:
+            raise SourceError(f"{where}: speaker {int(speaker):02d} has {own.size} clips; an enrolment of {clips} "
+                              "leaves none to score (give fewer enrolment clips)")
+        drawn = np.random.default_rng([seed, int(speaker)]).permutation(own)
+        enrolment, scored = drawn[:clips], np.sort(drawn[clips:])
+        values = bundle.embeddings[enrolment].astype(np.float64)
+        mean, std = values.mean(axis=reduce, keepdims=True), values.std(axis=reduce, keepdims=True)
+        rows[scored] = (bundle.embeddings[scored].astype(np.float64) - mean) / np.where(std > 0, std, 1.0)
+        keep.append(scored)
+    kept = np.sort(np.concatenate(keep))
+    return dataclasses.replace(subset(bundle, kept), embeddings=rows[kept])

@@ -45,6 +45,10 @@ class TrainConfig:
             common practice with eGeMAPS. It uses the unlabelled clips of the dev and test
             speakers; :func:`ravdess_prep.predict.predict_files` then needs several clips of one
             speaker.
+        enrol_clips: With ``speaker_norm``: each dev and test speaker's statistics come from
+            this many of their clips (seeded by ``seed``, labels unused), which are then not
+            scored (inductive); None: from all their clips, the scored ones included
+            (transductive). Training speakers use all their clips either way.
         layer: For a stack of layers: take this layer (its number as the manifest lists the
             layers) instead of learning a weighting of all of them.
         layers: For a stack of layers: these layers (numbers as the manifest lists them),
@@ -83,9 +87,13 @@ class TrainConfig:
                                          help="stop when dev accuracy has not improved for EPOCHS epochs; keep the "
                                          "best weights")
     speaker_norm: bool = setting(False, flags="--speaker-norm", kind=SWITCH, group=TRAINING,
-                                 help="standardise each speaker's features with that speaker's own clips (uses the "
-                                 "dev and test speakers' unlabelled clips; predict then needs several clips of one "
-                                 "speaker)")
+                                 help="standardise each speaker's features with that speaker's own clips: "
+                                 "transductive, the dev and test speakers' scored clips included (unless "
+                                 "--enrol-clips); predict then needs several clips of one speaker")
+    enrol_clips: int | None = setting(None, flags="--enrol-clips", kind=POSITIVE, group=TRAINING,
+                                      help="with --speaker-norm: take each dev and test speaker's statistics from K "
+                                      "of their clips (seeded, labels unused) and never score those clips; without "
+                                      "it every clip of the speaker is used, the scored ones included (transductive)")
     layer: int | None = setting(None, flags="--layer", kind=INTEGER, group=TRAINING,
                                 help="a layer stack: take layer K (as the manifest numbers them) instead of learning a "
                                 "weighting of every layer")
@@ -103,7 +111,11 @@ class TrainConfig:
 
     def __post_init__(self):
         chosen = None if self.head == "auto" else HEADS.get_named(self.head)
-        optional = tuple(name for name in ("num_classes", "early_stopping", "epochs") if getattr(self, name) is not None)
+        optional = tuple(name for name in ("num_classes", "early_stopping", "epochs", "enrol_clips")
+                         if getattr(self, name) is not None)
+        if self.enrol_clips is not None and not self.speaker_norm:
+            raise ParameterError(f"{option('enrol_clips', self.enrol_clips)} chooses how {option('speaker_norm')} "
+                                 "takes each speaker's statistics; give both")
         for name in ("gru_units", "hidden_units", "batch_size") + optional:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
