@@ -351,6 +351,8 @@ def test_a_preset_folds_missing_speakers_are_named_and_crossval_says_what_it_lea
     assert "folds6 fold 4 left out: the bundles hold no clip of its test speakers 13, 14, 15, 16" in err
     assert "folds6 fold 3: the bundles hold no clip of its dev speakers 13, 14, 15, 16" in err
     assert len([line for line in out.splitlines() if line[:2].isdigit()]) == 3  # folds 1 to 3
+    # only one of each fold's four test speakers is in the data: no interval is quoted
+    assert "interval (95%): none (one test speaker per fold: the interval has no width" in out
 
 
 # 12 --------------------------------------------------------------------------------------------

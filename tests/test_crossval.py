@@ -131,7 +131,7 @@ def test_command_line_record(stacks, tmp_path, capsys):
         assert low < record[name]["mean"] < high and high - low > 0.005, name
     assert record["interval"]["seed"] == record["config"]["seed"] and "note" not in record["interval"]
     low, high = record["ua"]["ci95"]
-    assert f"95% interval of the mean, by a bootstrap over test speakers: UA {low:.1%} to {high:.1%}" in printed
+    assert f"interval of the mean (95%, a bootstrap over test speakers): UA {low:.1%} to {high:.1%}" in printed
     # the record may be written again; a file crossval did not write may not be replaced
     assert cli.main(["crossval", "--data", str(data), "--protocol", "emobox", "--head", "lda", "--shrinkage", "0.5",
                      "--json", str(out), "--no-progress"]) == 0

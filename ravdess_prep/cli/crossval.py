@@ -56,9 +56,9 @@ def run(args: argparse.Namespace) -> int:
                       for key, label in (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1")))
           + " (mean +/- standard deviation)")
     if "note" in record["interval"]:
-        print(f"95% interval: none ({record['interval']['note']})")
+        print(f"interval (95%): none ({record['interval']['note']})")
     else:
-        print("95% interval of the mean, by a bootstrap over test speakers: "
+        print("interval of the mean (95%, a bootstrap over test speakers): "
               + ", ".join(f"{label} {record[key]['ci95'][0]:.1%} to {record[key]['ci95'][1]:.1%}"
                           for key, label in (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1"))))
     if args.json is not None:
