@@ -131,12 +131,12 @@ class BuildPlan:
         bundles, splits = split_bundles(table, rows, corpus=self.corpus, axes=tuple(output["axes"][1:]))
         source, metadata, recorded = source_record(table, excluded=self.excluded), written_metadata(table), versions()
         names, files, embedder = self.embedder.feature_names(), recipe.files, recipe.embedder
-        asked = {key: value for key, value in self.embedder.settings().items() if embedder.settings()[key] != value}
         manifest = Manifest(
             config=self.config.replace(embedder=embedder),
             corpus=self.corpus.describe(split_preset=self.config.split_preset),
             embedder={"name": embedder.name, "settings": embedder.settings(), "output": embedder.output,
-                      **({"resolved_from": asked} if asked else {}), "license": embedder.license,
+                      **({"resolved_from": recipe.resolved_from} if recipe.resolved_from else {}),
+                      "license": embedder.license,
                       "citation": embedder.citation,
                       **self.embedder.describe(), **files.record(), **({"feature_names": list(names)} if names else {})},
             output=output,

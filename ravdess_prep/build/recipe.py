@@ -39,6 +39,8 @@ class ClipRecipe:
         read: How a clip is read and fitted to the target: the keyword arguments of
             :func:`ravdess_prep.build.inference.prepare_clip` that come from the settings (rate, channel,
             what to do with a clip longer than the target).
+        resolved_from: The settings chosen at build time, as they were asked
+            (``{"batch_size": "auto"}``); :attr:`embedder` holds what was chosen.
     """
 
     embedder: Embedder
@@ -49,6 +51,7 @@ class ClipRecipe:
     clip_shape: tuple[int, ...]
     cache: ClipCache | None
     read: dict = dataclasses.field(default_factory=dict)
+    resolved_from: dict = dataclasses.field(default_factory=dict)
 
     def prepare(self, offsets: ClipOffsets, *, fast: bool = True) -> PreparedClip:
         """One clip hashed and, unless cached, decoded, padded and through the front-end (see

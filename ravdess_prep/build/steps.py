@@ -116,17 +116,21 @@ def recipe(config: Config, target: Target, files: ModelFiles, *, cache: Path | N
     embedder that pads. One that does not pad sees a clip as it is; it would crop a clip
     longer than the target, but a measured target is the longest clip, and a fixed one is a
     setting, in the key already."""
+    examples = examples_per_clip(config.embedder, target)  # a batch size changes no example
+    digest = config.embedding_digest()
+    read = {name: value for name, value in config.prepare_kwargs().items() if name != "embedder"}
     rate = config.embedder.sample_rate_hz or target.sample_rate_hz
     embedder = config.embedder.resolved(files, longest_samples=target.length_samples * rate // target.sample_rate_hz)
-    config = config.replace(embedder=embedder)
-    examples = examples_per_clip(embedder, target)
+    asked = config.embedder.settings()
+    chosen = {name: value for name, value in embedder.settings().items() if asked[name] != value}
     shape = embedder.clip_shape(examples=examples, files=files)
-    key = settings_key(config=config.embedding_digest(), target_length_samples=target.length_samples if embedder.pads
-                       else None, files=files.digests(), embedder=embedder.describe())
+    key = settings_key(config=digest, **({"chosen": chosen} if chosen else {}),
+                       target_length_samples=target.length_samples if embedder.pads else None, files=files.digests(),
+                       embedder=embedder.describe())
     clips = None if cache is None else ClipCache(cache / CLIP_CACHE_FOLDER, key, shape=shape,
                                                  dtype=embedder.output_dtype)
-    read = {name: value for name, value in config.prepare_kwargs().items() if name != "embedder"}
-    return ClipRecipe(embedder, embedder.for_files(files), target, files, examples, tuple(shape), clips, read)
+    return ClipRecipe(embedder, embedder.for_files(files), target, files, examples, tuple(shape), clips, read,
+                      {name: asked[name] for name in chosen})
 
 
 def embed_measured(config: Config, measurement: Measurement, files: ModelFiles, *, cache: Path | None = None,
