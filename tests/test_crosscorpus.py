@@ -18,6 +18,7 @@ import pytest
 from commands import error_line, run_command
 from conftest import copy_clips, require_opensmile, write_audio
 from ravdess_prep import cli, corpora
+from ravdess_prep.dataset.bundles import read_bundles
 from ravdess_prep.evaluation.model_folder import load_model
 from ravdess_prep.corpora import Corpus
 
@@ -80,16 +81,24 @@ def found(made):
     return datasets
 
 
-def _expected(model_dir, data, order: dict) -> dict:
+def _expected(model_dir, data, order: dict, *, speakers=None) -> dict:
     """UA, WA, macro-F1 and the confusion matrix over SHARED, from the model's scores of every
-    clip of ``data`` restricted to the shared emotions' columns."""
+    clip of ``data`` restricted to the shared emotions' columns; with ``speakers`` (each clip's),
+    the shared emotions' clips standardised per speaker with those clips alone."""
     model = load_model(model_dir)
     own = list(order.values())
     embeddings = np.concatenate([np.load(data / split / f"{split}_embeddings.npy") for split in ("train", "dev", "test")])
     labels = np.concatenate([np.load(data / split / f"{split}_labels.npy") for split in ("train", "dev", "test")])
     truth = np.asarray([own[label] for label in labels])
     keep = np.isin(truth, SHARED)
-    scores = np.asarray(model.predict(embeddings[keep].astype(np.float32), verbose=0))
+    inputs = embeddings[keep].astype(np.float64)
+    if speakers is not None:
+        kept_speakers = np.asarray(speakers)[keep]
+        for speaker in np.unique(kept_speakers):
+            rows = kept_speakers == speaker
+            spread = inputs[rows].std(axis=0)
+            inputs[rows] = (inputs[rows] - inputs[rows].mean(axis=0)) / np.where(spread > 0, spread, 1.0)
+    scores = np.asarray(model.predict(inputs.astype(np.float32), verbose=0))
     columns = [RAVDESS.index(name) for name in SHARED]
     predicted = np.asarray(SHARED)[np.argmax(scores[:, columns], axis=1)]
     truth = truth[keep]
@@ -129,6 +138,25 @@ def test_a_ravdess_model_scored_on_another_corpus_over_the_six_shared_emotions(m
     status, _, _ = run_command(capsys, "evaluate", "--model-dir", found["model"], "--data", found[corpus],
                                "--json", out, "--splits", "test")
     assert status == 0 and json.loads(out.read_text())["splits"] == ["test"]
+
+
+def test_a_speaker_normalised_model_takes_the_statistics_of_the_shared_emotions_alone(made, found, capsys):
+    """EmoDB's boredom clips, which the RAVDESS model cannot score, are left out of each
+    speaker's statistics too."""
+    model = made["root"] / "model-norm"
+    assert cli.main(["train", "--data", str(found["ravdess"]), "--model-dir", str(model), "--head", "lda",
+                     "--speaker-norm"]) == 0
+    out = made["root"] / "emodb-norm.json"
+    status, _, err = run_command(capsys, "evaluate", "--model-dir", model, "--data", found["emodb"], "--json", out)
+    assert status == 0, err
+    result = json.loads(out.read_text())
+    bundles = read_bundles(found["emodb"])
+    speakers = np.concatenate([bundles[split].speakers for split in ("train", "dev", "test")])
+    expected = _expected(model, found["emodb"], EMODB, speakers=speakers)
+    assert result["confusion_matrix"] == expected["confusion_matrix"] and result["clips"] == 24
+    assert result["ua"] == pytest.approx(expected["ua"], abs=1e-12)
+    assert result["speaker_norm"]["mode"] == "all"
+    assert result["speaker_norm"]["clips"] == "the clips of the shared emotions only"
 
 
 def test_on_its_own_datasets_test_split_it_gives_the_scores_train_reported(found, capsys):

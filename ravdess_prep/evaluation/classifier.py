@@ -145,7 +145,7 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
     check_classes(bundles, label_names=label_names, where=where)
     fitted = fit(train_bundle, bundles.get("dev"), config, num_classes=len(label_names), refit=refit, verbose=verbose)
     metrics = {"config": fitted.config.to_dict(), "class_names": list(label_names),
-               **({"speaker_norm": speaker_norm_record(config)} if config.speaker_norm else {}),
+               **({"speaker_norm": speaker_norm_record(enrol_clips=config.enrol_clips, seed=config.seed)} if config.speaker_norm else {}),
                "axes": list(fitted.inputs(train_bundle).axes), "trained_on": list(fitted.trained_on), "splits": {}}
     if fitted.choices:
         ranked = sorted(fitted.choices, key=lambda choice: -choice["dev_ua"])  # stable: the first of equals

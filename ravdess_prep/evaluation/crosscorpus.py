@@ -25,11 +25,11 @@ from ..exceptions import ParameterError, SourceError
 from ..params import SPLITS
 from ..storage.guards import check_report_path, json_record_with, report_bytes
 from .classifier import predict_logits
-from .clips import pooled
+from .clips import pooled, subset
 from .fitting import inputs_as_trained
 from .metrics import evaluate, plot_confusion
 from .model_folder import check_same_dataset, dataset_record, load_trained, read_model_record
-from .speaker_norm import speaker_normalised
+from .speaker_norm import speaker_norm_record, speaker_normalised
 from .training_data import read_data
 
 #: The title stored in the metadata of every figure ``evaluate`` draws (how a later run knows
@@ -87,8 +87,6 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     if not bundles:
         raise SourceError(f"{data}: no clip in the splits {', '.join(splits)}")
     config = record.get("config", {})
-    if config.get("speaker_norm"):
-        bundles = speaker_normalised(bundles, where=str(data))
     bundle = pooled(bundles)
     names = bundle.label_names or manifest.corpus.get("label_names", ())
     recorded = canonical_of(names, label_names=manifest.corpus.get("label_names", ()),
@@ -103,16 +101,23 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     if not keep.any():
         raise SourceError(f"{data}: no clip of the emotions it shares with {model_dir} ({', '.join(shared)}) in the "
                           f"splits {', '.join(bundles)}")
-    inputs = inputs_as_trained(bundle, config)
+    scored = subset(bundle, np.flatnonzero(keep))
+    normalised = {}
+    if config.get("speaker_norm"):  # statistics of the shared emotions' clips alone
+        scored = speaker_normalised({"scored": scored}, where=str(data), enrol_clips=config.get("enrol_clips"),
+                                    seed=config.get("seed", 0))["scored"]
+        normalised = {"speaker_norm": {**speaker_norm_record(enrol_clips=config.get("enrol_clips"),
+                                                             seed=config.get("seed", 0)),
+                                       "clips": "the clips of the shared emotions only"}}
+    inputs = inputs_as_trained(scored, config)
     head, model = load_trained(model_dir, record=record)
-    scores = predict_logits(model, inputs.embeddings[keep], head=head)
+    scores = predict_logits(model, inputs.embeddings, head=head)
     columns = [model_names.index(name) for name in shared]
     predicted = np.argmax(scores[:, columns], axis=1)
-    labels = np.asarray([shared.index(name) for name in clip_names[keep]], dtype=int)
-    result = evaluate(labels, predicted, label_names=shared,
-                      facets={column: np.asarray(values)[keep] for column, values in bundle.facets.items()})
+    labels = np.asarray([shared.index(data_names[label]) for label in scored.labels], dtype=int)
+    result = evaluate(labels, predicted, label_names=shared, facets=scored.facets)
     left_out = Counter(clip_names[~keep].tolist())
-    return {**result, "shared_emotions": shared,
+    return {**result, "shared_emotions": shared, **normalised,
             "left_out": {name: left_out[name] for name in data_names if name in left_out},
             "model": {"folder": str(model_dir), "corpus": model_corpus, "classes": list(model_names)},
             "data": {"folder": str(data), "corpus": manifest.config.corpus, "classes": list(data_names)},

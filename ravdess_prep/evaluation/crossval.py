@@ -123,7 +123,7 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
             "interval": {"method": METHOD, "level": LEVEL, "resamples": RESAMPLES, "seed": config.seed,
                          **({"note": "one test speaker per fold: the interval has no width and says nothing"}
                             if widthless else {})},
-            **({"speaker_norm": speaker_norm_record(given)} if given.speaker_norm else {}),
+            **({"speaker_norm": speaker_norm_record(enrol_clips=given.enrol_clips, seed=given.seed)} if given.speaker_norm else {}),
             "refit": refit, "config": given.to_dict()}
 
 

@@ -71,14 +71,14 @@ def speaker_normalised(bundles: Mapping[str, Bundle], *, where: str, enrol_clips
             for name, bundle in bundles.items()}
 
 
-def speaker_norm_record(config) -> dict:
-    """What a record says of the speaker normalisation a :class:`TrainConfig` asks for."""
-    if config.enrol_clips is None:
+def speaker_norm_record(*, enrol_clips: int | None, seed: int) -> dict:
+    """What a record says of speaker normalisation with ``enrol_clips`` (None: all clips)."""
+    if enrol_clips is None:
         return {"mode": "all", "transductive": True,
                 "statistics": "every clip of each speaker, the scored clips included"}
-    return {"mode": "enrol", "transductive": False, "enrol_clips": config.enrol_clips,
-            "statistics": f"{config.enrol_clips} clips of each dev and test speaker drawn with seed {config.seed}, "
-                          "not scored; every clip of each training speaker"}
+    return {"mode": "enrol", "transductive": False, "enrol_clips": enrol_clips,
+            "statistics": f"{enrol_clips} clips of each dev and test speaker drawn with seed {seed}, not scored; "
+                          "every clip of each training speaker"}
 
 
 def enrolled(bundle: Bundle, *, clips: int, seed: int, where: str) -> Bundle:
