@@ -36,15 +36,21 @@ def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *, axes:
         feature constant within a speaker becomes 0.
     """
     embeddings, speakers = np.asarray(embeddings), np.asarray(speakers)
-    names = ("clips",) + tuple(axes)
-    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
     normalised = np.empty(embeddings.shape, np.float32)
     for speaker in np.unique(speakers):
         rows = speakers == speaker
-        values = embeddings[rows].astype(np.float64)
-        mean, std = values.mean(axis=reduce, keepdims=True), values.std(axis=reduce, keepdims=True)
-        normalised[rows] = (values - mean) / np.where(std > 0, std, 1.0)
+        normalised[rows] = standardised(embeddings[rows], embeddings[rows], axes=axes)
     return normalised
+
+
+def standardised(values: np.ndarray, reference: np.ndarray, *, axes: Sequence[str]) -> np.ndarray:
+    """``values`` minus the mean of ``reference``, over its standard deviation (1 where it is
+    0), in float64; both taken over the clips and their examples (``axes``: a row's axes)."""
+    names = ("clips",) + tuple(axes)
+    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
+    reference = reference.astype(np.float64)
+    mean, std = reference.mean(axis=reduce, keepdims=True), reference.std(axis=reduce, keepdims=True)
+    return (values.astype(np.float64) - mean) / np.where(std > 0, std, 1.0)
 
 
 def speaker_normalised(bundles: Mapping[str, Bundle], *, where: str, enrol_clips: int | None = None,
@@ -90,8 +96,6 @@ def enrolled(bundle: Bundle, *, clips: int, seed: int, where: str) -> Bundle:
         SourceError: A speaker with ``clips`` clips or fewer (nothing would be left to score).
     """
     keep, rows = [], np.empty(bundle.embeddings.shape, np.float32)
-    names = ("clips",) + tuple(bundle.axes)
-    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
     for speaker in np.unique(bundle.speakers):
         own = np.flatnonzero(bundle.speakers == speaker)
         if own.size <= clips:
@@ -99,9 +103,7 @@ def enrolled(bundle: Bundle, *, clips: int, seed: int, where: str) -> Bundle:
                               "leaves none to score (give fewer enrolment clips)")
         drawn = np.random.default_rng([seed, int(speaker)]).permutation(own)
         enrolment, scored = drawn[:clips], np.sort(drawn[clips:])
-        values = bundle.embeddings[enrolment].astype(np.float64)
-        mean, std = values.mean(axis=reduce, keepdims=True), values.std(axis=reduce, keepdims=True)
-        rows[scored] = (bundle.embeddings[scored].astype(np.float64) - mean) / np.where(std > 0, std, 1.0)
+        rows[scored] = standardised(bundle.embeddings[scored], bundle.embeddings[enrolment], axes=bundle.axes)
         keep.append(scored)
     kept = np.sort(np.concatenate(keep))
     return dataclasses.replace(subset(bundle, kept), embeddings=rows[kept])
