@@ -182,17 +182,26 @@ def test_original_format_bundles_load_and_train(separable, tmp_path):
 
 
 def test_evaluate_against_hand_counts():
-    names = ["speech/Actor_01/03-01-01-01-01-01-01.wav", "song/Actor_01/03-02-01-01-01-01-01.wav",
-             "speech/Actor_01/03-01-02-02-01-01-01.wav", "speech/Actor_01/03-01-02-01-01-01-01.wav"]
-    facets = _with_facts(Bundle(np.asarray(names), np.zeros((4, 1)), np.zeros(4, np.int32))).facets
-    result = classifier.evaluate([0, 0, 1, 1], [0, 1, 1, 1], label_names=EMOTION_NAMES, facets=facets)
-    assert result["accuracy"] == 0.75
-    assert result["per_class"]["neutral"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
-    assert result["per_class"]["calm"]["precision"] == pytest.approx(2 / 3) and result["per_class"]["calm"]["recall"] == 1.0
-    assert result["balanced_accuracy"] == 0.75  # mean recall over the classes present
-    assert result["confusion_matrix"][0][:2] == [1, 1] and result["confusion_matrix"][1][:2] == [0, 2]
-    assert result["accuracy_by_vocal_channel"] == {"song": 0.0, "speech": 1.0}
-    assert result["accuracy_by_intensity"] == {"normal": pytest.approx(2 / 3), "strong": 1.0}
+    """Three classes of unequal size, so that UA, WA and macro-F1 all differ; every figure worked
+    out by hand from the ten clips below."""
+    channels, intensities = [1] * 8 + [2] * 2, [1, 2] * 5  # speech / song; normal / strong
+    names = [f"{'speech' if channel == 1 else 'song'}/Actor_{actor:02d}/03-{channel:02d}-03-{intensity:02d}-01-01-"
+             f"{actor:02d}.wav" for actor, channel, intensity in zip(range(1, 11), channels, intensities)]
+    facets = _with_facts(Bundle(np.asarray(names), np.zeros((10, 1)), np.zeros(10, np.int32))).facets
+    labels = [0, 0, 0, 0, 0, 0, 1, 1, 2, 2]
+    predicted = [0, 0, 0, 0, 0, 1, 0, 1, 2, 1]
+    result = classifier.evaluate(labels, predicted, label_names=EMOTION_NAMES, facets=facets)
+    assert result["wa"] == result["accuracy"] == pytest.approx(7 / 10)
+    assert result["ua"] == result["balanced_accuracy"] == pytest.approx((5 / 6 + 1 / 2 + 1 / 2) / 3)  # 11/18
+    assert result["macro_f1"] == pytest.approx((5 / 6 + 2 / 5 + 2 / 3) / 3)  # 19/30
+    assert result["per_class"]["neutral"] == {"precision": pytest.approx(5 / 6), "recall": pytest.approx(5 / 6),
+                                              "f1": pytest.approx(5 / 6), "support": 6}
+    assert result["per_class"]["calm"] == {"precision": pytest.approx(1 / 3), "recall": 0.5,
+                                           "f1": pytest.approx(2 / 5), "support": 2}
+    assert result["per_class"]["happy"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert [row[:3] for row in result["confusion_matrix"][:3]] == [[5, 1, 0], [1, 1, 0], [0, 1, 1]]
+    assert result["accuracy_by_vocal_channel"] == {"song": 0.5, "speech": 0.75}
+    assert result["accuracy_by_intensity"] == {"normal": pytest.approx(4 / 5), "strong": pytest.approx(3 / 5)}
 
 
 def test_cross_validation_by_speaker(separable):

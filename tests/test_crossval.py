@@ -28,29 +28,58 @@ def stacks(ravdess_dir):
 
 
 @pytest.fixture(scope="module")
-def emobox(stacks):
-    return crossval.cross_validate({"train": stacks}, classifier.TrainConfig(), protocol="emobox")
+def emobox_models(tmp_path_factory):
+    return tmp_path_factory.mktemp("emobox-models")
 
 
-def test_emobox_folds_scores_and_choices(emobox):
+@pytest.fixture(scope="module")
+def emobox(stacks, emobox_models):
+    return crossval.cross_validate({"train": stacks}, classifier.TrainConfig(head="lda"), protocol="emobox",
+                                   model_root=emobox_models)
+
+
+def _hand_scores(labels: np.ndarray, predicted: np.ndarray, classes: int) -> dict:
+    """UA, WA and macro-F1 counted here, from the labels and predictions alone."""
+    recalls, f1s = [], []
+    for label in range(classes):
+        truth, said = labels == label, predicted == label
+        if not truth.any():
+            continue
+        hits = np.sum(truth & said)
+        recalls.append(hits / truth.sum())
+        precision = hits / said.sum() if said.any() else 0.0
+        f1s.append(0.0 if hits == 0 else 2 * precision * recalls[-1] / (precision + recalls[-1]))
+    return {"ua": np.mean(recalls), "wa": np.mean(labels == predicted), "macro_f1": np.mean(f1s)}
+
+
+def test_emobox_folds_scores_and_choices(emobox, emobox_models, stacks):
     folds = emobox["folds"]
     assert [fold["test_speakers"] for fold in folds] == EMOBOX_TEST
     assert [fold["dev_speakers"] for fold in folds] == EMOBOX_TEST[1:] + EMOBOX_TEST[:1]
     assert [fold["clips"] for fold in folds] == [240] * 6  # speech only: 60 clips of each of four actors
+    speech = subset(stacks, np.flatnonzero(stacks.facets["vocal_channel"] == "speech"))
+    for fold in folds:  # each fold's scores, counted here from its saved model's predictions on its test clips
+        folder = emobox_models / ("fold-" + "-".join(f"{speaker:02d}" for speaker in fold["test_speakers"]))
+        metrics = json.loads((folder / "metrics.json").read_text())
+        test = subset(speech, np.flatnonzero(np.isin(speech.speakers, fold["test_speakers"])))
+        span = metrics["config"]["layers"]
+        logits = model_folder.load_model(folder).predict(test.embeddings[:, span].reshape(len(test), -1), verbose=0)
+        counted = _hand_scores(test.labels, np.argmax(logits, axis=1), 8)
+        for name in ("ua", "wa", "macro_f1"):
+            assert fold[name] == pytest.approx(counted[name], abs=1e-9), (fold["test_speakers"], name)
     for name in ("ua", "wa", "macro_f1"):
         values = [fold[name] for fold in folds]
-        assert all(0 <= value <= 1 for value in values)
         assert emobox[name]["mean"] == pytest.approx(np.mean(values)) and emobox[name]["std"] == pytest.approx(np.std(values))
         low, high = emobox[name]["ci95"]
         assert low <= emobox[name]["mean"] <= high
     assert emobox["ua"]["mean"] >= 0.9  # layer 2 separates the emotions
-    for fold in folds:  # the default head of a stack: lda, the 5 best layers and shrinkages on dev averaged
+    for fold in folds:  # the lda head: the 5 best layers and shrinkages on dev averaged
         chosen = fold["chosen"]
         assert chosen["head"] == "lda" and INFORMATIVE in chosen["layers"] and len(chosen["members"]) == 5
         assert all(set(layers) <= set(chosen["layers"]) and shrinkage in (0.1, 0.3, 0.5, 0.7, 0.9)
                    for layers, shrinkage in chosen["members"])
         assert fold["trained_on"] == ["train", "dev"]
-    assert emobox["protocol"] == "emobox" and emobox["refit"] is True
+    assert emobox["protocol"] == "emobox" and emobox["refit"] is True and emobox["regime"]["name"] == "library"
 
 
 def _fold(stacks):
@@ -122,6 +151,14 @@ def test_command_line_record(stacks, tmp_path, capsys):
     assert "over 6 folds of the emobox protocol: UA" in printed and "macro-F1" in printed
     record = json.loads(out.read_text())
     assert set(record) >= {"protocol", "folds", "ua", "wa", "macro_f1"} and record["protocol"] == "emobox"
+    # the first fold's scores, from a shrinkage LDA fitted here on its 20 other actors' speech clips
+    speech = subset(stacks, np.flatnonzero(stacks.facets["vocal_channel"] == "speech"))
+    flat = speech.embeddings.reshape(len(speech), -1)
+    held = np.isin(speech.speakers, EMOBOX_TEST[0])
+    alone, = fit_shrinkage_lda(flat[~held], speech.labels[~held], num_classes=8, shrinkages=[0.5])
+    counted = _hand_scores(speech.labels[held], alone.predict(flat[held]), 8)
+    for name in ("ua", "wa", "macro_f1"):
+        assert record["folds"][0][name] == pytest.approx(counted[name], abs=1e-9), name
     assert [fold["test_speakers"] for fold in record["folds"]] == EMOBOX_TEST
     assert all(isinstance(speaker, int) for fold in record["folds"] for speaker in fold["dev_speakers"])
     assert all(0 <= record[name]["mean"] <= 1 and record[name]["std"] >= 0 for name in ("ua", "wa", "macro_f1"))

@@ -210,8 +210,8 @@ def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, 
     assert len(json.loads(capsys.readouterr().out)) == 3
     one = classifier.train(built.out, tmp_path / "layer", classifier.TrainConfig(head="linear", epochs=5, layer=2))
     assert one.metrics["axes"] == ["dim"] and "layer_weights" not in one.metrics
-    # the default head of a stack: lda, its layers and shrinkage chosen on dev; predict takes its layers
-    chosen = classifier.train(built.out, tmp_path / "lda", classifier.TrainConfig())
+    # the lda head: its layers and shrinkage chosen on dev; predict takes its layers
+    chosen = classifier.train(built.out, tmp_path / "lda", classifier.TrainConfig(head="lda"))
     assert chosen.metrics["config"]["head"] == "lda" and chosen.metrics["choices"]["chosen_on"] == "dev"
     assert chosen.metrics["config"]["layers"] == chosen.metrics["choices"]["chosen"]["layers"]
     assert cli.main(["predict", *files, "--dataset", str(built.out), "--model-dir", str(tmp_path / "lda"),

@@ -47,11 +47,15 @@ def test_several_shrinkages_equal_separate_fits_and_uniform_priors_ignore_class_
     for shrinkage, fitted in zip([0.2, 0.7], together):
         alone, = fit_shrinkage_lda(features, labels, num_classes=3, shrinkages=[shrinkage])
         np.testing.assert_allclose(fitted.weights, alone.weights, rtol=1e-10)
-    # uniform priors: a point at the middle of two class means is scored equally by both
-    middle = (features[labels == 1].mean(axis=0) + features[labels == 2].mean(axis=0)) / 2
-    probe = np.stack([middle, middle])
+    # uniform priors: the point midway between the means of class 0 (40 clips) and class 1 (10)
+    # is scored equally by both (priors from the class sizes would favour class 0 by log 4)
+    middle = (features[labels == 0].mean(axis=0) + features[labels == 1].mean(axis=0)) / 2
+    for fitted in together:
+        scores = fitted.scores(middle[None])[0]
+        assert scores[0] == pytest.approx(scores[1], abs=1e-9 * np.abs(scores).max())
     fitted = together[0]
     _, _, weights, bias = _textbook(features, labels, 3, 0.2)
+    probe = np.stack([middle, features[0]])
     expected = ((probe - fitted.mean) / fitted.scale) @ weights + bias
     np.testing.assert_allclose(fitted.scores(probe), expected, rtol=1e-6)
 

@@ -47,6 +47,11 @@ def test_a_protocol_takes_its_clips_and_classes(ravdess_dir):
     bundle = stack_bundle(ravdess_dir)
     emobox = take_protocol(corpus_protocol("emobox"), bundle, where="data")
     assert len(emobox) == 1440 and all(name.startswith("speech/") for name in emobox.names)
+    # EmoBox keeps RAVDESS's eight emotions, calm apart from neutral, each clip's label unchanged
+    assert emobox.label_names == ("neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised")
+    speech = bundle.facets["vocal_channel"] == "speech"
+    assert np.array_equal(emobox.names, bundle.names[speech]) and np.array_equal(emobox.labels, bundle.labels[speech])
+    assert np.bincount(emobox.labels).tolist() == [96] + [192] * 7  # neutral has no strong intensity
     pepino = take_protocol(corpus_protocol("pepino2021"), bundle, where="data")
     assert len(pepino) == 2452 and pepino.label_names[0] == "neutral" and len(pepino.label_names) == 7
     calm = bundle.labels == 1

@@ -35,6 +35,17 @@ def test_all_mode_uses_every_clip_of_the_speaker():
         np.testing.assert_allclose(found[rows], expected, rtol=1e-5, atol=1e-5)
 
 
+def test_a_sequence_is_standardised_over_its_clips_and_frames_per_feature():
+    rng = np.random.default_rng(2)
+    speakers = np.repeat([1, 2], 5)
+    embeddings = rng.normal(size=(10, 7, 3)) * [1.0, 2.0, 3.0] + speakers[:, None, None] * 10
+    found = normalise_per_speaker(embeddings, speakers, axes=("examples", "dim"))
+    for speaker in (1, 2):
+        values = embeddings[speakers == speaker].reshape(-1, 3)  # every frame of the speaker's clips
+        expected = (values - values.mean(axis=0)) / values.std(axis=0)
+        np.testing.assert_allclose(found[speakers == speaker].reshape(-1, 3), expected, rtol=1e-5, atol=1e-5)
+
+
 def test_an_enrolment_is_not_scored_and_is_all_the_statistics_see():
     bundle = _bundle()
     found = enrolled(bundle, clips=4, seed=1, where="test")

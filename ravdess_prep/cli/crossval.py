@@ -23,11 +23,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-refit", dest="refit", action="store_false",
                         help="report each fold's model trained on its train speakers only (default: once the choices "
                         "are made on dev, trained again on train and dev)")
+    parser.add_argument("--as-published", action="store_true",
+                        help="with --protocol: run its paper's own regime (where the choices are made, whether the "
+                        "model is trained again; emobox: a random fifth of the training clips as dev, no refit; "
+                        "pepino2021: train 01-20, dev 21-22, no refit) instead of the library's")
     parser.add_argument("--json", metavar="OUT", help="write the record (every fold, mean and std) to this JSON file")
     parser.add_argument("--model-root", help="keep each fold's model under this folder")
     add_training_options(parser)
     parser.set_defaults(wording={**parser.get_default("wording"), "json": "--json", "protocol": "--protocol",
-                                 "folds": "--folds"})
+                                 "folds": "--folds", "as_published": "--as-published"})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         crossval.check_record_path(args.json)
     data = args.data[0] if len(args.data) == 1 else args.data
     record = crossval.cross_validate(data, train_config(args), folds=folds or "speaker", protocol=args.protocol,
-                                     refit=args.refit, model_root=args.model_root)
+                                     refit=args.refit, as_published=args.as_published, model_root=args.model_root)
     print(f"{'test speakers':18s} {'clips':>5s} {'UA':>6s} {'WA':>6s} {'F1':>6s}  chosen")
     for fold in record["folds"]:
         speakers = ",".join(f"{speaker:02d}" for speaker in fold["test_speakers"])
@@ -55,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
           + ", ".join(f"{label} {record[key]['mean']:.1%} +/- {record[key]['std']:.1%}"
                       for key, label in (("ua", "UA"), ("wa", "WA"), ("macro_f1", "macro-F1")))
           + " (mean +/- standard deviation)")
+    print(f"regime: {record['regime']['name']} ({record['regime']['summary']})")
     if "note" in record["interval"]:
         print(f"interval (95%): none ({record['interval']['note']})")
     else:

@@ -31,6 +31,49 @@ class Fold:
 
 
 @dataclasses.dataclass(frozen=True)
+class Regime:
+    """How a fold's model is trained and its choices made.
+
+    Attributes:
+        name: ``"library"`` or ``"as published"``.
+        dev: Where the choices are made: ``"speakers"`` (the fold's dev speakers, disjoint from
+            train and test), ``"random"`` (a seeded random ``dev_fraction`` of the fold's
+            training clips, whatever their speaker) or ``"none"`` (no dev: the head's choices
+            take their fallbacks).
+        refit: Whether the reported model is trained again on train and dev together once the
+            choices are made.
+        dev_fraction: With ``dev="random"``: the share of the training clips drawn as dev.
+        summary: One line, for the record and the docs.
+    """
+
+    name: str
+    dev: str
+    refit: bool
+    dev_fraction: float = 0.0
+    summary: str = ""
+
+    def __post_init__(self):
+        if self.dev not in ("speakers", "random", "none"):
+            raise ParameterError(f"a regime's dev is 'speakers', 'random' or 'none', not {self.dev!r}")
+        if (self.dev == "random") != (0 < self.dev_fraction < 1):
+            raise ParameterError(f"regime {self.name}: a dev fraction in (0, 1) goes with a random dev, and only "
+                                 f"with one ({self.dev_fraction!r})")
+
+    def describe(self) -> dict:
+        """What a record says of it."""
+        return {"name": self.name, "dev": self.dev, "refit": self.refit,
+                **({"dev_fraction": self.dev_fraction} if self.dev == "random" else {}), "summary": self.summary}
+
+
+def library_regime(*, refit: bool = True) -> Regime:
+    """The library's own regime, every protocol's default: the choices made on the fold's dev
+    speakers, then (``refit``) the model trained again on train and dev together."""
+    return Regime("library", "speakers", refit,
+                  summary="choices made on the fold's dev speakers (disjoint from train and test), then the model "
+                  + ("trained on train and dev together" if refit else "trained on train alone (no refit)"))
+
+
+@dataclasses.dataclass(frozen=True)
 class Protocol:
     """A published evaluation protocol on one corpus.
 
@@ -48,8 +91,9 @@ class Protocol:
         dev_folds: Each fold's dev speakers (None: the next fold's test speakers).
         all_speakers: Every speaker whose clips it takes, train included (empty: those of
             its folds).
-        differences: How the library's version differs from the paper's, for the docs and the
-            data card.
+        differences: How the library's regime (:func:`library_regime`) differs from the
+            paper's, for the docs and the data card.
+        published: How the paper trained and chose (``crossval --as-published`` runs it).
         expected_clips: A function giving every clip name the protocol takes from the complete
             corpus (its bundles must hold them all).
     """
@@ -65,6 +109,7 @@ class Protocol:
     dev_folds: tuple[tuple[int, ...], ...] | None = None
     all_speakers: tuple[int, ...] = ()
     differences: str = ""
+    published: Regime | None = None
     expected_clips: Callable[[], Sequence[str]] | None = None
 
     def __post_init__(self):
@@ -117,7 +162,8 @@ class Protocol:
                 "selection": {key: list(values) for key, values in self.selection.items()},
                 "classes": list(self.classes), "label_map": dict(self.label_map),
                 "folds": [{"test_speakers": list(fold.test), "dev_speakers": list(fold.dev)} for fold in self.folds()],
-                "differences": self.differences}
+                "differences": self.differences,
+                **({"published_regime": self.published.describe()} if self.published is not None else {})}
 
 
 def select(protocol: Protocol, *, names: np.ndarray, labels: np.ndarray, speakers: np.ndarray,

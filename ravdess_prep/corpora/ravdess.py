@@ -22,7 +22,7 @@ from ..storage.cache import cache_root
 from ..storage.download import USER_AGENT, fetch
 from ..storage.folders import finished_folder
 from .base import Corpus, match_name
-from .protocols import Protocol
+from .protocols import Protocol, Regime
 from .source import extract_zip
 from .split import consecutive_folds, customary_split, leave_one_speaker_out_split
 
@@ -229,8 +229,12 @@ EMOBOX = Protocol(
     "Speech Emotion Recognition Toolkit and Benchmark. Proc. Interspeech 2024. arXiv:2406.07162",
     _SPEECH, EMOTION_NAMES,
     test_folds=((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22)),
-    differences="EmoBox validates on a random fifth of each fold's training clips; here a fold's dev speakers "
-                "are the next fold's test speakers, so dev is speaker-disjoint too.",
+    differences="EmoBox validates on a random fifth of each fold's training clips and does not train again; here "
+                "a fold's dev speakers are the next fold's test speakers, so dev is speaker-disjoint too, and the "
+                "model is then trained on train and dev together.",
+    published=Regime("as published", "random", False, 0.2,
+                     "EmoBox's: a seeded random fifth of each fold's training clips as dev (whatever their speaker), "
+                     "the model trained on the other four fifths, not trained again"),
     expected_clips=lambda: clip_names((1,)))
 PEPINO2021 = Protocol(
     "pepino2021", "ravdess", "Pepino, Riera and Ferrer's RAVDESS protocol: speech and song, calm merged into "
@@ -239,6 +243,10 @@ PEPINO2021 = Protocol(
     "Interspeech 2021. arXiv:2104.03502",
     {"vocal_channel": ("speech", "song")}, tuple(name for name in EMOTION_NAMES if name != "calm"),
     label_map={"calm": "neutral"}, test_folds=((23, 24),), dev_folds=((21, 22),), all_speakers=ACTORS,
+    differences="Pepino et al. train on actors 01-20 alone; here the model is trained again on 01-22 once the "
+                "choices are made on 21-22.",
+    published=Regime("as published", "speakers", False,
+                     summary="Pepino et al.'s: trained on actors 01-20, choices made on 21-22, not trained again"),
     expected_clips=lambda: clip_names((1, 2)))
 LUNA2022 = Protocol(
     "luna2022", "ravdess", "Luna-Jimenez et al.'s RAVDESS protocol: speech only, 8 emotions, 5 speaker folds",
@@ -247,7 +255,13 @@ LUNA2022 = Protocol(
     "12(1): 327. https://doi.org/10.3390/app12010327",
     _SPEECH, EMOTION_NAMES,
     test_folds=((2, 5, 14, 15, 16), (3, 6, 7, 13, 18), (10, 11, 12, 19, 20), (8, 17, 21, 23, 24), (1, 4, 9, 22)),
-    differences="A fold's dev speakers are the next fold's test speakers.",
+    differences="The paper specifies the five subject-wise folds, not a validation split; here a "
+                "fold's dev speakers are the next fold's test speakers, and the model is then trained on train and "
+                "dev together.",
+    published=Regime("as published", "none", False,
+                      summary="the closest documented choice for Luna-Jimenez et al.: trained on the other four "
+                      "folds' actors with no dev split (the folds are all the protocol specifies), so the head's "
+                      "choices take their fallbacks, not trained again"),
     expected_clips=lambda: clip_names((1,)))
 PROTOCOLS = {protocol.name: protocol for protocol in (EMOBOX, PEPINO2021, LUNA2022)}
 

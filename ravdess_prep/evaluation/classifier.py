@@ -26,7 +26,7 @@ from ..corpora.emotions import canonical_of
 from ..dataset.bundles import Bundle
 from ..exceptions import ModelOutputError, SourceError
 from ..storage.atomic import atomic_path, write_json
-from .fitting import Fitted, fit
+from .fitting import AUTO_ENSEMBLES, AUTO_FAMILIES, Fitted, fit
 from .heads import Head
 from .heads.base import probabilities
 from .metrics import evaluate, plot_confusion, plot_layer_weights
@@ -151,6 +151,9 @@ def fit_and_score(bundles: Mapping[str, Bundle], config: TrainConfig = TrainConf
         ranked = sorted(fitted.choices, key=lambda choice: -choice["dev_ua"])  # stable: the first of equals
         metrics["choices"] = {"chosen_on": "dev", "chosen": ranked[0], "members": ranked[:fitted.config.ensemble or 1],
                               "candidates": fitted.choices}
+    if fitted.design:
+        metrics["design"] = {"chosen_on": "dev", "families": list(AUTO_FAMILIES), "ensembles": list(AUTO_ENSEMBLES),
+                             "tried": fitted.design}
     weights = fitted.layer_weights()
     if weights is not None:
         numbers = list(train_bundle.layer_numbers or range(len(weights)))

@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from ..corpora import CORPORA, Corpus
+from ..corpora.protocols import Protocol, Regime, library_regime
 from ..corpora.split import k_fold_by_speaker
 from ..exceptions import ParameterError, SourceError, option
 from ..storage.atomic import write_json
@@ -37,8 +38,8 @@ SCORES = ("ua", "wa", "macro_f1")
 
 
 def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | int = "speaker",
-                   protocol: str | None = None, refit: bool = True, model_root: str | os.PathLike | None = None,
-                   verbose: int = 0) -> dict:
+                   protocol: str | None = None, refit: bool = True, as_published: bool = False,
+                   model_root: str | os.PathLike | None = None, verbose: int = 0) -> dict:
     """Cross-validation by speaker over every clip of the data.
 
     Args:
@@ -51,21 +52,30 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
         protocol: A published protocol of the data's corpus (``"emobox"``, ``"pepino2021"``,
             ``"luna2022"``): its clips, classes and folds; every clip it takes must be there.
         refit: Train each fold's reported model on its train and dev speakers together once
-            the choices are made on dev (no effect on folds without dev).
+            the choices are made on dev (no effect on folds without dev); the library's regime.
+        as_published: Run the protocol's paper's own regime instead of the library's
+            (:attr:`~ravdess_prep.corpora.protocols.Protocol.published`: where its choices are
+            made, whether it trains again); ``refit`` is then the regime's.
         model_root: If given, each fold's model folder is written under it.
         verbose: Keras verbosity.
 
     Returns:
-        ``{"protocol", "folds": [{"test_speakers", "dev_speakers", "clips", "ua", "wa",
-        "macro_f1", "chosen"}...], "ua": {"mean", "std", "ci95"}, "wa": {...}, "macro_f1": {...},
-        "interval", "refit", "config"}``: fractions in 0..1, the standard deviation over folds
-        (ddof 0), and the 95 % interval of the mean by a bootstrap over test speakers
-        (:mod:`ravdess_prep.evaluation.intervals`; ``interval`` says how it was drawn).
+        ``{"protocol", "folds": [{"test_speakers", "dev_speakers", "dev_clips", "clips", "ua",
+        "wa", "macro_f1", "chosen"}...], "ua": {"mean", "std", "ci95"}, "wa": {...},
+        "macro_f1": {...}, "interval", "regime", "refit", "config"}``: fractions in 0..1, the
+        standard deviation over folds (ddof 0), and the 95 % interval of the mean by a bootstrap
+        over test speakers (:mod:`ravdess_prep.evaluation.intervals`; ``interval`` says how it
+        was drawn); ``regime`` says where the choices were made and whether the model was
+        trained again (``dev_speakers`` is empty when dev is not a set of speakers).
 
     Raises:
         SourceError: The data lacks speakers, or clips or speakers the protocol takes.
-        ParameterError: Unknown folds or protocol, or both given.
+        ParameterError: Unknown folds or protocol, or both given; ``as_published`` without a
+            protocol that declares its regime.
     """
+    if as_published and protocol is None:
+        raise ParameterError(f"{option('as_published')} runs a published protocol's own regime; give "
+                             f"{option('protocol')}")
     if model_root is not None:  # refused before any work, named as given
         check_outside_datasets(check_writable_folder(model_root, flag="model_root"), flag="model_root")
     given = config
@@ -84,11 +94,14 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
         chosen = corpus_protocol(protocol, corpus=corpus.name)
         clips = take_protocol(chosen, clips, where=where)
         plan = [(f"{protocol} fold {index}", fold.test, fold.dev) for index, fold in enumerate(chosen.folds(), 1)]
+        regime = _regime(chosen, as_published=as_published, refit=refit)
     else:
         plan = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed))
+        regime = library_regime(refit=refit)
+    refit = regime.refit
     results, confusions = [], []
-    for label, test, dev in plan:
-        held, watched = np.isin(clips.speakers, test), np.isin(clips.speakers, dev)
+    for index, (label, test, dev) in enumerate(plan):
+        held, watched = fold_partition(clips.speakers, test=test, dev=dev, regime=regime, seed=[config.seed, index])
         if not held.any():
             _log.info("%s left out: the bundles hold no clip of its test speakers %s", label, _speakers(test))
             continue
@@ -109,7 +122,8 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
         confusions.append(speaker_confusions(scores["labels"], scores["predicted"], scores["speakers"],
                                              num_classes=len(metrics["class_names"])))
         results.append({"test_speakers": sorted(int(s) for s in np.unique(clips.speakers[held])),
-                        "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched])),
+                        "dev_speakers": sorted(int(s) for s in np.unique(clips.speakers[watched]))
+                        if regime.dev == "speakers" else [], "dev_clips": int(watched.sum()),
                         "clips": scores["clips"], **{name: scores[name] for name in SCORES},
                         "chosen": _chosen(metrics), "trained_on": metrics["trained_on"]})
     if not results:
@@ -124,7 +138,29 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
                          **({"note": "one test speaker per fold: the interval has no width and says nothing"}
                             if widthless else {})},
             **({"speaker_norm": speaker_norm_record(enrol_clips=given.enrol_clips, seed=given.seed)} if given.speaker_norm else {}),
+            "regime": {**regime.describe(), **({"seed": config.seed} if regime.dev == "random" else {})},
             "refit": refit, "config": given.to_dict()}
+
+
+def fold_partition(speakers: np.ndarray, *, test, dev, regime: Regime, seed) -> tuple[np.ndarray, np.ndarray]:
+    """``(test mask, dev mask)`` of one fold's clips under a regime; train is the rest.
+
+    Args:
+        speakers: Each clip's speaker, ``(clips,)``.
+        test: The fold's test speakers.
+        dev: Its dev speakers (used when the regime's dev is ``"speakers"``).
+        regime: Where the choices are made.
+        seed: Seeds the draw of a random dev (``dev="random"``: that share of the clips not
+            tested, rounded, whatever their speaker; the draw is the same for the same seed).
+    """
+    held = np.isin(speakers, test)
+    if regime.dev == "speakers":
+        return held, np.isin(speakers, dev)
+    watched = np.zeros(len(speakers), bool)
+    if regime.dev == "random":
+        pool = np.random.default_rng(seed).permutation(np.flatnonzero(~held))
+        watched[pool[:int(round(regime.dev_fraction * pool.size))]] = True
+    return held, watched
 
 
 def write_record(record: dict, path: str | os.PathLike) -> Path:
@@ -160,6 +196,20 @@ def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterato
                          f"({', '.join(corpus.protocols) or 'none'})")
 
 
+def _regime(protocol: Protocol, *, as_published: bool, refit: bool) -> Regime:
+    """The regime a protocol's folds run: its paper's, or the library's (refitting or not).
+
+    Raises:
+        ParameterError: ``as_published`` for a protocol that declares no published regime.
+    """
+    if not as_published:
+        return library_regime(refit=refit)
+    if protocol.published is None:
+        raise ParameterError(f"{option('protocol', protocol.name)} does not declare how its paper trained; "
+                             f"{option('as_published')} cannot run it")
+    return protocol.published
+
+
 def _corpus_of(training: TrainingData) -> Corpus:
     """The corpus of the data (the first dataset's; RAVDESS for bundles in memory or without
     a manifest)."""
@@ -173,8 +223,10 @@ def _chosen(metrics: dict) -> dict:
     members (``[layers, shrinkage]`` each)."""
     config = metrics["config"]
     members = metrics.get("choices", {}).get("members", [])
+    design = metrics.get("design", {}).get("tried", [])
     return {"head": config["head"], "layers": config.get("layers"), "layer": config.get("layer"),
             "shrinkage": config.get("shrinkage"),
+            **({"design": design[0], "designs_tried": len(design)} if design else {}),
             **({"members": [[member.get("layers"), member.get("shrinkage")] for member in members]} if len(members) > 1
                else {})}
 
