@@ -196,6 +196,51 @@ def test_batched_clips_equal_clips_alone(built, tree, model, tmp_path):
         assert cosine.shape == (len(bundle), 3) and cosine.min() >= 0.99999, split
 
 
+def test_a_speaker_normalised_model_predicts_with_an_enrolment(built, tree, tmp_path, capsys, monkeypatch):
+    """The model is given the files standardised with the enrolment's statistics alone (or,
+    without one, with the files' own), computed here from the rows embed_files gives."""
+    bundles = read_bundles(built.out)
+    files = [str(_path(tree, name)) for name in bundles["test"].names]  # actor 11
+    enrol = [str(_path(tree, name)) for name in bundles["dev"].names]  # actor 08: the statistics are what is tested
+    model_dir = tmp_path / "norm"
+    classifier.train(built.out, model_dir, classifier.TrainConfig(head="lda", speaker_norm=True, layers=(1, 2),
+                                                                  shrinkage=0.5))
+    given = []
+    scored = predict.predict_probabilities
+    monkeypatch.setattr(predict, "predict_probabilities",
+                        lambda model, embeddings, **kw: given.append(embeddings) or scored(model, embeddings, **kw))
+    positions = [list(bundles["test"].layer_numbers).index(number) for number in (1, 2)]
+    rows = np.stack(pipeline.embed_files(files + enrol, built.out)).astype(np.float64)[:, positions]
+
+    def standardised(values, reference):
+        scale = reference.std(axis=0)
+        return ((values - reference.mean(axis=0)) / np.where(scale > 0, scale, 1)).reshape(len(values), -1)
+
+    predict.predict_files(files[:1], dataset=built.out, model_dir=model_dir, enrol=enrol)
+    np.testing.assert_allclose(given[-1], standardised(rows[:1], rows[3:]), rtol=1e-4, atol=1e-4)
+    predict.predict_files(files, dataset=built.out, model_dir=model_dir)
+    np.testing.assert_allclose(given[-1], standardised(rows[:3], rows[:3]), rtol=1e-4, atol=1e-4)
+    assert not np.allclose(given[-1][:1], given[-2], atol=1e-2)
+    # the command says which statistics it took
+    assert cli.main(["predict", *files, "--dataset", str(built.out), "--model-dir", str(model_dir), "--json"]) == 0
+    assert "the 3 files given are taken as clips of one speaker and standardised with each other" in \
+        capsys.readouterr().err
+    folder = tree / SPEECH / "Actor_08"  # an enrolment folder: its two speech clips
+    assert cli.main(["predict", files[0], "--dataset", str(built.out), "--model-dir", str(model_dir), "--enrol",
+                     str(folder), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "the statistics of the 2 enrolment recordings given, none of them predicted (the model was trained " \
+           "in mode all)" in captured.err and len(json.loads(captured.out)) == 1
+    plain = tmp_path / "plain"
+    classifier.train(built.out, plain, classifier.TrainConfig(head="lda", layers=(1, 2), shrinkage=0.5))
+    with pytest.raises(ParameterError, match="trained without speaker normalisation; an enrolment"):
+        predict.predict_files(files, dataset=built.out, model_dir=plain, enrol=enrol)
+    with pytest.raises(ParameterError, match="give an enrolment of the speaker"):
+        predict.predict_files(files[:1], dataset=built.out, model_dir=model_dir)
+    with pytest.raises(ParameterError, match="at least two recordings"):
+        predict.predict_files(files, dataset=built.out, model_dir=model_dir, enrol=enrol[:1])
+
+
 def test_new_files_embedded_and_predicted_as_the_dataset(built, tree, tmp_path, capsys):
     test = read_bundles(built.out)["test"]
     again = pipeline.embed_files([_path(tree, test.names[1])], built.out)
