@@ -24,7 +24,9 @@ class TrainConfig:
     Attributes:
         head: ``"bigru"`` or ``"sequence"`` (sequences of examples or frames), ``"linear"``,
             ``"mlp"`` or ``"lda"`` (one vector per clip, or a stack of layers), or ``"auto"``: the
-            BiGRU for sequences, lda for a stack of layers, the linear head for vectors. The
+            BiGRU for sequences, the linear head for vectors, and for a stack of layers the
+            design chosen on dev (:func:`ravdess_prep.evaluation.fitting.fit`: lda averaging
+            1, 3, 5 or 10 candidates, or the linear head), lda without a dev split. The
             sequence head is SUPERB's and EmoBox's: Dense(hidden_units, ReLU) on every frame,
             the mean over the clip's own frames (the padding masked), Dense(classes).
         gru_units: Units of each direction of the bidirectional GRU.
@@ -68,7 +70,8 @@ class TrainConfig:
     head: str = setting("auto", flags="--head", choices=lambda: ("auto",) + tuple(HEADS), group=TRAINING,
                         help="bigru or sequence (Linear, ReLU, mean over the clip's frames, Linear) for sequences "
                         "and layer sequences; linear, mlp or lda (shrinkage LDA) for (clips, dim) and layer stacks; "
-                        "auto (default): bigru for sequences, lda for layer stacks, linear for vectors")
+                        "auto (default): bigru for sequences, linear for vectors; for layer stacks the design that "
+                        "scores best on dev (lda averaging 1, 3, 5 or 10 candidates, or linear), lda without dev")
     gru_units: int = setting(128, flags="--gru-units", kind=POSITIVE, group=TRAINING, help="default 128")
     hidden_units: int = setting(256, flags="--hidden-units", kind=POSITIVE, group=TRAINING,
                                 help="mlp and sequence: default 256")

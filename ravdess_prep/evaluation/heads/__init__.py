@@ -29,7 +29,8 @@ HEADS: Registry[Head] = Registry("head", {"bigru": "ravdess_prep.evaluation.head
 
 def auto_head(axes: Sequence[str]) -> Head:
     """The library's head for clips of these axes (``head="auto"``): the BiGRU for sequences,
-    lda for a stack of layers, the linear head for one vector.
+    lda for a stack of layers (whose design :func:`ravdess_prep.evaluation.fitting.fit` then
+    chooses on dev where there is one), the linear head for one vector.
 
     Raises:
         ParameterError: No head of the library's is the default for them.
