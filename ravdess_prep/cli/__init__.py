@@ -15,11 +15,12 @@ from typing import Sequence
 
 from ..exceptions import ParameterError, RavdessPrepError, command_line_wording, render
 from ..quiet import quiet_libraries
-from . import build, check, crossval, download, embed, evaluate, export, info, measure, predict, preprocess, tag, train
+from . import (audit, build, check, crossval, download, embed, evaluate, export, info, measure, predict, preprocess,
+               tag, train)
 from .options import UsageError
 
 COMMANDS = (download, info, measure, preprocess, build, check, embed, export, tag, train, predict, evaluate,
-            crossval)
+            crossval, audit)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -103,6 +103,8 @@ class Corpus:
         sort_columns: Inventory order.
         facet_columns: Columns the classifier's accuracy is broken down by.
         card_columns: Columns the data card counts clips by (per split), the label's first.
+        text_column: The column naming the text each clip speaks (None: the corpus does not
+            say), which ``audit`` counts across splits.
         count_columns: ``{facet: (sort column, value column)}`` that :meth:`counts` reports
             (with :data:`AUDIO_COUNTS`, every corpus's).
         speakers: Every speaker of the corpus, in its order (the split presets cut it).
@@ -130,6 +132,7 @@ class Corpus:
     sort_columns: ClassVar[tuple[str, ...]] = ("clip_name",)
     facet_columns: ClassVar[tuple[str, ...]] = ()
     card_columns: ClassVar[tuple[str, ...]] = ()
+    text_column: ClassVar[str | None] = None
     count_columns: ClassVar[dict[str, tuple[str, str]]] = {}
     speakers: ClassVar[tuple[int, ...]] = ()
     default_dev_speakers: ClassVar[tuple[int, ...]] = ()

@@ -186,6 +186,7 @@ class CremaD(Corpus):
     sort_columns = ("speaker", "clip_name")
     facet_columns = ("intensity", "gender")
     card_columns = ("emotion", "gender", "intensity")
+    text_column = "sentence"
     count_columns = {
         "emotion": ("label", "emotion"),
         "actor": ("speaker", "speaker"),

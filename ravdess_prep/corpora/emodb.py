@@ -172,6 +172,7 @@ class EmoDB(Corpus):
     sort_columns = ("speaker", "clip_name")
     facet_columns = ("gender",)
     card_columns = ("emotion", "gender")
+    text_column = "text"
     count_columns = {
         "emotion": ("label", "emotion"),
         "speaker": ("speaker", "speaker"),

@@ -278,6 +278,7 @@ class RAVDESS(Corpus):
     sort_columns = ("vocal_channel_code", "actor", "clip_name")
     facet_columns = ("intensity", "vocal_channel")
     card_columns = ("emotion", "gender", "vocal_channel")
+    text_column = "statement"
     count_columns = {
         "vocal_channel": ("vocal_channel_code", "vocal_channel"),
         "emotion": ("emotion_code", "emotion"),
