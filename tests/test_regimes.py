@@ -10,10 +10,14 @@ import numpy as np
 import pytest
 
 from ravdess_prep import cli
+from ravdess_prep.corpora import CORPORA
+from ravdess_prep.corpora.emodb import EMOTION_NAMES as EMODB_NAMES
+from ravdess_prep.corpora.emodb import EMOTIONS as EMODB_LETTERS
+from ravdess_prep.corpora.emodb import emobox_folds as emodb_folds
 from ravdess_prep.corpora.protocols import library_regime
 from ravdess_prep.corpora.ravdess import EMOBOX, LUNA2022, PEPINO2021
 from ravdess_prep.dataset.bundles import Bundle
-from ravdess_prep.evaluation import classifier, crossval
+from ravdess_prep.evaluation import audit, classifier, crossval
 from ravdess_prep.evaluation.fitting import AUTO_ENSEMBLES
 from ravdess_prep.evaluation.training_data import subset
 from ravdess_prep.exceptions import ParameterError
@@ -164,3 +168,46 @@ def test_settings_of_two_heads_suit_no_design(stacks):
     with pytest.raises(ParameterError, match="head='auto' chooses among lda, linear, and the settings given suit none: l2=0.001 is a "
                        "setting of the linear head"):
         classifier.fit_and_score(_split(speech), classifier.TrainConfig(shrinkage=0.5, l2=1e-3))
+
+
+def _emodb_bundle(seed: int = 0) -> Bundle:
+    """Every EmoDB file EmoBox's folds list, as ``(clips, 2, 6)`` stacks: layer 1 holds the
+    emotion's mean, both layers a per-speaker offset and noise."""
+    names = np.asarray(sorted(set().union(*emodb_folds())))
+    speakers = np.asarray([int(name[:2]) for name in names])
+    labels = np.asarray([list(EMODB_LETTERS).index(name[5]) for name in names], np.int32)
+    rng = np.random.default_rng(seed)
+    embeddings = rng.normal(size=(len(names), 2, 6)) + rng.normal(size=(17, 2, 6))[speakers]
+    embeddings[:, 1] += rng.normal(size=(7, 6))[labels] * 3
+    return Bundle(names, embeddings.astype(np.float32), labels, speakers, {}, EMODB_NAMES, ("layers", "dim"), (0, 1))
+
+
+def test_emobox_s_emodb_folds_are_its_files_and_speaker_dependent():
+    folds = emodb_folds()
+    assert [len(fold) for fold in folds] == [107] * 5 and len(set().union(*folds)) == 535
+    assert all(not (first & second) for index, first in enumerate(folds) for second in folds[index + 1:])
+    assert ("03a01Fa.wav" in folds[4]) and ("03a01Nc.wav" in folds[2])  # the first rows of EmoBox's table
+    record = crossval.cross_validate({"train": _emodb_bundle()}, classifier.TrainConfig(head="lda", layers=(1,),
+                                                                                        shrinkage=0.5),
+                                     protocol="emobox")
+    assert record["speaker_dependent"] is True and record["regime"]["dev"] == "none"
+    assert [fold["clips"] for fold in record["folds"]] == [107] * 5
+    for fold in record["folds"]:  # every speaker is tested in every fold, and trained on
+        assert fold["test_speakers"] == [3, 8, 9, 10, 11, 12, 13, 14, 15, 16]
+        assert fold["dev_clips"] == 0 and fold["trained_on"] == ["train"]
+    assert record["ua"]["mean"] > 0.8
+    groups = audit._groups({"train": _emodb_bundle()}, protocol="emobox", corpus=CORPORA["emodb"], seed=0,
+                           where="data")
+    assert all(len(audit.speakers_in_several_splits({name: bundle.speakers for name, bundle in splits.items()}))
+               == 10 for _, splits in groups)
+
+
+def test_emobox_s_cremad_fold_tests_a_quarter_and_puts_a_published_twin_on_both_sides():
+    protocol = CORPORA["cremad"].protocols["emobox"]
+    test, = protocol.clip_folds()
+    assert len(test) == 1856 and len(protocol.expected_clips()) == 7442 and test <= set(protocol.expected_clips())
+    assert protocol.speaker_dependent and len({int(name[:4]) for name in test}) == 91
+    crossing = [sorted(pair) for pair in CORPORA["cremad"].published_duplicates if len(pair & test) == 1]
+    assert crossing == [["1006_TIE_HAP_XX.wav", "1006_TIE_NEU_XX.wav"]]
+    with pytest.raises(ParameterError, match="its folds are lists of files"):
+        protocol.split_preset()

@@ -27,6 +27,7 @@ from ..exceptions import ClipNameError
 from ..storage.cache import cache_root
 from ..storage.download import fetch_folder
 from .base import Corpus, match_name
+from .protocols import EMOBOX_CITATION, Protocol, emobox_file_regime
 from .split import SplitPreset, customary_split, leave_one_speaker_out_split, speaker_groups
 
 #: The emotion codes and the emotions, in label order.
@@ -175,6 +176,25 @@ def fixed_split() -> tuple[tuple[int, ...], tuple[int, ...]]:
     return groups[3], groups[4]
 
 
+def emobox_fold() -> tuple[frozenset[str], ...]:
+    """EmoBox's one CREMA-D test fold, as its data files list it (shipped as
+    ``emobox_cremad_test.csv``: the 1856 test files; the other 5586 train)."""
+    text = resources.files(__package__).joinpath("emobox_cremad_test.csv").read_text(encoding="utf-8")
+    return (frozenset(row["file"] for row in csv.DictReader(io.StringIO(text))),)
+
+
+#: EmoBox's CREMA-D protocol: every file, 6 emotions, one fold of 1856 test files.
+EMOBOX = Protocol(
+    "emobox", "cremad", "EmoBox's CREMA-D protocol: 6 emotions, one fold of 1856 test files, every actor on both "
+    "sides (speaker-dependent)", EMOBOX_CITATION, {}, EMOTION_NAMES, test_folds=(), all_speakers=ACTORS,
+    differences="EmoBox's fold is a list of files with every actor on both sides (speaker-dependent: a test "
+                "actor's other clips are trained on). No speaker-disjoint dev exists, so the library runs it in "
+                "EmoBox's regime too; the corpus's speaker-independent presets (folds5, loso, original) are the "
+                "alternative.",
+    published=emobox_file_regime(), expected_clips=lambda: sorted(published_files()), clip_folds=emobox_fold,
+    speaker_dependent=True)
+
+
 class CremaD(Corpus):
     """CREMA-D's audio (see the module docstring)."""
 
@@ -195,6 +215,7 @@ class CremaD(Corpus):
         "intensity": ("intensity_code", "intensity"),
     }
     speakers = ACTORS
+    protocols = {"emobox": EMOBOX}
     download_names = ("github",)
     language = "en"
     license = {"name": "ODbL 1.0 (contents: DbCL 1.0)", "url": "https://opendatacommons.org/licenses/odbl/1-0/"}

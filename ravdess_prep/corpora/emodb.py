@@ -12,10 +12,13 @@ of its 10 speakers, as many of each emotion as its documentation counts.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 import re
 import zipfile
 from collections import Counter
+from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from ..exceptions import ChecksumError, ClipNameError, SourceError
@@ -24,6 +27,7 @@ from ..storage.digest import file_digest
 from ..storage.download import fetch
 from ..storage.folders import finished_folder
 from .base import Corpus, match_name
+from .protocols import EMOBOX_CITATION, Protocol, emobox_file_regime
 from .source import extract_zip
 from .split import customary_split, leave_one_speaker_out_split
 
@@ -159,6 +163,28 @@ def download_emodb(dest: str | os.PathLike | None = None, *, files_url: str = SI
     return [folder]
 
 
+def emobox_folds() -> tuple[frozenset[str], ...]:
+    """EmoBox's five EmoDB test folds, as its data files list them (shipped as
+    ``emobox_emodb_folds.csv``: each file and the fold that tests it)."""
+    text = resources.files(__package__).joinpath("emobox_emodb_folds.csv").read_text(encoding="utf-8")
+    folds: dict[int, set[str]] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        folds.setdefault(int(row["test_fold"]), set()).add(row["file"])
+    return tuple(frozenset(folds[fold]) for fold in sorted(folds))
+
+
+#: EmoBox's EmoDB protocol: every file, 7 emotions, 5 folds of 107 files each.
+EMOBOX = Protocol(
+    "emobox", "emodb", "EmoBox's EmoDB protocol: 7 emotions, 5 folds of 107 files, every speaker in every fold "
+    "(speaker-dependent)", EMOBOX_CITATION, {}, EMOTION_NAMES, test_folds=(), all_speakers=tuple(SPEAKERS),
+    differences="EmoBox's folds are lists of files with every speaker in every test fold (speaker-dependent: "
+                "a test speaker's other clips are trained on). No speaker-disjoint dev exists, so the library runs "
+                "them in EmoBox's regime too; the corpus's speaker-independent presets (loso, original) are the "
+                "alternative.",
+    published=emobox_file_regime(), expected_clips=lambda: sorted(set().union(*emobox_folds())),
+    clip_folds=emobox_folds, speaker_dependent=True)
+
+
 class EmoDB(Corpus):
     """The Berlin Database of Emotional Speech (see the module docstring)."""
 
@@ -186,6 +212,7 @@ class EmoDB(Corpus):
         "original": customary_split("original"),  # dev 09, 10; test 03, 08 (a female and a male speaker each)
         "loso": leave_one_speaker_out_split("loso"),
     }
+    protocols = {"emobox": EMOBOX}
     language = "de"
     license = {"name": "CC0 1.0", "url": "https://creativecommons.org/publicdomain/zero/1.0/"}  # as audb publishes it
     citation = ("Burkhardt F, Paeschke A, Rolfes M, Sendlmeier W, Weiss B (2005) A Database of German Emotional "

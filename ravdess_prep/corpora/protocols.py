@@ -65,6 +65,19 @@ class Regime:
                 **({"dev_fraction": self.dev_fraction} if self.dev == "random" else {}), "summary": self.summary}
 
 
+#: EmoBox's paper, whose folds of RAVDESS, EmoDB and CREMA-D are protocols of those corpora.
+EMOBOX_CITATION = ("Ma Z, Chen M, Zhang H, Zheng Z, Chen W, Li X, Ye J, Chen X, Hain T (2024) EmoBox: Multilingual "
+                   "Multi-corpus Speech Emotion Recognition Toolkit and Benchmark. Proc. Interspeech 2024. "
+                   "arXiv:2406.07162")
+
+
+def emobox_file_regime() -> Regime:
+    """EmoBox's regime on its folds of files (EmoDB, CREMA-D): no dev, no refit."""
+    return Regime("as published", "none", False,
+                  summary="EmoBox's: trained on every file outside the test fold, no dev (EmoBox validates on none), "
+                  "so the head's choices take their fallbacks")
+
+
 def library_regime(*, refit: bool = True) -> Regime:
     """The library's own regime, every protocol's default: the choices made on the fold's dev
     speakers, then (``refit``) the model trained again on train and dev together."""
@@ -96,6 +109,11 @@ class Protocol:
         published: How the paper trained and chose (``crossval --as-published`` runs it).
         expected_clips: A function giving every clip name the protocol takes from the complete
             corpus (its bundles must hold them all).
+        clip_folds: For a protocol whose folds are lists of files rather than of speakers: a
+            function giving each fold's test clip names (``test_folds`` is then empty; a fold
+            has no dev speakers, and cannot be a split preset).
+        speaker_dependent: Whether a test fold's speakers are also trained on (the docs,
+            the record and ``audit`` say so).
     """
 
     name: str
@@ -111,17 +129,22 @@ class Protocol:
     differences: str = ""
     published: Regime | None = None
     expected_clips: Callable[[], Sequence[str]] | None = None
+    clip_folds: Callable[[], Sequence[frozenset[str]]] | None = None
+    speaker_dependent: bool = False
 
     def __post_init__(self):
         if self.dev_folds is not None and len(self.dev_folds) != len(self.test_folds):
             raise ParameterError(f"protocol {self.name}: {len(self.dev_folds)} dev folds for "
                                  f"{len(self.test_folds)} test folds")
-        for fold in self.folds():
+        for fold in [] if self.clip_folds is not None else self.folds():  # clip folds are read when used
             if set(fold.test) & set(fold.dev):
                 raise ParameterError(f"protocol {self.name}: speakers in both test and dev of a fold")
 
     def folds(self) -> list[Fold]:
-        """Every fold, in order."""
+        """Every fold, in order (a protocol of clip folds: no test or dev speakers, see
+        :meth:`test_clips`)."""
+        if self.clip_folds is not None:
+            return [Fold((), ()) for _ in self.clip_folds()]
         count = len(self.test_folds)
         devs = self.dev_folds or tuple(self.test_folds[(index + 1) % count] for index in range(count))
         return [Fold(tuple(test), tuple(dev)) for test, dev in zip(self.test_folds, devs)]
@@ -130,9 +153,21 @@ class Protocol:
         """Every speaker whose clips it takes, sorted."""
         return tuple(sorted(set(self.all_speakers) | {speaker for fold in self.folds() for speaker in fold.test + fold.dev}))
 
+    def test_clips(self, fold: int) -> frozenset[str] | None:
+        """The test clip names of fold ``fold`` (0-based) of a protocol of clip folds (None: its
+        folds are speakers)."""
+        return None if self.clip_folds is None else frozenset(self.clip_folds()[fold])
+
     def split_preset(self) -> SplitPreset:
         """The protocol as a split preset of ``build``: fold K's test and dev speakers (a
-        protocol of one fold has no ``--fold``); its selection keeps only its clips."""
+        protocol of one fold has no ``--fold``); its selection keeps only its clips.
+
+        Raises:
+            ParameterError: Its folds are lists of files, which no speaker split expresses.
+        """
+        if self.clip_folds is not None:
+            raise ParameterError(f"protocol {self.name}: its folds are lists of files, not of speakers; run it with "
+                                 "crossval --protocol, not as a split preset")
         folds = self.folds()
         if len(folds) == 1:
             return SplitPreset(self.name, f"{self.title} (one fixed split)", None, dict(self.selection),
@@ -161,8 +196,10 @@ class Protocol:
         return {"name": self.name, "title": self.title, "citation": self.citation,
                 "selection": {key: list(values) for key, values in self.selection.items()},
                 "classes": list(self.classes), "label_map": dict(self.label_map),
-                "folds": [{"test_speakers": list(fold.test), "dev_speakers": list(fold.dev)} for fold in self.folds()],
-                "differences": self.differences,
+                "folds": ([{"test_clips": len(clips)} for clips in self.clip_folds()] if self.clip_folds is not None
+                          else [{"test_speakers": list(fold.test), "dev_speakers": list(fold.dev)}
+                                for fold in self.folds()]),
+                "speaker_dependent": self.speaker_dependent, "differences": self.differences,
                 **({"published_regime": self.published.describe()} if self.published is not None else {})}
 
 

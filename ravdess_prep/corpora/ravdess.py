@@ -22,7 +22,7 @@ from ..storage.cache import cache_root
 from ..storage.download import USER_AGENT, fetch
 from ..storage.folders import finished_folder
 from .base import Corpus, match_name
-from .protocols import Protocol, Regime
+from .protocols import EMOBOX_CITATION, Protocol, Regime
 from .source import extract_zip
 from .split import consecutive_folds, customary_split, leave_one_speaker_out_split
 
@@ -225,8 +225,7 @@ def clip_names(vocal_channels: Sequence[int] = tuple(VOCAL_CHANNELS)) -> tuple[s
 _SPEECH = {"vocal_channel": ("speech",)}
 EMOBOX = Protocol(
     "emobox", "ravdess", "EmoBox's RAVDESS protocol: speech only, 8 emotions, 6 folds of 4 actors",
-    "Ma Z, Chen M, Zhang H, Zheng Z, Chen W, Li X, Ye J, Chen X, Hain T (2024) EmoBox: Multilingual Multi-corpus "
-    "Speech Emotion Recognition Toolkit and Benchmark. Proc. Interspeech 2024. arXiv:2406.07162",
+    EMOBOX_CITATION,
     _SPEECH, EMOTION_NAMES,
     test_folds=((1, 11, 20, 21), (4, 10, 12, 14), (8, 9, 19, 23), (3, 5, 7, 24), (2, 15, 16, 18), (6, 13, 17, 22)),
     differences="EmoBox validates on a random fifth of each fold's training clips and does not train again; here "

@@ -19,7 +19,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..audio.io import read_audio
-from ..corpora import CORPORA, Corpus
+from ..corpora import Corpus
 from ..corpora.protocols import library_regime
 from ..dataset.bundles import Bundle
 from ..exceptions import SourceError
@@ -28,7 +28,7 @@ from ..storage.guards import check_report_path, json_record_with
 from .clips import pooled, subset, take_protocol
 from .crossval import fold_partition
 from .shrinkage_lda import fit_shrinkage_lda
-from .training_data import corpus_protocol, read_data
+from .training_data import corpus_of, corpus_protocol, read_data
 
 #: The share of each training speaker's clips the speaker probe holds out, and its shrinkage.
 PROBE_HELD_OUT, PROBE_SHRINKAGE = 0.2, 0.5
@@ -138,7 +138,7 @@ def audit(dataset: str | os.PathLike, *, protocol: str | None = None, seed: int 
     """
     training = read_data(dataset, built_protocol=protocol is None)
     manifest = training.manifest
-    corpus = CORPORA[manifest.corpus.get("name", "ravdess")] if manifest is not None else CORPORA["ravdess"]
+    corpus = corpus_of(training)
     metadata = _metadata(Path(dataset), column=corpus.text_column)
     groups = _groups(training.bundles, protocol=protocol, corpus=corpus, seed=seed, where=training.where)
     digests, missing = _digests(manifest, corpus, names=[name for _, splits in groups for bundle in splits.values()
@@ -228,8 +228,10 @@ def _groups(bundles: Mapping[str, Bundle], *, protocol: str | None, corpus: Corp
     clips = take_protocol(chosen, pooled(bundles), where=where)
     groups = []
     for index, fold in enumerate(chosen.folds(), 1):
+        by_clip = chosen.test_clips(index - 1)
         held, watched = fold_partition(clips.speakers, test=fold.test, dev=fold.dev, regime=library_regime(),
-                                       seed=[seed, index - 1])
+                                       seed=[seed, index - 1],
+                                       held=None if by_clip is None else np.isin(clips.names, list(by_clip)))
         parts = {"train": ~held & ~watched, "dev": watched, "test": held}
         groups.append((f"{protocol} fold {index}",
                        {split: subset(clips, np.flatnonzero(mask)) for split, mask in parts.items() if mask.any()}))

@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..corpora import CORPORA, Corpus
+from ..corpora import Corpus
 from ..corpora.protocols import Protocol, Regime, library_regime
 from ..corpora.split import k_fold_by_speaker
 from ..exceptions import ParameterError, SourceError, option
@@ -29,7 +29,7 @@ from .clips import pooled, subset, take_protocol
 from .speaker_norm import speaker_norm_record
 from .intervals import LEVEL, METHOD, RESAMPLES, speaker_bootstrap, speaker_confusions
 from .train_config import TrainConfig
-from .training_data import TrainingData, corpus_protocol, folders_of, read_data
+from .training_data import corpus_of, corpus_protocol, folders_of, read_data
 
 _log = logging.getLogger("ravdess_prep")
 
@@ -87,21 +87,23 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
     clips = pooled(training.bundles)
     if clips.speakers is None:
         raise SourceError(f"{where}: the bundles do not say each clip's speaker; cross-validation needs them")
-    corpus = _corpus_of(training)
+    corpus = corpus_of(training)
     if protocol is not None:
         if folds not in ("speaker", None):
             raise ParameterError(f"{option('protocol', protocol)} fixes the folds; give no {option('folds')}")
         chosen = corpus_protocol(protocol, corpus=corpus.name)
         clips = take_protocol(chosen, clips, where=where)
         plan = [(f"{protocol} fold {index}", fold.test, fold.dev) for index, fold in enumerate(chosen.folds(), 1)]
+        by_clip = chosen.clip_folds is not None
         regime = _regime(chosen, as_published=as_published, refit=refit)
     else:
-        plan = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed))
+        plan, by_clip = list(_folds(folds, clips.speakers, corpus=corpus, seed=config.seed)), False
         regime = library_regime(refit=refit)
     refit = regime.refit
     results, confusions = [], []
     for index, (label, test, dev) in enumerate(plan):
-        held, watched = fold_partition(clips.speakers, test=test, dev=dev, regime=regime, seed=[config.seed, index])
+        held, watched = fold_partition(clips.speakers, test=test, dev=dev, regime=regime, seed=[config.seed, index],
+                                       held=np.isin(clips.names, list(chosen.test_clips(index))) if by_clip else None)
         if not held.any():
             _log.info("%s left out: the bundles hold no clip of its test speakers %s", label, _speakers(test))
             continue
@@ -112,7 +114,8 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
             _log.info("%s: the bundles hold no clip of its dev speakers %s; trained without a dev split", label,
                       _speakers(dev))
         if model_root is not None:
-            folder = Path(model_root) / ("fold-" + "-".join(f"{int(s):02d}" for s in test))
+            folder = Path(model_root) / (f"fold-{index + 1}" if by_clip else
+                                         "fold-" + "-".join(f"{int(s):02d}" for s in test))
             metrics = train(fold, folder, config, refit=refit, verbose=verbose, flag="model_root",
                             keep_predictions=True).metrics
         else:  # nothing kept: nothing written
@@ -138,11 +141,13 @@ def cross_validate(data, config: TrainConfig = TrainConfig(), *, folds: str | in
                          **({"note": "one test speaker per fold: the interval has no width and says nothing"}
                             if widthless else {})},
             **({"speaker_norm": speaker_norm_record(enrol_clips=given.enrol_clips, seed=given.seed)} if given.speaker_norm else {}),
+            **({"speaker_dependent": True} if protocol is not None and chosen.speaker_dependent else {}),
             "regime": {**regime.describe(), **({"seed": config.seed} if regime.dev == "random" else {})},
             "refit": refit, "config": given.to_dict()}
 
 
-def fold_partition(speakers: np.ndarray, *, test, dev, regime: Regime, seed) -> tuple[np.ndarray, np.ndarray]:
+def fold_partition(speakers: np.ndarray, *, test, dev, regime: Regime, seed,
+                   held: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``(test mask, dev mask)`` of one fold's clips under a regime; train is the rest.
 
     Args:
@@ -152,8 +157,9 @@ def fold_partition(speakers: np.ndarray, *, test, dev, regime: Regime, seed) -> 
         regime: Where the choices are made.
         seed: Seeds the draw of a random dev (``dev="random"``: that share of the clips not
             tested, rounded, whatever their speaker; the draw is the same for the same seed).
+        held: The test clips, for folds of clips rather than of speakers (``test`` unused).
     """
-    held = np.isin(speakers, test)
+    held = np.isin(speakers, test) if held is None else np.asarray(held, bool)
     if regime.dev == "speakers":
         return held, np.isin(speakers, dev)
     watched = np.zeros(len(speakers), bool)
@@ -197,25 +203,18 @@ def _folds(folds, speakers: np.ndarray, *, corpus: Corpus, seed: int) -> Iterato
 
 
 def _regime(protocol: Protocol, *, as_published: bool, refit: bool) -> Regime:
-    """The regime a protocol's folds run: its paper's, or the library's (refitting or not).
+    """The regime a protocol's folds run: its paper's, or the library's (refitting or not). A
+    protocol of clip folds has no dev speakers to choose on: it always runs its paper's.
 
     Raises:
         ParameterError: ``as_published`` for a protocol that declares no published regime.
     """
-    if not as_published:
+    if not as_published and protocol.clip_folds is None:
         return library_regime(refit=refit)
     if protocol.published is None:
         raise ParameterError(f"{option('protocol', protocol.name)} does not declare how its paper trained; "
                              f"{option('as_published')} cannot run it")
     return protocol.published
-
-
-def _corpus_of(training: TrainingData) -> Corpus:
-    """The corpus of the data (the first dataset's; RAVDESS for bundles in memory or without
-    a manifest)."""
-    first = training.manifests[0] if training.manifests else None
-    name = "ravdess" if first is None else first.corpus.get("name", "ravdess")
-    return CORPORA[name] if name in CORPORA else CORPORA["ravdess"]
 
 
 def _chosen(metrics: dict) -> dict:

@@ -15,7 +15,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..corpora import CORPORA
+from ..corpora import CORPORA, Corpus, corpus_of_names
 from ..corpora.protocols import Protocol, named
 from ..dataset.bundles import Bundle, read_dataset
 from ..dataset.manifest import Manifest
@@ -104,6 +104,17 @@ def protocol_of_dataset(manifest: Manifest) -> Protocol | None:
     if recorded is None or corpus.get("name") not in CORPORA:
         return None
     return named(CORPORA[corpus["name"]].protocols, recorded["name"], corpus=corpus["name"])
+
+
+def corpus_of(training: TrainingData) -> Corpus:
+    """The corpus of the data: the first dataset's manifest's; for bundles without one, the
+    corpus whose naming scheme their clip names follow; else RAVDESS."""
+    first = training.manifests[0] if training.manifests else None
+    if first is not None:
+        name = first.corpus.get("name", "ravdess")
+        return CORPORA[name] if name in CORPORA else CORPORA["ravdess"]
+    names = [str(name) for bundle in training.bundles.values() for name in bundle.names[:50]]
+    return corpus_of_names(names) or CORPORA["ravdess"]
 
 
 def corpus_protocol(name: str, *, corpus: str = "ravdess") -> Protocol:
