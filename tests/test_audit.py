@@ -107,8 +107,8 @@ def test_audit_of_a_build(audited):
     assert record["class_counts"]["dev"]["neutral"] == 2 and record["class_counts"]["test"]["neutral"] == 2
     assert record["speaker_probe"]["speakers"] == 2 and set(record["speaker_probe"]["accuracy"]) == {"0", "1", "2"}
     verdict = record["verdict"]
-    assert verdict["duplicate_audio"] == ("2 pairs of clips hold the same audio, 1 of them across splits (the same "
-                                          "recording on two sides of the split)")
+    assert verdict["duplicate_audio"] == ("2 pairs of clips hold the same audio, 1 of them on two sides of a split "
+                                          "(a scored clip's recording is also trained on or chosen on)")
     assert verdict["speakers"].startswith("no speaker has clips in more than one split")
     assert verdict["shared_texts"].startswith("1 statement is spoken in several splits")
     assert set(record) >= set(audit.KEYS)
@@ -118,7 +118,7 @@ def test_the_command_writes_its_record_and_refuses_a_foreign_file(audited, tmp_p
     out = tmp_path / "audit.json"
     assert cli.main(["audit", str(audited[0]), "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "duplicate audio: 2 pairs of clips hold the same audio, 1 of them across splits" in printed
+    assert "duplicate audio: 2 pairs of clips hold the same audio, 1 of them on two sides of a split" in printed
     assert json.loads(out.read_text())["duplicate_audio"][1]["splits"] == ["dev", "test"]
     other = tmp_path / "notes.json"
     other.write_text('{"mine": 1}')

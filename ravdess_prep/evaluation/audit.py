@@ -178,13 +178,15 @@ def verdict(record: dict, *, text_column: str | None) -> dict:
     if record["duplicate_audio"] is None:
         duplicates = f"not checked: {record.get('duplicate_audio_note', 'the source audio is not at hand')}"
     else:
-        pairs = [pair for group in groups for pair in group["duplicate_audio"]]
-        across = [pair for pair in pairs if pair["splits"][0] != pair["splits"][1]]
+        pairs = {tuple(pair["clips"]) for group in groups for pair in group["duplicate_audio"]}
+        across = {tuple(pair["clips"]) for group in groups for pair in group["duplicate_audio"]
+                  if pair["splits"][0] != pair["splits"][1]}
+        where = " in some fold" if len(groups) > 1 else ""
         duplicates = ("no two clips hold the same audio" if not pairs else
-                      f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''} of clips hold the same audio, {len(across)} of "
-                      "them across splits"
-                      + (" (the same recording on two sides of the split)" if across
-                         else " (within one split: counted twice)"))
+                      f"{len(pairs)} pair{'s' if len(pairs) > 1 else ''} of clips hold{'' if len(pairs) > 1 else 's'} "
+                      f"the same audio, {len(across)} of them on two sides of a split{where}"
+                      + (" (a scored clip's recording is also trained on or chosen on)" if across
+                         else " (each within one split: counted twice)"))
     if text_column is None or record["shared_texts"] is None:
         texts = "not checked: the corpus records no text per clip"
     else:
