@@ -15,12 +15,12 @@ from typing import Sequence
 
 from ..exceptions import ParameterError, RavdessPrepError, command_line_wording, render
 from ..quiet import quiet_libraries
-from . import (audit, build, check, crossval, download, embed, evaluate, export, info, measure, predict, preprocess,
-               tag, train)
+from . import (audit, build, check, crosscorpus, crossval, download, embed, evaluate, export, info, measure, predict,
+               preprocess, tag, train)
 from .options import UsageError
 
 COMMANDS = (download, info, measure, preprocess, build, check, embed, export, tag, train, predict, evaluate,
-            crossval, audit)
+            crossval, crosscorpus, audit)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -75,9 +75,9 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
                              "several side by side, or on arrays); evaluate takes a model trained on a dataset folder")
     manifest = Manifest.read(data)
     given = dataset_record(manifest)
-    check_same_dataset(_across(trained), _across(given), model_dir=model_dir, dataset=data)
+    check_same_dataset(comparable_record(trained), comparable_record(given), model_dir=model_dir, dataset=data)
     model_corpus = trained["config"].get("corpus", "ravdess")
-    model_names = list(record.get("canonical_names") or _canonical(record["class_names"], corpus=model_corpus,
+    model_names = list(record.get("canonical_names") or canonical_labels(record["class_names"], corpus=model_corpus,
                                                                     where=f"{model_dir}'s classes"))
     unknown = [split for split in splits if split not in SPLITS]
     if unknown:
@@ -91,7 +91,7 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
     names = bundle.label_names or manifest.corpus.get("label_names", ())
     recorded = canonical_of(names, label_names=manifest.corpus.get("label_names", ()),
                             canonical_names=manifest.corpus.get("canonical_names"))
-    data_names = list(recorded or _canonical(names, corpus=manifest.config.corpus, where=f"{data}'s labels"))
+    data_names = list(recorded or canonical_labels(names, corpus=manifest.config.corpus, where=f"{data}'s labels"))
     shared = [name for name in CANONICAL if name in model_names and name in data_names]
     if not shared:
         raise ParameterError(f"{model_dir} and {data} share no emotion: the model's classes are "
@@ -148,13 +148,13 @@ def draw(result: dict, path: str | os.PathLike) -> Path:
                           title=FIGURE_TITLE)
 
 
-def _across(record: dict) -> dict:
+def comparable_record(record: dict) -> dict:
     """A dataset record without what may differ across corpora."""
     config = {key: value for key, value in record.get("config", {}).items() if key not in ACROSS_CORPORA}
     return {**{key: value for key, value in record.items() if key != "target_length_samples"}, "config": config}
 
 
-def _canonical(names: Sequence[str], *, corpus: str, where: str) -> list[str]:
+def canonical_labels(names: Sequence[str], *, corpus: str, where: str) -> list[str]:
     """Each of ``names`` (a corpus's label names, or a protocol's subset of them) as its
     canonical emotion name, by the registered corpus's mapping."""
     found = get_corpus(corpus)

@@ -80,7 +80,7 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike, *
     in the PNG's metadata (how a command knows a figure it wrote).
     """
     names = list(split_metrics)
-    figure = _figure(figsize=(6.4 * len(names), 6.0))
+    figure = figure_of(figsize=(6.4 * len(names), 6.0))
     axes = figure.subplots(1, len(names), squeeze=False)
     for axis, name in zip(axes[0], names):
         confusion = np.asarray(split_metrics[name]["confusion_matrix"], dtype=float)
@@ -97,21 +97,21 @@ def plot_confusion(split_metrics: Mapping[str, dict], path: str | os.PathLike, *
         axis.set_xlabel("predicted emotion")
         axis.set_ylabel("true emotion")
         axis.set_title(f"{name}: accuracy {split_metrics[name]['accuracy']:.1%}")
-    return _write_png(figure, path, metadata={"Title": title} if title is not None else None)
+    return write_png(figure, path, metadata={"Title": title} if title is not None else None)
 
 
 def plot_layer_weights(weights: Mapping[str, float], path: str | os.PathLike) -> Path:
     """A bar plot of a layer-stack head's learned weight of each layer, to a PNG."""
-    figure = _figure(figsize=(6.4, 3.6))
+    figure = figure_of(figsize=(6.4, 3.6))
     axis = figure.subplots()
     axis.bar(list(weights), list(weights.values()), color="tab:blue")
     axis.set_xlabel("layer (0: the input of the first block)")
     axis.set_ylabel("learned weight (softmax)")
     axis.set_title("which layers the classifier uses")
-    return _write_png(figure, path)
+    return write_png(figure, path)
 
 
-def _figure(*, figsize: tuple[float, float]):
+def figure_of(*, figsize: tuple[float, float]):
     """A matplotlib figure of its own, outside pyplot: drawing it neither needs nor changes the
     backend a notebook or a script has chosen (imported when a figure is drawn)."""
     from matplotlib.figure import Figure
@@ -119,7 +119,7 @@ def _figure(*, figsize: tuple[float, float]):
     return Figure(figsize=figsize, dpi=100)
 
 
-def _write_png(figure, path: str | os.PathLike, *, metadata: dict | None = None) -> Path:
+def write_png(figure, path: str | os.PathLike, *, metadata: dict | None = None) -> Path:
     """Lay ``figure`` out and write it to ``path`` as a PNG atomically (``metadata``: text
     chunks, as matplotlib's ``savefig`` takes them)."""
     figure.tight_layout()

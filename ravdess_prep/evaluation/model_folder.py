@@ -160,18 +160,27 @@ def dataset_record(manifest: Manifest) -> dict:
 def check_same_dataset(trained: dict | None, given: dict, *, model_dir, dataset) -> None:
     """Raise :class:`ParameterError` when a model was trained on data other than ``dataset``'s
     (other settings, target, model files or shape), naming both and the first difference."""
-    if trained is None or trained == given:
-        return
+    difference = None if trained is None else dataset_difference(trained, given)
+    if difference is not None:
+        raise ParameterError(f"{model_dir} was trained on data other than {dataset}'s ({difference}); "
+                             "give the dataset the model was trained on")
+
+
+def dataset_difference(first: dict, second: dict) -> str | None:
+    """The first difference between two datasets' records (:func:`dataset_record`) in words
+    (``"config differs: embedder.precision: 'fp32' against 'bf16'"``), or None."""
+    if first == second:
+        return None
     for key in ("row_shape", "target_length_samples", "files", "config"):
-        if trained.get(key) != given.get(key):
-            first, second = trained.get(key), given.get(key)
+        if first.get(key) != second.get(key):
+            one, other = first.get(key), second.get(key)
             if key == "config":
-                detail = "; ".join(f"{name}: {one!r} against {other!r}"
-                                   for name, one, other in _differences(first or {}, second or {})[:3])
+                detail = "; ".join(f"{name}: {left!r} against {right!r}"
+                                   for name, left, right in _differences(one or {}, other or {})[:3])
             else:
-                detail = f"{first!r} against {second!r}"
-            raise ParameterError(f"{model_dir} was trained on data other than {dataset}'s ({key} differs: {detail}); "
-                                 "give the dataset the model was trained on")
+                detail = f"{one!r} against {other!r}"
+            return f"{key} differs: {detail}"
+    return None
 
 
 def _differences(first: dict, second: dict, *, prefix: str = "") -> list[tuple[str, object, object]]:
