@@ -17,7 +17,7 @@ from typing import Mapping
 from .audio.io import CHANNEL_POLICIES
 from .audio.pad import TOO_LONG_POLICIES
 from .audio.trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
-from .corpora import CORPORA, folds_help, get_corpus, presets_help, speakers_help
+from .corpora import CORPORA, Corpus, folds_help, get_corpus, presets_help, speakers_help, table_corpus
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
 from .exceptions import ParameterError, SplitError, option, render
@@ -63,6 +63,10 @@ class Config:
         fold: The preset's fold (``folds6``: 1..6; ``loso``: 1..number of speakers).
         dev_speakers: Speakers of the dev split (None: the preset's).
         test_speakers: Speakers of the test split (every other speaker is in train).
+        labels, emotion_map, license, citation: For ``corpus="table"``: the labels table, the
+            map of its emotions to canonical names, and the license and citation the manifest
+            and the data card give (see :mod:`ravdess_prep.corpora.table`); recorded only when
+            given.
         shuffle_seed: None: clips stay in inventory order in each split. An integer: a seeded
             shuffle within each split.
         allow_missing_speakers: A speaker named for dev or test that has no clip in the source
@@ -71,7 +75,17 @@ class Config:
     """
 
     corpus: str = setting("ravdess", flags="--corpus", choices=lambda: tuple(CORPORA), group=SOURCE,
-                          help="the corpus (default ravdess)")
+                          help="the corpus (default ravdess; table: the files a labels table lists, --labels)")
+    labels: str | None = setting(None, flags="--labels", group=SOURCE,
+                                 help="--corpus table: the labels table, a CSV with file, speaker, emotion and optional "
+                                 "gender, text, split, language columns")
+    emotion_map: str | None = setting(None, flags="--emotion-map", group=SOURCE,
+                                      help="--corpus table: the table's emotions to canonical names (a from,to CSV or a "
+                                      "JSON object)")
+    license: str | None = setting(None, flags="--license", group=SOURCE,
+                                  help="--corpus table: the corpus's license, for the manifest and the data card")
+    citation: str | None = setting(None, flags="--citation", group=SOURCE,
+                                   help="--corpus table: how to cite the corpus")
     trim_method: str = setting("rolling", flags="--trim", choices=TRIM_METHODS, group=TRIMMING,
                                help="rolling: the original's window rule (default); energy: librosa top_db")
     trim_window_samples: int = setting(50, flags="--window", kind=POSITIVE, group=TRIMMING,
@@ -122,6 +136,9 @@ class Config:
     #: clip's embedding is (they are not part of the cache key; the target length is).
     SPLIT_FIELDS = ("speakers", "split_preset", "fold", "dev_speakers", "test_speakers", "shuffle_seed",
                     "allow_missing_speakers")
+    #: Fields that describe a table corpus's source (recorded only when given; not part of the
+    #: cache key: the clips' files are).
+    TABLE_FIELDS = ("labels", "emotion_map", "license", "citation")
 
     def __post_init__(self):
         if not isinstance(self.embedder, Embedder):
@@ -130,6 +147,12 @@ class Config:
         self.embedder.check_pool()
         for name in ("speakers", "dev_speakers", "test_speakers"):
             _speaker_tuple(self, name)
+        given = [name for name in self.TABLE_FIELDS if getattr(self, name) is not None]
+        if self.corpus != "table" and given:
+            raise ParameterError(f"{option(given[0])} describes a table corpus; give it with {option('corpus', 'table')}")
+        for name in given:
+            if not isinstance(getattr(self, name), str):
+                object.__setattr__(self, name, str(getattr(self, name)))
         self._resolve_split()
         if self.shuffle_seed is not None and (isinstance(self.shuffle_seed, bool) or not isinstance(self.shuffle_seed, int)):
             raise ParameterError(f"{option('shuffle_seed')} has to be None or an integer, not {self.shuffle_seed!r}")
@@ -153,7 +176,7 @@ class Config:
 
     def _resolve_split(self) -> None:
         """Fill the speaker lists from the preset, or name explicit lists ``custom``."""
-        corpus = get_corpus(self.corpus)
+        corpus = self.source_corpus()
         given = self.dev_speakers is not None or self.test_speakers is not None
         name = self.split_preset or ("custom" if given else next(iter(corpus.split_presets)))
         if name == "custom":
@@ -174,6 +197,20 @@ class Config:
         for field, value in lists.items():
             object.__setattr__(self, field, value)
 
+    def source_corpus(self) -> Corpus:
+        """The corpus these settings read: the registered one, or for ``table`` the corpus of
+        the labels table (read and checked once per version of the file).
+
+        Raises:
+            ParameterError: ``table`` without a labels table, or a bad table.
+        """
+        if self.corpus != "table":
+            return get_corpus(self.corpus)
+        if self.labels is None:
+            raise ParameterError(f"{option('corpus', 'table')} needs the labels table ({option('labels')})")
+        return table_corpus(self.labels, emotion_map=self.emotion_map, license_name=self.license,
+                            citation=self.citation)
+
     def replace(self, **changes) -> "Config":
         """A copy with some fields changed (validated like a new one)."""
         return dataclasses.replace(self, **changes)
@@ -183,6 +220,8 @@ class Config:
         values = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
+            if field.name in self.TABLE_FIELDS and value is None:
+                continue
             values[field.name] = (value.to_dict() if isinstance(value, Embedder)
                                   else list(value) if isinstance(value, tuple) else value)
         return values
@@ -208,7 +247,8 @@ class Config:
     def embedding_digest(self) -> str:
         """SHA-256 of the settings that decide a clip's embedding (all but :data:`SPLIT_FIELDS`,
         and of the embedder's, those that decide its cached output)."""
-        fields = {key: value for key, value in self.to_dict().items() if key not in self.SPLIT_FIELDS}
+        fields = {key: value for key, value in self.to_dict().items()
+                  if key not in self.SPLIT_FIELDS + self.TABLE_FIELDS}
         fields["embedder"] = {"name": self.embedder.name, **self.embedder.cache_settings()}
         return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()
 

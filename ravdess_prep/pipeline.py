@@ -94,7 +94,7 @@ def source(src=None, config: Config | None = None, *, corpus: str | None = None,
 
 def _survey(src, config: Config, *, corpus=None, speakers=None, cache_dir=None, progress=False):
     """``(inventory, {reason: files left out})`` of a source, restricted to the speakers."""
-    found = get_corpus(corpus or config.corpus)
+    found = get_corpus(corpus) if corpus else config.source_corpus()
     speakers = config.speakers if speakers is None else speakers
     result = found.survey(src, cache_dir=cache_dir, progress=progress)
     result.raise_for_problems()
@@ -135,7 +135,7 @@ def split(clips: "pandas.DataFrame", config: Config) -> "pandas.DataFrame":
     import pandas as pd
 
     clips = clips.copy()
-    speakers = clips[get_corpus(config.corpus).speaker_column]
+    speakers = clips[config.source_corpus().speaker_column]
     clips["split"] = assign_splits(speakers, **config.split_kwargs())
     if not config.allow_missing_speakers:
         check_split_filled(clips, speakers, config)
@@ -274,7 +274,7 @@ def build(
     out = Path(out).expanduser().absolute()
     recover_leftovers(out)
     with OutputLock(out):
-        protected = _protected(source, files, cache_root(run.cache_dir), get_corpus(config.corpus).download_names)
+        protected = _protected(source, files, cache_root(run.cache_dir), config.source_corpus().download_names)
         out = check_output(out, protected=protected)
         check_writable_folder(cache_root(run.cache_dir), flag="cache_dir")
         clips, excluded = _survey(source, config, cache_dir=run.cache_dir, progress=run.progress)

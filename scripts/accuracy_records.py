@@ -57,8 +57,6 @@ RUNS = {
     "luna-auto": ["--protocol", "luna2022"],
     "luna-enrol16": ["--protocol", "luna2022", "--speaker-norm", "--enrol-clips", "16"],
     "luna-all": ["--protocol", "luna2022", "--speaker-norm"],
-    "emobox-linear-layers1-4": ["--protocol", "emobox", "--head", "linear", "--layers", "1-4"],
-    "emobox-linear": ["--protocol", "emobox", "--head", "linear"],
 }
 
 #: Each protocol's table: ``(record, regime, head and normalisation)`` per row.
@@ -95,8 +93,6 @@ TABLES = {
         ("emobox-lda-ensemble20", "", "`lda`, the 20 best (`--ensemble 20`)"),
         ("emobox-lda-layer3", "", "`lda` on layer 3 alone, shrinkage chosen (`--layer 3`)"),
         ("emobox-lda-layers1-4", "", "`lda` on layers 1-4, shrinkage chosen (`--layers 1-4`)"),
-        ("emobox-linear-layers1-4", "", "`linear` on layers 1-4 concatenated (`--head linear --layers 1-4`)"),
-        ("emobox-linear", "", "`linear` on the learned weighting of every layer (`--head linear`)"),
     ],
     "enrolment": [
         ("emobox-lda-enrol4", "", "4"),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ..audio.measure import ClipOffsets, Measurement, Target
 from ..config import Config
-from ..corpora import Corpus, get_corpus
+from ..corpora import Corpus
 from ..dataset.card import card_files
 from ..dataset.contents import metadata_table, source_record, split_bundles, versions, written_metadata
 from ..dataset.layout import write_folder
@@ -84,7 +84,7 @@ class BuildPlan:
 
     @property
     def corpus(self) -> Corpus:
-        return get_corpus(self.config.corpus)
+        return self.config.source_corpus()
 
     @property
     def embedder(self) -> Embedder:

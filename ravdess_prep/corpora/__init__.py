@@ -11,16 +11,19 @@ from typing import Callable, Iterable, Sequence
 
 from ..registry import Registry, instances_of
 from .base import Corpus, Excluded, Survey
+from .table import table_corpus
 
 __all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "described", "downloads_help", "fold_presets_help", "folds_help",
            "get_corpus", "presets_help", "protocols_help", "speakers_help",
-           "verifiable_help"]
+           "table_corpus", "verifiable_help"]
 
 
 #: Every known corpus by name: the library's own, then those of entry points.
 CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS",
                                                 "emodb": "ravdess_prep.corpora.emodb:EmoDB",
-                                                "cremad": "ravdess_prep.corpora.cremad:CremaD"}, adapt=instances_of(Corpus))
+                                                "cremad": "ravdess_prep.corpora.cremad:CremaD",
+                                                "table": "ravdess_prep.corpora.table:TableCorpus"},
+                         adapt=instances_of(Corpus))
 
 
 def get_corpus(name: str) -> Corpus:
