@@ -9,19 +9,20 @@ import sys
 
 from ..build.executors import Run
 from ..config import SOURCE, Config
-from ..corpora import downloads_help, get_corpus, verifiable_help
-from .options import add_settings, wording
+from ..corpora import downloads_help, verifiable_help
+from .options import add_settings, given_values, wording
 
 NAME = "info"
 HELP = "count the clips of a source and list every problem"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_source_options(parser, required=True)
+    table, _ = add_source_options(parser, required=True)
     parser.add_argument("--verify", action="store_true",
                         help="also compare every file with the corpus's published sizes and SHA-256 ("
                         + verifiable_help() + ")")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(table=table)
 
 
 def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tuple[dict, dict]:
@@ -31,14 +32,14 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tu
     groups[SOURCE].add_argument("--source", action="append", required=required,
                                 help="a folder, a .zip, or the corpus's download (" + downloads_help() + "); repeatable"
                                 + ("" if required else " (default: download)"))
-    table = add_settings(parser, [Config], only=("corpus",), groups=groups)
+    table = add_settings(parser, [Config], only=("corpus", "labels", "emotion_map"), groups=groups)
     add_settings(parser, [Run], only=("cache_dir",), table=table, groups=groups)
     parser.set_defaults(wording=wording([Config, Run]))
     return table, groups
 
 
 def run(args: argparse.Namespace) -> int:
-    corpus = get_corpus(args.corpus or Config().corpus)
+    corpus = Config(**given_values(args, Config, args.table)).source_corpus()
     result = corpus.survey(args.source, cache_dir=args.cache_dir, progress=not args.json)
     if args.verify:
         result = dataclasses.replace(result, problems=result.problems + tuple(corpus.verify(result)))

@@ -11,8 +11,9 @@ sorted order, the name kept in ``speaker_name``). Files under the source that th
 not list are left out and counted; every bad row is named before anything is built.
 
 Split presets: ``table`` (the table's ``split`` column, when it has one: its dev and test
-speakers), ``folds5`` (five folds of speakers, dealt in a seeded order so that each fold's
-class counts stay close) and ``loso``.
+speakers; the default), ``balanced`` (the default without one: ``folds5``'s first group test,
+its second dev), ``folds5`` (five folds of speakers, dealt so that each fold's class counts stay
+close) and ``loso``.
 """
 
 from __future__ import annotations
@@ -180,6 +181,10 @@ class TableCorpus(Corpus):
             self.license = {"name": license_name, "url": ""}
         self.citation = citation or ""
         self.split_presets = _presets(table, self.label_names)
+        self.count_columns = {facet: columns for facet, columns in type(self).count_columns.items()
+                              if facet != "gender" or "gender" in table.columns}
+        self.card_columns = tuple(column for column in type(self).card_columns
+                                  if column != "gender" or "gender" in table.columns)
 
     def annotations(self, roots: tuple[Path, ...]) -> Any:
         """The table, its files checked against the source: a row whose file is missing (one
@@ -294,15 +299,18 @@ def _within(path: Path, root: Path) -> bool:
 
 
 def _presets(table: LabelsTable, label_names: tuple[str, ...]) -> dict[str, SplitPreset]:
-    """The table's split (when it has a ``split`` column), five folds of speakers, and loso."""
+    """The table's split (when it has a ``split`` column), else a fixed split of folds5's first
+    two groups; five folds of speakers; and loso."""
     presets = {}
     if "split" in table.columns:
         sides = {split: tuple(sorted({row["speaker"] for row in table.rows.values() if row.get("split") == split}))
                  for split in ("dev", "test")}
         presets["table"] = SplitPreset("table", "the labels table's split column", fixed=(sides["dev"], sides["test"]))
-    presets["folds5"] = speaker_groups("folds5", _balanced_groups(table, label_names, count=5),
-                                       "5 folds of speakers dealt so that class counts stay close: fold K test, "
-                                       "fold K+1 dev")
+    groups = _balanced_groups(table, label_names, count=5)
+    presets["balanced"] = SplitPreset("balanced", "a fixed split: folds5's first group of speakers test, its second "
+                                      "dev", fixed=(groups[1] if len(groups) > 1 else (), groups[0]))
+    presets["folds5"] = speaker_groups("folds5", groups, "5 folds of speakers dealt so that class counts stay close: "
+                                       "fold K test, fold K+1 dev")
     presets["loso"] = leave_one_speaker_out_split("loso")
     return presets
 
