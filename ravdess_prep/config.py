@@ -17,7 +17,8 @@ from typing import Mapping
 from .audio.io import CHANNEL_POLICIES
 from .audio.pad import TOO_LONG_POLICIES
 from .audio.trim import SILENT_POLICIES, TRIM_METHODS, TrimRule
-from .corpora import CORPORA, Corpus, folds_help, get_corpus, presets_help, speakers_help, table_corpus
+from .corpora import (CORPORA, Corpus, database_corpus, folds_help, get_corpus, presets_help, speakers_help,
+                      table_corpus)
 from .embedders import EMBEDDERS, Embedder, embedder_from_dict
 from .embedders.vggish import VGGishEmbedder
 from .exceptions import ParameterError, SplitError, option, render
@@ -66,7 +67,9 @@ class Config:
         labels, emotion_map, license, citation: For ``corpus="table"``: the labels table, the
             map of its emotions to canonical names, and the license and citation the manifest
             and the data card give (see :mod:`ravdess_prep.corpora.table`); recorded only when
-            given.
+            given. For ``corpus="audformat"``, ``labels`` is the database's folder, and
+            ``labels_table`` and ``labels_column`` name the emotion's table and column (see
+            :mod:`ravdess_prep.corpora.audformat_db`).
         shuffle_seed: None: clips stay in inventory order in each split. An integer: a seeded
             shuffle within each split.
         allow_missing_speakers: A speaker named for dev or test that has no clip in the source
@@ -82,6 +85,11 @@ class Config:
     emotion_map: str | None = setting(None, flags="--emotion-map", group=SOURCE,
                                       help="--corpus table: the table's emotions to canonical names (a from,to CSV or a "
                                       "JSON object)")
+    labels_table: str | None = setting(None, flags="--labels-table", group=SOURCE,
+                                       help="--corpus audformat: the table holding the emotion (default: every table "
+                                       "with the labels column)")
+    labels_column: str | None = setting(None, flags="--labels-column", group=SOURCE,
+                                        help="--corpus audformat: the emotion's column (default emotion)")
     license: str | None = setting(None, flags="--license", group=SOURCE,
                                   help="--corpus table: the corpus's license, for the manifest and the data card")
     citation: str | None = setting(None, flags="--citation", group=SOURCE,
@@ -138,7 +146,7 @@ class Config:
                     "allow_missing_speakers")
     #: Fields that describe a table corpus's source (recorded only when given; not part of the
     #: cache key: the clips' files are).
-    TABLE_FIELDS = ("labels", "emotion_map", "license", "citation")
+    TABLE_FIELDS = ("labels", "emotion_map", "labels_table", "labels_column", "license", "citation")
 
     def __post_init__(self):
         if not isinstance(self.embedder, Embedder):
@@ -148,8 +156,13 @@ class Config:
         for name in ("speakers", "dev_speakers", "test_speakers"):
             _speaker_tuple(self, name)
         given = [name for name in self.TABLE_FIELDS if getattr(self, name) is not None]
-        if self.corpus != "table" and given:
-            raise ParameterError(f"{option(given[0])} describes a table corpus; give it with {option('corpus', 'table')}")
+        if self.corpus not in ("table", "audformat") and given:
+            raise ParameterError(f"{option(given[0])} describes a table corpus; give it with {option('corpus', 'table')} "
+                                 f"(or {option('corpus', 'audformat')})")
+        database_only = [name for name in ("labels_table", "labels_column") if name in given]
+        if self.corpus == "table" and database_only:
+            raise ParameterError(f"{option(database_only[0])} names a table of an audformat database; give it with "
+                                 f"{option('corpus', 'audformat')}")
         for name in given:
             if not isinstance(getattr(self, name), str):
                 object.__setattr__(self, name, str(getattr(self, name)))
@@ -199,15 +212,20 @@ class Config:
 
     def source_corpus(self) -> Corpus:
         """The corpus these settings read: the registered one, or for ``table`` the corpus of
-        the labels table (read and checked once per version of the file).
+        the labels table, for ``audformat`` that of the database in ``labels`` (read and
+        checked once per version of the files).
 
         Raises:
             ParameterError: ``table`` without a labels table, or a bad table.
         """
-        if self.corpus != "table":
+        if self.corpus not in ("table", "audformat"):
             return get_corpus(self.corpus)
         if self.labels is None:
-            raise ParameterError(f"{option('corpus', 'table')} needs the labels table ({option('labels')})")
+            raise ParameterError(f"{option('corpus', self.corpus)} needs the " + (
+                "labels table" if self.corpus == "table" else "database's folder") + f" ({option('labels')})")
+        if self.corpus == "audformat":
+            return database_corpus(self.labels, table=self.labels_table, column=self.labels_column,
+                                   emotion_map=self.emotion_map, license_name=self.license, citation=self.citation)
         return table_corpus(self.labels, emotion_map=self.emotion_map, license_name=self.license,
                             citation=self.citation)
 

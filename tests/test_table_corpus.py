@@ -13,6 +13,7 @@ import pytest
 
 from conftest import SPEECH
 from ravdess_prep import cli, pipeline
+from ravdess_prep.corpora.audformat_db import database_rows
 from ravdess_prep.corpora.table import read_emotion_map, read_table, table_corpus
 from ravdess_prep.dataset.bundles import read_bundles
 from ravdess_prep.evaluation import crossval, classifier
@@ -63,12 +64,12 @@ def builds(trees, tmp_path_factory):
                                            emotion_map=str(root / "map.csv"), license="CC BY 4.0",
                                            citation="A lab (2026)", embedder=WhisperEmbedder()),
                            out=root / "out-table", source=root / "people", files=WhisperFiles(model), run=run)
-    return ravdess.out, table.out
+    return ravdess.out, table.out, model
 
 
 def test_a_table_corpus_builds_the_rows_of_the_same_clips(trees, builds):
     _, names = trees
-    ravdess, table = (read_bundles(folder) for folder in builds)
+    ravdess, table = (read_bundles(folder) for folder in builds[:2])
     assert set(table) == {"train", "dev", "test"}
     for split in ("train", "dev", "test"):
         by_name = dict(zip(ravdess[split].names, ravdess[split].embeddings))
@@ -171,3 +172,60 @@ def test_the_command_line_names_a_missing_emotion_map(trees, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status != 0 and "--emotion-map" in err and "nothing.csv: no such file" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def database(trees):
+    """The renamed clips as an audformat database: emotion tables per split, a files table of
+    speakers whose scheme gives their gender."""
+    audformat = pytest.importorskip("audformat")
+    root, _ = trees
+    folder = root / "database"
+    shutil.copytree(root / "people", folder / "people")
+    rows = [line.split(",") for line in (root / "labels.csv").read_text().splitlines()[1:]]
+    db = audformat.Database("renamed-ravdess", source="a test", usage=audformat.define.Usage.RESEARCH,
+                            license="CC BY-NC-SA 4.0", author="A lab")
+    db.schemes["emotion"] = audformat.Scheme(labels=["neu", "joy"])
+    db.schemes["speaker"] = audformat.Scheme(labels={f"spk{actor:02d}": {"gender": "female"} for actor in ACTORS})
+    db["files"] = audformat.Table(audformat.filewise_index([f"people/{row[0]}" for row in rows]))
+    db["files"]["speaker"] = audformat.Column(scheme_id="speaker")
+    db["files"]["speaker"].set([row[1] for row in rows])
+    for split in ("train", "dev", "test"):
+        db.splits[split] = audformat.Split(split)
+        chosen = [row for row in rows if row[3] == split]
+        db[f"emotion.{split}"] = audformat.Table(audformat.filewise_index([f"people/{row[0]}" for row in chosen]),
+                                                 split_id=split)
+        db[f"emotion.{split}"]["emotion"] = audformat.Column(scheme_id="emotion")
+        db[f"emotion.{split}"]["emotion"].set([row[2] for row in chosen])
+    db.save(str(folder))
+    return folder
+
+
+def test_an_audformat_database_builds_the_rows_of_the_same_clips(trees, builds, database, tmp_path):
+    root, names = trees
+    out = tmp_path / "out-database"
+    assert cli.main(["build", "--corpus", "audformat", "--source", str(database), "--emotion-map",
+                     str(root / "map.csv"), "--embedder", "whisper", "--whisper-model",
+                     str(builds[2]), "--cache-dir", str(root / "cache"), "--out", str(out), "--no-progress"]) == 0
+    ravdess, built = read_bundles(builds[0]), read_bundles(out)
+    for split in ("train", "dev", "test"):
+        by_name = dict(zip(ravdess[split].names, ravdess[split].embeddings))
+        assert len(built[split]) == len(ravdess[split])
+        for name, row in zip(built[split].names, built[split].embeddings):
+            np.testing.assert_array_equal(row, by_name[names[str(name).removeprefix("people/")]])
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["corpus"]["name"] == "audformat" and manifest["corpus"]["license"]["name"] == "CC BY-NC-SA 4.0"
+    assert manifest["corpus"]["database"]["tables"] == ["emotion.dev", "emotion.test", "emotion.train"]
+    assert manifest["config"]["split_preset"] == "table"
+    record = crossval.cross_validate(out, classifier.TrainConfig(head="lda", layers=(1, 2), shrinkage=0.5),
+                                     folds="loso")
+    assert len(record["folds"]) == 4
+
+
+def test_a_folder_that_is_no_database_or_lacks_the_column_is_named(database, tmp_path):
+    with pytest.raises(ParameterError, match="no db.yaml \\(not an audformat database\\)"):
+        database_rows(tmp_path)
+    with pytest.raises(ParameterError, match="no table has a column 'mood' \\(tables: "):
+        database_rows(database, column="mood")
+    with pytest.raises(ParameterError, match="no table 'ratings' with a column 'emotion'"):
+        database_rows(database, table="ratings")

@@ -20,7 +20,7 @@ from ..embedders import embedder_class
 from ..exceptions import ParameterError, option, render
 from ..settings import values_from_file
 from ..storage.guards import OUTPUT_RULE
-from .info import add_source_options
+from .info import add_source_options, database_source
 from .options import (UsageError, add_settings, embedder_classes, executor_classes, files_from, files_types,
                       given_flags, given_values, not_of, plugin_problems, read_settings_file, run_settings,
                       split_settings_file, wording)
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         result = pipeline.rebuild(args.from_manifest, out=args.out, source=args.source,
                                   files=_moved_files(args, args.from_manifest), run=run)
     else:
+        database_source(args)
         config, run, source, files = settings(args)
         result = pipeline.build(config, out=args.out, source=source, files=files, run=run)
     print_summary(result)

@@ -32,13 +32,21 @@ def add_source_options(parser: argparse.ArgumentParser, *, required: bool) -> tu
     groups[SOURCE].add_argument("--source", action="append", required=required,
                                 help="a folder, a .zip, or the corpus's download (" + downloads_help() + "); repeatable"
                                 + ("" if required else " (default: download)"))
-    table = add_settings(parser, [Config], only=("corpus", "labels", "emotion_map"), groups=groups)
+    table = add_settings(parser, [Config], only=("corpus", "labels", "emotion_map", "labels_table", "labels_column"),
+                         groups=groups)
     add_settings(parser, [Run], only=("cache_dir",), table=table, groups=groups)
     parser.set_defaults(wording=wording([Config, Run]))
     return table, groups
 
 
+def database_source(args: argparse.Namespace) -> None:
+    """``--corpus audformat`` without ``--labels``: the database is the (first) source folder."""
+    if getattr(args, "corpus", None) == "audformat" and getattr(args, "labels", None) is None and args.source:
+        args.labels = args.source[0]
+
+
 def run(args: argparse.Namespace) -> int:
+    database_source(args)
     corpus = Config(**given_values(args, Config, args.table)).source_corpus()
     result = corpus.survey(args.source, cache_dir=args.cache_dir, progress=not args.json)
     if args.verify:

@@ -10,7 +10,7 @@ from .. import pipeline
 from ..build.executors import Run
 from ..config import TRIMMING, Config
 from ..settings import settings_of
-from .info import add_source_options
+from .info import add_source_options, database_source
 from .options import add_settings, given_values
 
 NAME = "measure"
@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    database_source(args)
     config = Config(**given_values(args, Config, args.table))
     clips = pipeline.source(args.source, config, cache_dir=args.cache_dir, progress=not args.json)
     result = pipeline.measure(clips, config, jobs=args.jobs, progress=not args.json)

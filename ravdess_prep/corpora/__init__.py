@@ -11,18 +11,20 @@ from typing import Callable, Iterable, Sequence
 
 from ..registry import Registry, instances_of
 from .base import Corpus, Excluded, Survey
+from .audformat_db import database_corpus
 from .table import table_corpus
 
 __all__ = ["CORPORA", "Corpus", "Excluded", "Survey", "corpus_of_names", "described", "downloads_help", "fold_presets_help", "folds_help",
            "get_corpus", "presets_help", "protocols_help", "speakers_help",
-           "table_corpus", "verifiable_help"]
+           "database_corpus", "table_corpus", "verifiable_help"]
 
 
 #: Every known corpus by name: the library's own, then those of entry points.
 CORPORA: Registry[Corpus] = Registry("corpus", {"ravdess": "ravdess_prep.corpora.ravdess:RAVDESS",
                                                 "emodb": "ravdess_prep.corpora.emodb:EmoDB",
                                                 "cremad": "ravdess_prep.corpora.cremad:CremaD",
-                                                "table": "ravdess_prep.corpora.table:TableCorpus"},
+                                                "table": "ravdess_prep.corpora.table:TableCorpus",
+                                                "audformat": "ravdess_prep.corpora.audformat_db:AudformatCorpus"},
                          adapt=instances_of(Corpus))
 
 

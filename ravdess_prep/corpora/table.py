@@ -106,7 +106,11 @@ def read_table(path: str | os.PathLike, *, emotion_map: Mapping[str, str] | None
             empty speaker, a split other than train, dev or test, a speaker in two splits.
     """
     path = Path(path)
-    text = _text(path, what="labels table")
+    return parse_table(_text(path, what="labels table"), path=path, emotion_map=emotion_map)
+
+
+def parse_table(text: str, *, path: Path, emotion_map: Mapping[str, str] | None = None) -> LabelsTable:
+    """:func:`read_table` of a table's text (``path`` names it in messages and the record)."""
     reader = csv.DictReader(io.StringIO(text))
     header = [name.strip() for name in reader.fieldnames or []]
     unknown = [name for name in header if name not in REQUIRED + OPTIONAL]
@@ -232,32 +236,49 @@ class TableCorpus(Corpus):
         return described
 
 
-@functools.lru_cache(maxsize=8)
-def _cached(path: str, stamp: tuple, emotion_map: str | None, map_stamp: tuple, license_name: str | None,
-            citation: str | None) -> TableCorpus:
-    mapping = read_emotion_map(emotion_map) if emotion_map else None
-    return TableCorpus(read_table(path, emotion_map=mapping), license_name=license_name, citation=citation)
-
-
 def table_corpus(labels: str | os.PathLike, *, emotion_map: str | os.PathLike | None = None,
                  license_name: str | None = None, citation: str | None = None) -> TableCorpus:
-    """The corpus of a labels table (read once per version of the files; see :func:`read_table`).
+    """The corpus of a labels table, read once per version of the file (see :func:`read_table`).
 
     Raises:
         ParameterError: A missing table or map, or any bad row (see :func:`read_table`).
     """
+    return described_corpus(_table_source, labels, emotion_map=emotion_map, license_name=license_name,
+                            citation=citation)
+
+
+def described_corpus(reader, labels: str | os.PathLike, *, emotion_map: str | os.PathLike | None = None,
+                     **options) -> Corpus:
+    """``reader(path, emotion map, **options)``'s corpus of a description (a labels table, an
+    audformat database folder), read again only when its files change.
+
+    Raises:
+        ParameterError: A missing description or map.
+    """
     for given, flag in ((labels, "labels"), (emotion_map, "emotion_map")):
-        if given is not None and not Path(given).is_file():
+        if given is not None and not Path(given).exists():
             raise ParameterError(f"{option(flag, str(given))}: no such file")
-    return _cached(str(Path(labels).resolve()), _stamp(labels), None if emotion_map is None else str(emotion_map),
-                   _stamp(emotion_map), license_name, citation)
+    return _cached(reader, str(Path(labels).resolve()), _stamp(labels),
+                   None if emotion_map is None else str(emotion_map), _stamp(emotion_map), tuple(sorted(options.items())))
+
+
+@functools.lru_cache(maxsize=8)
+def _cached(reader, path: str, stamp: tuple, emotion_map: str | None, map_stamp: tuple, options: tuple) -> Corpus:
+    return reader(path, read_emotion_map(emotion_map) if emotion_map else None, **dict(options))
+
+
+def _table_source(path: str, mapping, *, license_name=None, citation=None) -> TableCorpus:
+    return TableCorpus(read_table(path, emotion_map=mapping), license_name=license_name, citation=citation)
 
 
 def _stamp(path) -> tuple:
+    """What changes when a file (or a folder's files) changes: sizes and modification times."""
     if path is None:
         return ()
-    status = os.stat(path)
-    return (status.st_size, status.st_mtime_ns)
+    path = Path(path)
+    files = sorted(path.rglob("*")) if path.is_dir() else [path]
+    return tuple((str(file), file.stat().st_size, file.stat().st_mtime_ns) for file in files if file.is_file()
+                 and file.suffix.lower() not in (".wav", ".flac"))
 
 
 def _text(path: Path, *, what: str) -> str:
