@@ -84,7 +84,7 @@ def test_info_counts_speakers_and_emotions_and_lists_every_problem(tmp_path, cap
 
 def test_an_unknown_corpus_lists_the_known_ones(tmp_path, capsys):
     status, _, err = run_command(capsys, "info", "--corpus", "emo-db", "--source", tmp_path)
-    assert status == 2 and "has to be one of ravdess, emodb, cremad, not 'emo-db'" in err
+    assert status == 2 and "has to be one of ravdess, emodb, cremad, table, audformat, not 'emo-db'" in err
 
 
 def test_a_build_of_ten_speakers_and_seven_emotions(tmp_path, capsys):

@@ -323,7 +323,8 @@ def test_an_installed_head_trains_cross_validates_and_predicts(plugin, source, t
 def test_without_the_plugin_its_names_are_unknown(source, tmp_path):
     finished = subprocess.run([sys.executable, "-m", "ravdess_prep.cli", "build", "--corpus", "sessions", "--source",
                                str(source), "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 2 and "--corpus: has to be one of ravdess, emodb, cremad, not 'sessions'" in finished.stderr
+    assert finished.returncode == 2
+    assert "--corpus: has to be one of ravdess, emodb, cremad, table, audformat, not 'sessions'" in finished.stderr
 
 
 #: Packages whose plug-ins are broken each in its own way, beside the working one.
