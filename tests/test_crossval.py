@@ -247,3 +247,19 @@ def _status(arguments) -> int:
         return cli.main(arguments)
     except SystemExit as exit:
         return exit.code
+
+
+def test_one_layer_s_best_shrinkages_are_averaged(stacks, tmp_path):
+    """``--layer K`` with the lda head: the candidates are the shrinkages on that layer alone,
+    the five best averaged into one scorer of that layer's features."""
+    fold = _fold(stacks)
+    result = classifier.train(fold, tmp_path / "model", classifier.TrainConfig(head="lda", layer=INFORMATIVE))
+    assert result.metrics["config"]["layer"] == INFORMATIVE and result.metrics["config"]["ensemble"] == 5
+    expected = 0
+    flat = lambda bundle: bundle.embeddings[:, INFORMATIVE]  # noqa: E731
+    for member in result.metrics["choices"]["members"]:
+        alone, = fit_shrinkage_lda(flat(fold["train"]), fold["train"].labels, num_classes=8,
+                                   shrinkages=[member["shrinkage"]])
+        expected = expected + alone.scores(flat(fold["test"])) / 5
+    logits = model_folder.load_model(tmp_path / "model").predict(flat(fold["test"]), verbose=0)
+    np.testing.assert_allclose(logits, expected, rtol=1e-3, atol=1e-3 * np.abs(expected).max())

@@ -85,10 +85,12 @@ class LDAHead(Head):
         written over the union of their layers (zero weight on the layers it does not take; over
         every feature when a clip is one vector), the weights and biases averaged. The
         standardisation of a feature is the same in every member (the same clips), so the
-        average is one linear scorer."""
-        span = None if stack is None else tuple(number for number in stack
-                                                if any(number in member.layers for member in members))
-        whole = select_layers(data, layer=None, layers=span)
+        average is one linear scorer. Members of one ``layer`` (only their shrinkages differ)
+        are written over that layer's features."""
+        layer = members[0].layer
+        span = None if stack is None or layer is not None else tuple(
+            number for number in stack if any(number in member.layers for member in members))
+        whole = select_layers(data, layer=layer, layers=span)
         features = _flat(whole)
         weights = np.zeros((features.shape[1], num_classes))
         bias = np.zeros(num_classes)
@@ -104,8 +106,8 @@ class LDAHead(Head):
                 bias += classifier.bias / len(members)
         mean, scale = features.mean(axis=0), features.std(axis=0)
         combined = LinearClassifier(mean, np.where(scale > 0, scale, 1.0), weights, bias)
-        config = self.resolved(dataclasses.replace(members[0], layers=span, shrinkage=None, ensemble=len(members)),
-                               ("dim",))
+        config = self.resolved(dataclasses.replace(members[0], layers=None if layer is not None else span,
+                                                   shrinkage=None, ensemble=len(members)), ("dim",))
         return lda_model(combined, whole.embeddings.shape[1:]), config
 
 
