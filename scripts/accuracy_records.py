@@ -91,8 +91,8 @@ TABLES = {
         ("emobox-lda-ensemble3", "", "`lda`, the 3 best (`--ensemble 3`)"),
         ("emobox-lda-ensemble10", "", "`lda`, the 10 best (`--ensemble 10`)"),
         ("emobox-lda-ensemble20", "", "`lda`, the 20 best (`--ensemble 20`)"),
-        ("emobox-lda-layer3", "", "`lda` on layer 3 alone, shrinkage chosen (`--layer 3`)"),
-        ("emobox-lda-layers1-4", "", "`lda` on layers 1-4, shrinkage chosen (`--layers 1-4`)"),
+        ("emobox-lda-layer3", "", "`lda` on layer 3 alone, its 5 shrinkages averaged (`--layer 3`)"),
+        ("emobox-lda-layers1-4", "", "`lda` on layers 1-4, its 5 shrinkages averaged (`--layers 1-4`)"),
     ],
     "enrolment": [
         ("emobox-lda-enrol4", "", "4"),
