@@ -31,6 +31,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..exceptions import ParameterError, SourceError, option
+from ..storage.guards import is_within
 from .base import Corpus, Excluded
 from .emotions import CANONICAL
 from .split import SplitPreset, leave_one_speaker_out_split, speaker_groups
@@ -206,7 +207,7 @@ class TableCorpus(Corpus):
             found = [root / file for root in roots if (root / file).is_file()]
             if not found:
                 missing.append(f"{file} (line {row['line']})")
-            elif not any(_within(found[0], root) for root in roots):
+            elif not any(is_within(found[0].resolve(), root.resolve()) for root in roots):
                 outside.append(f"{file} (line {row['line']})")
         if outside:
             raise SourceError(f"{self.table.path}: {len(outside)} rows name a file that links outside the source "
@@ -309,14 +310,6 @@ def _row_problem(row: dict, seen: Mapping[str, dict], mapping: Mapping[str, str]
     if row.get("split") and row["split"] not in SPLIT_NAMES:
         return f"split {row['split']!r} is not one of {', '.join(SPLIT_NAMES)}"
     return None
-
-
-def _within(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-        return True
-    except ValueError:
-        return False
 
 
 def _presets(table: LabelsTable, label_names: tuple[str, ...]) -> dict[str, SplitPreset]:

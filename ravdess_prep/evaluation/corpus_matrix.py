@@ -19,14 +19,14 @@ from typing import Sequence
 
 import numpy as np
 
-from ..corpora.emotions import CANONICAL, canonical_of
+from ..corpora.emotions import CANONICAL
 from ..dataset.bundles import Bundle
 from ..dataset.manifest import Manifest
 from ..exceptions import ParameterError, SourceError, option
 from ..storage.guards import check_report_path, json_record_with, report_bytes
 from .classifier import fit_and_score
 from .clips import pooled, subset
-from .crosscorpus import canonical_labels, comparable_record
+from .crosscorpus import comparable_record, dataset_emotions
 from .metrics import evaluate, figure_of, write_png
 from .model_folder import dataset_difference, dataset_record
 from .speaker_norm import standardised
@@ -138,9 +138,7 @@ def check_report_paths(*, json_path: str | os.PathLike | None, plot_path: str | 
 def _canonical_bundles(folder, manifest: Manifest) -> dict[str, Bundle]:
     """The dataset's splits with their labels named canonically (``label_names``)."""
     bundles = read_data(folder, manifest=manifest).bundles
-    names = manifest.corpus.get("label_names", ())
-    canonical = canonical_of(names, label_names=names, canonical_names=manifest.corpus.get("canonical_names"))
-    canonical = list(canonical or canonical_labels(names, corpus=manifest.config.corpus, where=f"{folder}'s labels"))
+    canonical = dataset_emotions(manifest.corpus.get("label_names", ()), manifest, where=f"{folder}'s labels")
     return {split: dataclasses.replace(bundle, label_names=tuple(canonical)) for split, bundle in bundles.items()
             if len(bundle)}
 

@@ -88,10 +88,8 @@ def evaluate_model(model_dir: str | os.PathLike, data: str | os.PathLike, *,
         raise SourceError(f"{data}: no clip in the splits {', '.join(splits)}")
     config = record.get("config", {})
     bundle = pooled(bundles)
-    names = bundle.label_names or manifest.corpus.get("label_names", ())
-    recorded = canonical_of(names, label_names=manifest.corpus.get("label_names", ()),
-                            canonical_names=manifest.corpus.get("canonical_names"))
-    data_names = list(recorded or canonical_labels(names, corpus=manifest.config.corpus, where=f"{data}'s labels"))
+    data_names = dataset_emotions(bundle.label_names or manifest.corpus.get("label_names", ()), manifest,
+                                  where=f"{data}'s labels")
     shared = [name for name in CANONICAL if name in model_names and name in data_names]
     if not shared:
         raise ParameterError(f"{model_dir} and {data} share no emotion: the model's classes are "
@@ -152,6 +150,14 @@ def comparable_record(record: dict) -> dict:
     """A dataset record without what may differ across corpora."""
     config = {key: value for key, value in record.get("config", {}).items() if key not in ACROSS_CORPORA}
     return {**{key: value for key, value in record.items() if key != "target_length_samples"}, "config": config}
+
+
+def dataset_emotions(names: Sequence[str], manifest: Manifest, *, where: str) -> list[str]:
+    """Each of a dataset's label names as its canonical emotion: by the mapping its manifest
+    records, else by its registered corpus's (:func:`canonical_labels`)."""
+    recorded = canonical_of(names, label_names=manifest.corpus.get("label_names", ()),
+                            canonical_names=manifest.corpus.get("canonical_names"))
+    return list(recorded or canonical_labels(names, corpus=manifest.config.corpus, where=where))
 
 
 def canonical_labels(names: Sequence[str], *, corpus: str, where: str) -> list[str]:

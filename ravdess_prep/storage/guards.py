@@ -119,7 +119,9 @@ def check_report_path(path: str | os.PathLike, *, flag: str, command: str, ours:
     return path
 
 
-def _within(path: Path, folder: Path) -> bool:
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is ``folder`` or lies under it (both as given: resolve them first to
+    follow links)."""
     return path == folder or folder in path.parents
 
 
@@ -138,7 +140,7 @@ def check_output(out: str | os.PathLike, *, protected: Iterable[tuple[str, str |
     out = Path(out).expanduser().absolute().resolve()
     for what, path in protected:
         path = Path(path).expanduser().absolute().resolve()
-        if _within(path, out):
+        if is_within(path, out):
             relation = "is" if path == out else "contains"
             raise OutputError(f"{out}: the output folder {relation} the {what} {path}; choose another --out "
                               "(a build replaces its output folder as a whole)")
