@@ -39,6 +39,7 @@ from .dataset.integrity import require_sound
 from .dataset.manifest import Manifest
 from .embedders import Embedder, ModelFiles, embedder_class
 from .exceptions import AudioError, ParameterError, RavdessPrepError, keyword_wording, option
+from .build.timeline import WindowSettings, file_windows
 from .settings import PATH, TEXT, settings_of
 
 if TYPE_CHECKING:
@@ -97,26 +98,73 @@ class Embedding:
     def embedder(self) -> Embedder:
         return self.config.embedder
 
-    def process_file(self, path: str | os.PathLike) -> np.ndarray:
-        """The row of one audio file.
+    def process_file(self, path: str | os.PathLike, *, window_s: float | None = None,
+                     hop_s: float | None = None):
+        """The row of one audio file; with ``window_s``, the rows of its windows (see
+        :meth:`process_windows`).
 
         Raises:
             AudioError: The file is missing, unreadable or not audio; named.
         """
+        if window_s is not None or hop_s is not None:
+            return self.process_windows([path], window_s=window_s, hop_s=hop_s)
         return self._rows([(str(path), str(path))])[0]
 
-    def process_files(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None) -> "pandas.DataFrame":
-        """The rows of many files: a frame indexed by file, its ``embedding`` column a row each.
+    def process_files(self, paths: Sequence[str | os.PathLike], *, jobs: int | None = None,
+                      window_s: float | None = None, hop_s: float | None = None) -> "pandas.DataFrame":
+        """The rows of many files: a frame indexed by file, its ``embedding`` column a row each
+        (with ``window_s``: by file, start and end, see :meth:`process_windows`).
 
         Every file is read and trimmed before any is embedded; if any fails, one error names
         every failing file and why, and nothing is returned.
         """
         import pandas as pd
 
+        if window_s is not None or hop_s is not None:
+            return self.process_windows(paths, window_s=window_s, hop_s=hop_s)
         rows = self.process_paths(paths, jobs=jobs)
         return pd.DataFrame({COLUMN: list(rows)}, index=pd.Index([str(path) for path in paths], name="file"))
 
-    def process_folder(self, folder: str | os.PathLike, *, jobs: int | None = None) -> "pandas.DataFrame":
+    def process_windows(self, paths: Sequence[str | os.PathLike], *, window_s: float | None,
+                        hop_s: float | None = None) -> "pandas.DataFrame":
+        """The rows of every window of the files (read block by block, any length): a frame
+        indexed by ``file``, ``start`` and ``end`` (``pandas.Timedelta``, audinterface's
+        segmented index), with ``embedding`` (NaN where unvoiced) and ``voiced`` (whether the
+        trim rule found a voice in the window; see :mod:`ravdess_prep.recordings.windows`).
+
+        Args:
+            window_s: The window's length in seconds.
+            hop_s: The step between windows' starts (None: ``window_s``, windows side by side).
+
+        Raises:
+            ParameterError: A window or hop that is not a positive number of seconds, one longer
+                than a dataset's target, or shorter than the embedder's minimum.
+        """
+        import pandas as pd
+
+        if window_s is None:
+            raise ParameterError(f"{option('hop_s', hop_s)} without {option('window_s')}: give the window's length")
+        settings = WindowSettings(self.config, self.files, window_s=window_s,
+                                  hop_s=window_s if hop_s is None else hop_s)
+        settings.check()
+        names, starts, ends, voiced, rows = [], [], [], [], []
+        for path in paths:
+            for block in file_windows(path, settings, session_of=self.session_for):
+                names.extend([str(path)] * len(block))
+                starts.append(block.starts_s)
+                ends.append(block.ends_s)
+                voiced.append(block.voiced)
+                full = np.full((len(block),) + block.rows.shape[1:], np.nan, np.float32)
+                full[block.voiced] = block.rows
+                rows.extend(full)
+        index = pd.MultiIndex.from_arrays(
+            [names, pd.to_timedelta(np.concatenate(starts) if starts else [], unit="s"),
+             pd.to_timedelta(np.concatenate(ends) if ends else [], unit="s")], names=["file", "start", "end"])
+        return pd.DataFrame({COLUMN: rows, "voiced": np.concatenate(voiced) if voiced else np.zeros(0, bool)},
+                            index=index)
+
+    def process_folder(self, folder: str | os.PathLike, *, jobs: int | None = None, window_s: float | None = None,
+                       hop_s: float | None = None) -> "pandas.DataFrame":
         """:meth:`process_files` of every WAV and FLAC file under ``folder``, in sorted order.
 
         Raises:
@@ -128,10 +176,12 @@ class Embedding:
         paths = sorted(path for path in root.rglob("*") if path.suffix.lower() in AUDIO_SUFFIXES and path.is_file())
         if not paths:
             raise AudioError(f"{root}: no audio file ({', '.join(AUDIO_SUFFIXES)}) in it")
-        return self.process_files(paths, jobs=jobs)
+        return self.process_files(paths, jobs=jobs, window_s=window_s, hop_s=hop_s)
 
-    def process_signal(self, signal, sampling_rate: int) -> np.ndarray:
-        """The row of samples in memory, as of a file holding exactly them.
+    def process_signal(self, signal, sampling_rate: int, *, window_s: float | None = None,
+                       hop_s: float | None = None):
+        """The row of samples in memory, as of a file holding exactly them (with ``window_s``:
+        the rows of its windows, :meth:`process_windows`, its file named ``signal``).
 
         Args:
             signal: One channel, ``(samples,)``: floats in [-1, 1] as audio files hold them, or
@@ -156,7 +206,10 @@ class Embedding:
         with tempfile.TemporaryDirectory(prefix="ravdess-prep-signal-") as folder:
             path = Path(folder) / "signal.wav"
             soundfile.write(path, samples, int(sampling_rate), subtype=subtype)
-            return self._rows([("signal", str(path))])[0]
+            if window_s is None and hop_s is None:
+                return self._rows([("signal", str(path))])[0]
+            frame = self.process_windows([path], window_s=window_s, hop_s=hop_s)
+            return frame.rename(index={str(path): "signal"}, level="file")
 
     def close(self) -> None:
         """Free the model (it is loaded again when needed)."""
@@ -202,11 +255,11 @@ class Embedding:
             recipe, embedded = steps.embed_measured(
                 self.config, steps.measurement(self.config, group), self.files,
                 embed=lambda recipe, measurement: local.embed(recipe, measurement, jobs=jobs,
-                                                              session=self._open(recipe.embedder)))
+                                                              session=self.session_for(recipe.embedder)))
             rows.extend(recipe.rows(embedded.embeddings))
         return _stacked(rows)
 
-    def _open(self, embedder: Embedder) -> ModelSession:
+    def session_for(self, embedder: Embedder) -> ModelSession:
         """The loaded model of ``embedder`` (the recipe's: its batch size chosen), loaded again
         only when another choice is made."""
         if self._session is not None and self._session_of != embedder:

@@ -20,7 +20,97 @@ from .evaluation.model_folder import check_same_dataset, dataset_record, load_tr
 from .corpora.source import audio_files
 from .evaluation.speaker_norm import standardised
 from .exceptions import ParameterError, option
-from .pipeline import embed_files, trim
+from .embedding import Embedding
+from .pipeline import trim
+
+
+class EmotionModel:
+    """A trained model with the dataset it was trained on, loaded once, for any number of files.
+
+    Args:
+        dataset: The dataset the model was trained on (its settings embed the files).
+        model_dir: The model's folder.
+        files: Where the dataset's model files are now, if they moved.
+        on_too_long: Another policy for files longer than the dataset's target.
+        enrol: For a model trained with speaker normalisation: recordings of the speaker, whose
+            statistics standardise every file (embedded as the dataset's clips, not predicted).
+
+    Raises:
+        ParameterError: A model trained on several datasets, an enrolment for a model trained
+            without speaker normalisation, or an enrolment of fewer than two files.
+        DatasetError: The dataset is not the one the model was trained on.
+    """
+
+    def __init__(self, *, dataset: str | os.PathLike, model_dir: str | os.PathLike, files=None,
+                 on_too_long: str | None = None, enrol: Sequence[str | os.PathLike] = ()):
+        self.model_dir = model_dir = Path(model_dir)
+        self.record = metrics = read_model_record(model_dir)
+        self.trained = metrics.get("config", {})
+        if metrics.get("datasets"):
+            raise ParameterError(f"{model_dir} was trained on several datasets side by side "
+                                 f"({', '.join(str(record.get('folder')) for record in metrics['datasets'])}); "
+                                 "predict embeds with one dataset's settings: train a model on one dataset for it")
+        self.speaker_norm = bool(self.trained.get("speaker_norm", False))
+        self.enrol = [Path(path) for path in enrol or ()]
+        if self.enrol and not self.speaker_norm:
+            raise ParameterError(f"{model_dir}: the model was trained without speaker normalisation; an enrolment "
+                                 f"({option('enrol')}) has nothing to standardise")
+        if self.enrol and len(self.enrol) < 2:
+            raise ParameterError(f"{self.enrol[0]}: an enrolment takes a speaker's statistics from at least two "
+                                 "recordings")
+        self.manifest = Manifest.read(dataset)
+        check_same_dataset(metrics.get("dataset"), dataset_record(self.manifest), model_dir=model_dir, dataset=dataset)
+        for audio in self.enrol:  # checked before any model is loaded
+            check_complete(audio)
+        self.embedding = Embedding.of_dataset(dataset, files=files, on_too_long=on_too_long)
+        self.head, self.model = load_trained(model_dir, record=metrics)
+        self.axes = tuple(self.manifest.output.get("axes", ())[1:]) or None
+        self.reference = self.inputs(self.embedding.process_paths(self.enrol, jobs=1),
+                                     frames=self.frames_of_files(self.enrol)) if self.enrol else None
+
+    def class_names(self, count: int) -> tuple[str, ...]:
+        """The classes' names, as recorded (``"0"``, ``"1"``, ... for a model of ``count``
+        classes without names)."""
+        return tuple(self.record.get("class_names") or (str(label) for label in range(count)))
+
+    def inputs(self, rows: np.ndarray, *, frames: np.ndarray | None = None) -> np.ndarray:
+        """Bundle rows as the model takes them (its layers, its head's preparation)."""
+        bundle = Bundle(np.asarray([str(index) for index in range(len(rows))]), rows, np.zeros(len(rows), np.int32),
+                        axes=self.axes, frames=frames if self.head.uses_frames else None,
+                        layer_numbers=tuple(self.manifest.output["layers"]) if "layers" in self.manifest.output
+                        else None)
+        prepared = inputs_as_trained(bundle, self.trained)
+        self.input_axes = prepared.axes
+        return prepared.embeddings
+
+    def standardised(self, inputs: np.ndarray) -> np.ndarray:
+        """Inputs standardised with the speaker's statistics where the model was trained so: an
+        enrolment's, or else those of the inputs themselves (transductive); as they are for a
+        model trained without speaker normalisation."""
+        if not self.speaker_norm:
+            return inputs
+        reference = self.reference if self.reference is not None else inputs
+        return standardised(inputs, reference, axes=self.input_axes).astype(np.float32)
+
+    def probabilities(self, inputs: np.ndarray) -> np.ndarray:
+        """Class probabilities of inputs (already standardised where the model wants it)."""
+        return predict_probabilities(self.model, inputs, head=self.head)
+
+    def frames_of_files(self, paths) -> np.ndarray | None:
+        """Each file's own frames among those of its padded input, for a head that reads frames
+        (see :func:`ravdess_prep.embedders.outputs.clip_frame_spans`); None for others."""
+        if not self.head.uses_frames:
+            return None
+        return _frames_of_files(paths, self.manifest)
+
+    def close(self) -> None:
+        self.embedding.close()
+
+    def __enter__(self) -> "EmotionModel":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathLike,
@@ -42,42 +132,19 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
             enrolment of fewer than two files, or one file without an enrolment for a model
             trained with it.
     """
-    model_dir = Path(model_dir)
-    metrics = read_model_record(model_dir)
-    trained = metrics.get("config", {})
-    if metrics.get("datasets"):
-        raise ParameterError(f"{model_dir} was trained on several datasets side by side "
-                             f"({', '.join(str(record.get('folder')) for record in metrics['datasets'])}); "
-                             "predict embeds with one dataset's settings: train a model on one dataset for it")
-    speaker_norm = trained.get("speaker_norm", False)
-    enrol = [Path(path) for path in enrol or ()]
-    if enrol and not speaker_norm:
-        raise ParameterError(f"{model_dir}: the model was trained without speaker normalisation; an enrolment "
-                             f"({option('enrol')}) has nothing to standardise")
-    if enrol and len(enrol) < 2:
-        raise ParameterError(f"{enrol[0]}: an enrolment takes a speaker's statistics from at least two recordings")
-    if speaker_norm and not enrol and len(paths) < 2:
+    metrics = read_model_record(Path(model_dir))
+    if metrics.get("config", {}).get("speaker_norm") and not enrol and len(paths) < 2:
         raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give an enrolment of "
                              f"the speaker ({option('enrol')}), or several clips of one speaker (they are "
                              "standardised together), not one file alone")
-    manifest = Manifest.read(dataset)
-    check_same_dataset(metrics.get("dataset"), dataset_record(manifest), model_dir=model_dir, dataset=dataset)
-    every = [*paths, *enrol]
-    for audio in every:  # every file is checked before any model is loaded
+    for audio in paths:  # every file is checked before any model is loaded
         check_complete(audio)
-    head, model = load_trained(model_dir, record=metrics)
-    rows = embed_files(every, dataset, on_too_long=on_too_long, files=files)
-    clips = inputs_as_trained(Bundle(np.asarray([str(path) for path in every]), rows, np.zeros(len(every), np.int32),
-                                     axes=tuple(manifest.output.get("axes", ())[1:]) or None,
-                                     layer_numbers=tuple(manifest.output["layers"]) if "layers" in manifest.output
-                                     else None,
-                                     frames=_frames_of_files(every, manifest) if head.uses_frames else None), trained)
-    embeddings = clips.embeddings[:len(paths)]
-    if speaker_norm:
-        reference = clips.embeddings[len(paths):] if enrol else embeddings
-        embeddings = standardised(embeddings, reference, axes=clips.axes).astype(np.float32)
-    probabilities = predict_probabilities(model, embeddings, head=head)
-    names = tuple(metrics.get("class_names") or (str(label) for label in range(probabilities.shape[1])))
+    with EmotionModel(dataset=dataset, model_dir=model_dir, files=files, on_too_long=on_too_long,
+                      enrol=enrol or ()) as trained:
+        inputs = trained.inputs(trained.embedding.process_paths(list(paths), jobs=1),
+                                frames=trained.frames_of_files(paths))
+        probabilities = trained.probabilities(trained.standardised(inputs))
+        names = trained.class_names(probabilities.shape[1])
     return probabilities, names
 
 

@@ -46,10 +46,22 @@ def normalise_per_speaker(embeddings: np.ndarray, speakers: np.ndarray, *, axes:
 def standardised(values: np.ndarray, reference: np.ndarray, *, axes: Sequence[str]) -> np.ndarray:
     """``values`` minus the mean of ``reference``, over its standard deviation (1 where it is
     0), in float64; both taken over the clips and their examples (``axes``: a row's axes)."""
-    names = ("clips",) + tuple(axes)
-    reduce = tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
     reference = reference.astype(np.float64)
-    mean, std = reference.mean(axis=reduce, keepdims=True), reference.std(axis=reduce, keepdims=True)
+    reduce = reduced_axes(axes)
+    return standardise(values, mean=reference.mean(axis=reduce, keepdims=True),
+                       std=reference.std(axis=reduce, keepdims=True))
+
+
+def reduced_axes(axes: Sequence[str]) -> tuple[int, ...]:
+    """The axes of ``(clips, *row)`` that a speaker's statistics are taken over: the clips and
+    their examples (``axes``: a row's axes)."""
+    names = ("clips",) + tuple(axes)
+    return tuple(index for index, name in enumerate(names) if name in ("clips", "examples"))
+
+
+def standardise(values: np.ndarray, *, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(values - mean) / std`` in float64, a standard deviation of 0 read as 1 (a feature
+    constant for the speaker becomes 0)."""
     return (values.astype(np.float64) - mean) / np.where(std > 0, std, 1.0)
 
 
