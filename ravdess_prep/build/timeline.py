@@ -151,18 +151,22 @@ def file_windows(path: str | os.PathLike, settings: WindowSettings, *, session_o
     rule = config.trim_rule()
     for block in read_windows(path, window_s=settings.window_s, hop_s=settings.hop_s, channel=config.channel,
                               block_windows=settings.block_windows):
-        yield embed_block(block, recipe=recipe, rule=rule, rate=rate, session=session_of(recipe.embedder),
+        yield embed_block(block, recipe=recipe, rule=rule, rate=rate, session_of=session_of,
                           on_too_long=config.on_too_long, name=str(path))
 
 
-def embed_block(block: WindowBlock, *, recipe: ClipRecipe, rule, rate: int, session: ModelSession,
+def embed_block(block: WindowBlock, *, recipe: ClipRecipe, rule, rate: int, session_of: SessionOf,
                 on_too_long: str = "error", name: str = "file") -> WindowRows:
     """One block's windows: each resampled to ``rate``, trimmed by ``rule``, its examples made
-    with ``recipe`` and run with ``session`` (batches across the block's windows)."""
+    with ``recipe`` and run with the model ``session_of`` gives (batches across the block's
+    windows; asked for only when a window has a voice). A window of digital silence is
+    unvoiced at once."""
     voiced = np.zeros(len(block.samples), bool)
     trimmed, prepared = [], []
     silent_example = recipe.front_end.silent_example()
     for index, samples in enumerate(block.samples):
+        if not samples.any():
+            continue
         if rate != block.sample_rate_hz:
             samples = resample(samples, from_hz=block.sample_rate_hz, to_hz=rate)
         offsets = rule.offsets(samples)
@@ -181,9 +185,10 @@ def embed_block(block: WindowBlock, *, recipe: ClipRecipe, rule, rate: int, sess
             examples = examples[~silent]
         prepared.append(PreparedClip(str(index), "", examples, silent))
     outputs = {}
-    for clip, output, _ in model_outputs(prepared, embedder=recipe.embedder, session=session,
-                                         open_session=_no_session):
-        outputs[clip.name] = output
+    if prepared:
+        for clip, output, _ in model_outputs(prepared, embedder=recipe.embedder,
+                                             session=session_of(recipe.embedder), open_session=_no_session):
+            outputs[clip.name] = output
     ordered = [outputs[clip.name] for clip in prepared]
     rows = (recipe.rows(np.stack(ordered)).astype(np.float32) if ordered
             else np.zeros((0,) + row_shape(recipe), np.float32))

@@ -91,14 +91,14 @@ def dataset_files(args: argparse.Namespace, manifest: Manifest):
 
 
 def job_report(args: argparse.Namespace, paths: list[Path], *, process: Callable, settings: dict,
-               chunk_files: int = jobs.CHUNK_FILES) -> jobs.JobResult:
+               chunk_files: int | None = None) -> jobs.JobResult:
     """Run a job over ``paths`` (with ``--out``: kept in parts, resumable, the output written at
     the end; without: in memory) and report its failures on stderr, one line each."""
     jobs.check_job_options(resume=args.resume, out=args.out)
     progress = not args.no_progress and len(paths) > 1
     if args.out is not None:
         result = jobs.run_job(paths, out=Path(args.out), digest=jobs.settings_digest(settings), process=process,
-                              chunk_files=chunk_files, resume=args.resume, progress=progress, write=write_table)
+                              chunk_files=chunk_files or jobs.CHUNK_FILES, resume=args.resume, progress=progress, write=write_table)
     else:
         columns, failures = process(paths)
         if not columns and failures:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             process = lambda chunk: chunks.predict_windows(model, chunk, window_s=window[0],  # noqa: E731
                                                            hop_s=window[1], done=plot)
         # clips standardised with each other are one chunk: the statistics of all of them
-        chunk_files = len(paths) if transductive else jobs.CHUNK_FILES
+        chunk_files = len(paths) if transductive else None
         result = job_report(args, paths, process=process, settings=settings, chunk_files=chunk_files)
     if args.out is None:
         _print(result.columns, windows=window is not None, as_json=args.json)
