@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import subprocess
@@ -57,8 +58,12 @@ def make_corpus(folder: Path, count: int, source: Path) -> Path:
     import soundfile
 
     by_actor: dict[str, list[Path]] = {}
+    seen = set()
     for clip in _ravdess_clips(source):
-        by_actor.setdefault(clip.stem.split("-")[6], []).append(clip)
+        audio = hashlib.sha256(soundfile.read(str(clip), dtype="int16")[0].tobytes()).hexdigest()
+        if audio not in seen:  # RAVDESS holds one recording under two names: it is taken once
+            seen.add(audio)
+            by_actor.setdefault(clip.stem.split("-")[6], []).append(clip)
     # round robin over the actors, so that any first N clips hold every actor
     clips = [clip for _, clip in sorted((rank, clip) for group in by_actor.values() for rank, clip in enumerate(group))]
     rows = []

@@ -31,7 +31,7 @@ import numpy as np
 
 from .build import local, steps
 from .build.inference import ModelSession
-from .audio.io import HIGHEST_RATE_HZ, LOWEST_RATE_HZ
+from .audio.io import HIGHEST_RATE_HZ, LOWEST_RATE_HZ, signal_samples
 from .build.parallel import map_calls
 from .config import Config
 from .corpora.source import AUDIO_SUFFIXES
@@ -196,7 +196,7 @@ class Embedding:
         """
         import soundfile
 
-        samples = _pcm_or_float(signal)
+        samples = signal_samples(signal)
         if isinstance(sampling_rate, bool) or not isinstance(sampling_rate, (int, np.integer)) or sampling_rate < 1:
             raise ParameterError(f"sampling_rate has to be a positive integer number of Hz, not {sampling_rate!r}")
         if not LOWEST_RATE_HZ <= sampling_rate <= HIGHEST_RATE_HZ:
@@ -267,48 +267,6 @@ class Embedding:
         if self._session is None:
             self._session, self._session_of = ModelSession(embedder, self.files), embedder
         return self._session
-
-
-#: Integer samples written as a PCM file of them (read back exactly as libsndfile reads it),
-#: and those first made the floats a PCM file of them reads as (WAV holds no int8; its 8 bits
-#: are unsigned).
-_PCM_AS_WRITTEN = (np.dtype(np.int16), np.dtype(np.int32))
-_PCM_AS_FLOAT = {np.dtype(np.uint8): lambda values: (values.astype(np.float64) - 128.0) / 128.0,
-                 np.dtype(np.int8): lambda values: values.astype(np.float64) / 128.0}
-
-
-def _pcm_or_float(signal) -> np.ndarray:
-    """``signal`` as :meth:`Embedding.process_signal` writes it: int16 or int32 PCM as it is,
-    float64 otherwise.
-
-    Raises:
-        ParameterError: See :meth:`Embedding.process_signal`.
-    """
-    samples = np.asarray(signal)
-    if samples.ndim != 1:
-        raise ParameterError(f"signal has shape {samples.shape}: give one channel, (samples,) (for example "
-                             "signal.mean(axis=1), or the channel you want)")
-    if samples.size == 0:
-        raise ParameterError("signal is empty: no sample to embed")
-    if np.iscomplexobj(samples):
-        raise ParameterError("signal holds complex values: give real samples (its real part, signal.real, if that "
-                             "is the audio)")
-    if samples.dtype == bool or not np.issubdtype(samples.dtype, np.number):
-        raise ParameterError(f"signal holds {samples.dtype} values, not numbers: give audio samples")
-    if samples.dtype in _PCM_AS_WRITTEN:
-        return samples
-    if samples.dtype in _PCM_AS_FLOAT:
-        return _PCM_AS_FLOAT[samples.dtype](samples)
-    if np.issubdtype(samples.dtype, np.integer):
-        raise ParameterError(f"signal holds {samples.dtype} values, which no PCM file holds: give int16, int32, "
-                             "uint8 or int8 samples, or floats in [-1, 1]")
-    if not np.isfinite(samples).all():
-        raise ParameterError("signal holds values that are not finite numbers (NaN or infinity)")
-    peak = float(np.abs(samples).max())
-    if peak > 1.0:
-        raise ParameterError(f"signal holds values up to {peak:g}, beyond [-1, 1] where audio files hold them: scale "
-                             "it (signal / abs(signal).max()) or clip it (numpy.clip(signal, -1, 1)) as you mean it")
-    return samples.astype(np.float64)
 
 
 def _stacked(rows: list[np.ndarray]) -> np.ndarray:

@@ -65,6 +65,7 @@ class EmotionModel:
         self.embedding = Embedding.of_dataset(dataset, files=files, on_too_long=on_too_long)
         self.head, self.model = load_trained(model_dir, record=metrics)
         self.axes = tuple(self.manifest.output.get("axes", ())[1:]) or None
+        self.input_axes: tuple[str, ...] | None = None  # a row's axes as the model takes it (set by inputs)
         self.reference = self.inputs(self.embedding.process_paths(self.enrol, jobs=1),
                                      frames=self.frames_of_files(self.enrol)) if self.enrol else None
 

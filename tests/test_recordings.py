@@ -284,3 +284,44 @@ def test_an_output_of_another_job_is_never_replaced(small_build, small_tree, tmp
                                  "--resume")
     assert status == 1 and "holds the results of another job" in error_line(err)
     assert out.read_text() == "someone's table\n" and (parts / jobs.JOB_FILE).exists()
+
+
+def test_a_window_longer_than_the_file_is_one_window_with_a_note(small_build, trained, small_tree, tmp_path, capsys):
+    clip = min(small_tree.rglob("*.flac"), key=lambda path: soundfile.info(path).duration)
+    duration = soundfile.info(clip).duration
+    assert duration < 4.4 < 4.51  # shorter than the window, which is shorter than the dataset's target
+    out = tmp_path / "one.json"
+    status, _, err = run_command(capsys, "predict", clip, "--dataset", small_build.out, "--model-dir", trained,
+                                 "--window", "4.4", "--hop", "1", "--out", out)
+    assert status == 0 and f"{clip}: {duration:.2f} s long, shorter than the 4.4 s window: one window" in err
+    (only,) = json.loads(out.read_text())
+    assert only["start_s"] == 0 and abs(only["end_s"] - duration) < 1e-9 and only["voiced"] is True
+
+
+def test_embed_over_time_keeps_each_rows_shape_in_every_format(small_build, recording, tmp_path, capsys):
+    with ravdess_prep.embedder(dataset=small_build.out) as embedding:
+        frame = embedding.process_file(recording, window_s=3.0, hop_s=3.0)
+        signal, rate = soundfile.read(recording, dtype="int16")
+        from_signal = embedding.process_signal(signal, rate, window_s=3.0, hop_s=3.0)
+    assert set(from_signal.index.get_level_values("file")) == {"signal"}
+    np.testing.assert_array_equal(np.stack(from_signal["embedding"]), np.stack(frame["embedding"]))
+    rows = np.stack(frame["embedding"])
+    outputs = {suffix: tmp_path / f"rows.{suffix}" for suffix in ("csv", "json", "parquet")}
+    for out in outputs.values():
+        status, printed, err = run_command(capsys, "embed", recording, "--dataset", small_build.out, "--window", "3",
+                                           "--hop", "3", "--out", out, "--no-progress")
+        assert status == 0 and f"{len(frame)} windows of 1 files" in printed, err
+    import pandas as pd
+    import pyarrow.parquet
+
+    csv = pd.read_csv(outputs["csv"])
+    flat = csv[[f"e{index}" for index in range(int(np.prod(rows.shape[1:])))]].to_numpy()
+    np.testing.assert_allclose(flat, rows.reshape(len(rows), -1), rtol=1e-6, equal_nan=True)
+    records = json.loads(outputs["json"].read_text())
+    voiced = [index for index, record in enumerate(records) if record["voiced"]]
+    np.testing.assert_allclose(np.asarray(records[voiced[0]]["embedding"], np.float32), rows[voiced[0]], rtol=1e-6)
+    table = pyarrow.parquet.read_table(outputs["parquet"])
+    shape = json.loads(table.schema.metadata[b"ravdess_prep.embedding_shape"])
+    assert tuple(shape) == rows.shape[1:]
+    np.testing.assert_array_equal(np.stack(table.column("embedding").to_pylist()).reshape(-1, *shape), rows)
+    assert csv["start_s"].tolist() == frame.index.get_level_values("start").total_seconds().tolist()

@@ -14,7 +14,7 @@ from typing import BinaryIO
 import numpy as np
 import soundfile
 
-from ..exceptions import AudioError, SampleRateError
+from ..exceptions import AudioError, ParameterError, SampleRateError
 from ..storage.atomic import atomic_path
 from .resample import resample
 
@@ -264,3 +264,46 @@ def load_at_rate(
     samples, source_rate = load_clip(path, name=name, channel=channel)
     rate = working_rate_hz(source_rate, sample_rate_hz=sample_rate_hz)
     return resample(samples, from_hz=source_rate, to_hz=rate), rate, source_rate
+
+
+#: Integer samples written as a PCM file of them (read back exactly as libsndfile reads it),
+#: and those first made the floats a PCM file of them reads as (WAV holds no int8; its 8 bits
+#: are unsigned).
+_PCM_AS_WRITTEN = (np.dtype(np.int16), np.dtype(np.int32))
+_PCM_AS_FLOAT = {np.dtype(np.uint8): lambda values: (values.astype(np.float64) - 128.0) / 128.0,
+                 np.dtype(np.int8): lambda values: values.astype(np.float64) / 128.0}
+
+
+def signal_samples(signal) -> np.ndarray:
+    """Samples in memory as a file holding exactly them is written: int16 or int32 PCM as it
+    is, float64 otherwise (see :meth:`ravdess_prep.embedding.Embedding.process_signal`).
+
+    Raises:
+        ParameterError: Several channels, no sample, values that are not real numbers, not
+            finite or beyond [-1, 1], or an integer type no PCM file holds.
+    """
+    samples = np.asarray(signal)
+    if samples.ndim != 1:
+        raise ParameterError(f"signal has shape {samples.shape}: give one channel, (samples,) (for example "
+                             "signal.mean(axis=1), or the channel you want)")
+    if samples.size == 0:
+        raise ParameterError("signal is empty: no sample to embed")
+    if np.iscomplexobj(samples):
+        raise ParameterError("signal holds complex values: give real samples (its real part, signal.real, if that "
+                             "is the audio)")
+    if samples.dtype == bool or not np.issubdtype(samples.dtype, np.number):
+        raise ParameterError(f"signal holds {samples.dtype} values, not numbers: give audio samples")
+    if samples.dtype in _PCM_AS_WRITTEN:
+        return samples
+    if samples.dtype in _PCM_AS_FLOAT:
+        return _PCM_AS_FLOAT[samples.dtype](samples)
+    if np.issubdtype(samples.dtype, np.integer):
+        raise ParameterError(f"signal holds {samples.dtype} values, which no PCM file holds: give int16, int32, "
+                             "uint8 or int8 samples, or floats in [-1, 1]")
+    if not np.isfinite(samples).all():
+        raise ParameterError("signal holds values that are not finite numbers (NaN or infinity)")
+    peak = float(np.abs(samples).max())
+    if peak > 1.0:
+        raise ParameterError(f"signal holds values up to {peak:g}, beyond [-1, 1] where audio files hold them: scale "
+                             "it (signal / abs(signal).max()) or clip it (numpy.clip(signal, -1, 1)) as you mean it")
+    return samples.astype(np.float64)

@@ -12,6 +12,7 @@ batching. Without a dataset, the target is the window itself.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import os
 from typing import Callable, Iterator
@@ -30,6 +31,7 @@ from ..embedders.outputs import clip_frame_spans
 from ..exceptions import ParameterError
 from ..audio.windows import BLOCK_WINDOWS, WindowBlock, audio_length, check_window_seconds, read_windows
 
+_log = logging.getLogger("ravdess_prep")
 #: The shortest active part that makes a window voiced, in seconds (a click is not a voice).
 MIN_VOICE_S = 0.1
 #: How the caller hands over the loaded model of an embedder.
@@ -146,6 +148,9 @@ def file_windows(path: str | os.PathLike, settings: WindowSettings, *, session_o
     """
     config = settings.config
     length = audio_length(path)
+    if length.seconds < settings.window_s:
+        _log.info("%s: %.2f s long, shorter than the %g s window: one window, the whole file", path, length.seconds,
+                  settings.window_s)
     rate = config.sample_rate_hz or length.sample_rate_hz
     recipe = settings.recipe(length.sample_rate_hz if settings.standalone else rate)
     rule = config.trim_rule()

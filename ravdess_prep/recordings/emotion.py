@@ -109,6 +109,7 @@ def timeline(path: str | os.PathLike, model: EmotionModel, *, window_s: float, h
         moments = None
         for number, block in enumerate(blocks):
             inputs = model.inputs(block.rows, frames=_frames(block, settings, model, rate))
+            block = dataclasses.replace(block, rows=block.rows[:0])  # its times kept, not its rows
             if own:
                 moments = moments or _Moments(reduced_axes(model.input_axes))
                 moments.add(inputs)

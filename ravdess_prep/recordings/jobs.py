@@ -113,8 +113,9 @@ def check_output(out: Path, *, resume: bool, digest: str, flag: str = "out") -> 
     if out.exists():
         written = record is not None and record.get("output_sha256") == _sha256(out)
         if not (resume and written):
-            raise OutputError(f"{out}: already exists and holds another job's results; an existing output is never "
-                              "replaced: remove it or choose another " + option(flag))
+            raise OutputError(f"{out}: already exists and holds another job's results (or a finished one's, which "
+                              "is not resumed); an existing output is never replaced: remove it or choose another "
+                              + option(flag))
     return parts
 
 

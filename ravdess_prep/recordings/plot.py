@@ -40,10 +40,10 @@ def plot_timeline(found: Timeline, path: str | os.PathLike) -> Path:
     for centre, label, voiced in zip(centres, labels, found.voiced):
         left, width = (centre - hop / 2) / scale, hop / scale
         if not voiced:
-            axes.axvspan(left, left + width, color="#dddddd", alpha=0.6, linewidth=0)
+            axes.axvspan(left, left + width, color="#dddddd", alpha=0.6, linewidth=0, antialiased=False)
             continue
         colour = COLOURS[found.class_names.index(label) % len(COLOURS)]
-        axes.axvspan(left, left + width, ymin=0.93, ymax=1.0, color=colour, linewidth=0)
+        axes.axvspan(left, left + width, ymin=0.93, ymax=1.0, color=colour, linewidth=0, antialiased=False)
     axes.set_ylim(0, 1.08)
     axes.set_xlim(0, (found.ends_s.max() if found.ends_s.size else 1) / scale)
     axes.set_xlabel(f"time ({unit})")
