@@ -3,10 +3,9 @@ its samples would be, with the settings of a dataset (or an embedder's own).
 
 A window is resampled to the settings' rate if the file has another, trimmed by the trim rule
 (a window whose active part is missing or shorter than :data:`MIN_VOICE_S` is unvoiced: not
-embedded), centre-padded to the target and
-run through the model in batches across windows: its row is the row
-:meth:`ravdess_prep.embedding.Embedding.process_signal` gives its samples, to the rounding of
-batching. Without a dataset, the target is the window itself.
+embedded), centre-padded to the target and run through the model in batches across windows:
+its row is the row :meth:`ravdess_prep.embedding.Embedding.process_signal` gives its samples,
+to the rounding of batching. Without a dataset, the target is the window itself.
 """
 
 from __future__ import annotations
@@ -21,15 +20,15 @@ import numpy as np
 
 from ..audio.measure import Target
 from ..audio.resample import resample
-from . import steps
-from .inference import ModelSession, PreparedClip, clip_examples, model_outputs
-from .recipe import ClipRecipe
+from ..audio.windows import BLOCK_WINDOWS, WindowBlock, audio_length, check_window_seconds, read_windows
 from ..config import Config
 from ..dataset.manifest import Manifest
 from ..embedders import Embedder, ModelFiles
 from ..embedders.outputs import clip_frame_spans
-from ..exceptions import ParameterError
-from ..audio.windows import BLOCK_WINDOWS, WindowBlock, audio_length, check_window_seconds, read_windows
+from ..exceptions import ParameterError, option
+from . import steps
+from .inference import ModelSession, PreparedClip, clip_examples, model_outputs
+from .recipe import ClipRecipe
 
 _log = logging.getLogger("ravdess_prep")
 #: The shortest active part that makes a window voiced, in seconds (a click is not a voice).
@@ -90,8 +89,8 @@ class WindowSettings:
         if not self.standalone and config.on_too_long == "error":
             maximum = config.target_length_samples / config.sample_rate_hz
         check_window_seconds(window_s=self.window_s, hop_s=self.hop_s, minimum_s=minimum_window_s(config),
-                             maximum_s=maximum, maximum_what=f"the length the dataset pads every clip to (its "
-                             "longest clip): give a shorter window, or crop longer windows with --on-too-long crop")
+                             maximum_s=maximum, maximum_what="the length the dataset pads every clip to (its longest "
+                             f"clip): give a shorter window, or crop longer windows with {option('on_too_long', 'crop')}")
 
     def recipe(self, sample_rate_hz: int) -> ClipRecipe:
         """The recipe of a file at ``sample_rate_hz``'s windows: the dataset's target, or the window."""

@@ -14,7 +14,7 @@ from ..evaluation.model_folder import dataset_record, read_model_record
 from ..exceptions import ParameterError
 from ..recordings import chunks, jobs
 from ..recordings.plot import plot_name, plot_timeline
-from ..recordings.tables import table_suffix, write_table
+from ..recordings.tables import table_suffix
 from ..storage.guards import check_new_file, check_parent, check_outside_datasets
 from .embed import add_dataset_options, add_job_options, dataset_files, job_report, window_choice
 

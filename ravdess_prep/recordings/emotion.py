@@ -15,8 +15,6 @@ import dataclasses
 import os
 import tempfile
 from pathlib import Path
-from typing import Sequence
-
 import numpy as np
 
 from ..evaluation.speaker_norm import reduced_axes, standardise
@@ -91,7 +89,7 @@ def timeline(path: str | os.PathLike, model: EmotionModel, *, window_s: float, h
     """The emotion of every voiced window of ``path`` (see the module docstring).
 
     Raises:
-        ParameterError: See :meth:`ravdess_prep.recordings.timeline.WindowSettings.check`.
+        ParameterError: See :meth:`ravdess_prep.build.timeline.WindowSettings.check`.
         AudioError: The file is missing, unreadable or cut short; named.
     """
     settings = WindowSettings(model.embedding.config, model.embedding.files, window_s=window_s, hop_s=hop_s)
@@ -128,12 +126,6 @@ def timeline(path: str | os.PathLike, model: EmotionModel, *, window_s: float, h
     classes = model.class_names(_classes(parts))
     return Timeline(str(path), *_joined(parts, classes=len(classes)), class_names=classes,
                     normalised_by=normalised_by if model.speaker_norm else NOT_NORMALISED)
-
-
-def timelines(paths: Sequence[str | os.PathLike], model: EmotionModel, *, window_s: float,
-              hop_s: float) -> list[Timeline]:
-    """:func:`timeline` of each file."""
-    return [timeline(path, model, window_s=window_s, hop_s=hop_s) for path in paths]
 
 
 def _frames(block: WindowRows, settings: WindowSettings, model: EmotionModel, rate: int) -> np.ndarray | None:

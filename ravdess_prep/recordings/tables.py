@@ -9,6 +9,7 @@ list per row, in Parquet a flat list per row with the row's shape in the file's 
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -37,12 +38,9 @@ def table_suffix(path: str | os.PathLike, *, flag: str = "out", rows: bool = Fal
     if suffix not in allowed:
         raise ParameterError(f"{option(flag, str(path))}: the extension says the format; give one of "
                              f"{', '.join(allowed)}")
-    if suffix == ".parquet":
-        try:
-            import pyarrow  # noqa: F401  (only whether it is there)
-        except ImportError:
-            raise ParameterError(f"{option(flag, str(path))}: writing Parquet needs pyarrow (pip install pyarrow); "
-                                 "or give a .csv or .json output") from None
+    if suffix == ".parquet" and importlib.util.find_spec("pyarrow") is None:
+        raise ParameterError(f"{option(flag, str(path))}: writing Parquet needs pyarrow (pip install pyarrow); or "
+                             "give a .csv or .json output")
     return suffix
 
 
