@@ -377,7 +377,9 @@ def embed_prepared(prepared: Iterable[PreparedClip], names: Sequence[str], *, em
         An :class:`EmbedResult`, in the order of ``names``.
     """
     index = {name: position for position, name in enumerate(names)}
-    results: list[np.ndarray | None] = [None] * len(names)
+    # every clip's output goes straight into one float32 array: one copy of the embeddings
+    # held, whatever the number of clips (a list of them, stacked, held three)
+    results = np.zeros((len(names),) + tuple(clip_shape), np.float32) if not names else None
     hashes: list[str] = [""] * len(names)
     before = session.calls if session is not None else 0
     opened: list[ModelSession] = []  # the session opened here, if one was
@@ -385,12 +387,16 @@ def embed_prepared(prepared: Iterable[PreparedClip], names: Sequence[str], *, em
     with tqdm(total=len(names), desc="embed", unit="clip", disable=not progress) as bar:
         for clip, output, fresh in model_outputs(prepared, embedder=embedder, session=session,
                                                  open_session=lambda: opened.append(open_session()) or opened[0]):
+            if results is None:  # the shape of the first output, as stacking them took it
+                results = np.zeros((len(names),) + output.shape, np.float32)
+            if output.shape != results.shape[1:]:
+                raise ModelOutputError(f"{clip.name}: the {embedder.name} model gave an output of shape {output.shape}, "
+                                       f"the clips before it {results.shape[1:]}: nothing was written")
             results[index[clip.name]], hashes[index[clip.name]] = output, clip.audio_sha256
             computed += fresh
             if fresh and cache is not None:
                 cache.put(clip.audio_sha256, output)
             bar.update(1)
-    stacked = np.stack(results).astype(np.float32) if results else np.zeros((0,) + tuple(clip_shape), np.float32)
     ran = session or (opened[0] if opened else None)
-    return EmbedResult(stacked, tuple(hashes), computed, ran.calls - before if ran is not None else 0,
+    return EmbedResult(results, tuple(hashes), computed, ran.calls - before if ran is not None else 0,
                        tuple(cache.rejected) if cache is not None else ())

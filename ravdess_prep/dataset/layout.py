@@ -4,7 +4,6 @@ once (:func:`write_folder`): into a staging folder, then put in place of the old
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -68,35 +67,56 @@ def write_folder(
     """
     out = Path(out).absolute()
     relative = {split: bundle_paths("", split) for split in bundles}
-    files: dict[str, bytes] = {}
-    for split, bundle in bundles.items():
-        for part, array in (("names", np.asarray(bundle.names, dtype=str)),
-                            ("embeddings", np.asarray(bundle.embeddings, dtype=np.float32)),
-                            ("labels", np.asarray(bundle.labels, dtype=np.int32))):
-            buffer = io.BytesIO()
-            np.save(buffer, array, allow_pickle=False)
-            files[relative[split][part].as_posix()] = buffer.getvalue()
-    files[METADATA] = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
-    digests = {name: hashlib.sha256(content).hexdigest() for name, content in sorted(files.items())}
-    manifest = {**manifest, "bundle_sha256": digests}
-    manifest[MANIFEST_DIGEST] = json_digest(manifest)
-    files[MANIFEST] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    files.update({name: content.encode("utf-8") if isinstance(content, str) else content
-                  for name, content in extra.items()})
-    files[WRITTEN] = "".join(f"{name}\n" for name in sorted([*files, WRITTEN])).encode()
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = staging_folder(out)
     shutil.rmtree(staging, ignore_errors=True)
+    digests: dict[str, str] = {}
+
+    def put(name: str, write) -> None:
+        """Write one file into the staging folder through ``write(stream)``, hashing it as it
+        goes (an array is written in numpy's chunks, never held whole as bytes)."""
+        path = staging / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "wb") as raw:
+                stream = _Hashing(raw)
+                write(stream)
+        except OSError as error:
+            raise OutputError(f"{out / name}: cannot be written ({write_cause(error)}); nothing was replaced, "
+                              f"{out} is as it was") from None
+        digests[name] = stream.digest.hexdigest()
+
     try:
+        for split, bundle in bundles.items():
+            for part, array in (("names", np.asarray(bundle.names, dtype=str)),
+                                ("embeddings", np.asarray(bundle.embeddings, dtype=np.float32)),
+                                ("labels", np.asarray(bundle.labels, dtype=np.int32))):
+                put(relative[split][part].as_posix(), lambda stream, array=array: np.save(stream, array,
+                                                                                            allow_pickle=False))
+        table = metadata.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        put(METADATA, lambda stream: stream.write(table))
+        written = dict(sorted(digests.items()))
+        manifest = {**manifest, "bundle_sha256": written}
+        manifest[MANIFEST_DIGEST] = json_digest(manifest)
+        files = {MANIFEST: (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode("utf-8")}
+        files.update({name: content.encode("utf-8") if isinstance(content, str) else content
+                      for name, content in extra.items()})
+        files[WRITTEN] = "".join(f"{name}\n" for name in sorted([*written, *files, WRITTEN])).encode()
         for name, content in files.items():
-            path = staging / name
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(content)
-            except OSError as error:
-                raise OutputError(f"{out / name}: cannot be written ({write_cause(error)}); nothing was replaced, "
-                                  f"{out} is as it was") from None
+            put(name, lambda stream, content=content: stream.write(content))
         replace_folder(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return digests
+    return written
+
+
+class _Hashing:
+    """A binary file that hashes what is written through it (SHA-256); numpy sees no real
+    file, so it writes an array in chunks of its buffer size."""
+
+    def __init__(self, raw):
+        self.raw, self.digest = raw, hashlib.sha256()
+
+    def write(self, data) -> int:
+        self.digest.update(data)
+        return self.raw.write(data)

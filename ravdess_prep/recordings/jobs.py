@@ -101,6 +101,9 @@ def check_output(out: Path, *, resume: bool, digest: str, flag: str = "out") -> 
     check_parent(out, flag)
     check_outside_datasets(out, flag=flag)
     record = _job_record(parts)
+    if record is not None and record.get("settings") == digest and not _part_files(parts):  # nothing done yet
+        shutil.rmtree(parts)
+        record = None
     if parts.exists() and record is None:
         raise OutputError(f"{parts}: exists and is not the parts of a job ({JOB_FILE} missing or unreadable); "
                           "nothing is written there: remove it or choose another " + option(flag))
@@ -155,6 +158,8 @@ def run_job(files: Sequence[Path], *, out: Path, digest: str, process: Callable[
             bar.update(len(chunk))
     columns = _gathered(parts, files, keys)
     if not columns:
+        if not _part_files(parts):
+            shutil.rmtree(parts, ignore_errors=True)
         raise_all_failed(failures, files=len(files))
     write(out, columns)
     if failures:
