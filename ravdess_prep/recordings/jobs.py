@@ -165,8 +165,7 @@ def run_job(files: Sequence[Path], *, out: Path, digest: str, process: Callable[
     if failures:
         _write_record(parts, {"settings": digest, "output": str(out), "output_sha256": _sha256(out)})
         return JobResult(columns, failures, len(resumed), parts)
-    if parts.exists():
-        shutil.rmtree(parts)
+    _remove_parts(parts)
     return JobResult(columns, failures, len(resumed))
 
 
@@ -187,6 +186,15 @@ def failure_of(path: Path, error: BaseException) -> tuple[str, str]:
     """``(file, one line)`` for a file that failed; the line names the file."""
     message = error.args[0] if isinstance(error, RavdessPrepError) and error.args else str(error)
     return str(path), message if str(path) in message else f"{path}: {message}"
+
+
+def _remove_parts(parts: Path) -> None:
+    """Remove a job's parts folder: the parts, then its record, then the folder (stopped
+    half-way, what is left is still a job's folder, or an empty one)."""
+    for part in _part_files(parts):
+        part.unlink()
+    (parts / JOB_FILE).unlink(missing_ok=True)
+    shutil.rmtree(parts, ignore_errors=True)
 
 
 def _sha256(path: Path) -> str:
@@ -222,7 +230,8 @@ def _done_parts(parts: Path) -> set[str]:
 
 
 def _write_part(parts: Path, columns: Columns, keys: Mapping[str, str]) -> None:
-    number = len(_part_files(parts))
+    existing = _part_files(parts)
+    number = int(existing[-1].stem.split("-")[1]) + 1 if existing else 0
     rows = np.isin(np.asarray(columns["file"], str), list(keys))
     arrays = {name: np.asarray(values)[rows] for name, values in columns.items()}
     with atomic_path(parts / f"part-{number:06d}.npz", suffix=".npz") as temporary:

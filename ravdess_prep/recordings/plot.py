@@ -36,7 +36,7 @@ def plot_timeline(found: Timeline, path: str | os.PathLike) -> Path:
         values = np.where(found.voiced, found.probabilities[:, column], np.nan)
         axes.plot(centres / scale, values, color=COLOURS[column % len(COLOURS)], linewidth=1.2, label=name)
     labels = found.labels
-    hop = np.diff(found.starts_s).min() if found.starts_s.size > 1 else (found.ends_s[0] - found.starts_s[0])
+    hop = np.median(np.diff(found.starts_s)) if found.starts_s.size > 1 else (found.ends_s[0] - found.starts_s[0])
     for centre, label, voiced in zip(centres, labels, found.voiced):
         left, width = (centre - hop / 2) / scale, hop / scale
         if not voiced:
