@@ -17,7 +17,7 @@ from .embedders.outputs import clip_frame_spans
 from .evaluation.classifier import predict_probabilities
 from .evaluation.fitting import inputs_as_trained
 from .evaluation.model_folder import check_same_dataset, dataset_record, load_trained, read_model_record
-from .corpora.source import audio_files
+from .corpora.source import audio_paths
 from .evaluation.speaker_norm import standardised
 from .exceptions import ParameterError, option
 from .embedding import Embedding
@@ -156,16 +156,8 @@ def enrolment_files(items: Sequence[str | os.PathLike]) -> list[Path]:
     Raises:
         ParameterError: A folder without audio files.
     """
-    found = []
-    for item in items:
-        if Path(item).is_dir():
-            inside = list(audio_files(item))
-            if not inside:
-                raise ParameterError(f"{item}: an enrolment folder without audio files")
-            found.extend(inside)
-        else:
-            found.append(Path(item))
-    return found
+    return audio_paths(items, empty=lambda folder: ParameterError(f"{folder}: an enrolment folder without audio "
+                                                                  "files"))
 
 
 def speaker_norm_note(model_dir: str | os.PathLike, *, files: int, enrol: int = 0) -> str | None:

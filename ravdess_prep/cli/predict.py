@@ -50,9 +50,9 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         jobs.check_output(Path(args.out), resume=args.resume, digest=jobs.settings_digest(settings))
         table_suffix(args.out)
-    if args.plot is not None:
-        _check_plots(args, window)
     paths = jobs.job_files(args.files)
+    if args.plot is not None:
+        _check_plots(args, window, paths)
     transductive = record.get("config", {}).get("speaker_norm") and not enrol and window is None
     if transductive and len(paths) < 2:
         raise ParameterError(f"{args.model_dir}: the model was trained with speaker normalisation; give an "
@@ -77,14 +77,14 @@ def run(args: argparse.Namespace) -> int:
     return 1 if result.failures else 0
 
 
-def _check_plots(args: argparse.Namespace, window) -> None:
+def _check_plots(args: argparse.Namespace, window, paths: list[Path]) -> None:
     """``--plot`` needs windows, and a folder whose pictures are new."""
     if window is None:
         raise ParameterError("--plot draws emotion over time: give --window (and --hop)")
     folder = Path(args.plot)
     check_parent(folder / "x.png", "plot")
     check_outside_datasets(folder, flag="plot")
-    for path in jobs.job_files(args.files):
+    for path in paths:
         check_new_file(folder / plot_name(path), flag="plot")
 
 

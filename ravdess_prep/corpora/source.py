@@ -15,7 +15,7 @@ import shutil
 import zipfile
 import zlib
 from pathlib import Path, PurePosixPath
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 import soundfile
 from tqdm.auto import tqdm
@@ -70,6 +70,25 @@ def audio_files(root: str | os.PathLike) -> Iterator[Path]:
         for name in sorted(files):
             if not name.startswith(".") and os.path.splitext(name)[1].lower() in AUDIO_SUFFIXES:
                 yield Path(folder) / name
+
+
+def audio_paths(items: Iterable[str | os.PathLike], *, empty: Callable[[Path], Exception]) -> list[Path]:
+    """Files as given, and in place of a folder every audio file under it (see
+    :func:`audio_files`), in order.
+
+    Raises:
+        The error ``empty(folder)`` makes for a folder without audio files.
+    """
+    found = []
+    for item in items:
+        if Path(item).is_dir():
+            inside = list(audio_files(item))
+            if not inside:
+                raise empty(Path(item))
+            found.extend(inside)
+        else:
+            found.append(Path(item))
+    return found
 
 
 def extracted_zip(

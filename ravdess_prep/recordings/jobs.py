@@ -23,9 +23,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from ..audio.io import check_complete
-from ..corpora.source import AUDIO_SUFFIXES, audio_files
+from ..corpora.source import AUDIO_SUFFIXES, audio_paths
 from ..exceptions import AudioError, OutputError, ParameterError, RavdessPrepError, option
 from ..storage.atomic import atomic_path
+from ..storage.digest import file_digest
 from ..storage.guards import check_parent, check_outside_datasets
 
 #: The folder of a job's finished chunks, beside its output.
@@ -48,16 +49,11 @@ def job_files(items: Sequence[str | os.PathLike]) -> list[Path]:
     Raises:
         AudioError: A folder without audio files, or a named file that is missing or truncated.
     """
-    found = []
+    found = audio_paths(items, empty=lambda folder: AudioError(
+        f"{folder}: no audio file ({', '.join(AUDIO_SUFFIXES)}) under this folder"))
     for item in items:
-        if Path(item).is_dir():
-            inside = list(audio_files(item))
-            if not inside:
-                raise AudioError(f"{item}: no audio file ({', '.join(AUDIO_SUFFIXES)}) under this folder")
-            found.extend(inside)
-        else:
+        if not Path(item).is_dir():
             check_complete(item)
-            found.append(Path(item))
     return list(dict.fromkeys(found))
 
 
@@ -114,7 +110,7 @@ def check_output(out: Path, *, resume: bool, digest: str, flag: str = "out") -> 
         raise OutputError(f"{parts}: an unfinished run of this job left its results there; rerun with --resume to "
                           "go on from them, or remove the folder")
     if out.exists():
-        written = record is not None and record.get("output_sha256") == _sha256(out)
+        written = record is not None and record.get("output_sha256") == file_digest(out)
         if not (resume and written):
             raise OutputError(f"{out}: already exists and holds another job's results (or a finished one's, which "
                               "is not resumed); an existing output is never replaced: remove it or choose another "
@@ -163,7 +159,7 @@ def run_job(files: Sequence[Path], *, out: Path, digest: str, process: Callable[
         raise_all_failed(failures, files=len(files))
     write(out, columns)
     if failures:
-        _write_record(parts, {"settings": digest, "output": str(out), "output_sha256": _sha256(out)})
+        _write_record(parts, {"settings": digest, "output": str(out), "output_sha256": file_digest(out)})
         return JobResult(columns, failures, len(resumed), parts)
     _remove_parts(parts)
     return JobResult(columns, failures, len(resumed))
@@ -195,14 +191,6 @@ def _remove_parts(parts: Path) -> None:
         part.unlink()
     (parts / JOB_FILE).unlink(missing_ok=True)
     shutil.rmtree(parts, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _job_record(parts: Path) -> dict | None:
