@@ -325,3 +325,19 @@ def test_embed_over_time_keeps_each_rows_shape_in_every_format(small_build, reco
     assert tuple(shape) == rows.shape[1:]
     np.testing.assert_array_equal(np.stack(table.column("embedding").to_pylist()).reshape(-1, *shape), rows)
     assert csv["start_s"].tolist() == frame.index.get_level_values("start").total_seconds().tolist()
+
+
+def test_an_enrolment_standardises_every_window_of_a_file(small_build, normalised_model, small_tree, recording):
+    enrolment = sorted((small_tree / "Audio_Speech_Actors_01-24" / "Actor_01").glob("*.flac"))[:3]
+    with EmotionModel(dataset=small_build.out, model_dir=normalised_model, enrol=enrolment) as model:
+        found = timeline(recording, model, window_s=2.0, hop_s=1.0)
+        assert found.normalised_by == "the enrolment of 3 recordings of the speaker"
+        with ravdess_prep.embedder(dataset=small_build.out) as embedding:
+            frame = embedding.process_file(recording, window_s=2.0, hop_s=1.0)
+            reference = model.inputs(embedding.process_paths(enrolment)).astype(np.float64)
+        rows = model.inputs(np.stack(frame[frame["voiced"]]["embedding"]))
+        axes = tuple(range(rows.ndim - 1))
+        std = reference.std(axis=axes)
+        expected = model.probabilities(((rows - reference.mean(axis=axes)) / np.where(std > 0, std, 1))
+                                       .astype(np.float32))
+        np.testing.assert_allclose(found.probabilities[found.voiced], expected, atol=1e-4)
