@@ -130,7 +130,7 @@ class Embedding:
         """The rows of every window of the files (read block by block, any length): a frame
         indexed by ``file``, ``start`` and ``end`` (``pandas.Timedelta``, audinterface's
         segmented index), with ``embedding`` (NaN where unvoiced) and ``voiced`` (whether the
-        trim rule found a voice in the window; see :mod:`ravdess_prep.recordings.windows`).
+        trim rule found a voice in the window; see :mod:`ravdess_prep.audio.windows`).
 
         Args:
             window_s: The window's length in seconds.

@@ -18,7 +18,7 @@ from .evaluation.classifier import predict_probabilities
 from .evaluation.fitting import inputs_as_trained
 from .evaluation.model_folder import check_same_dataset, dataset_record, load_trained, read_model_record
 from .corpora.source import audio_paths
-from .evaluation.speaker_norm import standardised
+from .evaluation.speaker_norm import reduced_axes, standardise, standardised
 from .exceptions import ParameterError, option
 from .embedding import Embedding
 from .pipeline import trim
@@ -68,6 +68,11 @@ class EmotionModel:
         self.input_axes: tuple[str, ...] | None = None  # a row's axes as the model takes it (set by inputs)
         self.reference = self.inputs(self.embedding.process_paths(self.enrol, jobs=1),
                                      frames=self.frames_of_files(self.enrol)) if self.enrol else None
+        #: The enrolment's mean and standard deviation (None without one), taken once.
+        self.statistics = None
+        if self.reference is not None:
+            reference, reduce = self.reference.astype(np.float64), reduced_axes(self.input_axes)
+            self.statistics = (reference.mean(axis=reduce, keepdims=True), reference.std(axis=reduce, keepdims=True))
 
     def class_names(self, count: int) -> tuple[str, ...]:
         """The classes' names, as recorded (``"0"``, ``"1"``, ... for a model of ``count``
@@ -90,8 +95,10 @@ class EmotionModel:
         model trained without speaker normalisation."""
         if not self.speaker_norm:
             return inputs
-        reference = self.reference if self.reference is not None else inputs
-        return standardised(inputs, reference, axes=self.input_axes).astype(np.float32)
+        if self.statistics is None:
+            return standardised(inputs, inputs, axes=self.input_axes).astype(np.float32)
+        mean, std = self.statistics
+        return standardise(inputs, mean=mean, std=std).astype(np.float32)
 
     def probabilities(self, inputs: np.ndarray) -> np.ndarray:
         """Class probabilities of inputs (already standardised where the model wants it)."""
@@ -133,11 +140,8 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
             enrolment of fewer than two files, or one file without an enrolment for a model
             trained with it.
     """
-    metrics = read_model_record(Path(model_dir))
-    if metrics.get("config", {}).get("speaker_norm") and not enrol and len(paths) < 2:
-        raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give an enrolment of "
-                             f"the speaker ({option('enrol')}), or several clips of one speaker (they are "
-                             "standardised together), not one file alone")
+    check_clips_to_standardise(read_model_record(Path(model_dir)), model_dir=model_dir, files=len(paths),
+                               enrol=len(enrol or ()))
     for audio in paths:  # every file is checked before any model is loaded
         check_complete(audio)
     with EmotionModel(dataset=dataset, model_dir=model_dir, files=files, on_too_long=on_too_long,
@@ -147,6 +151,19 @@ def predict_files(paths: Sequence[str | os.PathLike], *, dataset: str | os.PathL
         probabilities = trained.probabilities(trained.standardised(inputs))
         names = trained.class_names(probabilities.shape[1])
     return probabilities, names
+
+
+def check_clips_to_standardise(record: dict, *, model_dir, files: int, enrol: int) -> None:
+    """Refuse one clip alone, without an enrolment, for a model trained with speaker
+    normalisation (``record``: its ``metrics.json``): its statistics would be its own.
+
+    Raises:
+        ParameterError: Naming the model and what to give.
+    """
+    if record.get("config", {}).get("speaker_norm") and not enrol and files < 2:
+        raise ParameterError(f"{model_dir}: the model was trained with speaker normalisation; give an enrolment of "
+                             f"the speaker ({option('enrol')}), or several clips of one speaker (they are "
+                             "standardised together), not one file alone")
 
 
 def enrolment_files(items: Sequence[str | os.PathLike]) -> list[Path]:

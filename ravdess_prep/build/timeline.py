@@ -89,8 +89,9 @@ class WindowSettings:
         if not self.standalone and config.on_too_long == "error":
             maximum = config.target_length_samples / config.sample_rate_hz
         check_window_seconds(window_s=self.window_s, hop_s=self.hop_s, minimum_s=minimum_window_s(config),
-                             maximum_s=maximum, maximum_what="the length the dataset pads every clip to (its longest "
-                             f"clip): give a shorter window, or crop longer windows with {option('on_too_long', 'crop')}")
+                             maximum_s=maximum, maximum_what="the length the dataset pads every clip to (its "
+                             "longest clip): give a shorter window, or crop longer windows with "
+                             f"{option('on_too_long', 'crop')}")
 
     def recipe(self, sample_rate_hz: int) -> ClipRecipe:
         """The recipe of a file at ``sample_rate_hz``'s windows: the dataset's target, or the window."""
@@ -204,11 +205,9 @@ def row_shape(recipe: ClipRecipe) -> tuple[int, ...]:
     return tuple(recipe.rows(np.zeros((1,) + recipe.clip_shape, np.float32)).shape[1:])
 
 
-def window_frames(rows: WindowRows, settings: WindowSettings, *, sample_rate_hz: int) -> np.ndarray:
-    """Each voiced window's own frames among those of its padded input (for heads that read
-    frames; see :func:`ravdess_prep.embedders.outputs.clip_frame_spans`)."""
-    embedder = settings.config.embedder
-    target = settings.recipe(sample_rate_hz).target
+def window_frames(rows: WindowRows, target: Target, *, embedder: Embedder) -> np.ndarray:
+    """Each voiced window's own frames among those of its input padded to ``target`` (for heads
+    that read frames; see :func:`ravdess_prep.embedders.outputs.clip_frame_spans`)."""
     return clip_frame_spans(rows.trimmed_samples, target_length_samples=target.length_samples,
                             sample_rate_hz=target.sample_rate_hz, model_rate_hz=embedder.sample_rate_hz,
                             frames_of=lambda samples: embedder.num_examples(samples,

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
 from ..config import Config
 from ..dataset.manifest import Manifest
 from ..embedders import embedder_class
@@ -100,17 +98,11 @@ def job_report(args: argparse.Namespace, paths: list[Path], *, process: Callable
     progress = not args.no_progress and len(paths) > 1
     if args.out is not None:
         result = jobs.run_job(paths, out=Path(args.out), digest=jobs.settings_digest(settings), process=process,
-                              chunk_files=chunk_files or jobs.CHUNK_FILES, resume=args.resume, progress=progress, write=write_table)
+                              chunk_files=chunk_files or jobs.CHUNK_FILES, resume=args.resume, progress=progress,
+                              write=write_table)
     else:
-        size, pieces, failures = chunk_files or jobs.CHUNK_FILES, [], []
-        for first in range(0, len(paths), size):
-            columns, failed = process(paths[first : first + size])
-            pieces.extend([columns] if columns else [])
-            failures.extend(failed)
-        if not pieces:
-            jobs.raise_all_failed(failures, files=len(paths))
-        result = jobs.JobResult({name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]},
-                                failures, 0)
+        result = jobs.run_in_memory(paths, process=process, chunk_files=chunk_files or jobs.CHUNK_FILES,
+                                    progress=progress)
     for _, why in result.failures:
         print(why, file=sys.stderr)
     if result.failures:

@@ -54,10 +54,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plot is not None:
         _check_plots(args, window, paths)
     transductive = record.get("config", {}).get("speaker_norm") and not enrol and window is None
-    if transductive and len(paths) < 2:
-        raise ParameterError(f"{args.model_dir}: the model was trained with speaker normalisation; give an "
-                             "enrolment of the speaker (--enrol), or several clips of one speaker (they are "
-                             "standardised together), not one file alone")
+    if window is None:
+        predict.check_clips_to_standardise(record, model_dir=args.model_dir, files=len(paths), enrol=len(enrol))
     with predict.EmotionModel(dataset=args.dataset, model_dir=args.model_dir, files=files,
                               on_too_long=args.on_too_long, enrol=enrol) as model:
         note = predict.speaker_norm_note(args.model_dir, files=len(paths), enrol=len(enrol))

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..evaluation.speaker_norm import reduced_axes, standardise
 from ..predict import EmotionModel
-from ..build.timeline import WindowRows, WindowSettings, file_windows, window_frames
+from ..build.timeline import WindowSettings, file_windows, window_frames
 from ..audio.windows import audio_length
 
 #: How a timeline's windows were standardised, by case (the ``normalised_by`` of its record).
@@ -95,18 +95,17 @@ def timeline(path: str | os.PathLike, model: EmotionModel, *, window_s: float, h
     settings = WindowSettings(model.embedding.config, model.embedding.files, window_s=window_s, hop_s=hop_s)
     settings.check()
     rate = audio_length(path).sample_rate_hz
+    target = settings.recipe(rate).target if model.head.uses_frames else None  # where a window's frames lie
     blocks = file_windows(path, settings, session_of=model.embedding.session_for)
     own = model.speaker_norm and model.reference is None
     if model.speaker_norm and not own:
-        reference = model.reference.astype(np.float64)
-        reduce = reduced_axes(model.input_axes)
-        mean, std = reference.mean(axis=reduce, keepdims=True), reference.std(axis=reduce, keepdims=True)
         normalised_by = f"the enrolment of {len(model.enrol)} recordings of the speaker"
     parts, waiting = [], []
     with tempfile.TemporaryDirectory(prefix="ravdess-prep-windows-") as folder:
         moments = None
         for number, block in enumerate(blocks):
-            inputs = model.inputs(block.rows, frames=_frames(block, settings, model, rate))
+            inputs = model.inputs(block.rows, frames=None if target is None else
+                                  window_frames(block, target, embedder=settings.config.embedder))
             block = dataclasses.replace(block, rows=block.rows[:0])  # its times kept, not its rows
             if own:
                 moments = moments or _Moments(reduced_axes(model.input_axes))
@@ -114,8 +113,7 @@ def timeline(path: str | os.PathLike, model: EmotionModel, *, window_s: float, h
                 waiting.append(_set_aside(inputs, Path(folder) / f"{number}.npy"))
                 parts.append((block, None))
                 continue
-            if model.speaker_norm:
-                inputs = standardise(inputs, mean=mean, std=std).astype(np.float32)
+            inputs = model.standardised(inputs)  # the enrolment's statistics, where the model wants them
             parts.append((block, model.probabilities(inputs) if len(inputs) else None))
         if own:
             voiced = sum(int(block.voiced.sum()) for block, _ in parts)
@@ -126,10 +124,6 @@ def timeline(path: str | os.PathLike, model: EmotionModel, *, window_s: float, h
     classes = model.class_names(_classes(parts))
     return Timeline(str(path), *_joined(parts, classes=len(classes)), class_names=classes,
                     normalised_by=normalised_by if model.speaker_norm else NOT_NORMALISED)
-
-
-def _frames(block: WindowRows, settings: WindowSettings, model: EmotionModel, rate: int) -> np.ndarray | None:
-    return window_frames(block, settings, sample_rate_hz=rate) if model.head.uses_frames else None
 
 
 def _set_aside(inputs: np.ndarray, path: Path) -> Path:

@@ -143,15 +143,12 @@ def run_job(files: Sequence[Path], *, out: Path, digest: str, process: Callable[
     if todo:
         parts.mkdir(parents=True, exist_ok=True)
         _write_record(parts, {"settings": digest, "output": str(out)})
-    with tqdm(total=len(files), initial=len(resumed), unit="file", desc=out.name, disable=not progress) as bar:
-        for first in range(0, len(todo), chunk_files):
-            chunk = todo[first : first + chunk_files]
-            columns, failed = process(chunk)
-            failures.extend(failed)
-            succeeded = [path for path in chunk if str(path) not in {name for name, _ in failed}]
-            if succeeded:
-                _write_part(parts, columns, {str(path): keys.get(path) or file_key(path) for path in succeeded})
-            bar.update(len(chunk))
+    for chunk, columns, failed in _chunks(todo, process, chunk_files=chunk_files, progress=progress, name=out.name,
+                                          total=len(files), initial=len(resumed)):
+        failures.extend(failed)
+        succeeded = [path for path in chunk if str(path) not in {name for name, _ in failed}]
+        if succeeded:
+            _write_part(parts, columns, {str(path): keys.get(path) or file_key(path) for path in succeeded})
     columns = _gathered(parts, files, keys)
     if not columns:
         if not _part_files(parts):
@@ -163,6 +160,35 @@ def run_job(files: Sequence[Path], *, out: Path, digest: str, process: Callable[
         return JobResult(columns, failures, len(resumed), parts)
     _remove_parts(parts)
     return JobResult(columns, failures, len(resumed))
+
+
+def run_in_memory(files: Sequence[Path], *, process: Callable[[list[Path]], tuple[Columns, list]],
+                  chunk_files: int = CHUNK_FILES, progress: bool = True) -> JobResult:
+    """:func:`run_job` without an output: the chunks' results joined in memory, nothing kept on
+    disk (nothing to resume).
+
+    Raises:
+        AudioError: Every file failed (:func:`raise_all_failed`).
+    """
+    pieces, failures = [], []
+    for _, columns, failed in _chunks(list(files), process, chunk_files=chunk_files, progress=progress, name="files",
+                                      total=len(files)):
+        pieces.extend([columns] if columns else [])
+        failures.extend(failed)
+    if not pieces:
+        raise_all_failed(failures, files=len(files))
+    return JobResult({name: np.concatenate([piece[name] for piece in pieces]) for name in pieces[0]}, failures, 0)
+
+
+def _chunks(todo: list[Path], process, *, chunk_files: int, progress: bool, name: str, total: int, initial: int = 0):
+    """``(chunk, columns, failures)`` of each chunk of ``todo`` in turn, under one progress bar
+    of ``total`` files (``initial`` of them done before)."""
+    with tqdm(total=total, initial=initial, unit="file", desc=name, disable=not progress) as bar:
+        for first in range(0, len(todo), chunk_files):
+            chunk = todo[first : first + chunk_files]
+            columns, failed = process(chunk)
+            yield chunk, columns, failed
+            bar.update(len(chunk))
 
 
 def raise_all_failed(failures: Sequence[tuple[str, str]], *, files: int) -> None:
