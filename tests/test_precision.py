@@ -13,6 +13,7 @@ transformers = pytest.importorskip("transformers")
 
 import whisper_encoder  # noqa: E402
 from ravdess_prep import cli, pipeline  # noqa: E402
+from whisper_encoder import kernels  # noqa: E402
 from ravdess_prep.embedders import precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
@@ -48,6 +49,34 @@ def test_bf16_whisper_base_pools_every_layer_within_a_cosine_of_fp32(ravdess_dir
     assert pooled["bf16"].shape == (24, 7, 512) and not np.array_equal(pooled["bf16"], pooled["fp32"])
     cosines = _cosines(pooled["bf16"], pooled["fp32"])
     assert cosines.min() >= 0.999, cosines.min(axis=0)
+
+
+@pytest.mark.parametrize("onednn", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_a_linear_layer_on_the_processors_kernels_is_the_same_sums(dtype, onednn, monkeypatch):
+    """The bias, the exact GELU and a residual sum against float64 PyTorch: float32 to 1e-6 of
+    the largest value, bfloat16 to its rounding (2 ** -7 of it); through oneDNN where this
+    PyTorch has it, and through plain operations where it has not."""
+    if not onednn:
+        monkeypatch.setattr(kernels, "onednn_linear", lambda: None)
+    elif not torch.backends.mkldnn.is_available():
+        pytest.skip("this PyTorch has no oneDNN")
+    else:
+        assert kernels.onednn_linear() is not None
+    torch.manual_seed(0)
+    kind = getattr(torch, dtype)
+    x, weight, bias, residual = (torch.randn(*shape, dtype=torch.float64)
+                                 for shape in ((3, 37, 48), (64, 48), (64,), (3, 37, 64)))
+    linear = torch.nn.functional.linear(x, weight, bias)
+    expected = {"plain": linear, "gelu": torch.nn.functional.gelu(linear), "residual": linear + residual}
+    for case, wanted in expected.items():
+        found = kernels.linear(x.to(kind), weight.to(kind), bias.to(kind), gelu=case == "gelu",
+                               residual=residual.to(kind) if case == "residual" else None)
+        assert found.dtype == kind and found.shape == wanted.shape
+        error = float((found.double() - wanted).abs().max() / wanted.abs().max())
+        assert error <= (1e-6 if dtype == "float32" else 2 ** -7), (case, error)
+    with pytest.raises(ValueError, match="either a GELU or a residual sum"):
+        kernels.linear(x, weight, bias, gelu=True, residual=residual)
 
 
 @pytest.mark.parametrize("channels, out, kernel, stride, padding, groups", [

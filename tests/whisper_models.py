@@ -65,16 +65,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def reference_states(folder, mel: np.ndarray, *, cut: bool) -> list[np.ndarray]:
+def reference_states(folder, mel: np.ndarray, *, cut: bool, double: bool = False) -> list[np.ndarray]:
     """Transformers' hidden states: ``WhisperEncoder`` on a 30 s input, or its own layers with
-    the positional table cut to the input's frames (what the ``clip`` input computes)."""
+    the positional table cut to the input's frames (what the ``clip`` input computes); in
+    float64 (weights and input) if ``double``."""
     import torch
     import transformers
 
     model = transformers.WhisperModel.from_pretrained(folder).eval()
-    encoder = model.encoder
+    encoder = model.encoder.double() if double else model.encoder
     with torch.no_grad():
-        features = torch.from_numpy(mel[None])
+        features = torch.from_numpy(mel[None].astype(np.float64) if double else mel[None])
         if not cut:
             return [state[0].numpy() for state in encoder(features, output_hidden_states=True).hidden_states]
         x = torch.nn.functional.gelu(encoder.conv2(torch.nn.functional.gelu(encoder.conv1(features))))

@@ -14,6 +14,11 @@ with the padding's keys masked, and every run sees exactly ``batch_size`` inputs
 last one), so a clip's result depends on neither its batch-mates nor their number; with
 ``batch_size`` 1 a clip runs alone on its own frames.
 
+The layers run on :mod:`whisper_encoder.kernels`' linear layers (on a CPU: oneDNN's, with the
+bias, the feed-forward GELU and the residual sums inside the products). The query, key and
+value projections are one product of their three weights side by side, the query's scale
+(``head_dim ** -0.5``, a power of two for every published size) folded into its weights once.
+
 PyTorch is imported when an encoder is made, not with this package; a GPU is used when
 PyTorch sees one.
 """
@@ -29,6 +34,7 @@ from . import params
 from .errors import InputError
 from .files import EncoderConfig, read_config, read_encoder_weights
 from .frontend import encoder_frames
+from .kernels import linear
 
 
 def torch_device(device: str | None = None) -> str:
@@ -45,11 +51,11 @@ class WhisperEncoder:
         folder: A Transformers Whisper folder (see :mod:`whisper_encoder.files`).
         batch_size: Inputs per run (a last run is filled with zeros).
         device: A PyTorch device (default: a GPU when there is one, else the CPU).
-        precision: ``fp32`` (every operation in float32) or ``bf16`` (the weights of the
-            matrix products and convolutions cast to bfloat16 once, here; layer norms,
-            softmax and the residual stream in float32; hidden states out as float32). On a
-            processor without native bfloat16 (AVX512-BF16 or AMX) ``bf16`` is emulated and
-            slower than ``fp32``.
+        precision: ``fp32`` (every operation in float32) or ``bf16`` (the weights cast to
+            bfloat16 once, here, and every step in bfloat16, the residual stream included; the
+            layer norms take their statistics in float32, with float32 scales on a CPU; the
+            hidden states come out as float32). On a processor without native bfloat16
+            (AVX512-BF16 or AMX) ``bf16`` is emulated and slower than ``fp32``.
 
     Raises:
         ModelFileError: The folder's config or weights are missing, damaged or do not match.
@@ -76,13 +82,29 @@ class WhisperEncoder:
         self.weights = {}
         for name in list(source):
             self.weights[name] = torch.from_numpy(np.array(source.pop(name))).to(self.device, self._dtype_of(name))
+        self._join_attention_projections()
 
     def _dtype_of(self, name: str):
-        """The type a tensor is kept in: the layer norms and positions stay float32 (they act
-        on the float32 residual stream), the rest take the compute type."""
+        """The type a tensor is kept in: the compute type, but float32 for the layer norms'
+        scales on a CPU (PyTorch normalises bfloat16 there with float32 scales)."""
         import torch
 
-        return torch.float32 if "layer_norm" in name or name.startswith("embed_positions") else self.compute_dtype
+        return torch.float32 if "layer_norm" in name and self.device.type == "cpu" else self.compute_dtype
+
+    def _join_attention_projections(self) -> None:
+        """Each block's query, key and value weights as one ``(3 d_model, d_model)`` product
+        (``self_attn.qkv_proj``), the query's scale folded in (exactly, for a power of two);
+        the key has no bias (zeros)."""
+        import torch
+
+        scale = (self.config.d_model // self.config.heads) ** -0.5
+        w = self.weights
+        for layer in range(self.config.layers):
+            base = f"layers.{layer}.self_attn."
+            query, query_bias = w.pop(base + "q_proj.weight"), w.pop(base + "q_proj.bias")
+            value, value_bias = w.pop(base + "v_proj.weight"), w.pop(base + "v_proj.bias")
+            w[base + "qkv_proj.weight"] = torch.cat([query * scale, w.pop(base + "k_proj.weight"), value])
+            w[base + "qkv_proj.bias"] = torch.cat([query_bias * scale, torch.zeros_like(value_bias), value_bias])
 
     def hidden_states(self, mels: Sequence[np.ndarray], *, input: str = "clip", frames: Sequence[int] | None = None,
                       layers: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -161,45 +183,40 @@ class WhisperEncoder:
             x = x * (frames[None, :] < ends[:, None])[:, None, :]
             valid = torch.arange(-(-padded // 2), device=self.device)[None, :] < -(-ends[:, None] // 2)
         x = F.gelu(F.conv1d(x, w["conv2.weight"], w["conv2.bias"], stride=params.CONV_STRIDE, padding=1))
-        # The residual stream is float32 in either precision.
-        x = x.permute(0, 2, 1).float() + w["embed_positions.weight"][: x.shape[2]]
+        x = (x.permute(0, 2, 1) + w["embed_positions.weight"][: x.shape[2]]).contiguous()
         mask = None if valid is None else valid[:, None, None, :]
-        states = [x]
-        for layer in range(self.config.layers):
-            x = self._block(x, f"layers.{layer}.", mask)
-            states.append(x)
-        d = self.config.d_model
-        states[-1] = F.layer_norm(x, (d,), w["layer_norm.weight"], w["layer_norm.bias"], params.LAYER_NORM_EPSILON)
-        return torch.stack([states[layer] for layer in layers], dim=1).float().cpu().numpy()[: len(mels)]
+        # each kept state is written once, as float32, into the batch's output
+        out = torch.empty((size, len(layers), x.shape[1], self.config.d_model), dtype=torch.float32,
+                          device=self.device)
+        last = self.config.layers
+        for layer in range(last + 1):
+            if layer:
+                x = self._block(x, f"layers.{layer - 1}.", mask)
+            if layer == last:
+                d = self.config.d_model
+                x = F.layer_norm(x, (d,), w["layer_norm.weight"], w["layer_norm.bias"], params.LAYER_NORM_EPSILON)
+            for slot in (slot for slot, chosen in enumerate(layers) if chosen == layer):
+                out[:, slot] = x
+        return out[: len(mels)].cpu().numpy()
 
     def _block(self, x, base: str, mask):
         """One pre-LayerNorm block: self-attention, then the feed-forward layer, each added to
-        the float32 residual stream (the layer norms in float32, their outputs cast to the
-        compute type for the products)."""
+        the residual stream inside its last product."""
         import torch.nn.functional as F
 
-        w, d, heads, compute = self.weights, self.config.d_model, self.config.heads, self.compute_dtype
+        w, d, heads = self.weights, self.config.d_model, self.config.heads
         epsilon = params.LAYER_NORM_EPSILON
         h = F.layer_norm(x, (d,), w[base + "self_attn_layer_norm.weight"], w[base + "self_attn_layer_norm.bias"],
-                         epsilon).to(compute)
+                         epsilon)
         batch, length = h.shape[0], h.shape[1]
-
-        def split(t):
-            return t.view(batch, length, heads, d // heads).transpose(1, 2)
-
-        query = split(F.linear(h, w[base + "self_attn.q_proj.weight"], w[base + "self_attn.q_proj.bias"])
-                      * (d // heads) ** -0.5)
-        key = split(F.linear(h, w[base + "self_attn.k_proj.weight"]))
-        value = split(F.linear(h, w[base + "self_attn.v_proj.weight"], w[base + "self_attn.v_proj.bias"]))
+        qkv = linear(h, w[base + "self_attn.qkv_proj.weight"], w[base + "self_attn.qkv_proj.bias"])
+        query, key, value = qkv.view(batch, length, 3, heads, d // heads).permute(2, 0, 3, 1, 4)
         attended = F.scaled_dot_product_attention(query, key, value, attn_mask=mask, scale=1.0)
         attended = attended.transpose(1, 2).reshape(batch, length, d)
-        # float32 + bfloat16 promotes to float32 exactly: the same sum as with a cast first, one copy less
-        x = x + F.linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"])
-        h = F.layer_norm(x, (d,), w[base + "final_layer_norm.weight"], w[base + "final_layer_norm.bias"],
-                         epsilon).to(compute)
-        h = F.linear(F.gelu(F.linear(h, w[base + "fc1.weight"], w[base + "fc1.bias"])), w[base + "fc2.weight"],
-                     w[base + "fc2.bias"])
-        return x + h
+        x = linear(attended, w[base + "self_attn.out_proj.weight"], w[base + "self_attn.out_proj.bias"], residual=x)
+        h = F.layer_norm(x, (d,), w[base + "final_layer_norm.weight"], w[base + "final_layer_norm.bias"], epsilon)
+        h = linear(h, w[base + "fc1.weight"], w[base + "fc1.bias"], gelu=True)
+        return linear(h, w[base + "fc2.weight"], w[base + "fc2.bias"], residual=x)
 
     def close(self) -> None:
         """Free the weights (and the GPU memory they hold)."""

@@ -31,8 +31,8 @@ INPUTS = ("clip", "30s")
 #: keys), so that a clip's computation has the same shape whatever its batch-mates.
 BUCKET_FRAMES = 64
 #: The precisions the encoder runs in: ``fp32`` (every operation in float32), ``bf16`` (weights
-#: cast to bfloat16 once; matrix products and convolutions in bfloat16, layer norms, softmax
-#: and the residual stream in float32).
+#: cast to bfloat16 once; every step in bfloat16, the residual stream included; the layer norms'
+#: statistics in float32).
 PRECISIONS = ("fp32", "bf16")
 
 # --- The Transformers folder -------------------------------------------------------------
