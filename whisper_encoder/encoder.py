@@ -83,6 +83,7 @@ class WhisperEncoder:
         for name in list(source):
             self.weights[name] = torch.from_numpy(np.array(source.pop(name))).to(self.device, self._dtype_of(name))
         self._join_attention_projections()
+        self._convolutions_as_products()
 
     def _dtype_of(self, name: str):
         """The type a tensor is kept in: the compute type, but float32 for the layer norms'
@@ -105,6 +106,15 @@ class WhisperEncoder:
             value, value_bias = w.pop(base + "v_proj.weight"), w.pop(base + "v_proj.bias")
             w[base + "qkv_proj.weight"] = torch.cat([query * scale, w.pop(base + "k_proj.weight"), value])
             w[base + "qkv_proj.bias"] = torch.cat([query_bias * scale, torch.zeros_like(value_bias), value_bias])
+
+    def _convolutions_as_products(self) -> None:
+        """The two convolutions' weights ``(d_model, channels, 3)`` as matrices over three
+        consecutive frames side by side: ``conv1.matrix`` channel by channel (its input is
+        unfolded from the log-mel frames), ``conv2.matrix`` frame by frame (its input is a
+        strided view of the first's channels-last output)."""
+        w = self.weights
+        w["conv1.matrix"] = w.pop("conv1.weight").flatten(1)
+        w["conv2.matrix"] = w.pop("conv2.weight").permute(0, 2, 1).flatten(1).contiguous()
 
     def hidden_states(self, mels: Sequence[np.ndarray], *, input: str = "clip", frames: Sequence[int] | None = None,
                       layers: Sequence[int] | None = None) -> list[np.ndarray]:
@@ -175,15 +185,20 @@ class WhisperEncoder:
             batch[row, :, :length] = mel
         w, compute = self.weights, self.compute_dtype
         x = torch.from_numpy(batch).to(self.device, compute)
-        x = F.gelu(F.conv1d(x, w["conv1.weight"], w["conv1.bias"], padding=1))
+        # the first convolution: each frame's three neighbours' mel bins side by side, one product
+        x = F.pad(x, (1, 1)).unfold(2, 3, 1).permute(0, 2, 1, 3).flatten(2)
+        x = linear(x, w["conv1.matrix"], w["conv1.bias"], gelu=True)  # (batch, frames, d_model)
         valid = None
         if masked:  # past an input's end the second convolution reads zeros, as it would alone
             frames = torch.arange(padded, device=self.device)
             ends = torch.tensor(lengths + [padded] * (size - len(lengths)), device=self.device)  # fillers: all valid
-            x = x * (frames[None, :] < ends[:, None])[:, None, :]
+            x = x * (frames[None, :] < ends[:, None])[:, :, None]
             valid = torch.arange(-(-padded // 2), device=self.device)[None, :] < -(-ends[:, None] // 2)
-        x = F.gelu(F.conv1d(x, w["conv2.weight"], w["conv2.bias"], stride=params.CONV_STRIDE, padding=1))
-        x = (x.permute(0, 2, 1) + w["embed_positions.weight"][: x.shape[2]]).contiguous()
+        # the second: frames 2t-1, 2t, 2t+1 side by side, a strided view of the padded frames
+        x = F.pad(x, (0, 0, 1, 1))
+        d, count = x.shape[2], -(-padded // params.CONV_STRIDE)
+        x = x.as_strided((size, count, 3 * d), (x.stride(0), params.CONV_STRIDE * d, 1))
+        x = linear(x, w["conv2.matrix"], w["conv2.bias"], gelu=True) + w["embed_positions.weight"][:count]
         mask = None if valid is None else valid[:, None, None, :]
         # each kept state is written once, as float32, into the batch's output
         out = torch.empty((size, len(layers), x.shape[1], self.config.d_model), dtype=torch.float32,
