@@ -4,7 +4,7 @@
     python benchmarks/plot_bf16.py bf16.log docs/img/encoders.png [--machine "2 cores, AMX"]
 
 Three panels, one bar per model and precision: the encoder's fraction of that precision's
-matrix-product peak (the issue's floor of 0.5 drawn), the wall seconds split into inside and
+matrix-product peak in the build and alone (hatched; the issue's floor of 0.5 drawn), the wall seconds split into inside and
 outside the encoder, and the peak resident memory. The processor's bfloat16 flags and the
 device, as the log's first line gives them, are in the title.
 """
@@ -35,6 +35,8 @@ def parse(log: str) -> tuple[dict, dict]:
             continue
         if words[0] == "roofline":
             builds.setdefault((words[1], fields["precision"]), {}).update(fields)
+        elif words[0] == "alone":
+            builds.setdefault((words[1], fields["precision"]), {})["alone_fraction"] = fields["fraction_of_peak"]
         elif words[0] in ("whisper", "hf") and "build_wall_s" in fields:
             builds.setdefault((words[0], fields["precision"]), {}).update(fields)
     return machine, builds
@@ -54,7 +56,12 @@ def main(argv=None) -> None:
     colours = ["#4c72b0" if precision == "fp32" else "#dd8452" for _, precision in keys]
     figure, axes = plt.subplots(1, 3, figsize=(12, 4))
     fractions = [float(builds[key]["fraction_of_peak"]) for key in keys]
-    axes[0].bar(labels, fractions, color=colours)
+    places = list(range(len(keys)))
+    axes[0].bar([place - 0.2 for place in places], fractions, width=0.4, color=colours, label="in the build")
+    if all("alone_fraction" in builds[key] for key in keys):
+        axes[0].bar([place + 0.2 for place in places], [float(builds[key]["alone_fraction"]) for key in keys],
+                    width=0.4, color=colours, hatch="//", edgecolor="white", label="alone, the same batches")
+    axes[0].set_xticks(places, labels)
     axes[0].axhline(0.5, color="black", linestyle="--", linewidth=1, label="floor 0.5")
     axes[0].set_ylim(0, 1)
     axes[0].set_title("encoder: fraction of the precision's\nmatrix-product peak")

@@ -3,7 +3,8 @@ of a Transformers folder.
 
 Modules: ``params`` (constants), ``frontend`` (waveform -> log-mel frames, numpy), ``files``
 (``config.json`` and the encoder's weights from safetensors), ``encoder`` (the network built in
-code, every hidden state out), ``errors``. The package stands alone; importing it loads
+code, every hidden state out), ``kernels`` (its linear layers on the processor's own matrix
+kernels), ``errors``. The package stands alone; importing it loads
 neither PyTorch nor librosa.
 """
 
