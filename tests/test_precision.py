@@ -17,6 +17,7 @@ from whisper_encoder import kernels  # noqa: E402
 from ravdess_prep.embedders import precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
+from ravdess_prep.embedders.feature_encoder import to_channels_last  # noqa: E402
 from ravdess_prep.exceptions import ParameterError  # noqa: E402
 from ravdess_prep.audio.resample import resample  # noqa: E402
 from whisper_models import real_whisper  # noqa: E402
@@ -93,7 +94,29 @@ def test_an_unfolded_convolution_is_pytorchs(channels, out, kernel, stride, padd
         torch.testing.assert_close(unfolded_conv1d(conv, x), conv(x), rtol=1e-12, atol=1e-12)
 
 
-def test_a_model_in_bf16_computes_every_convolution_unfolded():
+@pytest.mark.parametrize("norm", ["layer", "group"])
+def test_a_channels_last_feature_encoder_is_transformers(norm):
+    """The seven convolutions as products over strided frames, in float64 against Transformers'
+    own feature encoder of the same weights: the same sums, to 1e-10."""
+    torch.manual_seed(0)
+    config = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
+                                      conv_dim=(16,) * 7, feat_extract_norm=norm)
+    reference = transformers.WavLMModel(config).eval().double()
+    converted = transformers.WavLMModel(config).eval().double()
+    converted.load_state_dict(reference.state_dict())
+    to_channels_last(converted.feature_extractor, gelu=True)
+    signal = torch.randn(2, 16000, dtype=torch.float64)
+    with torch.inference_mode():
+        expected, found = reference.feature_extractor(signal), converted.feature_extractor(signal)
+    assert found.shape == expected.shape == (2, 16, 49)
+    torch.testing.assert_close(found, expected, rtol=1e-10, atol=1e-10)
+    padded = transformers.WavLMModel(config).eval()
+    padded.feature_extractor.conv_layers[1].conv.padding = (1,)
+    with pytest.raises(ValueError, match="without padding, groups or dilation"):
+        to_channels_last(padded.feature_extractor, gelu=True)
+
+
+def test_a_model_in_bf16_computes_every_ungrouped_convolution_unfolded():
     torch.manual_seed(0)
     config = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
                                       conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
@@ -102,7 +125,8 @@ def test_a_model_in_bf16_computes_every_convolution_unfolded():
     converted = to_bfloat16(transformers.WavLMModel(config).eval())
     converted.load_state_dict({name: value.to(torch.bfloat16) for name, value in reference.state_dict().items()})
     convs = [module for module in converted.modules() if isinstance(module, torch.nn.Conv1d)]
-    assert len(convs) == 8 and all(module.forward.func is unfolded_conv1d for module in convs)
+    unfolded = [getattr(module.forward, "func", None) is unfolded_conv1d for module in convs]
+    assert len(convs) == 8 and unfolded == [module.groups == 1 for module in convs] and unfolded.count(True) == 7
     assert all(parameter.dtype == torch.bfloat16 for parameter in converted.parameters())
     signal = torch.randn(1, 16000)
     with torch.inference_mode():
