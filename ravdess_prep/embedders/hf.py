@@ -39,8 +39,7 @@ import numpy as np
 from ..exceptions import ClipTooLongError, ModelFileError, ParameterError, option
 from ..settings import NUMBER, TEXT, setting
 from .base import EMBEDDER_GROUP, ModelFiles
-from .bfloat16 import to_bfloat16
-from .feature_encoder import to_channels_last
+from .cpu_kernels import on_cpu_kernels
 from .hf_folder import MODEL_TYPES, SAMPLE_RATE_HZ, pads_exactly, read_extractor_config, read_model_config, weight_names
 from .layer_stack import LayerStackEmbedder, resolve_layers, torch_device, transformer_bytes
 from .outputs import pool_examples
@@ -246,14 +245,7 @@ class HFModel:
         weights = weight_names(folder)[0]
         self.model = load_strictly(model_class, folder, weights=weights).to(self.device).eval()
         self.dtype = torch.bfloat16 if embedder.precision == "bf16" else torch.float32
-        cpu = self.device.type == "cpu"
-        if embedder.precision == "bf16":
-            self.model = to_bfloat16(self.model, unfold_convolutions=cpu)
-        layers = self.model.feature_extractor.conv_layers
-        if cpu and all(isinstance(getattr(layer, "layer_norm", None), torch.nn.LayerNorm) for layer in layers):
-            # channels-last pays where every convolution is followed by a layer norm (see feature_encoder)
-            to_channels_last(self.model.feature_extractor,
-                             gelu=getattr(self.model.config, "feat_extract_activation", None) == "gelu")
+        self.model = on_cpu_kernels(self.model, precision=embedder.precision, device=self.device.type)
         self.masked = bool(getattr(self.extractor, "return_attention_mask", False))
         self.padded_together = pads_exactly(config, masked=self.masked)
 
