@@ -30,9 +30,10 @@ datasets as ``DIR/whisper-fp32`` and ``DIR/whisper-bf16``.
 In a build the encoder shares the cores with the workers that prepare the next clips (at the
 lowest priority, but on 2 cores every stolen slice stalls the model's threads), so an ``alone``
 line follows each build: the same batches, of the same shapes, through the model alone in a
-fresh process (the second of two passes), its seconds and fraction of the peak. After both precisions of a model, the
-cosine of every clip's bf16 row with its fp32 row, per layer: the smallest, and how many are
-below 0.999.
+fresh process (the second of two passes), its seconds and its fraction of the peak measured
+beside it, just before and after (the machine's speed drifts over minutes). After both
+precisions of a model, the cosine of every clip's bf16 row with its fp32 row, per layer: the
+smallest, and how many are below 0.999.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ from _common import in_child, shared_dir  # noqa: E402
 from hf_build import _loop_seconds, make_model  # noqa: E402
 
 PRECISIONS = ("fp32", "bf16")
+#: The products whose speed is the peak: 1024-cubed, and one Whisper-base feed-forward layer on
+#: a 3.3 s clip.
+PEAK_SHAPES = ((1024, 1024, 1024), (165, 512, 2048))
 
 
 def matmul_peak_gflops(shape: tuple[int, int, int], precision: str, *, repeats: int = 30, trials: int = 5) -> float:
@@ -160,10 +164,12 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
             "batch_size": manifest.embedder["settings"]["batch_size"], "shapes": shapes}
 
 
-def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list, cache: str) -> float:
+def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list, cache: str) -> tuple[float, float]:
     """The encoder alone (run in a child process): the build's batches again, of the same
     shapes (random inputs: the work does not depend on the values), the model loaded afresh;
-    the seconds of the second pass (the first sets up the kernels of each shape)."""
+    the seconds of the second pass (the first sets up the kernels of each shape), and the
+    matrix-product peak measured just before and just after it (the higher), so that a drift
+    of the machine's speed between the run's start and this pass does not enter the fraction."""
     from ravdess_prep import pipeline
     from ravdess_prep.embedders.whisper import WhisperInput
 
@@ -178,13 +184,19 @@ def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list,
     loaded = embedder.for_files(model_files).load(model_files)
     try:
         for _ in range(2):
+            before = _peak(precision)
             started = time.perf_counter()
             for batch in batches:
                 loaded.embed(batch)
             seconds = time.perf_counter() - started
-        return seconds
+        return seconds, max(before, _peak(precision))
     finally:
         loaded.close()
+
+
+def _peak(precision: str) -> float:
+    """The matrix-product peak of ``precision``: the faster of the two shapes of :func:`main`."""
+    return max(matmul_peak_gflops(shape, precision) for shape in PEAK_SHAPES)
 
 
 def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Path, peaks: dict, actors=()) -> dict:
@@ -199,8 +211,8 @@ def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Pat
                                         precision, actors)
         row = found[precision]
         row["peak_rss_mb"] = peak.megabytes
-        row["alone"] = in_child(_alone, kind, model, precision, row["batch_size"], row.pop("shapes"),
-                                str(scratch / f"cache-{kind}-{precision}"))
+        row["alone"], row["alone_peak"] = in_child(_alone, kind, model, precision, row["batch_size"],
+                                                   row.pop("shapes"), str(scratch / f"cache-{kind}-{precision}"))
         achieved, alone = row["flops"] / row["encoder"] / 1e9, row["flops"] / row["alone"] / 1e9
         print(f"{kind} precision={precision} clips={row['clips']} batch_size={row['batch_size']} "
               f"build_wall_s={row['wall']:.1f} embed_s={row['embed']:.1f} encoder_s={row['encoder']:.1f} "
@@ -211,7 +223,8 @@ def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Pat
               f"fraction_of_peak={achieved / peaks[precision]:.2f} (embed stage: "
               f"{row['flops'] / row['embed'] / 1e9 / peaks[precision]:.2f})")
         print(f"alone {kind} precision={precision} encoder_alone_s={row['alone']:.1f} encoder_gflops_per_s={alone:.0f} "
-              f"fraction_of_peak={alone / peaks[precision]:.2f}")
+              f"matmul_peak_gflops_per_s={row['alone_peak']:.0f} fraction_of_peak={alone / row['alone_peak']:.2f} "
+              f"(of the run's first peak: {alone / peaks[precision]:.2f})")
     print(f"{kind} ratio_fp32_to_bf16={found['fp32']['wall'] / found['bf16']['wall']:.3f} "
           f"(embed stage {found['fp32']['embed'] / found['bf16']['embed']:.3f}, encoder in the build "
           f"{found['fp32']['encoder'] / found['bf16']['encoder']:.3f}, encoder alone "
@@ -241,7 +254,7 @@ def main() -> None:
           f"cuda={torch.cuda.is_available()}")
     peaks = {}
     for precision in PRECISIONS:
-        square, ffn = (matmul_peak_gflops(shape, precision) for shape in ((1024, 1024, 1024), (165, 512, 2048)))
+        square, ffn = (matmul_peak_gflops(shape, precision) for shape in PEAK_SHAPES)
         peaks[precision] = max(square, ffn)
         print(f"matmul precision={precision} gflops_per_s_1024={square:.0f} gflops_per_s_whisper_ffn={ffn:.0f}")
     print(f"matmul ratio_bf16_to_fp32={peaks['bf16'] / peaks['fp32']:.2f}")
