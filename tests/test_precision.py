@@ -1,5 +1,6 @@
-"""``--precision``: bfloat16 against float32 with the real Whisper-base weights, convolutions as
-matrix products against PyTorch's own, the processor check, and bad values named."""
+"""``--precision``: bfloat16 against float32 with the real Whisper-base weights; the linear layers
+on the processor's kernels, convolutions as matrix products and the channels-last feature
+encoder against PyTorch's and Transformers' own; the processor check, and bad values named."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 import whisper_encoder  # noqa: E402
-from ravdess_prep import cli, pipeline  # noqa: E402
 from whisper_encoder import kernels  # noqa: E402
+from ravdess_prep import cli, pipeline  # noqa: E402
 from ravdess_prep.embedders import precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
