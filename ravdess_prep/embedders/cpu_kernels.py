@@ -7,8 +7,13 @@
   feature encoder channels-last where each of its convolutions has a layer norm
   (:mod:`ravdess_prep.embedders.feature_encoder`).
 
-Attention layers that call ``torch.nn.functional.multi_head_attention_forward`` with their
-projections' weights (WavLM's) keep PyTorch's products. On a GPU only the cast applies.
+- WavLM's attention, which Transformers runs through
+  ``torch.nn.functional.multi_head_attention_forward`` (its projections as ``addmm``, and the
+  attention weights of every head computed, averaged and returned though nobody reads them),
+  as one query/key/value product and PyTorch's fused attention with the gated relative
+  position bias and the key padding as its additive mask.
+
+On a GPU only the cast applies.
 
 PyTorch is imported when a model is converted, not with this module.
 """
@@ -36,11 +41,42 @@ def on_cpu_kernels(model, *, precision: str, device: str):
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.forward = functools.partial(_linear_forward, module)
+    for module in model.modules():
+        if type(module).__name__ == "WavLMAttention" and hasattr(module, "torch_multi_head_self_attention"):
+            module.torch_multi_head_self_attention = functools.partial(_wavlm_attention, module, _joined(module))
     encoder = getattr(model, "feature_extractor", None)
     layers = getattr(encoder, "conv_layers", ())
     if layers and all(isinstance(getattr(layer, "layer_norm", None), torch.nn.LayerNorm) for layer in layers):
         to_channels_last(encoder, gelu=getattr(model.config, "feat_extract_activation", None) == "gelu")
     return model
+
+
+def _joined(attention) -> tuple:
+    """The query, key and value projections of an attention module as one weight and bias."""
+    import torch
+
+    projections = (attention.q_proj, attention.k_proj, attention.v_proj)
+    return (torch.cat([projection.weight.detach() for projection in projections]),
+            torch.cat([projection.bias.detach() for projection in projections]))
+
+
+def _wavlm_attention(module, joined: tuple, hidden_states, attention_mask, gated_position_bias):
+    """What ``WavLMAttention.torch_multi_head_self_attention`` returns, ``(output, None)``: the
+    attention of ``hidden_states`` ``(batch, frames, width)`` with ``gated_position_bias``
+    ``(batch * heads, frames, frames)`` added to the scores and the keys where
+    ``attention_mask`` is not 1 left out; no attention weights."""
+    import torch.nn.functional as F
+
+    batch, frames, width = hidden_states.shape
+    heads = module.num_heads
+    query, key, value = linear(hidden_states, *joined).view(batch, frames, 3, heads, width // heads).permute(
+        2, 0, 3, 1, 4)
+    bias = gated_position_bias.view(batch, heads, frames, frames).to(query.dtype)
+    if attention_mask is not None:
+        bias = bias.masked_fill(attention_mask.ne(1)[:, None, None, :], float("-inf"))
+    attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
+    attended = attended.transpose(1, 2).reshape(batch, frames, width)
+    return linear(attended, module.out_proj.weight, module.out_proj.bias), None
 
 
 def _linear_forward(module, x):
