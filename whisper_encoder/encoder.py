@@ -34,7 +34,7 @@ from . import params
 from .errors import InputError
 from .files import EncoderConfig, read_config, read_encoder_weights
 from .frontend import encoder_frames
-from .kernels import linear
+from .kernels import frame_windows, linear
 
 
 def torch_device(device: str | None = None) -> str:
@@ -195,10 +195,8 @@ class WhisperEncoder:
             x = x * (frames[None, :] < ends[:, None])[:, :, None]
             valid = torch.arange(-(-padded // 2), device=self.device)[None, :] < -(-ends[:, None] // 2)
         # the second: frames 2t-1, 2t, 2t+1 side by side, a strided view of the padded frames
-        x = F.pad(x, (0, 0, 1, 1))
-        d, count = x.shape[2], -(-padded // params.CONV_STRIDE)
-        x = x.as_strided((size, count, 3 * d), (x.stride(0), params.CONV_STRIDE * d, 1))
-        x = linear(x, w["conv2.matrix"], w["conv2.bias"], gelu=True) + w["embed_positions.weight"][:count]
+        x = frame_windows(F.pad(x, (0, 0, 1, 1)), kernel=3, stride=params.CONV_STRIDE)
+        x = linear(x, w["conv2.matrix"], w["conv2.bias"], gelu=True) + w["embed_positions.weight"][: x.shape[1]]
         mask = None if valid is None else valid[:, None, None, :]
         # each kept state is written once, as float32, into the batch's output
         out = torch.empty((size, len(layers), x.shape[1], self.config.d_model), dtype=torch.float32,

@@ -1,4 +1,4 @@
-"""Linear layers on the processor's own matrix-product kernels.
+"""Linear layers on the processor's own matrix-product kernels, and convolutions as such layers.
 
 On a CPU, ``torch.nn.functional.linear`` with a bias runs as ``addmm``: the bias is copied into
 the output and the product added to it, and in bfloat16 that path misses the processor's
@@ -62,3 +62,15 @@ def linear(x, weight, bias=None, *, gelu: bool = False, residual=None):
         y = F.linear(x, weight, bias)
         y = F.gelu(y) if gelu else y
     return y if residual is None else residual + y
+
+
+def frame_windows(x, *, kernel: int, stride: int):
+    """``x`` ``(batch, frames, channels)`` as ``(batch, count, kernel * channels)``: every
+    ``stride``-th run of ``kernel`` consecutive frames side by side, frame after frame (a
+    strided view of a contiguous copy, no more), so that a convolution without padding over the
+    frames is :func:`linear` with its weight ``(out, in, kernel)`` arranged
+    ``weight.permute(0, 2, 1).flatten(1)``."""
+    x = x.contiguous()
+    batch, frames, channels = x.shape
+    count = (frames - kernel) // stride + 1
+    return x.as_strided((batch, count, kernel * channels), (frames * channels, stride * channels, 1))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from whisper_encoder.kernels import linear
+from whisper_encoder.kernels import frame_windows, linear
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,12 +76,8 @@ def _forward(plan: list[_Layer], input_values):
 
     x = input_values[:, :, None]
     for layer in plan:
-        x = x.contiguous()
-        batch, frames, channels = x.shape
-        count = (frames - layer.kernel) // layer.stride + 1
-        windows = x.as_strided((batch, count, layer.kernel * channels), (frames * channels, layer.stride * channels, 1))
         fused = layer.norm is None and layer.gelu
-        x = linear(windows, layer.matrix, layer.bias, gelu=fused)
+        x = linear(frame_windows(x, kernel=layer.kernel, stride=layer.stride), layer.matrix, layer.bias, gelu=fused)
         if layer.norm is not None and hasattr(layer.norm, "normalized_shape"):
             x = F.layer_norm(x, layer.norm.normalized_shape, layer.norm.weight, layer.norm.bias, layer.norm.eps)
         elif layer.norm is not None:
