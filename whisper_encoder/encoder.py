@@ -34,7 +34,7 @@ from . import params
 from .errors import InputError
 from .files import EncoderConfig, read_config, read_encoder_weights
 from .frontend import encoder_frames
-from .kernels import frame_windows, linear
+from .kernels import frame_windows, linear, window_weight
 
 
 def torch_device(device: str | None = None) -> str:
@@ -114,7 +114,7 @@ class WhisperEncoder:
         strided view of the first's channels-last output)."""
         w = self.weights
         w["conv1.matrix"] = w.pop("conv1.weight").flatten(1)
-        w["conv2.matrix"] = w.pop("conv2.weight").permute(0, 2, 1).flatten(1).contiguous()
+        w["conv2.matrix"] = window_weight(w.pop("conv2.weight"))
 
     def hidden_states(self, mels: Sequence[np.ndarray], *, input: str = "clip", frames: Sequence[int] | None = None,
                       layers: Sequence[int] | None = None) -> list[np.ndarray]:

@@ -68,9 +68,14 @@ def frame_windows(x, *, kernel: int, stride: int):
     """``x`` ``(batch, frames, channels)`` as ``(batch, count, kernel * channels)``: every
     ``stride``-th run of ``kernel`` consecutive frames side by side, frame after frame (a
     strided view of a contiguous copy, no more), so that a convolution without padding over the
-    frames is :func:`linear` with its weight ``(out, in, kernel)`` arranged
-    ``weight.permute(0, 2, 1).flatten(1)``."""
+    frames is :func:`linear` of them with its weight arranged by :func:`window_weight`."""
     x = x.contiguous()
     batch, frames, channels = x.shape
     count = (frames - kernel) // stride + 1
     return x.as_strided((batch, count, kernel * channels), (frames * channels, stride * channels, 1))
+
+
+def window_weight(weight):
+    """A convolution's weight ``(out, in, kernel)`` as the matrix ``(out, kernel * in)`` that
+    multiplies :func:`frame_windows` (frame after frame, each frame's channels together)."""
+    return weight.permute(0, 2, 1).flatten(1).contiguous()

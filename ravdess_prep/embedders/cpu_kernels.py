@@ -5,8 +5,7 @@
 - on a CPU, every ``Linear`` layer through :func:`whisper_encoder.kernels.linear` (oneDNN's
   inner product with the bias inside; in bfloat16 ``addmm`` misses the matrix units), and the
   feature encoder channels-last where each of its convolutions has a layer norm
-  (:mod:`ravdess_prep.embedders.feature_encoder`).
-
+  (:mod:`ravdess_prep.embedders.feature_encoder`);
 - WavLM's attention, which Transformers runs through
   ``torch.nn.functional.multi_head_attention_forward`` (its projections as ``addmm``, and the
   attention weights of every head computed, averaged and returned though nobody reads them),
@@ -41,8 +40,7 @@ def on_cpu_kernels(model, *, precision: str, device: str):
     for module in model.modules():
         if isinstance(module, torch.nn.Linear):
             module.forward = functools.partial(_linear_forward, module)
-    for module in model.modules():
-        if type(module).__name__ == "WavLMAttention" and hasattr(module, "torch_multi_head_self_attention"):
+        elif type(module).__name__ == "WavLMAttention" and hasattr(module, "torch_multi_head_self_attention"):
             module.torch_multi_head_self_attention = functools.partial(_wavlm_attention, module, _joined(module))
     encoder = getattr(model, "feature_extractor", None)
     layers = getattr(encoder, "conv_layers", ())

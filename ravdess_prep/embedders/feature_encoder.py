@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from whisper_encoder.kernels import frame_windows, linear
+from whisper_encoder.kernels import frame_windows, linear, window_weight
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,10 +61,9 @@ def to_channels_last(encoder, *, gelu: bool):
         if not (norm is None or isinstance(norm, torch.nn.LayerNorm)
                 or (isinstance(norm, torch.nn.GroupNorm) and norm.num_groups == norm.num_channels)):
             raise ValueError(f"a channels-last feature encoder has no rule for the normalisation {norm}")
-        weight = conv.weight.detach()
-        matrix = weight.permute(0, 2, 1).reshape(weight.shape[0], -1).contiguous()
         bias = None if conv.bias is None else conv.bias.detach()
-        plan.append(_Layer(matrix, bias, conv.kernel_size[0], conv.stride[0], norm, layer.activation, gelu))
+        plan.append(_Layer(window_weight(conv.weight.detach()), bias, conv.kernel_size[0], conv.stride[0], norm,
+                           layer.activation, gelu))
     encoder.forward = functools.partial(_forward, plan)
     return encoder
 
