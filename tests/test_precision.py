@@ -18,6 +18,7 @@ from ravdess_prep import cli, pipeline  # noqa: E402
 from ravdess_prep.embedders import precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
+from ravdess_prep.embedders import feature_encoder  # noqa: E402
 from ravdess_prep.embedders.feature_encoder import to_channels_last  # noqa: E402
 from ravdess_prep.exceptions import ParameterError  # noqa: E402
 from ravdess_prep.audio.resample import resample  # noqa: E402
@@ -95,22 +96,42 @@ def test_an_unfolded_convolution_is_pytorchs(channels, out, kernel, stride, padd
         torch.testing.assert_close(unfolded_conv1d(conv, x), conv(x), rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("norm", ["layer", "group"])
-def test_a_channels_last_feature_encoder_is_transformers(norm):
-    """The seven convolutions as products over strided frames, in float64 against Transformers'
-    own feature encoder of the same weights: the same sums, to 1e-10."""
+@pytest.mark.parametrize("norm, bias, piece_frames, runs", [
+    ("layer", False, None, 2),  # whole clips, the first layer's normalisation inside its product
+    ("layer", True, 10, 10 + 6),  # pieces of 10 frames (16000 samples: 49 frames, 5 pieces), 8 (15 frames, 2)
+    ("layer", False, 30, 4 + 2),  # pieces of 25 frames, a run each; the 15-frame clips two to a run
+    ("group", False, 10, 2),  # a normalisation over frames: whole clips
+])
+def test_a_channels_last_feature_encoder_is_transformers(norm, bias, piece_frames, runs, monkeypatch):
+    """The seven convolutions as products over strided frames, whole or a piece of the clip at a
+    time, in float64 against Transformers' own feature encoder of the same weights: the same
+    sums, to 1e-10."""
     torch.manual_seed(0)
     config = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                      conv_dim=(16,) * 7, feat_extract_norm=norm)
+                                      conv_dim=(16,) * 7, feat_extract_norm=norm, conv_bias=bias)
     reference = transformers.WavLMModel(config).eval().double()
+    with torch.no_grad():  # norms that are not the identity at initialisation
+        for name, parameter in reference.feature_extractor.named_parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.1)
     converted = transformers.WavLMModel(config).eval().double()
     converted.load_state_dict(reference.state_dict())
-    to_channels_last(converted.feature_extractor, gelu=True)
-    signal = torch.randn(2, 16000, dtype=torch.float64)
-    with torch.inference_mode():
-        expected, found = reference.feature_extractor(signal), converted.feature_extractor(signal)
-    assert found.shape == expected.shape == (2, 16, 49)
-    torch.testing.assert_close(found, expected, rtol=1e-10, atol=1e-10)
+    # the largest tensor per output frame: the second layer's windows, 3 x 16 float64 values at 32 a frame
+    frame_bytes = 32 * 3 * 16 * 8
+    to_channels_last(converted.feature_extractor, gelu=True,
+                     piece_bytes=frame_bytes * piece_frames if piece_frames else feature_encoder.PIECE_BYTES)
+    stack, stacked = feature_encoder._stack, []
+
+    def counted(plan, x):
+        stacked.append(tuple(x.shape))
+        return stack(plan, x)
+
+    monkeypatch.setattr(feature_encoder, "_stack", counted)
+    for signal in (torch.randn(2, 16000, dtype=torch.float64), torch.randn(3, 5123, dtype=torch.float64)):
+        with torch.inference_mode():
+            expected, found = reference.feature_extractor(signal), converted.feature_extractor(signal)
+        assert found.shape == expected.shape and found.shape[:2] == (signal.shape[0], 16)
+        torch.testing.assert_close(found, expected, rtol=1e-10, atol=1e-10)
+    assert len(stacked) == runs, stacked
     padded = transformers.WavLMModel(config).eval()
     padded.feature_extractor.conv_layers[1].conv.padding = (1,)
     with pytest.raises(ValueError, match="without padding, groups or dilation"):

@@ -5,7 +5,9 @@
 - on a CPU, every ``Linear`` layer through :func:`whisper_encoder.kernels.linear` (oneDNN's
   inner product with the bias inside; in bfloat16 ``addmm`` misses the matrix units), and the
   feature encoder channels-last where each of its convolutions has a layer norm
-  (:mod:`ravdess_prep.embedders.feature_encoder`);
+  (:mod:`ravdess_prep.embedders.feature_encoder`), and the exact GELU of each feed-forward
+  block inside its first product (the 3072-wide activations otherwise read and written once
+  more);
 - WavLM's attention, which Transformers runs through
   ``torch.nn.functional.multi_head_attention_forward`` (its projections as ``addmm``, and the
   attention weights of every head computed, averaged and returned though nobody reads them),
@@ -42,6 +44,8 @@ def on_cpu_kernels(model, *, precision: str, device: str):
             module.forward = functools.partial(_linear_forward, module)
         elif type(module).__name__ == "WavLMAttention" and hasattr(module, "torch_multi_head_self_attention"):
             module.torch_multi_head_self_attention = functools.partial(_wavlm_attention, module, _joined(module))
+        elif _exact_gelu(getattr(module, "intermediate_act_fn", None)) and hasattr(module, "output_dense"):
+            module.forward = functools.partial(_feed_forward, module)
     encoder = getattr(model, "feature_extractor", None)
     layers = getattr(encoder, "conv_layers", ())
     if layers and all(isinstance(getattr(layer, "layer_norm", None), torch.nn.LayerNorm) for layer in layers):
@@ -75,6 +79,21 @@ def _wavlm_attention(module, joined: tuple, hidden_states, attention_mask, gated
     attended = F.scaled_dot_product_attention(query, key, value, attn_mask=bias)
     attended = attended.transpose(1, 2).reshape(batch, frames, width)
     return linear(attended, module.out_proj.weight, module.out_proj.bias), None
+
+
+def _exact_gelu(activation) -> bool:
+    """Whether ``activation`` is Transformers' exact (erf) GELU."""
+    import torch
+
+    return (type(activation).__name__ == "GELUActivation"
+            and getattr(activation, "act", None) is torch.nn.functional.gelu)
+
+
+def _feed_forward(module, x):
+    """What a feed-forward block of the wav2vec 2.0 family computes of ``x`` in evaluation (its
+    dropouts idle): the first product with its GELU inside, then the second."""
+    hidden = linear(x, module.intermediate_dense.weight, module.intermediate_dense.bias, gelu=True)
+    return linear(hidden, module.output_dense.weight, module.output_dense.bias)
 
 
 def _linear_forward(module, x):
