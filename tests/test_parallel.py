@@ -55,13 +55,29 @@ def test_an_error_is_raised_in_order_and_stops_the_calls_not_started():
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
-def test_low_priority_workers_run_at_the_lowest_priority_and_the_caller_keeps_its_own():
+def test_low_priority_workers_run_in_the_idle_class_and_the_caller_keeps_its_own():
+    def policy(value):
+        return os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before = policy(None)
+    assert before[0] != os.SCHED_IDLE
+    low = set(map_calls(policy, [{"value": value} for value in range(8)], jobs=2, low_priority=True))
+    assert low == {(os.SCHED_IDLE, before[1])}
+    assert policy(None) == before
+    normal = set(map_calls(policy, [{"value": value} for value in range(8)], jobs=2))
+    assert normal == {before}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
+def test_low_priority_workers_fall_back_to_the_lowest_nice_value(monkeypatch):
+    def refused(*args):
+        raise PermissionError("not permitted")
+
     def nice(value):
         return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
-    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    niceness = set(map_calls(nice, [{"value": value} for value in range(8)], jobs=2, low_priority=True))
-    assert niceness == {LOW_PRIORITY_NICE}
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
-    normal = set(map_calls(nice, [{"value": value} for value in range(8)], jobs=2))
-    assert normal == {before}
+    monkeypatch.setattr(os, "sched_setscheduler", refused)
+    before = nice(None)
+    assert set(map_calls(nice, [{"value": value} for value in range(8)], jobs=2, low_priority=True)) == {
+        LOW_PRIORITY_NICE}
+    assert nice(None) == before

@@ -36,8 +36,8 @@ def map_calls(
         jobs: Threads; default every CPU core; 1 runs in the calling thread.
         ahead: Results computed ahead of the one the caller is reading (None: no limit). This
             bounds the memory of results waiting to be read.
-        low_priority: Run the calls at the lowest scheduling priority (Linux threads; ignored
-            elsewhere), so that they use the CPU time the caller's own work leaves idle.
+        low_priority: Run the calls in Linux's idle scheduling class (else at nice 19; ignored
+            elsewhere), so that they use only the CPU time the caller's own work leaves idle.
     """
     if jobs is None:
         jobs = os.cpu_count() or 1
@@ -62,6 +62,12 @@ def map_calls(
 
 
 def _lower_priority() -> None:
+    """This thread at Linux's idle scheduling class, else at the lowest nice value."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
+        return
+    except (AttributeError, OSError):
+        pass
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), LOW_PRIORITY_NICE)
     except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority

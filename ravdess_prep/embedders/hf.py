@@ -304,7 +304,12 @@ class HFModel:
         with torch.inference_mode():
             states = self.model(**inputs, output_hidden_states=True).hidden_states
             frames = self.model._get_feat_extract_output_lengths(torch.tensor([signal.size for signal in prepared]))
-            stacked = torch.stack([states[layer] for layer in self.layers], dim=1).float().cpu().numpy()
+            first = states[self.layers[0]]  # the kept states written once, as float32
+            stacked = torch.empty((first.shape[0], len(self.layers), *first.shape[1:]), dtype=torch.float32,
+                                  device=first.device)
+            for index, layer in enumerate(self.layers):
+                stacked[:, index] = states[layer]
+            stacked = stacked.cpu().numpy()
         return [stacked[row, :, : int(frames[row])] for row in range(len(prepared))]
 
     def postprocess(self, raw: np.ndarray) -> np.ndarray:
