@@ -18,7 +18,7 @@ from ravdess_prep import cli, pipeline  # noqa: E402
 from ravdess_prep.embedders import precision  # noqa: E402
 from ravdess_prep.embedders import HFEmbedder, WhisperEmbedder  # noqa: E402
 from ravdess_prep.embedders.bfloat16 import to_bfloat16, unfolded_conv1d  # noqa: E402
-from ravdess_prep.embedders import feature_encoder  # noqa: E402
+from ravdess_prep.embedders import cpu_kernels, feature_encoder  # noqa: E402
 from ravdess_prep.embedders.feature_encoder import to_channels_last  # noqa: E402
 from ravdess_prep.exceptions import ParameterError  # noqa: E402
 from ravdess_prep.audio.resample import resample  # noqa: E402
@@ -197,3 +197,38 @@ def test_bad_precisions_are_named(tmp_path, capsys):
     with pytest.raises(SystemExit):
         cli.main(["build", "--embedder", "whisper", "--precision", "fp16", "--out", str(tmp_path / "x")])
     assert "argument --precision: has to be one of fp32, bf16, not 'fp16'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stable", [False, True])
+def test_a_wavlm_on_the_cpu_kernels_is_transformers(stable):
+    """Every hidden state of a WavLM (post-norm, and the stable-layer-norm kind) moved onto the
+    kernels (linear layers, attention with its gated position bias and key padding, the
+    feed-forward GELU, the feature encoder),
+    in float64 against Transformers' own forward of the same weights, with a padded clip in the
+    batch: the same sums, to 1e-9. The weights are perturbed so that the position bias, its gate
+    and every norm matter."""
+    torch.manual_seed(0)
+    config = transformers.WavLMConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
+                                      conv_dim=(16,) * 7, num_conv_pos_embeddings=16, num_conv_pos_embedding_groups=2,
+                                      feat_extract_norm="layer", do_stable_layer_norm=stable)
+    reference = transformers.WavLMModel(config).eval().double()
+    with torch.no_grad():
+        for name, parameter in reference.named_parameters():
+            parameter.add_(torch.randn_like(parameter) * (1.0 if "rel_attn_embed" in name or "const" in name else 0.1))
+    converted = transformers.WavLMModel(config).eval().double()
+    converted.load_state_dict(reference.state_dict())
+    converted = cpu_kernels.on_cpu_kernels(converted, precision="fp32", device="cpu")
+    attention = converted.encoder.layers[0].attention.torch_multi_head_self_attention
+    assert getattr(attention, "func", None) is cpu_kernels._wavlm_attention
+    signal = torch.randn(2, 8000, dtype=torch.float64)
+    mask = torch.ones(2, 8000, dtype=torch.long)
+    mask[1, 5000:] = 0
+    signal[1, 5000:] = 0
+    with torch.inference_mode():
+        expected = reference(signal, attention_mask=mask, output_hidden_states=True).hidden_states
+        found = converted(signal, attention_mask=mask, output_hidden_states=True).hidden_states
+    assert len(found) == len(expected) == 3
+    frames = int(reference._get_feat_extract_output_lengths(torch.tensor(5000)))
+    for state, wanted in zip(found, expected):
+        torch.testing.assert_close(state[0], wanted[0], rtol=1e-9, atol=1e-9)
+        torch.testing.assert_close(state[1, :frames], wanted[1, :frames], rtol=1e-9, atol=1e-9)
