@@ -120,8 +120,8 @@ def to_channels_last(encoder, *, gelu: bool, piece_bytes: int = PIECE_BYTES):
             layers.append(_normalised(conv, norm, layer.activation, gelu))
         else:
             bias = None if conv.bias is None else conv.bias.detach()
-            layers.append(_Layer(window_weight(conv.weight.detach()), bias, kernel, conv.stride[0], norm,
-                                 layer.activation, gelu))
+            layers.append(_Layer(window_weight(conv.weight.detach()), bias, kernel, stride, norm, layer.activation,
+                                 gelu))
     per_frame = max(width * (hop // layer_hop) for width, layer_hop in widths)
     plan = _Plan(tuple(layers), receptive, hop, per_frame, None if whole else piece_bytes)
     encoder.forward = functools.partial(_forward, plan)
@@ -133,13 +133,14 @@ def _normalised(conv, norm, activation, gelu: bool) -> _Normalised:
     import torch
 
     weight = window_weight(conv.weight.detach())
-    exact = torch.promote_types(weight.dtype, torch.float32)
-    bias = torch.zeros(weight.shape[0], dtype=exact) if conv.bias is None else conv.bias.detach().to(exact)
-    joined = torch.cat([weight.to(exact), bias[:, None]], dim=1)
+    exact = {"dtype": torch.promote_types(weight.dtype, torch.float32), "device": weight.device}
+    out = weight.shape[0]
+    bias = torch.zeros(out, **exact) if conv.bias is None else conv.bias.detach().to(**exact)
+    joined = torch.cat([weight.to(**exact), bias[:, None]], dim=1)
     centred = joined - joined.mean(dim=0, keepdim=True)
-    scale = torch.ones(weight.shape[0], dtype=exact) if norm.weight is None else norm.weight.detach().to(exact)
-    shift = torch.zeros(weight.shape[0], dtype=exact) if norm.bias is None else norm.bias.detach().to(exact)
-    return _Normalised(centred.T @ centred / weight.shape[0], (scale[:, None] * centred).to(weight.dtype),
+    scale = torch.ones(out, **exact) if norm.weight is None else norm.weight.detach().to(**exact)
+    shift = torch.zeros(out, **exact) if norm.bias is None else norm.bias.detach().to(**exact)
+    return _Normalised(centred.T @ centred / out, (scale[:, None] * centred).to(weight.dtype),
                        shift.to(weight.dtype), norm.eps, conv.kernel_size[0], conv.stride[0], activation, gelu)
 
 
