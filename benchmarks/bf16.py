@@ -24,7 +24,10 @@ its process; and a roofline line: the encoder's floating-point operations over e
 (counted from the model's shapes and each clip's own frames, not the padding within a batch:
 convolutions, projections, attention, feed-forward layers; not the normalisations or
 activations) divided by the encoder's seconds, beside the measured peak of that precision
-(and, for comparison, divided by the whole ``embed`` stage). ``--keep DIR`` keeps the Whisper
+(and, for comparison, divided by the whole ``embed`` stage); then the operations the encoder
+executed (every run at its batch size and padded length: the padding to the length buckets
+and the zero inputs that fill a last batch included) and their fraction of the peak, which is
+the kernels' own efficiency. ``--keep DIR`` keeps the Whisper
 datasets as ``DIR/whisper-fp32`` and ``DIR/whisper-bf16``.
 
 In a build the encoder shares the cores with the workers that prepare the next clips (at the
@@ -137,12 +140,13 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
         shape = transformers.AutoConfig.from_pretrained(model)
     from ravdess_prep.build import inference
 
-    in_model, shapes = [0.0], []
+    in_model, shapes, padded = [0.0], [], []
     run = inference.ModelSession.run
 
-    def timed(session, batch):  # the encoder's own seconds, every run of it, and its inputs' shapes
+    def timed(session, batch):  # the encoder's own seconds, every run of it, its inputs' shapes and length
         shapes.append([(np.shape(clip.mel), clip.frames) if hasattr(clip, "mel") else (np.shape(clip), None)
                        for clip in batch])
+        padded.append(session.model.batch_key(batch[0]))
         begun = time.perf_counter()
         try:
             return run(session, batch)
@@ -159,8 +163,12 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
     samples = (table["trimmed_length_samples"] * 16000 // table["sample_rate_hz"]).astype(int)
     flops = sum(whisper_flops(shape, int(n) // 160) if kind == "whisper" else wavlm_flops(shape, int(n))
                 for n in samples)
+    size = manifest.embedder["settings"]["batch_size"]
+    executed = sum(size * (whisper_flops(shape, int(length)) if kind == "whisper" else wavlm_flops(shape, int(length)))
+                   for length in padded)
     return {"wall": wall, "embed": result.seconds["embed"], "encoder": in_model[0], "clips": len(table),
-            "flops": flops, "audio_s": float((table["trimmed_length_samples"] / table["sample_rate_hz"]).sum()),
+            "flops": flops, "executed_flops": executed,
+            "audio_s": float((table["trimmed_length_samples"] / table["sample_rate_hz"]).sum()),
             "batch_size": manifest.embedder["settings"]["batch_size"], "shapes": shapes}
 
 
@@ -225,6 +233,11 @@ def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Pat
         print(f"alone {kind} precision={precision} encoder_alone_s={row['alone']:.1f} encoder_gflops_per_s={alone:.0f} "
               f"matmul_peak_gflops_per_s={row['alone_peak']:.0f} fraction_of_peak={alone / row['alone_peak']:.2f} "
               f"(of the run's first peak: {alone / peaks[precision]:.2f})")
+        executed = row["executed_flops"] / 1e9
+        print(f"executed {kind} precision={precision} executed_gflop={executed:.0f} "
+              f"executed_over_counted={row['executed_flops'] / row['flops']:.3f} "
+              f"in_build_fraction_of_peak={executed / row['encoder'] / peaks[precision]:.2f} "
+              f"alone_fraction_of_peak={executed / row['alone'] / row['alone_peak']:.2f}")
     print(f"{kind} ratio_fp32_to_bf16={found['fp32']['wall'] / found['bf16']['wall']:.3f} "
           f"(embed stage {found['fp32']['embed'] / found['bf16']['embed']:.3f}, encoder in the build "
           f"{found['fp32']['encoder'] / found['bf16']['encoder']:.3f}, encoder alone "
