@@ -161,11 +161,11 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
     manifest = result.manifest
     table = pandas.read_csv(Path(out) / "metadata.csv")
     samples = (table["trimmed_length_samples"] * 16000 // table["sample_rate_hz"]).astype(int)
-    flops = sum(whisper_flops(shape, int(n) // 160) if kind == "whisper" else wavlm_flops(shape, int(n))
-                for n in samples)
+    operations = whisper_flops if kind == "whisper" else wavlm_flops  # of log-mel frames or of samples
+    lengths = samples // 160 if kind == "whisper" else samples
+    flops = sum(operations(shape, int(length)) for length in lengths)
     size = manifest.embedder["settings"]["batch_size"]
-    executed = sum(size * (whisper_flops(shape, int(length)) if kind == "whisper" else wavlm_flops(shape, int(length)))
-                   for length in padded)
+    executed = sum(size * operations(shape, int(length)) for length in padded)  # every run, padded and filled
     return {"wall": wall, "embed": result.seconds["embed"], "encoder": in_model[0], "clips": len(table),
             "flops": flops, "executed_flops": executed,
             "audio_s": float((table["trimmed_length_samples"] / table["sample_rate_hz"]).sum()),
