@@ -169,7 +169,7 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
     return {"wall": wall, "embed": result.seconds["embed"], "encoder": in_model[0], "clips": len(table),
             "flops": flops, "executed_flops": executed,
             "audio_s": float((table["trimmed_length_samples"] / table["sample_rate_hz"]).sum()),
-            "batch_size": manifest.embedder["settings"]["batch_size"], "shapes": shapes}
+            "batch_size": size, "shapes": shapes}
 
 
 def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list, cache: str) -> tuple[float, float]:
