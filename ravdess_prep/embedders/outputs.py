@@ -118,8 +118,11 @@ def pool_examples(embeddings: np.ndarray, *, pool: str = "none", axis: int = 1) 
         return embeddings.astype(np.float32, copy=False)
     if not 0 <= axis < embeddings.ndim - 1:
         raise ParameterError(f"embeddings of shape {embeddings.shape} have no examples axis {axis} to pool")
-    values = embeddings.astype(np.float64)
-    parts = [values.mean(axis=axis)] + ([values.std(axis=axis)] if pool == "mean-std" else [])
+    # summed in float64 as read, without a float64 copy of the frames (the same bits: each
+    # output element's sum runs over the examples in order either way)
+    parts = [np.mean(embeddings, axis=axis, dtype=np.float64)]
+    if pool == "mean-std":
+        parts.append(np.std(embeddings, axis=axis, dtype=np.float64))
     return np.concatenate(parts, axis=-1).astype(np.float32)
 
 
