@@ -7,7 +7,10 @@ positional table cut, written here with Transformers' own layers."""
 from __future__ import annotations
 
 import json
+import os
 import struct
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -75,6 +78,48 @@ def test_log_mel_is_the_feature_extractors(signals, name, tiny):
     assert np.abs(whisper_encoder.log_mel(signal, input="30s") - padded).max() <= 1e-5
     assert np.abs(whisper_encoder.log_mel(signal) - alone).max() <= 1e-5
     assert whisper_encoder.log_mel(signal).shape == (80, signal.size // 160) and padded.shape == (80, 3000)
+
+
+#: Run in a process of its own with two OpenMP threads (the suite's processes have one): a
+#: thread runs the front-end on 30 s of noise and stays alive; the threads that carry its name
+#: (its own, and any OpenMP team it opened) are counted; the front-end runs again on the caller.
+_PROBE = """
+import sys, threading
+from pathlib import Path
+import numpy as np, torch, whisper_encoder
+signal = np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32) * 0.1
+whisper_encoder.mel_filters(80)  # made once; its first call loads SciPy's BLAS, which starts threads of its own
+ran, release, found = threading.Event(), threading.Event(), {}
+def probe():
+    Path(f"/proc/self/task/{threading.get_native_id()}/comm").write_text("mel-probe")
+    found["mel"] = whisper_encoder.log_mel(signal, input="30s")
+    ran.set()
+    release.wait(60)
+worker = threading.Thread(target=probe)
+worker.start()
+ran.wait(60)
+named = sum((task / "comm").read_text().strip() == "mel-probe" for task in Path("/proc/self/task").iterdir())
+release.set()
+worker.join()
+threads = torch.get_num_threads()
+same = np.array_equal(whisper_encoder.log_mel(signal, input="30s"), found["mel"])
+print(threads, named, same, torch.get_num_threads())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads are counted in /proc")
+def test_the_front_end_keeps_to_its_own_thread():
+    """A thread that ran the front-end keeps no OpenMP team (threads preparing clips beside the
+    model would each keep one); the bits are those of the caller's thread, whose number of
+    threads is left as it was."""
+    env = {key: value for key, value in os.environ.items() if key != "MKL_NUM_THREADS"}  # MKL follows OpenMP
+    env["OMP_NUM_THREADS"] = "2"
+    done = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    threads, named, same, after = done.stdout.split()
+    assert threads == "2" and after == "2"
+    assert named == "1"  # the thread itself: no OpenMP threads of its own
+    assert same == "True"
 
 
 def test_frame_counts_and_bad_input():

@@ -1,11 +1,12 @@
-"""Ordered parallel map over threads, shared by the per-clip stages."""
+"""Ordered parallel maps over threads, shared by the per-clip stages: beside the caller's work
+(:func:`map_calls`), or in turns with it (:func:`map_in_turns`)."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from itertools import islice
 from typing import Callable, Iterator, Sequence
 
@@ -59,6 +60,36 @@ def map_calls(
         finally:  # on an error (or an abandoned iteration), do not start the calls still queued
             for future in pending:
                 future.cancel()
+
+
+def map_in_turns(function: Callable, calls: Sequence[dict], *, jobs: int | None = None, turn: int) -> Iterator:
+    """``function(**kwargs)`` for each ``kwargs`` in ``calls``, results in input order, computed
+    ``turn`` calls at a time on ``jobs`` threads while the caller waits, and none while the
+    caller works on them.
+
+    For a caller whose own work occupies every core (a PyTorch model on the CPU): beside it, the
+    calls would take cycles from its threads between their operations, and those threads would
+    sleep and be woken for each operation instead of spinning. Taking turns, each side has the
+    whole machine. Every call of a turn is finished before its first result is handed back, so
+    an exception is raised, with its own type, when its result is reached, after the results
+    before it. ``jobs``: threads (default every CPU core); 1 runs in the calling thread.
+    """
+    if jobs is None:
+        jobs = os.cpu_count() or 1
+    if jobs <= 1 or len(calls) <= 1:
+        for kwargs in calls:
+            yield function(**kwargs)
+        return
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ravdess-prep") as pool:
+        for first in range(0, len(calls), max(1, turn)):
+            futures = [pool.submit(function, **kwargs) for kwargs in calls[first:first + max(1, turn)]]
+            try:
+                wait(futures)
+            finally:  # interrupted while waiting: do not start the calls still queued
+                for future in futures:
+                    future.cancel()
+            for future in futures:
+                yield future.result()
 
 
 def _lower_priority() -> None:

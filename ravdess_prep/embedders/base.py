@@ -301,6 +301,12 @@ class Embedder:
         settings are unchanged). By default itself."""
         return self
 
+    def model_uses_every_core(self) -> bool:
+        """Whether the model's runs occupy every core of this machine (a PyTorch model on the
+        CPU), so that a build prepares clips in turns with the model rather than beside it
+        (see :func:`ravdess_prep.build.local.embed`)."""
+        return False
+
     def check_machine(self) -> None:
         """Raise :class:`ParameterError` if this machine cannot run the embedder as set (called
         before any work: at the start of a build, and before a model is loaded). By default

@@ -91,6 +91,10 @@ class LayerStackEmbedder(Embedder):
     def clip_kind(self) -> OutputKind:
         return LAYERS if self.pool != "none" else LAYER_SEQUENCES
 
+    def model_uses_every_core(self) -> bool:
+        """True on a CPU: PyTorch runs each operation on a thread per core."""
+        return torch_device() == "cpu"
+
     def check_machine(self) -> None:
         """``bf16`` needs native bfloat16 here (:func:`ravdess_prep.embedders.precision.require_native`)."""
         require_native(self.precision, device=torch_device())
