@@ -30,11 +30,12 @@ and the zero inputs that fill a last batch included) and their fraction of the p
 the kernels' own efficiency. ``--keep DIR`` keeps the Whisper
 datasets as ``DIR/whisper-fp32`` and ``DIR/whisper-bf16``.
 
-In a build the encoder shares the cores with the workers that prepare the next clips (at the
-lowest priority, but on 2 cores every stolen slice stalls the model's threads), so an ``alone``
-line follows each build: the same batches, of the same shapes, through the model alone in a
-fresh process (the second of two passes), its seconds and its fraction of the peak measured
-beside it, just before and after (the machine's speed drifts over minutes). After both
+In a build the encoder takes turns with the workers that prepare the clips, and meets each
+batch shape for the first time, so an ``alone`` line follows each build: the same batches, of
+the same shapes, through the model alone in a fresh process (the second of two passes), its
+seconds and its fraction of the peak measured beside it, just before and after (the machine's
+speed drifts over minutes); ``first_pass_s``: the first pass, whose first run of each shape
+also sets up its kernels, as in the build. After both
 precisions of a model, the cosine of every clip's bf16 row with its fp32 row, per layer: the
 smallest, and how many are below 0.999.
 """
@@ -172,12 +173,14 @@ def _build(kind: str, model: str, source: str, out: str, cache: str, precision: 
             "batch_size": size, "shapes": shapes}
 
 
-def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list, cache: str) -> tuple[float, float]:
+def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list,
+           cache: str) -> tuple[float, float, float]:
     """The encoder alone (run in a child process): the build's batches again, of the same
     shapes (random inputs: the work does not depend on the values), the model loaded afresh;
-    the seconds of the second pass (the first sets up the kernels of each shape), and the
+    the seconds of the second pass (the first sets up the kernels of each shape), the
     matrix-product peak measured just before and just after it (the higher), so that a drift
-    of the machine's speed between the run's start and this pass does not enter the fraction."""
+    of the machine's speed between the run's start and this pass does not enter the fraction,
+    and the seconds of the first pass."""
     from ravdess_prep import pipeline
     from ravdess_prep.embedders.whisper import WhisperInput
 
@@ -191,13 +194,14 @@ def _alone(kind: str, model: str, precision: str, batch_size: int, shapes: list,
     model_files = embedder.model_files(files, cache_dir=cache, progress=False)
     loaded = embedder.for_files(model_files).load(model_files)
     try:
+        passes = []
         for _ in range(2):
             before = _peak(precision)
             started = time.perf_counter()
             for batch in batches:
                 loaded.embed(batch)
-            seconds = time.perf_counter() - started
-        return seconds, max(before, _peak(precision))
+            passes.append(time.perf_counter() - started)
+        return passes[1], max(before, _peak(precision)), passes[0]
     finally:
         loaded.close()
 
@@ -219,8 +223,8 @@ def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Pat
                                         precision, actors)
         row = found[precision]
         row["peak_rss_mb"] = peak.megabytes
-        row["alone"], row["alone_peak"] = in_child(_alone, kind, model, precision, row["batch_size"],
-                                                   row.pop("shapes"), str(scratch / f"cache-{kind}-{precision}"))
+        row["alone"], row["alone_peak"], row["alone_first"] = in_child(
+            _alone, kind, model, precision, row["batch_size"], row.pop("shapes"), str(scratch / f"cache-{kind}-{precision}"))
         achieved, alone = row["flops"] / row["encoder"] / 1e9, row["flops"] / row["alone"] / 1e9
         print(f"{kind} precision={precision} clips={row['clips']} batch_size={row['batch_size']} "
               f"build_wall_s={row['wall']:.1f} embed_s={row['embed']:.1f} encoder_s={row['encoder']:.1f} "
@@ -230,7 +234,8 @@ def _compare(kind: str, model: str, source: str, keep: Path | None, scratch: Pat
               f"encoder_gflops_per_s={achieved:.0f} matmul_peak_gflops_per_s={peaks[precision]:.0f} "
               f"fraction_of_peak={achieved / peaks[precision]:.2f} (embed stage: "
               f"{row['flops'] / row['embed'] / 1e9 / peaks[precision]:.2f})")
-        print(f"alone {kind} precision={precision} encoder_alone_s={row['alone']:.1f} encoder_gflops_per_s={alone:.0f} "
+        print(f"alone {kind} precision={precision} encoder_alone_s={row['alone']:.1f} "
+              f"first_pass_s={row['alone_first']:.1f} encoder_gflops_per_s={alone:.0f} "
               f"matmul_peak_gflops_per_s={row['alone_peak']:.0f} fraction_of_peak={alone / row['alone_peak']:.2f} "
               f"(of the run's first peak: {alone / peaks[precision]:.2f})")
         executed = row["executed_flops"] / 1e9

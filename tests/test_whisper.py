@@ -81,10 +81,10 @@ def test_log_mel_is_the_feature_extractors(signals, name, tiny):
 
 
 #: Run in a process of its own with two OpenMP threads (the suite's processes have one): a
-#: thread runs the front-end on 30 s of noise and stays alive; the threads that carry its name
+#: thread runs the front-end on 20 s of noise (a 30 s input) and stays alive; the threads that carry its name
 #: (its own, and any OpenMP team it opened) are counted; the front-end runs again on the caller.
 _PROBE = """
-import sys, threading
+import threading
 from pathlib import Path
 import numpy as np, torch, whisper_encoder
 signal = np.random.default_rng(0).standard_normal(16000 * 20).astype(np.float32) * 0.1
