@@ -1,3 +1,4 @@
+import functools
 import os
 import sys
 import threading
@@ -14,10 +15,12 @@ def _square(value):
 
 
 @pytest.mark.parametrize("jobs", [1, 2, 4])
-@pytest.mark.parametrize("ahead", [None, 1, 3])
-def test_results_come_in_input_order(jobs, ahead):
+@pytest.mark.parametrize("mapper", [functools.partial(map_calls, ahead=ahead) for ahead in (None, 1, 3)]
+                         + [functools.partial(map_in_turns, turn=turn) for turn in (1, 3, 7, 50)],
+                         ids=[f"ahead {ahead}" for ahead in (None, 1, 3)] + [f"turn {turn}" for turn in (1, 3, 7, 50)])
+def test_results_come_in_input_order(jobs, mapper):
     calls = [{"value": value} for value in range(20)]
-    assert list(map_calls(_square, calls, jobs=jobs, ahead=ahead)) == [value * value for value in range(20)]
+    assert list(mapper(_square, calls, jobs=jobs)) == [value * value for value in range(20)]
 
 
 def test_ahead_bounds_the_calls_started_before_their_results_are_read():
@@ -81,13 +84,6 @@ def test_low_priority_workers_fall_back_to_the_lowest_nice_value(monkeypatch):
     assert set(map_calls(nice, [{"value": value} for value in range(8)], jobs=2, low_priority=True)) == {
         LOW_PRIORITY_NICE}
     assert nice(None) == before
-
-
-@pytest.mark.parametrize("jobs", [1, 2, 4])
-@pytest.mark.parametrize("turn", [1, 3, 7, 50])
-def test_turns_give_results_in_input_order(jobs, turn):
-    calls = [{"value": value} for value in range(20)]
-    assert list(map_in_turns(_square, calls, jobs=jobs, turn=turn)) == [value * value for value in range(20)]
 
 
 def test_a_turn_is_finished_before_its_results_and_nothing_runs_while_the_caller_works():
