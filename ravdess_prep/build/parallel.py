@@ -80,9 +80,10 @@ def map_in_turns(function: Callable, calls: Sequence[dict], *, jobs: int | None 
         for kwargs in calls:
             yield function(**kwargs)
         return
+    turn = max(1, turn)
     with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ravdess-prep") as pool:
-        for first in range(0, len(calls), max(1, turn)):
-            futures = [pool.submit(function, **kwargs) for kwargs in calls[first:first + max(1, turn)]]
+        for first in range(0, len(calls), turn):
+            futures = [pool.submit(function, **kwargs) for kwargs in calls[first:first + turn]]
             try:
                 wait(futures)
             finally:  # interrupted while waiting: do not start the calls still queued
