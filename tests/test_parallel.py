@@ -40,16 +40,19 @@ def test_ahead_bounds_the_calls_started_before_their_results_are_read():
             assert max(started) <= read + 4, (read, sorted(started))
 
 
-def test_an_error_is_raised_in_order_and_stops_the_calls_not_started():
-    started = []
-
+def _failing_at(bad: int, started: list):
+    """A call that records each value it starts on and raises on ``bad``."""
     def work(value):
         started.append(value)
-        if value == 2:
+        if value == bad:
             raise ValueError(f"clip {value} is bad")
         return value
+    return work
 
-    results = map_calls(work, [{"value": value} for value in range(50)], jobs=2, ahead=3)
+
+def test_an_error_is_raised_in_order_and_stops_the_calls_not_started():
+    started = []
+    results = map_calls(_failing_at(2, started), [{"value": value} for value in range(50)], jobs=2, ahead=3)
     assert next(results) == 0
     assert next(results) == 1
     with pytest.raises(ValueError, match="clip 2 is bad"):
@@ -116,14 +119,7 @@ def test_a_turn_is_finished_before_its_results_and_nothing_runs_while_the_caller
 
 def test_turns_raise_an_error_at_its_result_after_the_results_before_it():
     started = []
-
-    def work(value):
-        started.append(value)
-        if value == 5:
-            raise ValueError(f"clip {value} is bad")
-        return value
-
-    results = map_in_turns(work, [{"value": value} for value in range(20)], jobs=2, turn=4)
+    results = map_in_turns(_failing_at(5, started), [{"value": value} for value in range(20)], jobs=2, turn=4)
     assert [next(results) for _ in range(5)] == [0, 1, 2, 3, 4]
     with pytest.raises(ValueError, match="clip 5 is bad"):
         next(results)
